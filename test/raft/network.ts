@@ -4,6 +4,7 @@
 
 import {
   type ConfChange,
+  type ConfState,
   ConfChangeType,
   type Entry,
   EntryType,
@@ -42,6 +43,7 @@ export interface TestNode {
   applied: string[];
   appliedIndex: number;
   reads: ReadState[];
+  confState: ConfState;
   /** Set when the node is crashed: it receives nothing. */
   down: boolean;
 }
@@ -100,8 +102,9 @@ export class Network {
       rn: new RawNode(this.config(id, storage, extra)),
       storage,
       applied: [],
-      appliedIndex: 0,
+      appliedIndex: storage.snapshot().metadata.index,
       reads: [],
+      confState: storage.initialState().confState,
       down: false,
     };
     this.nodes.set(id, node);
@@ -133,6 +136,7 @@ export class Network {
       applied: [],
       appliedIndex: old.storage.snapshot().metadata.index,
       reads: [],
+      confState: old.storage.initialState().confState,
       down: false,
     };
     this.nodes.set(id, node);
@@ -174,6 +178,7 @@ export class Network {
     // 3. apply
     if (rd.snapshot !== null) {
       node.appliedIndex = rd.snapshot.metadata.index;
+      node.confState = rd.snapshot.metadata.confState;
       node.applied.push(`<snapshot ${dec(rd.snapshot.data)}>`);
     }
     for (const e of rd.committedEntries) this.apply(node, e);
@@ -190,7 +195,7 @@ export class Network {
     }
     node.appliedIndex = e.index;
     if (e.type === EntryType.ConfChange) {
-      node.rn.applyConfChange(decodeConfChange(e.data));
+      node.confState = node.rn.applyConfChange(decodeConfChange(e.data));
     } else if (e.data.length > 0) {
       node.applied.push(dec(e.data));
     }
@@ -200,20 +205,42 @@ export class Network {
   deliver(msgs: Message[]): number {
     let n = 0;
     for (const m of msgs) {
-      if (!this.delivers(m)) continue;
-      this.node(m.to).rn.step(m);
-      n++;
+      const ok = this.delivers(m);
+      if (ok) {
+        this.node(m.to).rn.step(m);
+        n++;
+      }
+      // The application tells the leader how a snapshot send went.
+      const sender = this.nodes.get(m.from);
+      if (m.type === MessageType.MsgSnap && sender !== undefined && !sender.down) sender.rn.reportSnapshot(m.to, ok);
     }
     return n;
   }
 
-  /** Flushes every node and delivers until nothing moves. */
-  deliverAll(maxRounds = 1000): void {
-    for (let round = 0; round < maxRounds; round++) {
-      const out: Message[] = [];
-      for (const id of this.ids()) out.push(...this.flush(id));
-      if (out.length === 0 && !this.anyReady()) return;
-      this.deliver(out);
+  /** Snapshots the node's state machine at its applied index and compacts its log there. */
+  compact(id: NodeId): void {
+    const node = this.node(id);
+    node.storage.createSnapshot(node.appliedIndex, node.confState, enc(node.applied.join(',')));
+    node.storage.compact(node.appliedIndex);
+  }
+
+  /**
+   * Flushes every node and delivers until nothing moves. With `afterEach`, messages go one at a
+   * time, each followed by the receiver's Ready, and `afterEach` runs after every delivery.
+   */
+  deliverAll(maxRounds = 1000, afterEach?: (m: Message) => void): void {
+    const queue: Message[] = [];
+    for (let round = 0; round < maxRounds * 100; round++) {
+      if (queue.length === 0) for (const id of this.ids()) queue.push(...this.flush(id));
+      const m = queue.shift();
+      if (m === undefined) return;
+      if (afterEach === undefined) {
+        this.deliver([m, ...queue.splice(0)]);
+        continue;
+      }
+      if (this.deliver([m]) === 0) continue;
+      queue.push(...this.flush(m.to));
+      afterEach(m);
     }
     throw new Error('network did not settle');
   }
