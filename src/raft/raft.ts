@@ -74,6 +74,8 @@ export class Raft {
   /** Leader only: data bytes of entries appended but not yet applied. */
   private uncommittedSize = 0;
   private readonly readOnly = new ReadOnlyQueue();
+  /** Heartbeats of the latest read round while still in `msgs`: later reads can join that round. */
+  private unsentRound: Message[] | null = null;
   /** Leader only: reads that arrived before an entry of this term was committed. */
   private pendingReadIndexMessages: Message[] = [];
 
@@ -177,7 +179,13 @@ export class Raft {
     this.pendingConfIndex = 0;
     this.uncommittedSize = 0;
     this.readOnly.reset();
+    this.unsentRound = null;
     this.pendingReadIndexMessages = [];
+  }
+
+  /** RawNode handed `msgs` to the application: what was in there has left. */
+  messagesHandedOut(): void {
+    this.unsentRound = null;
   }
 
   becomeFollower(term: number, lead: NodeId): void {
@@ -345,6 +353,15 @@ export class Raft {
     for (const id of this.trk.ids()) if (id !== this.id) this.sendHeartbeat(id, context);
   }
 
+  /** Sends a heartbeat round confirming every pending read. */
+  private startReadRound(): void {
+    const ctx = this.readOnly.startRound();
+    if (ctx === null) return;
+    const first = this.msgs.length;
+    this.bcastHeartbeat(ctx);
+    this.unsentRound = this.msgs.slice(first);
+  }
+
   // ---- leader log management ----
 
   /** Appends proposed entries at this term; throws ERR_PROPOSAL_DROPPED over the uncommitted bound. */
@@ -505,7 +522,8 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case MessageType.MsgBeat:
-        this.bcastHeartbeat(this.readOnly.size > 0 ? this.readOnly.startRound()! : EMPTY);
+        if (this.readOnly.size > 0) this.startReadRound();
+        else this.bcastHeartbeat(EMPTY);
         return;
       case MessageType.MsgCheckQuorum:
         if (!this.trk.quorumActive(this.id)) {
@@ -838,7 +856,13 @@ export class Raft {
   private queueRead(m: Message): void {
     if (this.readOnly.size >= this.maxPendingReads) throw dropped('too many pending reads');
     if (!this.readOnly.add(this.log.committed, m.from, m.context, this.id)) return;
-    if (!this.readOnly.roundInFlight()) this.bcastHeartbeat(this.readOnly.startRound()!);
+    if (!this.readOnly.roundInFlight()) {
+      this.startReadRound();
+    } else if (this.unsentRound !== null) {
+      // The round has not left yet, so it is sent after this read arrived: the read joins it.
+      const ctx = this.readOnly.startRound()!;
+      for (const hb of this.unsentRound) hb.context = ctx;
+    }
   }
 
   private releasePendingReadIndexMessages(): void {
@@ -863,7 +887,7 @@ export class Raft {
   private completeReadsUpTo(read: PendingRead): void {
     for (const r of this.readOnly.advance(read)) this.respondToRead(r.from, r.ctx, r.index);
     // Reads that arrived while that round was out ride on the next one, started now.
-    if (this.readOnly.size > 0 && !this.readOnly.roundInFlight()) this.bcastHeartbeat(this.readOnly.startRound()!);
+    if (this.readOnly.size > 0 && !this.readOnly.roundInFlight()) this.startReadRound();
   }
 
   private respondToRead(from: NodeId, ctx: Uint8Array, index: number): void {

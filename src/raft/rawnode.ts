@@ -192,6 +192,7 @@ export class RawNode {
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;
     raft.msgs = [];
+    raft.messagesHandedOut();
     raft.readStates = [];
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted !== undefined) log.acceptApplying(lastCommitted.index);
