@@ -355,8 +355,7 @@ export class Raft {
 
   /** Sends a heartbeat round confirming every pending read. */
   private startReadRound(): void {
-    const ctx = this.readOnly.startRound();
-    if (ctx === null) return;
+    const ctx = this.readOnly.startRound(this.id);
     const first = this.msgs.length;
     this.bcastHeartbeat(ctx);
     this.unsentRound = this.msgs.slice(first);
@@ -522,8 +521,10 @@ export class Raft {
   private stepLeader(m: Message): void {
     switch (m.type) {
       case MessageType.MsgBeat:
-        if (this.readOnly.size > 0) this.startReadRound();
-        else this.bcastHeartbeat(EMPTY);
+        // A new round for reads no round covers yet; else repeat the newest round, in case
+        // its heartbeats or acks were lost.
+        if (this.readOnly.hasUncovered()) this.startReadRound();
+        else this.bcastHeartbeat(this.readOnly.newestRoundCtx() ?? EMPTY);
         return;
       case MessageType.MsgCheckQuorum:
         if (!this.trk.quorumActive(this.id)) {
@@ -855,13 +856,12 @@ export class Raft {
 
   private queueRead(m: Message): void {
     if (this.readOnly.size >= this.maxPendingReads) throw dropped('too many pending reads');
-    if (!this.readOnly.add(this.log.committed, m.from, m.context, this.id)) return;
-    if (!this.readOnly.roundInFlight()) {
+    this.readOnly.add(this.log.committed, m.from, m.context);
+    if (!this.readOnly.roundOutstanding()) {
       this.startReadRound();
     } else if (this.unsentRound !== null) {
-      // The round has not left yet, so it is sent after this read arrived: the read joins it.
-      const ctx = this.readOnly.startRound()!;
-      for (const hb of this.unsentRound) hb.context = ctx;
+      // The newest round has not left yet, so it is sent after this read arrived: join it.
+      this.readOnly.extendNewestRound();
     }
   }
 
@@ -879,15 +879,13 @@ export class Raft {
   }
 
   private handleReadAck(m: Message): void {
-    const read = this.readOnly.recvAck(m.from, m.context);
-    if (read === undefined || !this.trk.hasQuorum(read.acks)) return;
-    this.completeReadsUpTo(read);
+    this.answerReads(this.readOnly.recvAck(m.from, m.context, (acks) => this.trk.hasQuorum(acks)));
   }
 
-  private completeReadsUpTo(read: PendingRead): void {
-    for (const r of this.readOnly.advance(read)) this.respondToRead(r.from, r.ctx, r.index);
+  private answerReads(done: PendingRead[]): void {
+    for (const r of done) this.respondToRead(r.from, r.ctx, r.index);
     // Reads that arrived while that round was out ride on the next one, started now.
-    if (this.readOnly.size > 0 && !this.readOnly.roundInFlight()) this.startReadRound();
+    if (done.length > 0 && this.readOnly.hasUncovered() && !this.readOnly.roundOutstanding()) this.startReadRound();
   }
 
   private respondToRead(from: NodeId, ctx: Uint8Array, index: number): void {
@@ -986,7 +984,6 @@ export class Raft {
     }
     if (this.leadTransferee !== NONE && !this.trk.voters.has(this.leadTransferee)) this.abortLeaderTransfer();
     // A smaller quorum may already have acknowledged waiting reads.
-    const read = this.readOnly.newestWhere((r) => this.trk.hasQuorum(r.acks));
-    if (read !== undefined) this.completeReadsUpTo(read);
+    this.answerReads(this.readOnly.recheck((acks) => this.trk.hasQuorum(acks)));
   }
 }

@@ -241,6 +241,9 @@ export class RawNode {
 /** Why a peer's message cannot be trusted, or null. Guards the log against a corrupt MsgApp. */
 function malformed(m: Message): string | null {
   if (!Number.isSafeInteger(m.from) || m.from <= 0) return 'bad sender';
+  if (!Number.isSafeInteger(m.term) || m.term < 0) return 'bad term';
+  // Only forwarded proposals and reads travel without a term (the leader treats them as local).
+  if (m.term === 0 && m.type !== MessageType.MsgProp && m.type !== MessageType.MsgReadIndex) return 'missing term';
   if (m.type === MessageType.MsgApp) {
     let prevTerm = m.logTerm;
     for (let i = 0; i < m.entries.length; i++) {

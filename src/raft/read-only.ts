@@ -1,8 +1,8 @@
 // Pending linearizable reads on the leader. Each read remembers the commit index when it arrived
-// and waits until a quorum of voters has acknowledged a heartbeat round sent after its arrival.
-// A round carries the context of the newest read at the time it is sent, and an ack for it also
-// confirms every older read, so one round serves every read that was waiting. At most one round
-// is started per completed round (plus one per heartbeat tick), however many reads arrive.
+// and is answered once a quorum of voters has acknowledged a heartbeat round sent after it
+// arrived. A round covers every read that arrived before it left, so one round serves all the
+// reads waiting; reads that arrive while a round is out ride on the next one. Heartbeats carry
+// a round id (not the application's read context), so read contexts need not be unique.
 
 import type { NodeId } from './types.ts';
 
@@ -12,79 +12,106 @@ export interface PendingRead {
   /** Who asked: the leader itself, or a follower that forwarded the read. */
   from: NodeId;
   ctx: Uint8Array;
-  key: string;
-  /** Voters (and learners, ignored when counting) that acknowledged a round covering this read. */
+  seq: number;
+}
+
+interface Round {
+  id: number;
+  /** Covers the reads with seq <= lastSeq. */
+  lastSeq: number;
   acks: Set<NodeId>;
 }
 
-export function bytesKey(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-  return s;
+const ROUND_ID_BYTES = 8;
+
+export function encodeRoundId(id: number): Uint8Array {
+  const b = new Uint8Array(ROUND_ID_BYTES);
+  new DataView(b.buffer).setFloat64(0, id);
+  return b;
+}
+
+function decodeRoundId(b: Uint8Array): number | undefined {
+  if (b.length !== ROUND_ID_BYTES) return undefined;
+  return new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(0);
 }
 
 export class ReadOnlyQueue {
-  private readonly byKey = new Map<string, PendingRead>();
-  /** Arrival order. */
-  private queue: PendingRead[] = [];
-  /** Key of the newest read a heartbeat round has carried. */
-  private roundKey: string | null = null;
+  private reads: PendingRead[] = [];
+  /** Outstanding rounds, oldest first. */
+  private rounds: Round[] = [];
+  private nextSeq = 1;
+  /** Never reused, even across terms, so a late ack cannot confirm the wrong round. */
+  private nextRoundId = 1;
 
   get size(): number {
-    return this.queue.length;
+    return this.reads.length;
   }
 
-  /** Adds a read; false if a read with the same context is already pending (it is ignored). */
-  add(index: number, from: NodeId, ctx: Uint8Array, self: NodeId): boolean {
-    const key = bytesKey(ctx);
-    if (this.byKey.has(key)) return false;
-    const read: PendingRead = { index, from, ctx, key, acks: new Set([self]) };
-    this.byKey.set(key, read);
-    this.queue.push(read);
-    return true;
+  add(index: number, from: NodeId, ctx: Uint8Array): void {
+    this.reads.push({ index, from, ctx, seq: this.nextSeq++ });
   }
 
-  /** A round is out whose reads have not all been answered. */
-  roundInFlight(): boolean {
-    return this.roundKey !== null && this.byKey.has(this.roundKey);
+  /** Some read is covered by no outstanding round. */
+  hasUncovered(): boolean {
+    const newest = this.reads[this.reads.length - 1];
+    const round = this.rounds[this.rounds.length - 1];
+    return newest !== undefined && (round === undefined || round.lastSeq < newest.seq);
   }
 
-  /** Starts a round covering every pending read: returns the context its heartbeats carry. */
-  startRound(): Uint8Array | null {
-    const newest = this.queue[this.queue.length - 1];
-    if (newest === undefined) return null;
-    this.roundKey = newest.key;
-    return newest.ctx;
+  roundOutstanding(): boolean {
+    return this.rounds.length > 0;
   }
 
-  recvAck(from: NodeId, ctx: Uint8Array): PendingRead | undefined {
-    const read = this.byKey.get(bytesKey(ctx));
-    read?.acks.add(from);
-    return read;
+  /** A new round covering every pending read; returns the context its heartbeats carry. */
+  startRound(self: NodeId): Uint8Array {
+    const id = this.nextRoundId++;
+    this.rounds.push({ id, lastSeq: this.nextSeq - 1, acks: new Set([self]) });
+    return encodeRoundId(id);
   }
 
-  /** Removes and returns `read` and every read that arrived before it. */
-  advance(read: PendingRead): PendingRead[] {
-    const at = this.queue.indexOf(read);
-    if (at < 0) return [];
-    const done = this.queue.slice(0, at + 1);
-    this.queue = this.queue.slice(at + 1);
-    for (const r of done) this.byKey.delete(r.key);
+  /** The newest round's heartbeats have not left yet: let it cover the reads that arrived since. */
+  extendNewestRound(): void {
+    const round = this.rounds[this.rounds.length - 1];
+    if (round !== undefined) round.lastSeq = this.nextSeq - 1;
+  }
+
+  /** The context of the newest outstanding round, to repeat on a heartbeat. */
+  newestRoundCtx(): Uint8Array | null {
+    const round = this.rounds[this.rounds.length - 1];
+    return round === undefined ? null : encodeRoundId(round.id);
+  }
+
+  /**
+   * Records an ack for the round in `ctx`. If `confirmed` says the round now has a quorum,
+   * removes and returns every read it covers (older rounds are settled with it).
+   */
+  recvAck(from: NodeId, ctx: Uint8Array, confirmed: (acks: ReadonlySet<NodeId>) => boolean): PendingRead[] {
+    const id = decodeRoundId(ctx);
+    const round = this.rounds.find((r) => r.id === id);
+    if (round === undefined) return [];
+    round.acks.add(from);
+    return confirmed(round.acks) ? this.complete(round) : [];
+  }
+
+  /** Completes the newest round that `confirmed` accepts (after a quorum change), if any. */
+  recheck(confirmed: (acks: ReadonlySet<NodeId>) => boolean): PendingRead[] {
+    for (let i = this.rounds.length - 1; i >= 0; i--) {
+      const round = this.rounds[i]!;
+      if (confirmed(round.acks)) return this.complete(round);
+    }
+    return [];
+  }
+
+  private complete(round: Round): PendingRead[] {
+    const n = this.reads.findIndex((r) => r.seq > round.lastSeq);
+    const done = n < 0 ? this.reads : this.reads.slice(0, n);
+    this.reads = n < 0 ? [] : this.reads.slice(n);
+    this.rounds = this.rounds.filter((r) => r.lastSeq > round.lastSeq);
     return done;
   }
 
-  /** The newest pending read satisfying `confirmed`, if any. */
-  newestWhere(confirmed: (r: PendingRead) => boolean): PendingRead | undefined {
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const r = this.queue[i]!;
-      if (confirmed(r)) return r;
-    }
-    return undefined;
-  }
-
   reset(): void {
-    this.byKey.clear();
-    this.queue = [];
-    this.roundKey = null;
+    this.reads = [];
+    this.rounds = [];
   }
 }
