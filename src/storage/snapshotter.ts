@@ -21,6 +21,7 @@ import {
   isErrno,
   nodeFs,
   readFileBounded,
+  removeTempFiles,
   syncDir,
   silentLogger,
   writeFileDurably,
@@ -133,6 +134,9 @@ export class Snapshotter {
    */
   async loadNewestAvailable(markers: readonly SnapshotMarker[]): Promise<Snapshot | null> {
     const vouched = new Set(markers.map((m) => `${m.term}/${m.index}`));
+    await removeTempFiles(this.fs, this.dir, this.logger).catch((e: unknown) => {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    });
     for (const cand of await this.list()) {
       if (!vouched.has(`${cand.term}/${cand.index}`)) {
         this.logger.info({ file: cand.name }, 'snapshot not vouched for by the WAL: ignored');

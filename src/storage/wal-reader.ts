@@ -68,7 +68,7 @@ export interface WalReadResult {
   segments: SegmentInfo[];
   /** Chain value after the last valid record: the next record links to it. */
   lastCrc: number;
-  /** Index of the last entry written (what the next segment's name starts after). */
+  /** Index of the last entry written, or of a later snapshot marker: the log continues after it. */
   lastIndex: number;
   lastMarker: SnapshotMarker | null;
   /** End of the last valid record in the last segment, and that file's size. */
@@ -165,6 +165,7 @@ class WalScan {
 
   private marker(m: SnapshotMarker): void {
     this.lastMarker = m;
+    if (m.index > this.lastIndex) this.lastIndex = m.index; // the log resumes after an installed snapshot
     const prev = this.markers[this.markers.length - 1];
     if (!prev || prev.index !== m.index || prev.term !== m.term) this.markers.push(m);
   }

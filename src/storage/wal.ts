@@ -5,7 +5,7 @@
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raft/types.ts';
 import { BinaryWriter, writeEntry, writeHardState } from '../codec/index.ts';
-import { StorageError, StorageErrorCode } from './errors.ts';
+import { isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   nodeFs,
   readAll,
@@ -82,7 +82,14 @@ function resolveOptions(o: WalOptions = {}): Resolved {
   };
 }
 
-const varintBytes = (v: number): number => (v < 0x80 ? 1 : v < 0x4000 ? 2 : v < 0x200000 ? 3 : v < 0x10000000 ? 4 : Math.ceil(Math.log2(v + 1) / 7));
+function varintBytes(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  let n = 4;
+  for (v = Math.floor(v / 0x10000000); v > 0; v = Math.floor(v / 128)) n++;
+  return n;
+}
 const entryPayloadBytes = (e: Entry): number =>
   varintBytes(e.term) + varintBytes(e.index) + 1 + varintBytes(e.data.length) + e.data.length;
 
@@ -102,6 +109,7 @@ export class Wal {
   private queue: Promise<unknown> = Promise.resolve();
   private failure: StorageError | null = null;
   private closed = false;
+  private closing: Promise<void> | null = null;
   private dirty = false;
   private releasedIndex = 0;
 
@@ -202,12 +210,8 @@ export class Wal {
    * A batch that does not fit the current segment is split at a segment cut.
    */
   save(hs: HardState | null, entries: readonly Entry[], sync: boolean): Promise<void> {
-    for (const e of entries) {
-      if (entryPayloadBytes(e) > MAX_RECORD_PAYLOAD_BYTES) {
-        return Promise.reject(new StorageError(StorageErrorCode.WalRecordTooLarge, `entry ${e.index} is ${e.data.length} bytes, above the record limit`));
-      }
-    }
     return this.serial(async () => {
+      this.checkBatch(entries);
       const n = entries.length + (hs ? 1 : 0);
       const sizeOf = (i: number) => HEADER_BYTES + (i < entries.length ? entryPayloadBytes(entries[i]!) : 24);
       const encode = (w: BinaryWriter, i: number, prev: number): number => {
@@ -228,6 +232,32 @@ export class Wal {
       });
       if (sync && this.dirty) await this.syncNow();
     });
+  }
+
+  /**
+   * Check before writing what the reader will check after: entries contiguous, not
+   * leaving a hole after the log, terms not going down, each within the record limit.
+   * A refusal writes nothing and leaves the WAL usable.
+   */
+  private checkBatch(entries: readonly Entry[]): void {
+    let prev: Entry | null = null;
+    for (const e of entries) {
+      const why =
+        !Number.isSafeInteger(e.index) || e.index < 1
+          ? `entry index ${e.index} is not a positive integer`
+          : prev === null && e.index > this.s.lastIndex + 1
+            ? `entry ${e.index} would leave a hole after the last index ${this.s.lastIndex}`
+            : prev !== null && e.index !== prev.index + 1
+              ? `entry ${e.index} does not follow entry ${prev.index} in the batch`
+              : prev !== null && e.term < prev.term
+                ? `entry ${e.index} has term ${e.term}, below ${prev.term} before it`
+                : null;
+      if (why) throw new StorageError(StorageErrorCode.BadArgument, why, { file: this.currentPath() });
+      if (entryPayloadBytes(e) > MAX_RECORD_PAYLOAD_BYTES) {
+        throw new StorageError(StorageErrorCode.WalRecordTooLarge, `entry ${e.index} is ${e.data.length} bytes, above the record limit`);
+      }
+      prev = e;
+    }
   }
 
   /** Record that a snapshot at (index, term) was saved; synced before it resolves. */
@@ -259,16 +289,19 @@ export class Wal {
   }
 
   /** Sync what is pending and close. Always releases the directory lock, even when failed. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    try {
-      await this.queue.catch(() => {});
-      if (this.failure === null && this.dirty) await this.s.fh.datasync();
-    } finally {
-      await this.s.fh.close().catch(() => {});
-      await this.lock.release();
-    }
+  close(): Promise<void> {
+    // Queued behind the calls made before it; calls made after it find the WAL closed.
+    this.closing ??= this.queue.then(async () => {
+      this.closed = true;
+      try {
+        if (this.failure === null && this.dirty) await this.s.fh.datasync();
+      } finally {
+        await this.s.fh.close().catch(() => {});
+        await this.lock.release();
+      }
+    });
+    this.queue = this.closing.catch(() => {});
+    return this.closing;
   }
 
   /** Names of the segment files currently part of the log, oldest first (for tests and status). */
@@ -286,6 +319,7 @@ export class Wal {
       try {
         await op();
       } catch (e) {
+        if (isStorageError(e, StorageErrorCode.BadArgument) || isStorageError(e, StorageErrorCode.WalRecordTooLarge)) throw e; // nothing written
         this.failure ??= new StorageError(StorageErrorCode.WalFailed, `WAL write failed, refusing all further writes: ${(e as Error).message}`, { file: this.currentPath(), cause: e });
         this.opts.logger.error({ err: e, file: this.currentPath() }, 'WAL failed');
         throw this.failure;

@@ -124,3 +124,33 @@ test('a crash in the middle of a segment cut leaves a .tmp file that open remove
     assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), []);
     await r.wal.close();
   }));
+
+test('batches that would break the log are refused before writing, leaving the WAL usable', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    await wal.save(null, range(1, 5, 2), true);
+    const bad = (e: unknown) => isStorageError(e, StorageErrorCode.BadArgument);
+    await assert.rejects(wal.save(null, range(7, 8, 2), true), bad); // hole after 5
+    await assert.rejects(wal.save(null, [...range(6, 6, 2), ...range(8, 8, 2)], true), bad); // hole inside
+    await assert.rejects(wal.save(null, [...range(6, 6, 2), ...range(7, 7, 1)], true), bad); // term goes down
+    await assert.rejects(wal.save(null, range(0, 0, 2), true), bad);
+    await wal.save(null, range(3, 4, 3), true); // a rewrite (truncation) is fine
+    await wal.close();
+    const r = await Wal.open(dir, AT0);
+    assert.deepEqual(brief(r.entries).map(([i, t]) => [i, t]), [[1, 2], [2, 2], [3, 3], [4, 3]]);
+    await r.wal.close();
+  }));
+
+test('close waits for calls made before it; calls made after it are refused', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    const pending = [wal.save(null, range(1, 1, 1), false), wal.save(null, range(2, 2, 1), false)];
+    const closed = wal.close();
+    const late = wal.save(null, range(3, 3, 1), true);
+    await Promise.all(pending);
+    await closed;
+    await assert.rejects(late, (e) => isStorageError(e, StorageErrorCode.WalClosed));
+    const r = await Wal.open(dir, AT0);
+    assert.equal(r.entries.length, 2);
+    await r.wal.close();
+  }));
