@@ -25,7 +25,7 @@ export const StorageErrorCode = {
   WalClosed: 'ERR_WAL_CLOSED',
   /** Bad arguments (node id, cluster id, options). */
   BadArgument: 'ERR_STORAGE_BAD_ARGUMENT',
-  /** A snapshot file that fails its checks (only raised when it cannot be set aside). */
+  /** A damaged snapshot file that could not be renamed out of the way. */
   SnapCorrupt: 'ERR_SNAP_CORRUPT',
 } as const;
 export type StorageErrorCode = (typeof StorageErrorCode)[keyof typeof StorageErrorCode];

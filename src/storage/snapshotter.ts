@@ -169,8 +169,12 @@ export class Snapshotter {
 
   private async setAside(name: string, reason: string): Promise<void> {
     const from = join(this.dir, name);
-    await this.fs.rename(from, `${from}.broken`);
-    await syncDir(this.fs, this.dir);
+    try {
+      await this.fs.rename(from, `${from}.broken`);
+      await syncDir(this.fs, this.dir);
+    } catch (e) {
+      throw new StorageError(StorageErrorCode.SnapCorrupt, `damaged snapshot (${reason}) could not be set aside`, { file: from, cause: e });
+    }
     this.logger.warn({ file: from, reason }, `damaged snapshot set aside as ${name}.broken`);
   }
 
