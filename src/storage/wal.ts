@@ -5,7 +5,7 @@
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raft/types.ts';
 import { BinaryWriter } from '../codec/index.ts';
-import { isStorageError, StorageError, StorageErrorCode } from './errors.ts';
+import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   nodeFs,
   readAll,
@@ -162,7 +162,7 @@ export class Wal {
       return new Wal(dir, { ...meta }, opts, lock, state);
     } catch (e) {
       await lock.release();
-      throw e;
+      throw asStorageError(e, 'creating the WAL failed', dir);
     }
   }
 
@@ -197,7 +197,7 @@ export class Wal {
       return { wal: new Wal(dir, r.meta, opts, lock, state), meta: r.meta, hardState: r.hardState, entries: r.entries, repaired };
     } catch (e) {
       await lock.release();
-      throw e;
+      throw asStorageError(e, 'opening the WAL failed', dir);
     }
   }
 
@@ -208,8 +208,12 @@ export class Wal {
    */
   static async snapshotMarkers(dir: string, options?: WalOptions): Promise<SnapshotMarker[]> {
     const opts = resolveOptions(options);
-    const r = await readWal(opts.fs, dir, { at: null, maxSegmentFileBytes: opts.maxSegmentFileBytes });
-    return r.markers.filter((m) => m.index <= r.hardState.commit);
+    try {
+      const r = await readWal(opts.fs, dir, { at: null, maxSegmentFileBytes: opts.maxSegmentFileBytes });
+      return r.markers.filter((m) => m.index <= r.hardState.commit);
+    } catch (e) {
+      throw asStorageError(e, 'reading the WAL failed', dir);
+    }
   }
 
   /**
