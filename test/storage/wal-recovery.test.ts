@@ -233,3 +233,34 @@ test('the head record of the last segment is never treated as a tear', () =>
     await fh.close();
     await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => corruptIn(lastFile)(e) && /head/.test((e as Error).message));
   }));
+
+test('random damage (bit flips, overwrites, truncation) yields a clean open or a StorageError, nothing else', () =>
+  withTmp(async (tmp) => {
+    const src = join(tmp, 'src');
+    await buildWal(src, 60, 4);
+    const files = await walFiles(src);
+    let seed = 0x9e3779b9;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed % n;
+    };
+    let refused = 0;
+    for (let round = 0; round < 80; round++) {
+      const dir = join(tmp, `r${round}`);
+      await copyDir(src, dir);
+      const victim = join(dir, files[rand(files.length)]!);
+      const buf = await readFile(victim);
+      const kind = rand(3);
+      if (kind === 0) buf[rand(buf.length)]! ^= 1 << rand(8);
+      else if (kind === 1) buf.writeUInt32LE(rand(2) ? 0xffffffff : rand(1 << 20), rand(buf.length - 4));
+      await writeFile(victim, kind === 2 ? buf.subarray(0, rand(buf.length)) : buf);
+      try {
+        const r = await Wal.open(dir, AT0, SMALL);
+        await r.wal.close();
+      } catch (e) {
+        assert.ok(isStorageError(e), `round ${round}: ${String(e)}`);
+        refused++;
+      }
+    }
+    assert.ok(refused > 20, `most damage is refused (${refused})`);
+  }));
