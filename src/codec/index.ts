@@ -1,0 +1,38 @@
+// The binary codec: primitives (BinaryWriter/BinaryReader) and the encodings of the Raft
+// data contract used by the WAL, the snapshot files and the peer transport.
+//
+// Decoders throw CodecError (code 'ERR_CODEC', with the byte offset) on any malformed
+// input; they never read out of range and check every length against both a limit and
+// the bytes actually present before allocating.
+
+export { BinaryReader, BinaryWriter, CodecError } from './binary.ts';
+export {
+  DEFAULT_LIMITS,
+  MESSAGES_VERSION,
+  type DecodeLimits,
+  decodeConfChange,
+  decodeConfState,
+  decodeEntry,
+  decodeHardState,
+  decodeMessages,
+  decodeSnapshotMetadata,
+  encodeConfChange,
+  encodeConfState,
+  encodeEntry,
+  encodeHardState,
+  encodeMessages,
+  encodeSnapshotMetadata,
+  readConfState,
+  readEntry,
+  readHardState,
+  readMessage,
+  readSnapshot,
+  readSnapshotMetadata,
+  writeConfState,
+  writeEntry,
+  writeHardState,
+  writeMessage,
+  writeMessages,
+  writeSnapshot,
+  writeSnapshotMetadata,
+} from './raft.ts';
