@@ -1,0 +1,144 @@
+// Command line for the simulator.
+//   npm run sim -- --seeds N --start S [--nodes 3|5|both] [--bug NAME] [--jobs J] [--verbose]
+//   npm run sim -- --seed S [--nodes 3|5] [--bug NAME] --verbose [--messages]
+// Seeds run are S..S+N-1; with --nodes both (the default) odd seeds run 3 nodes, even seeds 5.
+// Exits 1 if any seed fails.
+
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { PlantedBugs } from '../../src/raft/index.ts';
+import { runSimulation, type SimResult } from './simulator.ts';
+
+const BUGS: (keyof PlantedBugs)[] = ['commitOldTermByCount', 'grantTwoVotesPerTerm', 'readWithoutReadIndex'];
+
+interface Plan {
+  start: number;
+  count: number;
+  nodes: '3' | '5' | 'both';
+  bug: keyof PlantedBugs | undefined;
+  verbose: boolean;
+  messages: boolean;
+}
+
+export function nodesForSeed(seed: number, nodes: '3' | '5' | 'both'): 3 | 5 {
+  if (nodes === '3') return 3;
+  if (nodes === '5') return 5;
+  return seed % 2 === 1 ? 3 : 5;
+}
+
+function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: number } | null } {
+  const { values } = parseArgs({
+    options: {
+      seeds: { type: 'string' },
+      start: { type: 'string' },
+      seed: { type: 'string' },
+      nodes: { type: 'string' },
+      bug: { type: 'string' },
+      jobs: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      messages: { type: 'boolean' },
+      'worker-offset': { type: 'string' },
+      'worker-stride': { type: 'string' },
+    },
+  });
+  const int = (s: string | undefined, dflt: number, name: string): number => {
+    if (s === undefined) return dflt;
+    const n = Number(s);
+    if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${s}`);
+    return n;
+  };
+  const nodes = values.nodes ?? 'both';
+  if (nodes !== '3' && nodes !== '5' && nodes !== 'both') throw new Error(`--nodes must be 3, 5 or both`);
+  const bug = values.bug as keyof PlantedBugs | undefined;
+  if (bug !== undefined && !BUGS.includes(bug)) throw new Error(`--bug must be one of ${BUGS.join(', ')}`);
+  const single = values.seed !== undefined;
+  const plan: Plan = {
+    start: single ? int(values.seed, 1, 'seed') : int(values.start, 1, 'start'),
+    count: single ? 1 : int(values.seeds, 100, 'seeds'),
+    nodes,
+    bug,
+    verbose: values.verbose ?? false,
+    messages: values.messages ?? false,
+  };
+  const worker = values['worker-offset'] === undefined ? null : { offset: int(values['worker-offset'], 0, 'worker-offset'), stride: int(values['worker-stride'], 1, 'worker-stride') };
+  return { plan, jobs: Math.max(1, int(values.jobs, 1, 'jobs')), worker };
+}
+
+function runOne(plan: Plan, seed: number): SimResult {
+  const log = plan.verbose ? (line: string) => console.log(line) : undefined;
+  return runSimulation({ seed, nodes: nodesForSeed(seed, plan.nodes), bug: plan.bug, log, traceMessages: plan.messages });
+}
+
+function describeFailure(r: SimResult): string {
+  const detail = (r.detail ?? '').split('\n').slice(0, r.invariant === 'Exception' ? 4 : 1).join('\n    ');
+  return `FAIL seed=${r.seed} nodes=${r.nodes} tick=${r.tick} ${r.invariant}: ${detail}`;
+}
+
+/** Runs seeds start+offset, start+offset+stride, ...; calls back per result. */
+function runRange(plan: Plan, offset: number, stride: number, onResult: (r: SimResult) => void): void {
+  for (let i = offset; i < plan.count; i += stride) onResult(runOne(plan, plan.start + i));
+}
+
+interface Summary {
+  runs: number;
+  failures: SimResult[];
+  byInvariant: Map<string, number>;
+  ticks: number;
+  opsOk: number;
+}
+
+function newSummary(): Summary {
+  return { runs: 0, failures: [], byInvariant: new Map(), ticks: 0, opsOk: 0 };
+}
+
+function add(s: Summary, r: SimResult): void {
+  s.runs++;
+  s.ticks += r.stats.ticks;
+  s.opsOk += r.stats.opsOk;
+  if (r.ok) return;
+  s.failures.push(r);
+  s.byInvariant.set(r.invariant!, (s.byInvariant.get(r.invariant!) ?? 0) + 1);
+  console.log(describeFailure(r));
+}
+
+async function runParallel(plan: Plan, jobs: number, s: Summary): Promise<void> {
+  const self = fileURLToPath(import.meta.url);
+  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', plan.nodes, ...(plan.bug ? ['--bug', plan.bug] : [])];
+  await Promise.all(
+    Array.from({ length: jobs }, (_, k) => {
+      const child = fork(self, [...base, '--worker-offset', String(k), '--worker-stride', String(jobs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      child.on('message', (r) => add(s, r as SimResult));
+      return new Promise<void>((resolve, reject) => {
+        child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`worker ${k} exited with ${code}`))));
+      });
+    }),
+  );
+}
+
+async function main(): Promise<void> {
+  const { plan, jobs, worker } = parse();
+  if (worker !== null) {
+    runRange(plan, worker.offset, worker.stride, (r) => process.send!(r));
+    return;
+  }
+  const t0 = performance.now();
+  const s = newSummary();
+  if (jobs > 1 && plan.count > 1) await runParallel(plan, jobs, s);
+  else runRange(plan, 0, 1, (r) => add(s, r));
+  const seconds = (performance.now() - t0) / 1000;
+  const inv = [...s.byInvariant.entries()].map(([k, v]) => `${k}: ${v}`).join(', ');
+  const seeds = s.failures.map((f) => f.seed).sort((a, b) => a - b);
+  console.log(
+    `seeds run: ${s.runs} (${plan.start}..${plan.start + plan.count - 1}, nodes ${plan.nodes}${plan.bug ? `, bug ${plan.bug}` : ''}), ` +
+      `failures: ${s.failures.length}${inv ? ` (${inv})` : ''}, seconds: ${seconds.toFixed(1)}, ` +
+      `ms/seed: ${((seconds * 1000 * Math.min(jobs, plan.count)) / Math.max(1, s.runs)).toFixed(0)}, avg ticks: ${(s.ticks / Math.max(1, s.runs)).toFixed(0)}, ok ops/seed: ${(s.opsOk / Math.max(1, s.runs)).toFixed(0)}`,
+  );
+  if (seeds.length > 0) console.log(`failing seeds: ${seeds.slice(0, 50).join(' ')}${seeds.length > 50 ? ' ...' : ''}`);
+  process.exitCode = s.failures.length > 0 ? 1 : 0;
+}
+
+main().catch((e) => {
+  console.error((e as Error).message);
+  process.exitCode = 2;
+});

@@ -1,0 +1,457 @@
+// Runs one whole cluster from one seed: nodes, clients, network and disks all advance on one
+// simulated clock through one event queue, so the same seed always gives the same run.
+// Phases: [0, faultTicks) faults come and go; then everything heals, and a client write must
+// commit within livenessTicks. Safety is checked on every Ready; the history at the end.
+
+import type { Message, NodeId, PlantedBugs } from '../../src/raft/index.ts';
+import { MessageType } from '../../src/raft/index.ts';
+import { EventQueue } from './event_queue.ts';
+import { formatOp, History, type HistoryOp } from './history.ts';
+import { SafetyChecker, Violation } from './invariants.ts';
+import { checkLinearizable } from './linearizability.ts';
+import { CALM_LINKS, type LinkProfile, SimNetwork } from './network.ts';
+import { type NodeEnv, SimNode } from './node.ts';
+import { Prng } from './prng.ts';
+import { describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
+
+/** Simulated time units per tick: messages and fsyncs take a few units. */
+export const UNITS_PER_TICK = 10;
+
+export interface SimOptions {
+  seed: number;
+  nodes: 3 | 5;
+  bug?: keyof PlantedBugs;
+  /** Receives trace lines when set. */
+  log?: (line: string) => void;
+  /** Also trace every message. */
+  traceMessages?: boolean;
+}
+
+export interface SimStats {
+  ticks: number;
+  events: number;
+  ops: number;
+  opsOk: number;
+  opsInfo: number;
+  committed: number;
+  leaders: number;
+  crashes: number;
+  messages: number;
+}
+
+export interface SimResult {
+  seed: number;
+  nodes: 3 | 5;
+  ok: boolean;
+  invariant?: string;
+  detail?: string;
+  tick?: number;
+  stats: SimStats;
+}
+
+type SimEvent =
+  | { k: 'tick'; node: SimNode; inc: number }
+  | { k: 'deliver'; m: Message }
+  | { k: 'fsync'; node: SimNode; inc: number; upTo: number }
+  | { k: 'restart'; node: SimNode }
+  | { k: 'fault' }
+  | { k: 'heal' }
+  | { k: 'client'; client: number }
+  | { k: 'timeout'; op: HistoryOp }
+  | { k: 'snapStatus'; node: SimNode; inc: number; to: NodeId; ok: boolean }
+  | { k: 'unreachable'; node: SimNode; inc: number; to: NodeId };
+
+interface DiskProfile {
+  fsyncMin: number;
+  fsyncMax: number;
+}
+
+export class Simulation implements NodeEnv {
+  readonly checker: SafetyChecker;
+  readonly history = new History();
+  readonly scenario: Scenario;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly nodes: SimNode[] = [];
+  private readonly network: SimNetwork;
+  private readonly rng: Prng;
+  private readonly faultRng: Prng;
+  private readonly clientRng: Prng;
+  private now = 0;
+  private healed = false;
+  private healTick = Infinity;
+  private liveAt = -1;
+  private disk: DiskProfile = { fsyncMin: 1, fsyncMax: 5 };
+  private readonly clientBusy: (HistoryOp | null)[] = [];
+  private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0 };
+
+  constructor(private readonly opts: SimOptions) {
+    const root = new Prng(opts.seed);
+    this.scenario = makeScenario(root.fork(), opts.nodes, opts.bug);
+    this.rng = root.fork();
+    this.faultRng = root.fork();
+    this.clientRng = root.fork();
+    const ids = Array.from({ length: this.scenario.nodeCount }, (_, i) => i + 1);
+    this.checker = new SafetyChecker(ids);
+    this.network = new SimNetwork(root.fork(), ids);
+    const s = this.scenario;
+    for (const id of ids) {
+      const params = {
+        peers: ids,
+        electionTicks: s.electionTicks,
+        heartbeatTicks: s.heartbeatTicks,
+        maxSizePerMsg: s.maxSizePerMsg,
+        maxInflightMsgs: s.maxInflightMsgs,
+        preVote: s.preVote,
+        checkQuorum: s.checkQuorum,
+        snapshotEvery: s.snapshotEvery,
+        snapshotKeep: s.snapshotKeep,
+        plantedBugs: s.plantedBugs,
+      };
+      this.nodes.push(new SimNode(id, params, this, root.fork()));
+    }
+  }
+
+  tick(): number {
+    return Math.floor(this.now / UNITS_PER_TICK);
+  }
+
+  trace(line: string): void {
+    this.opts.log?.(`[${String(this.tick()).padStart(5)}] ${line}`);
+  }
+
+  run(): SimResult {
+    const s = this.scenario;
+    this.trace(`seed ${this.opts.seed}\n${describeScenario(s)}`);
+    let failure: { invariant: string; detail: string } | null = null;
+    try {
+      this.boot();
+      const end = (s.faultTicks + s.livenessTicks) * UNITS_PER_TICK;
+      while (this.queue.size > 0) {
+        const ev = this.queue.pop()!;
+        this.now = ev.time;
+        if (this.now > end) break;
+        this.stats.events++;
+        this.dispatch(ev.value);
+        if (this.liveAt >= 0 && this.tick() > this.liveAt + 3 * s.electionTicks) break;
+        if (this.healed && this.liveAt < 0 && this.tick() > this.healTick + s.livenessTicks) {
+          throw new Violation('Liveness', `no write committed within ${s.livenessTicks} ticks after healing at tick ${this.healTick}`);
+        }
+      }
+      if (this.liveAt < 0) throw new Violation('Liveness', `no write committed after healing at tick ${this.healTick}`);
+      failure = this.finish();
+    } catch (e) {
+      if (e instanceof Violation) failure = { invariant: e.invariant, detail: e.detail };
+      else {
+        const err = e as Error;
+        failure = { invariant: 'Exception', detail: `${err.stack ?? String(err)}` };
+      }
+    }
+    this.stats.ticks = this.tick();
+    this.stats.committed = this.checker.maxCommitted;
+    this.stats.leaders = this.checker.leadersElected;
+    for (const op of this.history.ops) {
+      if (op.status === 'ok') this.stats.opsOk++;
+      if (op.status === 'info') this.stats.opsInfo++;
+    }
+    this.stats.ops = this.history.ops.length;
+    const result: SimResult = { seed: this.opts.seed, nodes: this.opts.nodes, ok: failure === null, stats: this.stats };
+    if (failure !== null) {
+      result.invariant = failure.invariant;
+      result.detail = failure.detail;
+      result.tick = this.tick();
+      this.trace(`VIOLATION ${failure.invariant}: ${failure.detail}`);
+      for (const n of this.nodes) this.trace(`  ${safeDescribe(n)}`);
+    }
+    return result;
+  }
+
+  private boot(): void {
+    const s = this.scenario;
+    for (const n of this.nodes) {
+      n.start();
+      this.scheduleTick(n, this.rng.int(UNITS_PER_TICK));
+    }
+    for (let c = 0; c < s.clients; c++) {
+      this.clientBusy.push(null);
+      this.push(this.clientRng.int(5 * UNITS_PER_TICK), { k: 'client', client: c });
+    }
+    this.push(this.faultRng.int(20 * UNITS_PER_TICK), { k: 'fault' });
+    this.push(s.faultTicks * UNITS_PER_TICK, { k: 'heal' });
+  }
+
+  /** End of run: open operations become unknown; the history must be linearizable. */
+  private finish(): { invariant: string; detail: string } | null {
+    for (const op of this.history.ops) if (op.status === 'pending') this.history.info(op, this.tick());
+    const res = checkLinearizable(this.history.ops);
+    if (res.ok) return null;
+    const lines = res.ops
+      .slice()
+      .sort((a, b) => a.invokeSeq - b.invokeSeq)
+      .map(formatOp);
+    this.trace(`history of key ${res.key}:\n  ${lines.join('\n  ')}`);
+    return { invariant: 'Linearizability', detail: `key ${res.key}: ${res.reason} (${res.ops.length} ops)` };
+  }
+
+  private push(time: number, ev: SimEvent): void {
+    this.queue.push(time, ev);
+  }
+
+  private scheduleTick(n: SimNode, offset: number): void {
+    // Each node's clock runs a little fast or slow, fixed per incarnation.
+    this.push(this.now + offset, { k: 'tick', node: n, inc: n.incarnation });
+  }
+
+  private dispatch(ev: SimEvent): void {
+    switch (ev.k) {
+      case 'tick':
+        if (!ev.node.up || ev.node.incarnation !== ev.inc) return;
+        ev.node.tick();
+        this.push(this.now + UNITS_PER_TICK - 2 + ((ev.node.id * 7 + ev.inc) % 5), ev);
+        return;
+      case 'deliver':
+        return this.deliver(ev.m);
+      case 'fsync':
+        if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.fsyncDone(ev.upTo);
+        return;
+      case 'restart':
+        if (!ev.node.up) this.restart(ev.node);
+        return;
+      case 'fault':
+        if (this.healed) return;
+        this.injectFault();
+        this.push(this.now + this.faultRng.range(...this.scenario.faultGapTicks) * UNITS_PER_TICK, { k: 'fault' });
+        return;
+      case 'heal':
+        return this.heal();
+      case 'client':
+        return this.issue(ev.client);
+      case 'timeout':
+        return this.timeout(ev.op);
+      case 'snapStatus':
+        if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.poke((raw) => raw.reportSnapshot(ev.to, ev.ok));
+        return;
+      case 'unreachable':
+        if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.poke((raw) => raw.reportUnreachable(ev.to));
+        return;
+    }
+  }
+
+  // ---- network ----
+
+  send(from: SimNode, msgs: Message[]): void {
+    for (const m of msgs) {
+      this.stats.messages++;
+      if (this.opts.traceMessages) this.trace(`  send ${describeMessage(m)}`);
+      const delays = this.network.route(m.from, m.to);
+      if (delays.length === 0) {
+        if (m.type === MessageType.MsgSnap) {
+          this.push(this.now + 5 * UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
+        } else if (!this.network.canReach(m.from, m.to) && this.rng.chance(0.3)) {
+          this.push(this.now + UNITS_PER_TICK, { k: 'unreachable', node: from, inc: from.incarnation, to: m.to });
+        }
+        continue;
+      }
+      for (const d of delays) this.push(this.now + d, { k: 'deliver', m: cloneMessage(m) });
+    }
+  }
+
+  private deliver(m: Message): void {
+    const to = this.nodes[m.to - 1];
+    if (to === undefined) throw new Error(`message to unknown node ${m.to}`);
+    const from = this.nodes[m.from - 1]!;
+    if (!to.up) {
+      if (m.type === MessageType.MsgSnap) this.push(this.now + UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
+      return;
+    }
+    if (this.opts.traceMessages) this.trace(`  recv ${describeMessage(m)}`);
+    to.step(m);
+    if (m.type === MessageType.MsgSnap) this.push(this.now + 1, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: true });
+  }
+
+  // ---- disk ----
+
+  scheduleFsync(node: SimNode, upTo: number): void {
+    const d = this.rng.range(this.disk.fsyncMin, this.disk.fsyncMax);
+    this.push(this.now + d, { k: 'fsync', node, inc: node.incarnation, upTo });
+  }
+
+  // ---- faults ----
+
+  private restart(n: SimNode): void {
+    n.start();
+    this.scheduleTick(n, this.rng.int(UNITS_PER_TICK));
+  }
+
+  private crash(n: SimNode): void {
+    if (!n.up) return;
+    this.stats.crashes++;
+    n.crash(this.scenario.tornWrites && this.faultRng.chance(0.5));
+    this.push(this.now + this.faultRng.range(...this.scenario.restartTicks) * UNITS_PER_TICK, { k: 'restart', node: n });
+  }
+
+  private leader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.nodes) if (n.up && n.isLeader && (best === undefined || n.term > best.term)) best = n;
+    return best;
+  }
+
+  private injectFault(): void {
+    const r = this.faultRng;
+    const kind = pickWeighted(r, this.scenario.faultWeights);
+    const ids = this.nodes.map((n) => n.id);
+    switch (kind) {
+      case 'partition': {
+        const shuffled = r.shuffle([...ids]);
+        const cut = r.range(1, ids.length - 1);
+        this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
+        break;
+      }
+      case 'oneWay': {
+        const shuffled = r.shuffle([...ids]);
+        const cut = r.range(1, ids.length - 1);
+        this.network.cutOneWay(shuffled.slice(0, cut), shuffled.slice(cut));
+        break;
+      }
+      case 'bridge': {
+        const shuffled = r.shuffle([...ids]);
+        const middle = shuffled.pop()!;
+        const cut = r.range(1, shuffled.length - 1);
+        this.network.bridge(shuffled.slice(0, cut), middle, shuffled.slice(cut));
+        break;
+      }
+      case 'isolateLeader': {
+        const l = this.leader();
+        if (l !== undefined) this.network.isolate(l.id);
+        break;
+      }
+      case 'heal':
+        this.network.heal();
+        break;
+      case 'links':
+        this.network.profile = r.chance(0.3) ? CALM_LINKS : randomLinks(r);
+        this.trace(`links ${JSON.stringify(this.network.profile)}`);
+        return;
+      case 'crash':
+        this.crash(r.pick(this.nodes));
+        return;
+      case 'crashLeader': {
+        const l = this.leader();
+        if (l !== undefined) this.crash(l);
+        return;
+      }
+      case 'disk':
+        this.disk = r.chance(0.5) ? { fsyncMin: 1, fsyncMax: 5 } : { fsyncMin: r.range(1, 10), fsyncMax: r.range(10, 80) };
+        this.trace(`disk fsync ${this.disk.fsyncMin}-${this.disk.fsyncMax} units`);
+        return;
+      case 'campaign': {
+        const n = r.pick(this.nodes);
+        this.trace(`n${n.id} campaign`);
+        n.poke((raw) => raw.campaign());
+        return;
+      }
+      case 'transfer': {
+        const l = this.leader();
+        if (l === undefined) return;
+        const to = r.pick(ids.filter((id) => id !== l.id));
+        this.trace(`transfer leadership ${l.id} -> ${to}`);
+        l.poke((raw) => raw.transferLeader(to));
+        return;
+      }
+    }
+    this.trace(`network: ${this.network.describe()}`);
+  }
+
+  private heal(): void {
+    this.healed = true;
+    this.healTick = this.tick();
+    this.network.heal();
+    this.network.profile = CALM_LINKS;
+    this.disk = { fsyncMin: 1, fsyncMax: 5 };
+    this.trace('HEAL: network healed, all nodes restart');
+    for (const n of this.nodes) if (!n.up) this.restart(n);
+  }
+
+  // ---- clients ----
+
+  private issue(client: number): void {
+    const s = this.scenario;
+    const r = this.clientRng;
+    const node = r.pick(this.nodes);
+    const key = r.pick(s.keys);
+    const isRead = r.chance(s.readRatio);
+    const tick = this.tick();
+    const op = isRead
+      ? this.history.invoke(client, node.id, 'read', key, null, tick)
+      : this.history.invoke(client, node.id, 'write', key, '', tick);
+    if (!isRead) op.value = `v${op.id}`;
+    this.clientBusy[client] = op;
+    this.push(this.now + s.clientTimeoutTicks * UNITS_PER_TICK, { k: 'timeout', op });
+    if (isRead) node.read(op);
+    else node.propose(op);
+  }
+
+  opDone(op: HistoryOp): void {
+    if (op.status === 'ok' && op.kind === 'write' && this.healed && op.invokeTick >= this.healTick && this.liveAt < 0) {
+      this.liveAt = this.tick();
+      this.trace(`liveness: write committed ${this.liveAt - this.healTick} ticks after healing`);
+    }
+    if (this.opts.log !== undefined) this.trace(`client ${formatOp(op)}`);
+    if (this.clientBusy[op.client] !== op) return;
+    this.clientBusy[op.client] = null;
+    this.push(this.now + this.clientRng.int(3 * UNITS_PER_TICK) + 1, { k: 'client', client: op.client });
+  }
+
+  private timeout(op: HistoryOp): void {
+    if (op.status !== 'pending') return;
+    this.nodes[op.node - 1]!.abandon(op);
+    this.history.info(op, this.tick());
+    this.opDone(op);
+  }
+}
+
+export function runSimulation(opts: SimOptions): SimResult {
+  return new Simulation(opts).run();
+}
+
+function pickWeighted<K extends string>(r: Prng, weights: Record<K, number>): K {
+  const keys = Object.keys(weights) as K[];
+  let total = 0;
+  for (const k of keys) total += weights[k];
+  if (total === 0) return keys[0]!;
+  let x = r.int(total);
+  for (const k of keys) {
+    x -= weights[k];
+    if (x < 0) return k;
+  }
+  return keys[keys.length - 1]!;
+}
+
+function randomLinks(r: Prng): LinkProfile {
+  return {
+    dropRate: r.pick([0, 0.05, 0.2, 0.4]),
+    dupRate: r.pick([0, 0.05, 0.2]),
+    delayMin: 1,
+    delayMax: r.pick([5, 15, 40]),
+    straggleRate: r.pick([0, 0.02, 0.1]),
+    straggleMax: r.pick([50, 200, 600]),
+  };
+}
+
+function cloneMessage(m: Message): Message {
+  return { ...m, entries: m.entries.map((e) => ({ ...e })) };
+}
+
+const MSG_NAMES = Object.fromEntries(Object.entries(MessageType).map(([k, v]) => [v, k.slice(3)]));
+
+function describeMessage(m: Message): string {
+  const ents = m.entries.length > 0 ? ` ents=${m.entries[0]!.index}..${m.entries[m.entries.length - 1]!.index}` : '';
+  return `${m.from}->${m.to} ${MSG_NAMES[m.type]} t${m.term} li${m.index}/lt${m.logTerm} c${m.commit}${ents}${m.reject ? ' REJECT' : ''}${m.snapshot ? ` snap@${m.snapshot.metadata.index}` : ''}`;
+}
+
+function safeDescribe(n: SimNode): string {
+  try {
+    return n.describe();
+  } catch (e) {
+    return `n${n.id} (status failed: ${(e as Error).message})`;
+  }
+}
