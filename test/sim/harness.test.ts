@@ -96,3 +96,16 @@ test('partitions cut the right links', () => {
   assert.equal(n.canReach(5, 1), true);
   assert.deepEqual(n.route(1, 2).length, 1);
 });
+
+test('the key-value state machine applies each request once and survives a snapshot', async () => {
+  const { KvStateMachine, decodeWrite, encodeWrite } = await import('./kv.ts');
+  const sm = new KvStateMachine();
+  assert.equal(sm.apply(decodeWrite(encodeWrite({ reqId: 3, key: 'x', value: 'a' }))), true);
+  assert.equal(sm.apply({ reqId: 900, key: 'x', value: 'b' }), true);
+  assert.equal(sm.apply({ reqId: 3, key: 'x', value: 'a' }), false);
+  assert.equal(sm.get('x'), 'b');
+  const copy = KvStateMachine.restore(sm.serialize());
+  assert.equal(copy.digest(), sm.digest());
+  assert.equal(copy.hasApplied(900), true);
+  assert.equal(copy.hasApplied(4), false);
+});

@@ -23,7 +23,8 @@ export function decodeWrite(data: Uint8Array): KvWrite {
 
 export class KvStateMachine {
   private kv = new Map<string, string>();
-  private seen = new Set<number>();
+  /** Bitset of applied request ids (they are small dense integers: history op ids). */
+  private seen = new Uint8Array(64);
 
   get(key: string): string | null {
     return this.kv.get(key) ?? null;
@@ -31,14 +32,21 @@ export class KvStateMachine {
 
   /** Applies a write unless its request id was applied before; returns whether it applied. */
   apply(w: KvWrite): boolean {
-    if (this.seen.has(w.reqId)) return false;
-    this.seen.add(w.reqId);
+    if (this.hasApplied(w.reqId)) return false;
+    const byte = w.reqId >>> 3;
+    if (byte >= this.seen.length) {
+      const grown = new Uint8Array(Math.max(byte + 1, this.seen.length * 2));
+      grown.set(this.seen);
+      this.seen = grown;
+    }
+    this.seen[byte]! |= 1 << (w.reqId & 7);
     this.kv.set(w.key, w.value);
     return true;
   }
 
   hasApplied(reqId: number): boolean {
-    return this.seen.has(reqId);
+    const byte = reqId >>> 3;
+    return byte < this.seen.length && (this.seen[byte]! & (1 << (reqId & 7))) !== 0;
   }
 
   /** A short summary of the visible state, equal on two nodes iff their maps are equal. */
@@ -49,18 +57,23 @@ export class KvStateMachine {
       .join(';');
   }
 
+  /** Layout: u32 length of the JSON key-value list, the JSON, then the applied-id bitset. */
   serialize(): Uint8Array {
-    const kv = [...this.kv.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
-    const seen = [...this.seen].sort((a, b) => a - b);
-    return encoder.encode(JSON.stringify({ kv, seen }));
+    const kv = encoder.encode(JSON.stringify([...this.kv.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1))));
+    const out = new Uint8Array(4 + kv.length + this.seen.length);
+    new DataView(out.buffer).setUint32(0, kv.length);
+    out.set(kv, 4);
+    out.set(this.seen, 4 + kv.length);
+    return out;
   }
 
   static restore(data: Uint8Array): KvStateMachine {
     const sm = new KvStateMachine();
     if (data.length === 0) return sm;
-    const parsed = JSON.parse(decoder.decode(data)) as { kv: [string, string][]; seen: number[] };
-    sm.kv = new Map(parsed.kv);
-    sm.seen = new Set(parsed.seen);
+    const len = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+    sm.kv = new Map(JSON.parse(decoder.decode(data.subarray(4, 4 + len))) as [string, string][]);
+    sm.seen = data.slice(4 + len);
+    if (sm.seen.length === 0) sm.seen = new Uint8Array(64);
     return sm;
   }
 }

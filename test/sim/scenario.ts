@@ -44,7 +44,27 @@ export interface Scenario {
   plantedBugs: PlantedBugs;
 }
 
-export function makeScenario(rng: Prng, nodeCount: 3 | 5, bug: keyof PlantedBugs | undefined): Scenario {
+export const FAULT_KINDS: readonly FaultKind[] = [
+  'partition',
+  'oneWay',
+  'bridge',
+  'isolateLeader',
+  'heal',
+  'links',
+  'crash',
+  'crashLeader',
+  'disk',
+  'campaign',
+  'transfer',
+];
+
+/** `onlyFaults` restricts the run to those kinds (plus heal), for targeted tests. */
+export function makeScenario(
+  rng: Prng,
+  nodeCount: 3 | 5,
+  bug: keyof PlantedBugs | undefined,
+  onlyFaults?: readonly FaultKind[],
+): Scenario {
   const electionTicks = rng.range(8, 16);
   const w = (max: number): number => rng.int(max + 1);
   const faultWeights: Record<FaultKind, number> = {
@@ -60,6 +80,13 @@ export function makeScenario(rng: Prng, nodeCount: 3 | 5, bug: keyof PlantedBugs
     campaign: w(2),
     transfer: w(2),
   };
+  if (onlyFaults !== undefined) {
+    for (const k of FAULT_KINDS) {
+      if (!onlyFaults.includes(k)) faultWeights[k] = 0;
+      else faultWeights[k] = Math.max(faultWeights[k], 2);
+    }
+    if (!onlyFaults.includes('heal')) faultWeights.heal = 1;
+  }
   return {
     nodeCount,
     electionTicks,

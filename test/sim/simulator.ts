@@ -25,6 +25,8 @@ export interface SimOptions {
   log?: (line: string) => void;
   /** Also trace every message. */
   traceMessages?: boolean;
+  /** Only these fault kinds (plus heal). */
+  onlyFaults?: readonly FaultKind[];
 }
 
 export interface SimStats {
@@ -86,7 +88,7 @@ export class Simulation implements NodeEnv {
 
   constructor(private readonly opts: SimOptions) {
     const root = new Prng(opts.seed);
-    this.scenario = makeScenario(root.fork(), opts.nodes, opts.bug);
+    this.scenario = makeScenario(root.fork(), opts.nodes, opts.bug, opts.onlyFaults);
     this.rng = root.fork();
     this.faultRng = root.fork();
     this.clientRng = root.fork();
