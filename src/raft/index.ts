@@ -6,3 +6,4 @@ export type { RaftConfig, PlantedBugs } from './config.ts';
 export { RawNode, type RaftStatus, type PeerProgressStatus, type ProgressStateName } from './rawnode.ts';
 export { MemoryStorage } from './memory-storage.ts';
 export { canSendBeforePersist } from './util.ts';
+export { encodeConfChange, decodeConfChange } from './confchange.ts';
