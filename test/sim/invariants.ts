@@ -83,6 +83,8 @@ export class SafetyChecker {
   private readonly digestAt = new Map<number, string>();
   maxCommitted = 0;
   leadersElected = 0;
+  /** Last commit index seen from each node (per incarnation). */
+  private readonly commitOf = new Map<NodeId, number>();
 
   constructor(ids: readonly NodeId[]) {
     for (const id of ids) this.nodes.set(id, freshView());
@@ -98,6 +100,7 @@ export class SafetyChecker {
   onRestart(id: NodeId, snapshot: Snapshot | null, entries: readonly Entry[], term: number): void {
     const v = freshView();
     v.term = term;
+    this.commitOf.delete(id);
     if (snapshot !== null) v.shadow.reset(snapshot.metadata.index, snapshot.metadata.term);
     this.appendToShadow(id, v, entries);
     this.nodes.set(id, v);
@@ -130,8 +133,22 @@ export class SafetyChecker {
       }
       this.appendToShadow(id, v, rd.entries);
     }
-    if (rd.hardState !== null && rd.hardState.commit > v.shadow.lastIndex()) {
-      throw new Violation('Commit within log', `node ${id} commit ${rd.hardState.commit} beyond its last index ${v.shadow.lastIndex()}`);
+    if (rd.hardState !== null) {
+      const commit = rd.hardState.commit;
+      if (commit > v.shadow.lastIndex()) {
+        throw new Violation('Commit within log', `node ${id} commit ${commit} beyond its last index ${v.shadow.lastIndex()}`);
+      }
+      // Raft's commit rule (§5.4.2): a leader advances its commit index only to an entry of
+      // its own term; older entries are committed indirectly. (Only checked when the node was
+      // leader before this Ready too: as a follower it may have learned an older commit.)
+      const before = this.commitOf.get(id) ?? 0;
+      if (commit > before && wasLeaderTerm !== 0 && wasLeaderTerm === leaderNow && v.shadow.termAt(commit) !== leaderNow) {
+        throw new Violation(
+          'Leader commit rule',
+          `leader ${id} of term ${leaderNow} advanced commit to ${commit}, an entry of term ${v.shadow.termAt(commit)}`,
+        );
+      }
+      this.commitOf.set(id, commit);
     }
 
     if (leaderNow !== 0) this.claimLeadership(id, leaderNow, v);
@@ -141,8 +158,11 @@ export class SafetyChecker {
   }
 
   private onMessage(id: NodeId, m: Message, v: NodeView): void {
-    if (m.from !== id) throw new Violation('Message sender', `node ${id} sent a message from ${m.from}`);
     const t = m.type;
+    // Followers forward proposals and read requests with the original sender's id.
+    if (m.from !== id && t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex) {
+      throw new Violation('Message sender', `node ${id} sent a ${t} message from ${m.from}`);
+    }
     if (t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgSnap) {
       // Only a leader sends these, in its own term.
       this.claimLeadership(id, m.term, v);

@@ -2,10 +2,10 @@
 // send → apply → advance, one Ready in flight, late messages and applies held back until the
 // fsync completes), its fake disk, its key-value state machine and its pending client calls.
 
-import { decodeConfChange } from './confchange_codec.ts';
 import {
   canSendBeforePersist,
   type ConfState,
+  decodeConfChange,
   type Entry,
   EntryType,
   isRaftError,

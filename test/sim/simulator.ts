@@ -53,7 +53,7 @@ export interface SimResult {
 
 type SimEvent =
   | { k: 'tick'; node: SimNode; inc: number }
-  | { k: 'deliver'; m: Message }
+  | { k: 'deliver'; m: Message; sender: SimNode }
   | { k: 'fsync'; node: SimNode; inc: number; upTo: number }
   | { k: 'restart'; node: SimNode }
   | { k: 'fault' }
@@ -211,7 +211,7 @@ export class Simulation implements NodeEnv {
         this.push(this.now + UNITS_PER_TICK - 2 + ((ev.node.id * 7 + ev.inc) % 5), ev);
         return;
       case 'deliver':
-        return this.deliver(ev.m);
+        return this.deliver(ev.m, ev.sender);
       case 'fsync':
         if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.fsyncDone(ev.upTo);
         return;
@@ -244,23 +244,23 @@ export class Simulation implements NodeEnv {
     for (const m of msgs) {
       this.stats.messages++;
       if (this.opts.traceMessages) this.trace(`  send ${describeMessage(m)}`);
-      const delays = this.network.route(m.from, m.to);
+      // Route by the node that sends: a forwarded message keeps its original `from`.
+      const delays = this.network.route(from.id, m.to);
       if (delays.length === 0) {
         if (m.type === MessageType.MsgSnap) {
           this.push(this.now + 5 * UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
-        } else if (!this.network.canReach(m.from, m.to) && this.rng.chance(0.3)) {
+        } else if (!this.network.canReach(from.id, m.to) && this.rng.chance(0.3)) {
           this.push(this.now + UNITS_PER_TICK, { k: 'unreachable', node: from, inc: from.incarnation, to: m.to });
         }
         continue;
       }
-      for (const d of delays) this.push(this.now + d, { k: 'deliver', m: cloneMessage(m) });
+      for (const d of delays) this.push(this.now + d, { k: 'deliver', m: cloneMessage(m), sender: from });
     }
   }
 
-  private deliver(m: Message): void {
+  private deliver(m: Message, from: SimNode): void {
     const to = this.nodes[m.to - 1];
     if (to === undefined) throw new Error(`message to unknown node ${m.to}`);
-    const from = this.nodes[m.from - 1]!;
     if (!to.up) {
       if (m.type === MessageType.MsgSnap) this.push(this.now + UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
       return;
