@@ -78,7 +78,9 @@ export class SafetyChecker {
   private readonly voteOf = new Map<string, NodeId>();
   /** `${index}:${term}` -> the entry and the term of its predecessor (-1 unknown). */
   private readonly logIndex = new Map<string, { id: string; prevTerm: number }>();
-  private readonly committed = new Map<number, { term: number; id: string }>();
+  /** index -> the committed entry, and an upper bound on the term in which it was committed
+   *  (the smallest current term of a node seen applying it). */
+  private readonly committed = new Map<number, { term: number; id: string; commitTerm: number }>();
   private readonly appliedAt = new Map<number, string>();
   private readonly digestAt = new Map<number, string>();
   maxCommitted = 0;
@@ -86,7 +88,12 @@ export class SafetyChecker {
   /** Last commit index seen from each node (per incarnation). */
   private readonly commitOf = new Map<NodeId, number>();
 
-  constructor(ids: readonly NodeId[]) {
+  /** ruleChecks: also check the rules behind the properties (one vote per term, the leader
+   *  commit rule), which catch a broken rule before it does visible damage. */
+  constructor(
+    ids: readonly NodeId[],
+    private readonly ruleChecks = true,
+  ) {
     for (const id of ids) this.nodes.set(id, freshView());
   }
 
@@ -142,7 +149,7 @@ export class SafetyChecker {
       // its own term; older entries are committed indirectly. (Only checked when the node was
       // leader before this Ready too: as a follower it may have learned an older commit.)
       const before = this.commitOf.get(id) ?? 0;
-      if (commit > before && wasLeaderTerm !== 0 && wasLeaderTerm === leaderNow && v.shadow.termAt(commit) !== leaderNow) {
+      if (this.ruleChecks && commit > before && wasLeaderTerm !== 0 && wasLeaderTerm === leaderNow && v.shadow.termAt(commit) !== leaderNow) {
         throw new Violation(
           'Leader commit rule',
           `leader ${id} of term ${leaderNow} advanced commit to ${commit}, an entry of term ${v.shadow.termAt(commit)}`,
@@ -154,7 +161,7 @@ export class SafetyChecker {
     if (leaderNow !== 0) this.claimLeadership(id, leaderNow, v);
     v.leaderTerm = leaderNow;
     for (const m of rd.messages) this.onMessage(id, m, v);
-    for (const e of rd.committedEntries) this.onCommitted(id, e);
+    for (const e of rd.committedEntries) this.onCommitted(id, e, v.term);
   }
 
   private onMessage(id: NodeId, m: Message, v: NodeView): void {
@@ -166,14 +173,19 @@ export class SafetyChecker {
     if (t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgSnap) {
       // Only a leader sends these, in its own term.
       this.claimLeadership(id, m.term, v);
-    } else if (t === MessageType.MsgVoteResp && !m.reject) {
-      const k = `${m.term}:${id}`;
-      const prior = this.voteOf.get(k);
-      if (prior !== undefined && prior !== m.to) {
-        throw new Violation('Single Vote', `node ${id} granted its term-${m.term} vote to ${prior} and then to ${m.to}`);
-      }
-      this.voteOf.set(k, m.to);
     }
+  }
+
+  /** A message actually leaves node `id` (a vote only does once its fsync completed: a node
+   *  that crashes before that may vote again, for anyone). */
+  onSend(id: NodeId, m: Message): void {
+    if (m.type !== MessageType.MsgVoteResp || m.reject || !this.ruleChecks) return;
+    const k = `${m.term}:${id}`;
+    const prior = this.voteOf.get(k);
+    if (prior !== undefined && prior !== m.to) {
+      throw new Violation('Single Vote', `node ${id} granted its term-${m.term} vote to ${prior} and then to ${m.to}`);
+    }
+    this.voteOf.set(k, m.to);
   }
 
   private claimLeadership(id: NodeId, term: number, v: NodeView): void {
@@ -187,10 +199,10 @@ export class SafetyChecker {
     }
   }
 
-  /** A new leader's log holds every entry committed so far (they are all from earlier terms). */
+  /** A new leader's log holds every entry committed in an earlier term. */
   private checkLeaderCompleteness(id: NodeId, term: number, v: NodeView): void {
     for (const [index, c] of this.committed) {
-      if (c.term >= term) continue;
+      if (c.commitTerm >= term) continue;
       this.expectInLog(id, v, index, c, term);
     }
   }
@@ -207,20 +219,24 @@ export class SafetyChecker {
     }
   }
 
-  private onCommitted(id: NodeId, e: Entry): void {
+  /** Node `id`, now at `term`, learned that e is committed: it was committed in `term` or before. */
+  private onCommitted(id: NodeId, e: Entry, term: number): void {
     const eid = entryId(e);
     const prior = this.committed.get(e.index);
     if (prior !== undefined) {
       if (prior.id !== eid) {
         throw new Violation('State Machine Safety', `entry ${e.index} committed as term ${prior.term} and as term ${e.term} (node ${id})`);
       }
-      return;
+      if (term >= prior.commitTerm) return;
+      prior.commitTerm = term;
+    } else {
+      this.committed.set(e.index, { term: e.term, id: eid, commitTerm: term });
+      if (e.index > this.maxCommitted) this.maxCommitted = e.index;
     }
-    this.committed.set(e.index, { term: e.term, id: eid });
-    if (e.index > this.maxCommitted) this.maxCommitted = e.index;
-    // Every leader of a later term already in office must hold it too.
+    // Every leader in office of a later term than the commit must hold it too.
+    const c = this.committed.get(e.index)!;
     for (const [nid, v] of this.nodes) {
-      if (v.leaderTerm > e.term) this.expectInLog(nid, v, e.index, { term: e.term, id: eid }, v.leaderTerm);
+      if (v.leaderTerm > term) this.expectInLog(nid, v, e.index, c, v.leaderTerm);
     }
   }
 

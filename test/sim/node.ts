@@ -48,6 +48,8 @@ export interface NodeEnv {
   /** Completes later with node.fsyncDone(upTo) unless the node crashes first. */
   scheduleFsync(node: SimNode, upTo: number): void;
   opDone(op: HistoryOp): void;
+  /** The node reported itself leader (in a Ready's soft state). */
+  onLeader(node: SimNode): void;
   trace(line: string): void;
 }
 
@@ -244,7 +246,9 @@ export class SimNode {
     if (rd.softState === null) return;
     const leader = rd.softState.raftState === 2;
     if (leader !== this.isLeader) this.env.trace(`n${this.id} ${leader ? 'LEADER' : 'no longer leader'} term=${this.term}`);
+    const elected = leader && !this.isLeader;
     this.isLeader = leader;
+    if (elected) this.env.onLeader(this);
   }
 
   private finishReady(rd: Ready, late: Message[]): void {

@@ -1,10 +1,23 @@
 // Seeds that once found a real bug (in the core or in the simulator). seeds.test.ts runs
 // them all; add one whenever a failure is fixed, with what it found.
 
+import type { PlantedBugs } from '../../src/raft/index.ts';
+
 export interface RegressionSeed {
   seed: number;
   nodes: 3 | 5;
   found: string;
+  /** Run with this planted bug: the seed may fail, but never with `wrongly`. */
+  bug?: keyof PlantedBugs;
+  wrongly?: string;
 }
 
-export const REGRESSION_SEEDS: RegressionSeed[] = [];
+export const REGRESSION_SEEDS: RegressionSeed[] = [
+  // Simulator bug: Leader Completeness was checked against the entry's term instead of the
+  // term in which it was committed, flagging a stale leader of an intermediate term.
+  { seed: 113, nodes: 3, found: 'checker: commit term vs entry term (Leader Completeness)' },
+  { seed: 122, nodes: 5, found: 'checker: commit term vs entry term (Leader Completeness)' },
+  // Simulator bug: a vote was counted when its Ready was handed out, though the node crashed
+  // before the fsync and so never sent it (run with readWithoutReadIndex, which is harmless here).
+  { seed: 139, nodes: 3, found: 'checker: Single Vote counted an unsent vote', bug: 'readWithoutReadIndex', wrongly: 'Single Vote' },
+];

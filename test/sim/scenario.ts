@@ -15,6 +15,8 @@ export type FaultKind =
   | 'crashLeader'
   | 'disk'
   | 'campaign'
+  | 'dualCampaign'
+  | 'leaderChurn'
   | 'transfer';
 
 export interface Scenario {
@@ -60,6 +62,8 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'crashLeader',
   'disk',
   'campaign',
+  'dualCampaign',
+  'leaderChurn',
   'transfer',
 ];
 
@@ -83,6 +87,8 @@ export function makeScenario(
     crashLeader: w(3),
     disk: w(2),
     campaign: w(2),
+    dualCampaign: w(2),
+    leaderChurn: w(2),
     transfer: w(2),
   };
   if (onlyFaults !== undefined) {
@@ -96,13 +102,13 @@ export function makeScenario(
     nodeCount,
     electionTicks,
     heartbeatTicks: rng.range(1, 3),
-    maxSizePerMsg: rng.pick([1, 100, 1 << 20]),
+    maxSizePerMsg: rng.pick([1, 1, 24, 100, 1 << 20]),
     maxInflightMsgs: rng.pick(INFLIGHT_CHOICES),
     preVote: rng.chance(0.8),
     checkQuorum: rng.chance(0.8),
     snapshotEvery: rng.pick([4, 10, 25, 60]),
     snapshotKeep: rng.pick([0, 0, 2, 10]),
-    faultTicks: rng.range(400, 700),
+    faultTicks: rng.range(700, 1400),
     livenessTicks: 60 * electionTicks,
     faultGapTicks: rng.pick([[2, 20], [5, 60], [20, 120]] as [number, number][]),
     faultWeights,

@@ -39,5 +39,13 @@ for (const nodes of [3, 5] as const) {
 }
 
 test('regression seeds', () => {
-  for (const r of REGRESSION_SEEDS) expectOk(runSimulation({ seed: r.seed, nodes: r.nodes }));
+  for (const r of REGRESSION_SEEDS) {
+    if (r.bug === undefined) {
+      expectOk(runSimulation({ seed: r.seed, nodes: r.nodes }));
+      continue;
+    }
+    const res = runSimulation({ seed: r.seed, nodes: r.nodes, bug: r.bug });
+    assert.notEqual(res.invariant, r.wrongly, `seed ${r.seed} with ${r.bug}: ${res.detail}`);
+    expectOk(runSimulation({ seed: r.seed, nodes: r.nodes }));
+  }
 });

@@ -25,6 +25,8 @@ export interface SimOptions {
   log?: (line: string) => void;
   /** Also trace every message. */
   traceMessages?: boolean;
+  /** false: check only the safety properties and linearizability, not the rules behind them. */
+  ruleChecks?: boolean;
   /** Only these fault kinds (plus heal). */
   onlyFaults?: readonly FaultKind[];
 }
@@ -58,6 +60,7 @@ type SimEvent =
   | { k: 'restart'; node: SimNode }
   | { k: 'fault' }
   | { k: 'heal' }
+  | { k: 'cutLeader'; node: SimNode; inc: number; crash: boolean }
   | { k: 'client'; client: number }
   | { k: 'timeout'; op: HistoryOp }
   | { k: 'snapStatus'; node: SimNode; inc: number; to: NodeId; ok: boolean }
@@ -82,6 +85,8 @@ export class Simulation implements NodeEnv {
   private healed = false;
   private healTick = Infinity;
   private liveAt = -1;
+  /** Until this tick, each newly elected leader is soon isolated or crashed (leaderChurn). */
+  private churnUntil = -1;
   private disk: DiskProfile = { fsyncMin: 1, fsyncMax: 5 };
   private readonly clientBusy: (HistoryOp | null)[] = [];
   private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0 };
@@ -93,7 +98,7 @@ export class Simulation implements NodeEnv {
     this.faultRng = root.fork();
     this.clientRng = root.fork();
     const ids = Array.from({ length: this.scenario.nodeCount }, (_, i) => i + 1);
-    this.checker = new SafetyChecker(ids);
+    this.checker = new SafetyChecker(ids, opts.ruleChecks ?? true);
     this.network = new SimNetwork(root.fork(), ids);
     const s = this.scenario;
     for (const id of ids) {
@@ -186,12 +191,15 @@ export class Simulation implements NodeEnv {
     for (const op of this.history.ops) if (op.status === 'pending') this.history.info(op, this.tick());
     const res = checkLinearizable(this.history.ops);
     if (res.ok) return null;
-    const lines = res.ops
-      .slice()
-      .sort((a, b) => a.invokeSeq - b.invokeSeq)
-      .map(formatOp);
-    this.trace(`history of key ${res.key}:\n  ${lines.join('\n  ')}`);
-    return { invariant: 'Linearizability', detail: `key ${res.key}: ${res.reason} (${res.ops.length} ops)` };
+    const ops = res.ops.slice().sort((a, b) => a.invokeSeq - b.invokeSeq);
+    const culprit = shortestFailingPrefix(ops);
+    const shown = ops.slice(Math.max(0, culprit - 25), culprit + 1).map(formatOp);
+    this.trace(`history of key ${res.key}, up to the first op that cannot be linearized:\n  ${shown.join('\n  ')}`);
+    const last = ops[culprit]!;
+    return {
+      invariant: 'Linearizability',
+      detail: `key ${res.key}: ${res.reason} (${res.ops.length} ops); first failing prefix ends with ${formatOp(last)}`,
+    };
   }
 
   private push(time: number, ev: SimEvent): void {
@@ -225,6 +233,14 @@ export class Simulation implements NodeEnv {
         return;
       case 'heal':
         return this.heal();
+      case 'cutLeader':
+        if (this.healed || !ev.node.up || ev.node.incarnation !== ev.inc) return;
+        if (ev.crash) this.crash(ev.node);
+        else {
+          this.network.isolate(ev.node.id);
+          this.trace(`network: ${this.network.describe()} (churn)`);
+        }
+        return;
       case 'client':
         return this.issue(ev.client);
       case 'timeout':
@@ -243,6 +259,7 @@ export class Simulation implements NodeEnv {
   send(from: SimNode, msgs: Message[]): void {
     for (const m of msgs) {
       this.stats.messages++;
+      this.checker.onSend(from.id, m);
       if (this.opts.traceMessages) this.trace(`  send ${describeMessage(m)}`);
       // Route by the node that sends: a forwarded message keeps its original `from`.
       const delays = this.network.route(from.id, m.to);
@@ -351,6 +368,21 @@ export class Simulation implements NodeEnv {
         n.poke((raw) => raw.campaign());
         return;
       }
+      case 'dualCampaign': {
+        // Two nodes time out together: the classic split vote.
+        const [a, b] = r.shuffle(this.nodes.filter((n) => n.up));
+        if (a === undefined || b === undefined) return;
+        this.trace(`n${a.id} and n${b.id} campaign together`);
+        a.poke((raw) => raw.campaign());
+        b.poke((raw) => raw.campaign());
+        return;
+      }
+      case 'leaderChurn':
+        // Leaders that fall as soon as they rise leave uncommitted entries of many terms
+        // behind: the ground on which Raft's commit rule (Figure 8) matters.
+        this.churnUntil = this.tick() + r.range(50, 300);
+        this.trace(`leader churn until tick ${this.churnUntil}`);
+        return;
       case 'transfer': {
         const l = this.leader();
         if (l === undefined) return;
@@ -371,6 +403,13 @@ export class Simulation implements NodeEnv {
     this.disk = { fsyncMin: 1, fsyncMax: 5 };
     this.trace('HEAL: network healed, all nodes restart');
     for (const n of this.nodes) if (!n.up) this.restart(n);
+  }
+
+  onLeader(node: SimNode): void {
+    if (this.healed || this.tick() >= this.churnUntil) return;
+    const r = this.faultRng;
+    const delay = r.int(4 * UNITS_PER_TICK);
+    this.push(this.now + delay, { k: 'cutLeader', node, inc: node.incarnation, crash: r.chance(0.3) });
   }
 
   // ---- clients ----
@@ -413,6 +452,19 @@ export class Simulation implements NodeEnv {
 
 export function runSimulation(opts: SimOptions): SimResult {
   return new Simulation(opts).run();
+}
+
+/** The index of the op (in invocation order) that ends the shortest non-linearizable prefix:
+ *  usually the stale read. Only for display. */
+function shortestFailingPrefix(ops: HistoryOp[]): number {
+  let lo = 0;
+  let hi = ops.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (checkLinearizable(ops.slice(0, mid + 1)).ok) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function pickWeighted<K extends string>(r: Prng, weights: Record<K, number>): K {
