@@ -3,7 +3,7 @@
 
 import { UnstableLog } from './unstable-log.ts';
 import { type Entry, RaftError, RaftErrorCode, type Snapshot, type Storage } from './types.ts';
-import { limitSize } from './util.ts';
+import { entriesSize } from './util.ts';
 
 export class RaftLog {
   readonly storage: Storage;
@@ -209,17 +209,23 @@ export class RaftLog {
     if (lo >= hi) return [];
     const offset = this.unstable.offset;
     let out: Entry[] = [];
+    let size = 0;
     if (lo < offset) {
       const storedHi = Math.min(hi, offset);
       out = this.storage.entries(lo, storedHi, maxBytes);
       // The storage stopped early because of the size bound: that is the answer.
       if (out.length < storedHi - lo) return out;
+      size = entriesSize(out);
     }
-    if (hi > offset) {
-      const tail = this.unstable.slice(Math.max(lo, offset), hi);
-      out = out.length === 0 ? tail : out.concat(tail);
+    // Walk the unstable tail only as far as the bound allows: it may hold many small entries.
+    const tail = this.unstable.entries;
+    for (let i = Math.max(lo, offset); i < hi; i++) {
+      const e = tail[i - offset]!;
+      size += e.data.byteLength;
+      if (out.length > 0 && size > maxBytes) break;
+      out.push(e);
     }
-    return limitSize(out, maxBytes);
+    return out;
   }
 
   /** Replaces the log with a snapshot received from the leader. */

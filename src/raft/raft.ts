@@ -297,7 +297,10 @@ export class Raft {
     let entries: Entry[];
     try {
       prevTerm = this.log.term(prevIndex);
-      entries = this.log.entries(pr.next, this.maxMsgSize);
+      // With a full window (unpaused by a heartbeat response) send only an empty append: if the
+      // whole window was lost, its answer is what clears the window and restarts the flow.
+      const windowFull = pr.state === 'replicate' && pr.inflights.full();
+      entries = windowFull ? [] : this.log.entries(pr.next, this.maxMsgSize);
     } catch (e) {
       if (isRaftError(e, RaftErrorCode.Compacted)) return this.sendSnapshot(to, pr);
       if (isRaftError(e, RaftErrorCode.Unavailable)) {
@@ -722,8 +725,7 @@ export class Raft {
     switch (m.type) {
       case MessageType.MsgProp:
         if (this.lead === NONE) throw dropped('no leader');
-        m.to = this.lead;
-        this.send(m);
+        this.send({ ...m, to: this.lead });
         return;
       case MessageType.MsgApp:
         this.electionElapsed = 0;
@@ -745,8 +747,7 @@ export class Raft {
           this.logger.debug('raft: no leader to forward a transfer to', { id: this.id });
           return;
         }
-        m.to = this.lead;
-        this.send(m);
+        this.send({ ...m, to: this.lead });
         return;
       case MessageType.MsgTimeoutNow:
         // The leader handed over: campaign now, skipping the pre-vote, past every lease.
@@ -755,8 +756,7 @@ export class Raft {
         return;
       case MessageType.MsgReadIndex:
         if (this.lead === NONE) throw dropped('no leader for a read');
-        m.to = this.lead;
-        this.send(m);
+        this.send({ ...m, to: this.lead });
         return;
       case MessageType.MsgReadIndexResp:
         this.readStates.push({ index: m.index, requestCtx: m.context });

@@ -50,6 +50,8 @@ export class RawNode {
   private readonly readWithoutReadIndex: boolean;
   private prevSoftState: SoftState;
   private prevHardState: HardState;
+  /** A Ready was handed out and not yet advanced. */
+  private readyOutstanding = false;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
@@ -167,6 +169,8 @@ export class RawNode {
 
   /** The next batch of work; see Ready in types.ts for what to do with it. Call advance() after. */
   ready(): Ready {
+    if (this.readyOutstanding) throw new Error('raft: ready() called again before advance() of the previous Ready');
+    this.readyOutstanding = true;
     const raft = this.raft;
     const log = raft.log;
     const ss = raft.softState();
@@ -201,6 +205,7 @@ export class RawNode {
 
   /** The application persisted, sent and applied `rd`. */
   advance(rd: Ready): void {
+    this.readyOutstanding = false;
     const log = this.raft.log;
     if (rd.snapshot !== null) {
       log.stableSnapTo(rd.snapshot.metadata.index);

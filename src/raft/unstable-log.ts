@@ -55,7 +55,7 @@ export class UnstableLog {
   truncateAndAppend(ents: Entry[]): void {
     const first = ents[0]!.index;
     if (first === this.offset + this.entries.length) {
-      this.entries = this.entries.concat(ents);
+      for (const e of ents) this.entries.push(e);
     } else if (first <= this.offset) {
       // Replaces the whole unstable tail; the storage drops its own conflicting suffix on append.
       this.offset = first;
@@ -63,10 +63,5 @@ export class UnstableLog {
     } else {
       this.entries = this.entries.slice(0, first - this.offset).concat(ents);
     }
-  }
-
-  /** Entries in [lo, hi); the caller has checked the bounds. */
-  slice(lo: number, hi: number): Entry[] {
-    return this.entries.slice(lo - this.offset, hi - this.offset);
   }
 }

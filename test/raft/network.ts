@@ -101,7 +101,7 @@ export class Network {
       id,
       rn: new RawNode(this.config(id, storage, extra)),
       storage,
-      applied: [],
+      applied: stateFromSnapshot(storage.snapshot().data),
       appliedIndex: storage.snapshot().metadata.index,
       reads: [],
       confState: storage.initialState().confState,
@@ -133,7 +133,7 @@ export class Network {
       id,
       rn: new RawNode(this.config(id, old.storage, extra)),
       storage: old.storage,
-      applied: [],
+      applied: stateFromSnapshot(old.storage.snapshot().data),
       appliedIndex: old.storage.snapshot().metadata.index,
       reads: [],
       confState: old.storage.initialState().confState,
@@ -179,7 +179,7 @@ export class Network {
     if (rd.snapshot !== null) {
       node.appliedIndex = rd.snapshot.metadata.index;
       node.confState = rd.snapshot.metadata.confState;
-      node.applied.push(`<snapshot ${dec(rd.snapshot.data)}>`);
+      node.applied = stateFromSnapshot(rd.snapshot.data);
     }
     for (const e of rd.committedEntries) this.apply(node, e);
     node.reads.push(...rd.readStates);
@@ -220,7 +220,7 @@ export class Network {
   /** Snapshots the node's state machine at its applied index and compacts its log there. */
   compact(id: NodeId): void {
     const node = this.node(id);
-    node.storage.createSnapshot(node.appliedIndex, node.confState, enc(node.applied.join(',')));
+    node.storage.createSnapshot(node.appliedIndex, node.confState, enc(JSON.stringify(node.applied)));
     node.storage.compact(node.appliedIndex);
   }
 
@@ -308,6 +308,11 @@ export class Network {
     const s = this.node(id).storage;
     return s.lastIndex() < s.firstIndex() ? [] : s.entries(s.firstIndex(), s.lastIndex() + 1, Infinity);
   }
+}
+
+/** The test state machine (the list of applied values) as stored in a snapshot. */
+function stateFromSnapshot(data: Uint8Array): string[] {
+  return data.length === 0 ? [] : (JSON.parse(dec(data)) as string[]);
 }
 
 export const MT = MessageType;
