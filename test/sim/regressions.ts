@@ -13,6 +13,9 @@ export interface RegressionSeed {
 }
 
 export const REGRESSION_SEEDS: RegressionSeed[] = [
+  // Core bug (fixed in 0af3a95): with maxInflightMsgs 1, a heartbeat response unpaused a full
+  // replicate window and the next append threw 'inflights: window is full'.
+  { seed: 1, nodes: 3, found: 'core: inflight window overflow after a heartbeat response' },
   // Simulator bug: Leader Completeness was checked against the entry's term instead of the
   // term in which it was committed, flagging a stale leader of an intermediate term.
   { seed: 113, nodes: 3, found: 'checker: commit term vs entry term (Leader Completeness)' },
