@@ -91,16 +91,18 @@ interface Summary {
   byInvariant: Map<string, number>;
   ticks: number;
   opsOk: number;
+  totals: Record<string, number>;
 }
 
 function newSummary(): Summary {
-  return { runs: 0, failures: [], byInvariant: new Map(), ticks: 0, opsOk: 0 };
+  return { runs: 0, failures: [], byInvariant: new Map(), ticks: 0, opsOk: 0, totals: {} };
 }
 
 function add(s: Summary, r: SimResult): void {
   s.runs++;
   s.ticks += r.stats.ticks;
   s.opsOk += r.stats.opsOk;
+  for (const [k, v] of Object.entries(r.stats)) s.totals[k] = (s.totals[k] ?? 0) + v;
   if (r.ok) return;
   s.failures.push(r);
   s.byInvariant.set(r.invariant!, (s.byInvariant.get(r.invariant!) ?? 0) + 1);
@@ -139,6 +141,10 @@ async function main(): Promise<void> {
       `failures: ${s.failures.length}${inv ? ` (${inv})` : ''}, seconds: ${seconds.toFixed(1)}, ` +
       `ms/seed: ${((seconds * 1000 * Math.min(jobs, plan.count)) / Math.max(1, s.runs)).toFixed(0)}, avg ticks: ${(s.ticks / Math.max(1, s.runs)).toFixed(0)}, ok ops/seed: ${(s.opsOk / Math.max(1, s.runs)).toFixed(0)}`,
   );
+  if (plan.verbose || plan.count > 1) {
+    const avg = Object.entries(s.totals).map(([k, v]) => `${k} ${(v / Math.max(1, s.runs)).toFixed(1)}`);
+    console.log(`per seed: ${avg.join(', ')}`);
+  }
   if (seeds.length > 0) console.log(`failing seeds: ${seeds.slice(0, 50).join(' ')}${seeds.length > 50 ? ' ...' : ''}`);
   process.exitCode = s.failures.length > 0 ? 1 : 0;
 }

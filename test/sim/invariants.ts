@@ -97,6 +97,10 @@ export class SafetyChecker {
     for (const id of ids) this.nodes.set(id, freshView());
   }
 
+  addNode(id: NodeId): void {
+    if (!this.nodes.has(id)) this.nodes.set(id, freshView());
+  }
+
   private view(id: NodeId): NodeView {
     const v = this.nodes.get(id);
     if (v === undefined) throw new Error(`checker: unknown node ${id}`);

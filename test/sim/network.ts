@@ -25,8 +25,12 @@ export class SimNetwork {
 
   constructor(
     private readonly rng: Prng,
-    readonly nodeIds: readonly NodeId[],
+    private readonly nodeIds: NodeId[],
   ) {}
+
+  addNode(id: NodeId): void {
+    if (!this.nodeIds.includes(id)) this.nodeIds.push(id);
+  }
 
   canReach(from: NodeId, to: NodeId): boolean {
     return !this.cut.has(linkKey(from, to));

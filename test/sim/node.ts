@@ -4,6 +4,8 @@
 
 import {
   canSendBeforePersist,
+  type ConfChange,
+  ConfChangeType,
   type ConfState,
   decodeConfChange,
   type Entry,
@@ -25,6 +27,7 @@ import { decodeWrite, encodeWrite, KvStateMachine } from './kv.ts';
 import type { Prng } from './prng.ts';
 
 export interface NodeParams {
+  /** The initial cluster, bootstrapped on a blank disk; empty for a node that joins later. */
   peers: NodeId[];
   electionTicks: number;
   heartbeatTicks: number;
@@ -50,6 +53,8 @@ export interface NodeEnv {
   opDone(op: HistoryOp): void;
   /** The node reported itself leader (in a Ready's soft state). */
   onLeader(node: SimNode): void;
+  /** The node applied a committed membership change. */
+  onConfChange(node: SimNode, cc: ConfChange): void;
   trace(line: string): void;
 }
 
@@ -72,6 +77,12 @@ export class SimNode {
   /** Leader as last reported in a Ready's soft state (for traces and fault targeting). */
   isLeader = false;
   term = 0;
+  /** Taken out of the cluster by a committed RemoveNode: stays down for good. */
+  removed = false;
+  /** A member was added: snapshot now, so that the snapshot a leader sends it lists it
+   *  (a node drops a snapshot whose ConfState lacks it, and with the log compacted past the
+   *  AddNode entry it could never catch up: seed 141 deadlocked a {1} -> {1,6} cluster). */
+  private snapshotSoon = false;
 
   constructor(
     readonly id: NodeId,
@@ -92,6 +103,7 @@ export class SimNode {
     this.storage = new MemoryStorage();
     this.sm = new KvStateMachine();
     this.applied = 0;
+    this.snapshotSoon = false;
     this.confState = { voters: [], learners: [] };
     if (d.snapshot !== null) {
       this.storage.applySnapshot(d.snapshot);
@@ -116,12 +128,12 @@ export class SimNode {
       plantedBugs: p.plantedBugs,
     });
     const blank = d.snapshot === null && d.entries.length === 0 && d.hardState.term === 0;
-    if (blank) this.raw.bootstrap(p.peers.map((id) => ({ id, context: EMPTY })));
+    if (blank && p.peers.length > 0) this.raw.bootstrap(p.peers.map((id) => ({ id, context: EMPTY })));
     this.isLeader = false;
     this.term = d.hardState.term;
     this.env.checker.onRestart(this.id, d.snapshot, d.entries, d.hardState.term);
     if (d.snapshot !== null) this.env.checker.onSnapshotInstalled(this.id, d.snapshot, this.sm.digest());
-    this.env.trace(`n${this.id} start #${this.incarnation} term=${d.hardState.term} commit=${d.hardState.commit} snap=${this.applied} last=${this.storage.lastIndex()}${blank ? ' (bootstrap)' : ''}`);
+    this.env.trace(`n${this.id} start #${this.incarnation} term=${d.hardState.term} commit=${d.hardState.commit} snap=${this.applied} last=${this.storage.lastIndex()}${blank ? (p.peers.length > 0 ? ' (bootstrap)' : ' (joining)') : ''}`);
     this.pump();
   }
 
@@ -290,7 +302,10 @@ export class SimNode {
       throw new Violation('Apply order', `node ${this.id} applied ${this.applied} and is handed entry ${e.index}`);
     }
     if (e.type === EntryType.ConfChange) {
-      this.confState = this.raw!.applyConfChange(decodeConfChange(e.data));
+      const cc = decodeConfChange(e.data);
+      this.confState = this.raw!.applyConfChange(cc);
+      if (cc.type !== ConfChangeType.RemoveNode) this.snapshotSoon = true;
+      this.env.onConfChange(this, cc);
     } else if (e.data.length > 0) {
       const w = decodeWrite(e.data);
       this.sm.apply(w);
@@ -324,11 +339,16 @@ export class SimNode {
   private maybeSnapshot(): void {
     const p = this.params;
     const snapIndex = this.storage.snapshot().metadata.index;
-    if (this.applied - snapIndex < p.snapshotEvery) return;
+    if (this.applied - snapIndex < p.snapshotEvery && !(this.snapshotSoon && this.applied > snapIndex)) return;
+    this.snapshotSoon = false;
     const snap = this.storage.createSnapshot(this.applied, this.confState, this.sm.serialize());
     const compactTo = this.applied - p.snapshotKeep;
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.disk.write({ snapshot: { snap, kind: 'app' }, entries: [], hardState: null });
+  }
+
+  voters(): NodeId[] {
+    return [...this.confState.voters];
   }
 
   describe(): string {

@@ -23,4 +23,9 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // Simulator bug: a vote was counted when its Ready was handed out, though the node crashed
   // before the fsync and so never sent it (run with readWithoutReadIndex, which is harmless here).
   { seed: 139, nodes: 3, found: 'checker: Single Vote counted an unsent vote', bug: 'readWithoutReadIndex', wrongly: 'Single Vote' },
+  // Service-level hazard: a member added after the leader's last snapshot cannot install that
+  // snapshot (its ConfState lacks the node), so {1} -> {1,6} deadlocked. The simulated app now
+  // snapshots right after applying a membership change (etcd instead sends a fresh snapshot).
+  { seed: 141, nodes: 3, found: 'app: new member cannot catch up from a snapshot that predates it' },
+  { seed: 195, nodes: 3, found: 'app: new member cannot catch up from a snapshot that predates it' },
 ];

@@ -17,6 +17,7 @@ export type FaultKind =
   | 'campaign'
   | 'dualCampaign'
   | 'leaderChurn'
+  | 'membership'
   | 'transfer';
 
 export interface Scenario {
@@ -63,6 +64,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'campaign',
   'dualCampaign',
   'leaderChurn',
+  'membership',
   'transfer',
 ];
 
@@ -88,6 +90,7 @@ export function makeScenario(
     campaign: w(2),
     dualCampaign: w(2),
     leaderChurn: w(2),
+    membership: w(2),
     transfer: w(2),
   };
   if (onlyFaults !== undefined) {

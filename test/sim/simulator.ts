@@ -3,14 +3,22 @@
 // Phases: [0, faultTicks) faults come and go; then everything heals, and a client write must
 // commit within livenessTicks. Safety is checked on every Ready; the history at the end.
 
-import type { Message, NodeId, PlantedBugs } from '../../src/raft/index.ts';
-import { MessageType } from '../../src/raft/index.ts';
+import {
+  type ConfChange,
+  ConfChangeType,
+  isRaftError,
+  type Message,
+  MessageType,
+  type NodeId,
+  type PlantedBugs,
+  RaftErrorCode,
+} from '../../src/raft/index.ts';
 import { EventQueue } from './event_queue.ts';
 import { formatOp, History, type HistoryOp } from './history.ts';
 import { SafetyChecker, Violation } from './invariants.ts';
 import { checkLinearizable } from './linearizability.ts';
 import { CALM_LINKS, type LinkProfile, SimNetwork } from './network.ts';
-import { type NodeEnv, SimNode } from './node.ts';
+import { type NodeEnv, type NodeParams, SimNode } from './node.ts';
 import { Prng } from './prng.ts';
 import { describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
 
@@ -41,6 +49,8 @@ export interface SimStats {
   leaders: number;
   crashes: number;
   messages: number;
+  snapshotsSent: number;
+  readsOk: number;
 }
 
 export interface SimResult {
@@ -60,6 +70,7 @@ type SimEvent =
   | { k: 'restart'; node: SimNode }
   | { k: 'fault' }
   | { k: 'heal' }
+  | { k: 'shutdown'; node: SimNode }
   | { k: 'cutLeader'; node: SimNode; inc: number; crash: boolean }
   | { k: 'client'; client: number }
   | { k: 'timeout'; op: HistoryOp }
@@ -76,7 +87,10 @@ export class Simulation implements NodeEnv {
   readonly history = new History();
   readonly scenario: Scenario;
   private readonly queue = new EventQueue<SimEvent>();
+  /** Every node ever created; node id i is at index i - 1. Joiners get fresh ids. */
   private readonly nodes: SimNode[] = [];
+  private readonly baseParams: NodeParams;
+  private readonly root: Prng;
   private readonly network: SimNetwork;
   private readonly rng: Prng;
   private readonly faultRng: Prng;
@@ -89,7 +103,7 @@ export class Simulation implements NodeEnv {
   private churnUntil = -1;
   private disk: DiskProfile = { fsyncMin: 1, fsyncMax: 5 };
   private readonly clientBusy: (HistoryOp | null)[] = [];
-  private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0 };
+  private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0, snapshotsSent: 0, readsOk: 0 };
 
   constructor(private readonly opts: SimOptions) {
     const root = new Prng(opts.seed);
@@ -99,23 +113,27 @@ export class Simulation implements NodeEnv {
     this.clientRng = root.fork();
     const ids = Array.from({ length: this.scenario.nodeCount }, (_, i) => i + 1);
     this.checker = new SafetyChecker(ids, opts.ruleChecks ?? true);
-    this.network = new SimNetwork(root.fork(), ids);
+    this.network = new SimNetwork(root.fork(), [...ids]);
     const s = this.scenario;
-    for (const id of ids) {
-      const params = {
-        peers: ids,
-        electionTicks: s.electionTicks,
-        heartbeatTicks: s.heartbeatTicks,
-        maxSizePerMsg: s.maxSizePerMsg,
-        maxInflightMsgs: s.maxInflightMsgs,
-        preVote: s.preVote,
-        checkQuorum: s.checkQuorum,
-        snapshotEvery: s.snapshotEvery,
-        snapshotKeep: s.snapshotKeep,
-        plantedBugs: s.plantedBugs,
-      };
-      this.nodes.push(new SimNode(id, params, this, root.fork()));
-    }
+    this.baseParams = {
+      peers: ids,
+      electionTicks: s.electionTicks,
+      heartbeatTicks: s.heartbeatTicks,
+      maxSizePerMsg: s.maxSizePerMsg,
+      maxInflightMsgs: s.maxInflightMsgs,
+      preVote: s.preVote,
+      checkQuorum: s.checkQuorum,
+      snapshotEvery: s.snapshotEvery,
+      snapshotKeep: s.snapshotKeep,
+      plantedBugs: s.plantedBugs,
+    };
+    for (const id of ids) this.nodes.push(new SimNode(id, this.baseParams, this, root.fork()));
+    this.root = root;
+  }
+
+  /** Nodes that are part of the cluster (not removed), up or down. */
+  private members(): SimNode[] {
+    return this.nodes.filter((n) => !n.removed);
   }
 
   tick(): number {
@@ -158,6 +176,7 @@ export class Simulation implements NodeEnv {
     this.stats.leaders = this.checker.leadersElected;
     for (const op of this.history.ops) {
       if (op.status === 'ok') this.stats.opsOk++;
+      if (op.status === 'ok' && op.kind === 'read') this.stats.readsOk++;
       if (op.status === 'info') this.stats.opsInfo++;
     }
     this.stats.ops = this.history.ops.length;
@@ -224,7 +243,7 @@ export class Simulation implements NodeEnv {
         if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.fsyncDone(ev.upTo);
         return;
       case 'restart':
-        if (!ev.node.up) this.restart(ev.node);
+        if (!ev.node.up && !ev.node.removed) this.restart(ev.node);
         return;
       case 'fault':
         if (this.healed) return;
@@ -233,6 +252,9 @@ export class Simulation implements NodeEnv {
         return;
       case 'heal':
         return this.heal();
+      case 'shutdown':
+        ev.node.crash(false);
+        return;
       case 'cutLeader':
         if (this.healed || !ev.node.up || ev.node.incarnation !== ev.inc) return;
         if (ev.crash) this.crash(ev.node);
@@ -260,6 +282,7 @@ export class Simulation implements NodeEnv {
     for (const m of msgs) {
       this.stats.messages++;
       this.checker.onSend(from.id, m);
+      if (m.type === MessageType.MsgSnap) this.stats.snapshotsSent++;
       if (this.opts.traceMessages) this.trace(`  send ${describeMessage(m)}`);
       // Route by the node that sends: a forwarded message keeps its original `from`.
       const delays = this.network.route(from.id, m.to);
@@ -317,7 +340,9 @@ export class Simulation implements NodeEnv {
   private injectFault(): void {
     const r = this.faultRng;
     const kind = pickWeighted(r, this.scenario.faultWeights);
-    const ids = this.nodes.map((n) => n.id);
+    const members = this.members();
+    const ids = members.map((n) => n.id);
+    if (ids.length < 3 && (kind === 'bridge' || kind === 'partition' || kind === 'oneWay')) return;
     switch (kind) {
       case 'partition': {
         const shuffled = r.shuffle([...ids]);
@@ -351,7 +376,7 @@ export class Simulation implements NodeEnv {
         this.trace(`links ${JSON.stringify(this.network.profile)}`);
         return;
       case 'crash':
-        this.crash(r.pick(this.nodes));
+        this.crash(r.pick(members));
         return;
       case 'crashLeader': {
         const l = this.leader();
@@ -363,14 +388,14 @@ export class Simulation implements NodeEnv {
         this.trace(`disk fsync ${this.disk.fsyncMin}-${this.disk.fsyncMax} units`);
         return;
       case 'campaign': {
-        const n = r.pick(this.nodes);
+        const n = r.pick(members);
         this.trace(`n${n.id} campaign`);
         n.poke((raw) => raw.campaign());
         return;
       }
       case 'dualCampaign': {
         // Two nodes time out together: the classic split vote.
-        const [a, b] = r.shuffle(this.nodes.filter((n) => n.up));
+        const [a, b] = r.shuffle(members.filter((n) => n.up));
         if (a === undefined || b === undefined) return;
         this.trace(`n${a.id} and n${b.id} campaign together`);
         a.poke((raw) => raw.campaign());
@@ -383,10 +408,14 @@ export class Simulation implements NodeEnv {
         this.churnUntil = this.tick() + r.range(50, 300);
         this.trace(`leader churn until tick ${this.churnUntil}`);
         return;
+      case 'membership':
+        return this.changeMembership();
       case 'transfer': {
         const l = this.leader();
         if (l === undefined) return;
-        const to = r.pick(ids.filter((id) => id !== l.id));
+        const others = ids.filter((id) => id !== l.id);
+        if (others.length === 0) return;
+        const to = r.pick(others);
         this.trace(`transfer leadership ${l.id} -> ${to}`);
         l.poke((raw) => raw.transferLeader(to));
         return;
@@ -402,7 +431,7 @@ export class Simulation implements NodeEnv {
     this.network.profile = CALM_LINKS;
     this.disk = { fsyncMin: 1, fsyncMax: 5 };
     this.trace('HEAL: network healed, all nodes restart');
-    for (const n of this.nodes) if (!n.up) this.restart(n);
+    for (const n of this.members()) if (!n.up) this.restart(n);
   }
 
   onLeader(node: SimNode): void {
@@ -412,12 +441,64 @@ export class Simulation implements NodeEnv {
     this.push(this.now + delay, { k: 'cutLeader', node, inc: node.incarnation, crash: r.chance(0.3) });
   }
 
+  // ---- membership ----
+
+  /** The leader proposes removing a voter (maybe itself) or adding a brand-new node. Ids are
+   *  never reused: a removed member's disk is gone, and with it its vote. */
+  private changeMembership(): void {
+    const l = this.leader();
+    if (l === undefined) return;
+    const r = this.faultRng;
+    const voters = l.voters();
+    const canAdd = this.nodes.length < this.scenario.nodeCount + 3 && voters.length < this.scenario.nodeCount + 1;
+    if (voters.length >= 3 && (!canAdd || r.chance(0.5))) {
+      const victim = r.pick(voters);
+      this.trace(`propose removing n${victim} (leader n${l.id})`);
+      this.proposeConfChange(l, { type: ConfChangeType.RemoveNode, nodeId: victim, context: new Uint8Array() });
+      return;
+    }
+    if (!canAdd) return;
+    const id = this.nodes.length + 1;
+    if (!this.proposeConfChange(l, { type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() })) return;
+    // The new member starts empty (no bootstrap) and catches up from the leader.
+    const n = new SimNode(id, { ...this.baseParams, peers: [] }, this, this.root.fork());
+    this.nodes.push(n);
+    this.checker.addNode(id);
+    this.network.addNode(id);
+    this.trace(`propose adding n${id} (leader n${l.id})`);
+    this.restart(n);
+  }
+
+  private proposeConfChange(l: SimNode, cc: ConfChange): boolean {
+    let ok = true;
+    l.poke((raw) => {
+      try {
+        raw.proposeConfChange(cc);
+      } catch (e) {
+        if (!isRaftError(e, RaftErrorCode.ProposalDropped)) throw e;
+        ok = false;
+      }
+    });
+    return ok;
+  }
+
+  onConfChange(node: SimNode, cc: ConfChange): void {
+    if (cc.type !== ConfChangeType.RemoveNode) return;
+    const gone = this.nodes[cc.nodeId - 1];
+    if (gone === undefined || gone.removed) return;
+    // Committed: the removed node shuts down for good (as the service does on applying it).
+    this.trace(`n${cc.nodeId} removed (applied by n${node.id}); it shuts down`);
+    gone.removed = true;
+    if (gone !== node) gone.crash(false);
+    else this.push(this.now, { k: 'shutdown', node: gone });
+  }
+
   // ---- clients ----
 
   private issue(client: number): void {
     const s = this.scenario;
     const r = this.clientRng;
-    const node = r.pick(this.nodes);
+    const node = r.pick(this.members());
     const key = r.pick(s.keys);
     const isRead = r.chance(s.readRatio);
     const tick = this.tick();
