@@ -3,6 +3,8 @@
 //   npm run sim -- --seed S [--nodes 3|5] [--bug NAME] --verbose [--messages]
 // --no-rule-checks: check only safety properties and linearizability (not the one-vote-per-term
 // and leader-commit rules), to see what damage a planted bug really does.
+// --app-sends-before-fsync: plant a bug in the simulated application (it acknowledges before
+// its writes are durable) to show that the fake disk's crash model catches it.
 // Seeds run are S..S+N-1; with --nodes both (the default) odd seeds run 3 nodes, even seeds 5.
 // Exits 1 if any seed fails.
 
@@ -22,6 +24,7 @@ interface Plan {
   verbose: boolean;
   messages: boolean;
   ruleChecks: boolean;
+  appSendsBeforeFsync: boolean;
 }
 
 export function nodesForSeed(seed: number, nodes: '3' | '5' | 'both'): 3 | 5 {
@@ -42,6 +45,7 @@ function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: 
       verbose: { type: 'boolean', short: 'v' },
       messages: { type: 'boolean' },
       'no-rule-checks': { type: 'boolean' },
+      'app-sends-before-fsync': { type: 'boolean' },
       'worker-offset': { type: 'string' },
       'worker-stride': { type: 'string' },
     },
@@ -65,6 +69,7 @@ function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: 
     verbose: values.verbose ?? false,
     messages: values.messages ?? false,
     ruleChecks: !(values['no-rule-checks'] ?? false),
+    appSendsBeforeFsync: values['app-sends-before-fsync'] ?? false,
   };
   const worker = values['worker-offset'] === undefined ? null : { offset: int(values['worker-offset'], 0, 'worker-offset'), stride: int(values['worker-stride'], 1, 'worker-stride') };
   return { plan, jobs: Math.max(1, int(values.jobs, 1, 'jobs')), worker };
@@ -72,7 +77,7 @@ function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: 
 
 function runOne(plan: Plan, seed: number): SimResult {
   const log = plan.verbose ? (line: string) => console.log(line) : undefined;
-  return runSimulation({ seed, nodes: nodesForSeed(seed, plan.nodes), bug: plan.bug, log, traceMessages: plan.messages, ruleChecks: plan.ruleChecks });
+  return runSimulation({ seed, nodes: nodesForSeed(seed, plan.nodes), bug: plan.bug, log, traceMessages: plan.messages, ruleChecks: plan.ruleChecks, appSendsBeforeFsync: plan.appSendsBeforeFsync });
 }
 
 function describeFailure(r: SimResult): string {
@@ -111,7 +116,7 @@ function add(s: Summary, r: SimResult): void {
 
 async function runParallel(plan: Plan, jobs: number, s: Summary): Promise<void> {
   const self = fileURLToPath(import.meta.url);
-  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', plan.nodes, ...(plan.bug ? ['--bug', plan.bug] : []), ...(plan.ruleChecks ? [] : ['--no-rule-checks'])];
+  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', plan.nodes, ...(plan.bug ? ['--bug', plan.bug] : []), ...(plan.ruleChecks ? [] : ['--no-rule-checks']), ...(plan.appSendsBeforeFsync ? ['--app-sends-before-fsync'] : [])];
   await Promise.all(
     Array.from({ length: jobs }, (_, k) => {
       const child = fork(self, [...base, '--worker-offset', String(k), '--worker-stride', String(jobs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

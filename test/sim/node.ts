@@ -40,6 +40,8 @@ export interface NodeParams {
   /** ...and keep this many entries before it in the log for slow followers. */
   snapshotKeep: number;
   plantedBugs: PlantedBugs;
+  /** A planted application bug: send every message before the fsync (acks what may be lost). */
+  sendBeforeFsync?: boolean;
 }
 
 /** What a node needs from the simulator around it. */
@@ -77,6 +79,8 @@ export class SimNode {
   /** Leader as last reported in a Ready's soft state (for traces and fault targeting). */
   isLeader = false;
   term = 0;
+  /** A paused process (GC, VM stall, SIGSTOP) does nothing until this time; its clock jumps. */
+  pausedUntil = 0;
   /** Taken out of the cluster by a committed RemoveNode: stays down for good. */
   removed = false;
   /** A member was added: snapshot now, so that the snapshot a leader sends it lists it
@@ -142,6 +146,7 @@ export class SimNode {
     if (this.raw === null) return;
     this.raw = null;
     this.inflight = null;
+    this.pausedUntil = 0;
     this.isLeader = false;
     const open = [...this.pendingWrites.values(), ...this.pendingReads.values(), ...this.readWaits.map((w) => w.op)];
     this.pendingWrites.clear();
@@ -232,7 +237,7 @@ export class SimNode {
       }
       const early: Message[] = [];
       const late: Message[] = [];
-      for (const m of rd.messages) (canSendBeforePersist(m) ? early : late).push(m);
+      for (const m of rd.messages) (canSendBeforePersist(m) || this.params.sendBeforeFsync === true ? early : late).push(m);
       this.env.send(this, early);
       if (rd.mustSync) {
         this.inflight = { rd, late };

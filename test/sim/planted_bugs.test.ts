@@ -25,3 +25,11 @@ for (const [bug, { nodes, budget }] of Object.entries(BUG_BUDGETS) as [keyof Pla
     assert.fail(`${bug} not caught in seeds 1..${budget}`);
   });
 }
+
+test('an application that sends before its fsync completes is caught within 40 seeds', () => {
+  // Not a core bug: proof that the fake disk's crash model bites (acks of lost writes).
+  for (let seed = 1; seed <= 40; seed++) {
+    if (!runSimulation({ seed, nodes: 3, appSendsBeforeFsync: true }).ok) return;
+  }
+  assert.fail('sending before fsync not caught in seeds 1..40');
+});

@@ -18,6 +18,7 @@ export type FaultKind =
   | 'dualCampaign'
   | 'leaderChurn'
   | 'membership'
+  | 'pause'
   | 'transfer';
 
 export interface Scenario {
@@ -65,6 +66,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'dualCampaign',
   'leaderChurn',
   'membership',
+  'pause',
   'transfer',
 ];
 
@@ -91,6 +93,7 @@ export function makeScenario(
     dualCampaign: w(2),
     leaderChurn: w(2),
     membership: w(2),
+    pause: w(3),
     transfer: w(2),
   };
   if (onlyFaults !== undefined) {

@@ -33,6 +33,8 @@ export interface SimOptions {
   log?: (line: string) => void;
   /** Also trace every message. */
   traceMessages?: boolean;
+  /** Plant a bug in the simulated application instead: it sends every message before its fsync. */
+  appSendsBeforeFsync?: boolean;
   /** false: check only the safety properties and linearizability, not the rules behind them. */
   ruleChecks?: boolean;
   /** Only these fault kinds (plus heal). */
@@ -74,6 +76,7 @@ type SimEvent =
   | { k: 'cutLeader'; node: SimNode; inc: number; crash: boolean }
   | { k: 'client'; client: number }
   | { k: 'timeout'; op: HistoryOp }
+  | { k: 'call'; op: HistoryOp; node: SimNode }
   | { k: 'snapStatus'; node: SimNode; inc: number; to: NodeId; ok: boolean }
   | { k: 'unreachable'; node: SimNode; inc: number; to: NodeId };
 
@@ -126,6 +129,7 @@ export class Simulation implements NodeEnv {
       snapshotEvery: s.snapshotEvery,
       snapshotKeep: s.snapshotKeep,
       plantedBugs: s.plantedBugs,
+      sendBeforeFsync: opts.appSendsBeforeFsync === true,
     };
     for (const id of ids) this.nodes.push(new SimNode(id, this.baseParams, this, root.fork()));
     this.root = root;
@@ -230,7 +234,28 @@ export class Simulation implements NodeEnv {
     this.push(this.now + offset, { k: 'tick', node: n, inc: n.incarnation });
   }
 
+  /** The node an event happens on, if it is one that a paused node must not see yet. */
+  private pausable(ev: SimEvent): SimNode | undefined {
+    switch (ev.k) {
+      case 'tick':
+      case 'fsync':
+      case 'snapStatus':
+      case 'unreachable':
+      case 'call':
+        return ev.node;
+      case 'deliver':
+        return this.nodes[ev.m.to - 1];
+      default:
+        return undefined;
+    }
+  }
+
   private dispatch(ev: SimEvent): void {
+    const target = this.pausable(ev);
+    if (target !== undefined && target.pausedUntil > this.now) {
+      this.push(target.pausedUntil, ev);
+      return;
+    }
     switch (ev.k) {
       case 'tick':
         if (!ev.node.up || ev.node.incarnation !== ev.inc) return;
@@ -265,6 +290,11 @@ export class Simulation implements NodeEnv {
         return;
       case 'client':
         return this.issue(ev.client);
+      case 'call':
+        if (ev.op.status !== 'pending') return;
+        if (ev.op.kind === 'read') ev.node.read(ev.op);
+        else ev.node.propose(ev.op);
+        return;
       case 'timeout':
         return this.timeout(ev.op);
       case 'snapStatus':
@@ -410,6 +440,15 @@ export class Simulation implements NodeEnv {
         return;
       case 'membership':
         return this.changeMembership();
+      case 'pause': {
+        const l = this.leader();
+        const n = l !== undefined && r.chance(0.5) ? l : r.pick(members);
+        if (!n.up) return;
+        const ticks = r.range(1, 4 * this.scenario.electionTicks);
+        n.pausedUntil = this.now + ticks * UNITS_PER_TICK;
+        this.trace(`n${n.id} paused for ${ticks} ticks`);
+        return;
+      }
       case 'transfer': {
         const l = this.leader();
         if (l === undefined) return;
@@ -430,6 +469,7 @@ export class Simulation implements NodeEnv {
     this.network.heal();
     this.network.profile = CALM_LINKS;
     this.disk = { fsyncMin: 1, fsyncMax: 5 };
+    for (const n of this.nodes) n.pausedUntil = Math.min(n.pausedUntil, this.now);
     this.trace('HEAL: network healed, all nodes restart');
     for (const n of this.members()) if (!n.up) this.restart(n);
   }
@@ -508,7 +548,8 @@ export class Simulation implements NodeEnv {
     if (!isRead) op.value = `v${op.id}`;
     this.clientBusy[client] = op;
     this.push(this.now + s.clientTimeoutTicks * UNITS_PER_TICK, { k: 'timeout', op });
-    if (isRead) node.read(op);
+    if (node.pausedUntil > this.now) this.push(node.pausedUntil, { k: 'call', op, node });
+    else if (isRead) node.read(op);
     else node.propose(op);
   }
 
