@@ -97,10 +97,11 @@ interface Summary {
   ticks: number;
   opsOk: number;
   totals: Record<string, number>;
+  maxRecovery: { ticks: number; seed: number };
 }
 
 function newSummary(): Summary {
-  return { runs: 0, failures: [], byInvariant: new Map(), ticks: 0, opsOk: 0, totals: {} };
+  return { runs: 0, failures: [], byInvariant: new Map(), ticks: 0, opsOk: 0, totals: {}, maxRecovery: { ticks: 0, seed: 0 } };
 }
 
 function add(s: Summary, r: SimResult): void {
@@ -108,6 +109,7 @@ function add(s: Summary, r: SimResult): void {
   s.ticks += r.stats.ticks;
   s.opsOk += r.stats.opsOk;
   for (const [k, v] of Object.entries(r.stats)) s.totals[k] = (s.totals[k] ?? 0) + v;
+  if (r.stats.recoveryTicks > s.maxRecovery.ticks) s.maxRecovery = { ticks: r.stats.recoveryTicks, seed: r.seed };
   if (r.ok) return;
   s.failures.push(r);
   s.byInvariant.set(r.invariant!, (s.byInvariant.get(r.invariant!) ?? 0) + 1);
@@ -148,7 +150,7 @@ async function main(): Promise<void> {
   );
   if (plan.verbose || plan.count > 1) {
     const avg = Object.entries(s.totals).map(([k, v]) => `${k} ${(v / Math.max(1, s.runs)).toFixed(1)}`);
-    console.log(`per seed: ${avg.join(', ')}`);
+    console.log(`per seed: ${avg.join(', ')}; slowest recovery: ${s.maxRecovery.ticks} ticks (seed ${s.maxRecovery.seed})`);
   }
   if (seeds.length > 0) console.log(`failing seeds: ${seeds.slice(0, 50).join(' ')}${seeds.length > 50 ? ' ...' : ''}`);
   process.exitCode = s.failures.length > 0 ? 1 : 0;

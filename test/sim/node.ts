@@ -356,6 +356,10 @@ export class SimNode {
     return [...this.confState.voters];
   }
 
+  learners(): NodeId[] {
+    return [...this.confState.learners];
+  }
+
   describe(): string {
     if (this.raw === null) return `n${this.id} down`;
     const st = this.raw.status();

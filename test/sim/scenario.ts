@@ -114,7 +114,7 @@ export function makeScenario(
     snapshotEvery: rng.pick([4, 10, 25, 60]),
     snapshotKeep: rng.pick([0, 0, 2, 10]),
     faultTicks: rng.range(700, 1400),
-    livenessTicks: 60 * electionTicks,
+    livenessTicks: 25 * electionTicks,
     faultGapTicks: rng.pick([[2, 20], [5, 60], [20, 120]] as [number, number][]),
     faultWeights,
     restartTicks: rng.pick([[1, 10], [5, 60], [30, 150]] as [number, number][]),

@@ -53,6 +53,8 @@ export interface SimStats {
   messages: number;
   snapshotsSent: number;
   readsOk: number;
+  /** Ticks from healing to the first committed write. */
+  recoveryTicks: number;
 }
 
 export interface SimResult {
@@ -106,7 +108,7 @@ export class Simulation implements NodeEnv {
   private churnUntil = -1;
   private disk: DiskProfile = { fsyncMin: 1, fsyncMax: 5 };
   private readonly clientBusy: (HistoryOp | null)[] = [];
-  private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0, snapshotsSent: 0, readsOk: 0 };
+  private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0, snapshotsSent: 0, readsOk: 0, recoveryTicks: 0 };
 
   constructor(private readonly opts: SimOptions) {
     const root = new Prng(opts.seed);
@@ -230,7 +232,6 @@ export class Simulation implements NodeEnv {
   }
 
   private scheduleTick(n: SimNode, offset: number): void {
-    // Each node's clock runs a little fast or slow, fixed per incarnation.
     this.push(this.now + offset, { k: 'tick', node: n, inc: n.incarnation });
   }
 
@@ -260,7 +261,8 @@ export class Simulation implements NodeEnv {
       case 'tick':
         if (!ev.node.up || ev.node.incarnation !== ev.inc) return;
         ev.node.tick();
-        this.push(this.now + UNITS_PER_TICK - 2 + ((ev.node.id * 7 + ev.inc) % 5), ev);
+        // Clocks run at slightly different rates (fixed per incarnation) and jitter per tick.
+        this.push(this.now + UNITS_PER_TICK - 1 + ((ev.node.id * 7 + ev.inc) % 3) + this.rng.range(-1, 1), ev);
         return;
       case 'deliver':
         return this.deliver(ev.m, ev.sender);
@@ -483,29 +485,40 @@ export class Simulation implements NodeEnv {
 
   // ---- membership ----
 
-  /** The leader proposes removing a voter (maybe itself) or adding a brand-new node. Ids are
-   *  never reused: a removed member's disk is gone, and with it its vote. */
+  /** The leader proposes removing a voter (maybe itself), promoting a learner, or adding a
+   *  brand-new node as voter or learner. Ids are never reused: a removed member's disk is
+   *  gone, and with it its vote. */
   private changeMembership(): void {
     const l = this.leader();
     if (l === undefined) return;
     const r = this.faultRng;
     const voters = l.voters();
-    const canAdd = this.nodes.length < this.scenario.nodeCount + 3 && voters.length < this.scenario.nodeCount + 1;
-    if (voters.length >= 3 && (!canAdd || r.chance(0.5))) {
-      const victim = r.pick(voters);
+    const learners = l.learners();
+    const empty = new Uint8Array();
+    const canAdd = this.nodes.length < this.scenario.nodeCount + 3 && voters.length + learners.length < this.scenario.nodeCount + 1;
+    const choice = r.int(3);
+    if (choice === 0 && learners.length > 0) {
+      const id = r.pick(learners);
+      this.trace(`propose promoting learner n${id} (leader n${l.id})`);
+      this.proposeConfChange(l, { type: ConfChangeType.AddNode, nodeId: id, context: empty });
+      return;
+    }
+    if (voters.length >= 3 && (!canAdd || choice === 1)) {
+      const victim = r.pick([...voters, ...learners]);
       this.trace(`propose removing n${victim} (leader n${l.id})`);
-      this.proposeConfChange(l, { type: ConfChangeType.RemoveNode, nodeId: victim, context: new Uint8Array() });
+      this.proposeConfChange(l, { type: ConfChangeType.RemoveNode, nodeId: victim, context: empty });
       return;
     }
     if (!canAdd) return;
     const id = this.nodes.length + 1;
-    if (!this.proposeConfChange(l, { type: ConfChangeType.AddNode, nodeId: id, context: new Uint8Array() })) return;
+    const type = r.chance(0.5) ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
+    if (!this.proposeConfChange(l, { type, nodeId: id, context: empty })) return;
     // The new member starts empty (no bootstrap) and catches up from the leader.
     const n = new SimNode(id, { ...this.baseParams, peers: [] }, this, this.root.fork());
     this.nodes.push(n);
     this.checker.addNode(id);
     this.network.addNode(id);
-    this.trace(`propose adding n${id} (leader n${l.id})`);
+    this.trace(`propose adding n${id} as ${type === ConfChangeType.AddNode ? 'voter' : 'learner'} (leader n${l.id})`);
     this.restart(n);
   }
 
@@ -556,6 +569,7 @@ export class Simulation implements NodeEnv {
   opDone(op: HistoryOp): void {
     if (op.status === 'ok' && op.kind === 'write' && this.healed && op.invokeTick >= this.healTick && this.liveAt < 0) {
       this.liveAt = this.tick();
+      this.stats.recoveryTicks = this.liveAt - this.healTick;
       this.trace(`liveness: write committed ${this.liveAt - this.healTick} ticks after healing`);
     }
     if (this.opts.log !== undefined) this.trace(`client ${formatOp(op)}`);
