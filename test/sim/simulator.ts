@@ -3,21 +3,13 @@
 // Phases: [0, faultTicks) faults come and go; then everything heals, and a client write must
 // commit within livenessTicks. Safety is checked on every Ready; the history at the end.
 
-import {
-  type ConfChange,
-  ConfChangeType,
-  isRaftError,
-  type Message,
-  MessageType,
-  type NodeId,
-  type PlantedBugs,
-  RaftErrorCode,
-} from '../../src/raft/index.ts';
+import { type ConfChange, ConfChangeType, type Message, MessageType, type NodeId, type PlantedBugs } from '../../src/raft/index.ts';
 import { EventQueue } from './event_queue.ts';
 import { formatOp, History, type HistoryOp } from './history.ts';
 import { SafetyChecker, Violation } from './invariants.ts';
 import { checkLinearizable } from './linearizability.ts';
-import { CALM_LINKS, type LinkProfile, SimNetwork } from './network.ts';
+import { type DiskProfile, FAST_DISK, type FaultHost, FaultInjector } from './faults.ts';
+import { CALM_LINKS, SimNetwork } from './network.ts';
 import { type NodeEnv, type NodeParams, SimNode } from './node.ts';
 import { Prng } from './prng.ts';
 import { describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
@@ -82,12 +74,7 @@ type SimEvent =
   | { k: 'snapStatus'; node: SimNode; inc: number; to: NodeId; ok: boolean }
   | { k: 'unreachable'; node: SimNode; inc: number; to: NodeId };
 
-interface DiskProfile {
-  fsyncMin: number;
-  fsyncMax: number;
-}
-
-export class Simulation implements NodeEnv {
+export class Simulation implements NodeEnv, FaultHost {
   readonly checker: SafetyChecker;
   readonly history = new History();
   readonly scenario: Scenario;
@@ -96,17 +83,16 @@ export class Simulation implements NodeEnv {
   private readonly nodes: SimNode[] = [];
   private readonly baseParams: NodeParams;
   private readonly root: Prng;
-  private readonly network: SimNetwork;
+  readonly network: SimNetwork;
+  private readonly faults: FaultInjector;
   private readonly rng: Prng;
   private readonly faultRng: Prng;
   private readonly clientRng: Prng;
-  private now = 0;
+  private time = 0;
   private healed = false;
   private healTick = Infinity;
   private liveAt = -1;
-  /** Until this tick, each newly elected leader is soon isolated or crashed (leaderChurn). */
-  private churnUntil = -1;
-  private disk: DiskProfile = { fsyncMin: 1, fsyncMax: 5 };
+  disk: DiskProfile = FAST_DISK;
   private readonly clientBusy: (HistoryOp | null)[] = [];
   private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0, snapshotsSent: 0, readsOk: 0, recoveryTicks: 0 };
 
@@ -135,15 +121,20 @@ export class Simulation implements NodeEnv {
     };
     for (const id of ids) this.nodes.push(new SimNode(id, this.baseParams, this, root.fork()));
     this.root = root;
+    this.faults = new FaultInjector(this, this.faultRng, UNITS_PER_TICK);
   }
 
   /** Nodes that are part of the cluster (not removed), up or down. */
-  private members(): SimNode[] {
+  members(): SimNode[] {
     return this.nodes.filter((n) => !n.removed);
   }
 
   tick(): number {
-    return Math.floor(this.now / UNITS_PER_TICK);
+    return Math.floor(this.time / UNITS_PER_TICK);
+  }
+
+  now(): number {
+    return this.time;
   }
 
   trace(line: string): void {
@@ -159,8 +150,8 @@ export class Simulation implements NodeEnv {
       const end = (s.faultTicks + s.livenessTicks) * UNITS_PER_TICK;
       while (this.queue.size > 0) {
         const ev = this.queue.pop()!;
-        this.now = ev.time;
-        if (this.now > end) break;
+        this.time = ev.time;
+        if (this.time > end) break;
         this.stats.events++;
         this.dispatch(ev.value);
         if (this.liveAt >= 0 && this.tick() > this.liveAt + 3 * s.electionTicks) break;
@@ -232,7 +223,7 @@ export class Simulation implements NodeEnv {
   }
 
   private scheduleTick(n: SimNode, offset: number): void {
-    this.push(this.now + offset, { k: 'tick', node: n, inc: n.incarnation });
+    this.push(this.time + offset, { k: 'tick', node: n, inc: n.incarnation });
   }
 
   /** The node an event happens on, if it is one that a paused node must not see yet. */
@@ -253,7 +244,7 @@ export class Simulation implements NodeEnv {
 
   private dispatch(ev: SimEvent): void {
     const target = this.pausable(ev);
-    if (target !== undefined && target.pausedUntil > this.now) {
+    if (target !== undefined && target.pausedUntil > this.time) {
       this.push(target.pausedUntil, ev);
       return;
     }
@@ -262,7 +253,7 @@ export class Simulation implements NodeEnv {
         if (!ev.node.up || ev.node.incarnation !== ev.inc) return;
         ev.node.tick();
         // Clocks run at slightly different rates (fixed per incarnation) and jitter per tick.
-        this.push(this.now + UNITS_PER_TICK - 1 + ((ev.node.id * 7 + ev.inc) % 3) + this.rng.range(-1, 1), ev);
+        this.push(this.time + UNITS_PER_TICK - 1 + ((ev.node.id * 7 + ev.inc) % 3) + this.rng.range(-1, 1), ev);
         return;
       case 'deliver':
         return this.deliver(ev.m, ev.sender);
@@ -274,8 +265,8 @@ export class Simulation implements NodeEnv {
         return;
       case 'fault':
         if (this.healed) return;
-        this.injectFault();
-        this.push(this.now + this.faultRng.range(...this.scenario.faultGapTicks) * UNITS_PER_TICK, { k: 'fault' });
+        this.faults.inject();
+        this.push(this.time + this.faultRng.range(...this.scenario.faultGapTicks) * UNITS_PER_TICK, { k: 'fault' });
         return;
       case 'heal':
         return this.heal();
@@ -320,13 +311,13 @@ export class Simulation implements NodeEnv {
       const delays = this.network.route(from.id, m.to);
       if (delays.length === 0) {
         if (m.type === MessageType.MsgSnap) {
-          this.push(this.now + 5 * UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
+          this.push(this.time + 5 * UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
         } else if (!this.network.canReach(from.id, m.to) && this.rng.chance(0.3)) {
-          this.push(this.now + UNITS_PER_TICK, { k: 'unreachable', node: from, inc: from.incarnation, to: m.to });
+          this.push(this.time + UNITS_PER_TICK, { k: 'unreachable', node: from, inc: from.incarnation, to: m.to });
         }
         continue;
       }
-      for (const d of delays) this.push(this.now + d, { k: 'deliver', m: cloneMessage(m), sender: from });
+      for (const d of delays) this.push(this.time + d, { k: 'deliver', m: cloneMessage(m), sender: from });
     }
   }
 
@@ -334,135 +325,43 @@ export class Simulation implements NodeEnv {
     const to = this.nodes[m.to - 1];
     if (to === undefined) throw new Error(`message to unknown node ${m.to}`);
     if (!to.up) {
-      if (m.type === MessageType.MsgSnap) this.push(this.now + UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
+      if (m.type === MessageType.MsgSnap) this.push(this.time + UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
       return;
     }
     if (this.opts.traceMessages) this.trace(`  recv ${describeMessage(m)}`);
     to.step(m);
-    if (m.type === MessageType.MsgSnap) this.push(this.now + 1, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: true });
+    if (m.type === MessageType.MsgSnap) this.push(this.time + 1, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: true });
   }
 
   // ---- disk ----
 
   scheduleFsync(node: SimNode, upTo: number): void {
     const d = this.rng.range(this.disk.fsyncMin, this.disk.fsyncMax);
-    this.push(this.now + d, { k: 'fsync', node, inc: node.incarnation, upTo });
+    this.push(this.time + d, { k: 'fsync', node, inc: node.incarnation, upTo });
   }
 
-  // ---- faults ----
+  // ---- faults (what they do is in faults.ts) ----
 
-  private restart(n: SimNode): void {
+  cutLater(node: SimNode, delay: number, crash: boolean): void {
+    this.push(this.time + delay, { k: 'cutLeader', node, inc: node.incarnation, crash });
+  }
+
+  restart(n: SimNode): void {
     n.start();
     this.scheduleTick(n, this.rng.int(UNITS_PER_TICK));
   }
 
-  private crash(n: SimNode): void {
+  crash(n: SimNode): void {
     if (!n.up) return;
     this.stats.crashes++;
     n.crash(this.scenario.tornWrites && this.faultRng.chance(0.5));
-    this.push(this.now + this.faultRng.range(...this.scenario.restartTicks) * UNITS_PER_TICK, { k: 'restart', node: n });
+    this.push(this.time + this.faultRng.range(...this.scenario.restartTicks) * UNITS_PER_TICK, { k: 'restart', node: n });
   }
 
-  private leader(): SimNode | undefined {
+  leader(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes) if (n.up && n.isLeader && (best === undefined || n.term > best.term)) best = n;
     return best;
-  }
-
-  private injectFault(): void {
-    const r = this.faultRng;
-    const kind = pickWeighted(r, this.scenario.faultWeights);
-    const members = this.members();
-    const ids = members.map((n) => n.id);
-    if (ids.length < 3 && (kind === 'bridge' || kind === 'partition' || kind === 'oneWay')) return;
-    switch (kind) {
-      case 'partition': {
-        const shuffled = r.shuffle([...ids]);
-        const cut = r.range(1, ids.length - 1);
-        this.network.partition([shuffled.slice(0, cut), shuffled.slice(cut)]);
-        break;
-      }
-      case 'oneWay': {
-        const shuffled = r.shuffle([...ids]);
-        const cut = r.range(1, ids.length - 1);
-        this.network.cutOneWay(shuffled.slice(0, cut), shuffled.slice(cut));
-        break;
-      }
-      case 'bridge': {
-        const shuffled = r.shuffle([...ids]);
-        const middle = shuffled.pop()!;
-        const cut = r.range(1, shuffled.length - 1);
-        this.network.bridge(shuffled.slice(0, cut), middle, shuffled.slice(cut));
-        break;
-      }
-      case 'isolateLeader': {
-        const l = this.leader();
-        if (l !== undefined) this.network.isolate(l.id);
-        break;
-      }
-      case 'heal':
-        this.network.heal();
-        break;
-      case 'links':
-        this.network.profile = r.chance(0.3) ? CALM_LINKS : randomLinks(r);
-        this.trace(`links ${JSON.stringify(this.network.profile)}`);
-        return;
-      case 'crash':
-        this.crash(r.pick(members));
-        return;
-      case 'crashLeader': {
-        const l = this.leader();
-        if (l !== undefined) this.crash(l);
-        return;
-      }
-      case 'disk':
-        this.disk = r.chance(0.5) ? { fsyncMin: 1, fsyncMax: 5 } : { fsyncMin: r.range(1, 10), fsyncMax: r.range(10, 80) };
-        this.trace(`disk fsync ${this.disk.fsyncMin}-${this.disk.fsyncMax} units`);
-        return;
-      case 'campaign': {
-        const n = r.pick(members);
-        this.trace(`n${n.id} campaign`);
-        n.poke((raw) => raw.campaign());
-        return;
-      }
-      case 'dualCampaign': {
-        // Two nodes time out together: the classic split vote.
-        const [a, b] = r.shuffle(members.filter((n) => n.up));
-        if (a === undefined || b === undefined) return;
-        this.trace(`n${a.id} and n${b.id} campaign together`);
-        a.poke((raw) => raw.campaign());
-        b.poke((raw) => raw.campaign());
-        return;
-      }
-      case 'leaderChurn':
-        // Leaders that fall as soon as they rise leave uncommitted entries of many terms
-        // behind: the ground on which Raft's commit rule (Figure 8) matters.
-        this.churnUntil = this.tick() + r.range(50, 300);
-        this.trace(`leader churn until tick ${this.churnUntil}`);
-        return;
-      case 'membership':
-        return this.changeMembership();
-      case 'pause': {
-        const l = this.leader();
-        const n = l !== undefined && r.chance(0.5) ? l : r.pick(members);
-        if (!n.up) return;
-        const ticks = r.range(1, 4 * this.scenario.electionTicks);
-        n.pausedUntil = this.now + ticks * UNITS_PER_TICK;
-        this.trace(`n${n.id} paused for ${ticks} ticks`);
-        return;
-      }
-      case 'transfer': {
-        const l = this.leader();
-        if (l === undefined) return;
-        const others = ids.filter((id) => id !== l.id);
-        if (others.length === 0) return;
-        const to = r.pick(others);
-        this.trace(`transfer leadership ${l.id} -> ${to}`);
-        l.poke((raw) => raw.transferLeader(to));
-        return;
-      }
-    }
-    this.trace(`network: ${this.network.describe()}`);
   }
 
   private heal(): void {
@@ -470,69 +369,30 @@ export class Simulation implements NodeEnv {
     this.healTick = this.tick();
     this.network.heal();
     this.network.profile = CALM_LINKS;
-    this.disk = { fsyncMin: 1, fsyncMax: 5 };
-    for (const n of this.nodes) n.pausedUntil = Math.min(n.pausedUntil, this.now);
+    this.disk = FAST_DISK;
+    for (const n of this.nodes) n.pausedUntil = Math.min(n.pausedUntil, this.time);
     this.trace('HEAL: network healed, all nodes restart');
     for (const n of this.members()) if (!n.up) this.restart(n);
   }
 
   onLeader(node: SimNode): void {
-    if (this.healed || this.tick() >= this.churnUntil) return;
-    const r = this.faultRng;
-    const delay = r.int(4 * UNITS_PER_TICK);
-    this.push(this.now + delay, { k: 'cutLeader', node, inc: node.incarnation, crash: r.chance(0.3) });
+    if (!this.healed) this.faults.onLeader(node);
   }
 
   // ---- membership ----
 
-  /** The leader proposes removing a voter (maybe itself), promoting a learner, or adding a
-   *  brand-new node as voter or learner. Ids are never reused: a removed member's disk is
-   *  gone, and with it its vote. */
-  private changeMembership(): void {
-    const l = this.leader();
-    if (l === undefined) return;
-    const r = this.faultRng;
-    const voters = l.voters();
-    const learners = l.learners();
-    const empty = new Uint8Array();
-    const canAdd = this.nodes.length < this.scenario.nodeCount + 3 && voters.length + learners.length < this.scenario.nodeCount + 1;
-    const choice = r.int(3);
-    if (choice === 0 && learners.length > 0) {
-      const id = r.pick(learners);
-      this.trace(`propose promoting learner n${id} (leader n${l.id})`);
-      this.proposeConfChange(l, { type: ConfChangeType.AddNode, nodeId: id, context: empty });
-      return;
-    }
-    if (voters.length >= 3 && (!canAdd || choice === 1)) {
-      const victim = r.pick([...voters, ...learners]);
-      this.trace(`propose removing n${victim} (leader n${l.id})`);
-      this.proposeConfChange(l, { type: ConfChangeType.RemoveNode, nodeId: victim, context: empty });
-      return;
-    }
-    if (!canAdd) return;
+  /** A brand-new node (fresh id, empty disk, no bootstrap) that will catch up from the leader. */
+  addNode(): SimNode {
     const id = this.nodes.length + 1;
-    const type = r.chance(0.5) ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode;
-    if (!this.proposeConfChange(l, { type, nodeId: id, context: empty })) return;
-    // The new member starts empty (no bootstrap) and catches up from the leader.
     const n = new SimNode(id, { ...this.baseParams, peers: [] }, this, this.root.fork());
     this.nodes.push(n);
     this.checker.addNode(id);
     this.network.addNode(id);
-    this.trace(`propose adding n${id} as ${type === ConfChangeType.AddNode ? 'voter' : 'learner'} (leader n${l.id})`);
-    this.restart(n);
+    return n;
   }
 
-  private proposeConfChange(l: SimNode, cc: ConfChange): boolean {
-    let ok = true;
-    l.poke((raw) => {
-      try {
-        raw.proposeConfChange(cc);
-      } catch (e) {
-        if (!isRaftError(e, RaftErrorCode.ProposalDropped)) throw e;
-        ok = false;
-      }
-    });
-    return ok;
+  nodeCount(): number {
+    return this.nodes.length;
   }
 
   onConfChange(node: SimNode, cc: ConfChange): void {
@@ -543,7 +403,7 @@ export class Simulation implements NodeEnv {
     this.trace(`n${cc.nodeId} removed (applied by n${node.id}); it shuts down`);
     gone.removed = true;
     if (gone !== node) gone.crash(false);
-    else this.push(this.now, { k: 'shutdown', node: gone });
+    else this.push(this.time, { k: 'shutdown', node: gone });
   }
 
   // ---- clients ----
@@ -560,8 +420,8 @@ export class Simulation implements NodeEnv {
       : this.history.invoke(client, node.id, 'write', key, '', tick);
     if (!isRead) op.value = `v${op.id}`;
     this.clientBusy[client] = op;
-    this.push(this.now + s.clientTimeoutTicks * UNITS_PER_TICK, { k: 'timeout', op });
-    if (node.pausedUntil > this.now) this.push(node.pausedUntil, { k: 'call', op, node });
+    this.push(this.time + s.clientTimeoutTicks * UNITS_PER_TICK, { k: 'timeout', op });
+    if (node.pausedUntil > this.time) this.push(node.pausedUntil, { k: 'call', op, node });
     else if (isRead) node.read(op);
     else node.propose(op);
   }
@@ -575,7 +435,7 @@ export class Simulation implements NodeEnv {
     if (this.opts.log !== undefined) this.trace(`client ${formatOp(op)}`);
     if (this.clientBusy[op.client] !== op) return;
     this.clientBusy[op.client] = null;
-    this.push(this.now + this.clientRng.int(3 * UNITS_PER_TICK) + 1, { k: 'client', client: op.client });
+    this.push(this.time + this.clientRng.int(3 * UNITS_PER_TICK) + 1, { k: 'client', client: op.client });
   }
 
   private timeout(op: HistoryOp): void {
@@ -601,30 +461,6 @@ function shortestFailingPrefix(ops: HistoryOp[]): number {
     else hi = mid;
   }
   return lo;
-}
-
-function pickWeighted<K extends string>(r: Prng, weights: Record<K, number>): K {
-  const keys = Object.keys(weights) as K[];
-  let total = 0;
-  for (const k of keys) total += weights[k];
-  if (total === 0) return keys[0]!;
-  let x = r.int(total);
-  for (const k of keys) {
-    x -= weights[k];
-    if (x < 0) return k;
-  }
-  return keys[keys.length - 1]!;
-}
-
-function randomLinks(r: Prng): LinkProfile {
-  return {
-    dropRate: r.pick([0, 0.05, 0.2, 0.4]),
-    dupRate: r.pick([0, 0.05, 0.2]),
-    delayMin: 1,
-    delayMax: r.pick([5, 15, 40]),
-    straggleRate: r.pick([0, 0.02, 0.1]),
-    straggleMax: r.pick([50, 200, 600]),
-  };
 }
 
 function cloneMessage(m: Message): Message {
