@@ -170,8 +170,9 @@ export class SafetyChecker {
 
   private onMessage(id: NodeId, m: Message, v: NodeView): void {
     const t = m.type;
-    // Followers forward proposals and read requests with the original sender's id.
-    if (m.from !== id && t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex) {
+    // Followers forward proposals, read requests and transfer requests with the original
+    // sender's id (for a transfer: the transferee).
+    if (m.from !== id && t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex && t !== MessageType.MsgTransferLeader) {
       throw new Violation('Message sender', `node ${id} sent a ${t} message from ${m.from}`);
     }
     if (t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgSnap) {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
-import { REGRESSION_SEEDS } from './regressions.ts';
+import { KNOWN_CORE_FAILURES, REGRESSION_SEEDS } from './regressions.ts';
 import { FAULT_KINDS, type FaultKind } from './scenario.ts';
 import { runSimulation, type SimOptions, type SimResult } from './simulator.ts';
 
@@ -49,3 +49,9 @@ test('regression seeds', () => {
     expectOk(runSimulation({ seed: r.seed, nodes: r.nodes }));
   }
 });
+
+for (const k of KNOWN_CORE_FAILURES) {
+  test(`known core failure: seed ${k.seed} (${k.nodes} nodes), ${k.invariant}`, { todo: k.found }, () => {
+    expectOk(runSimulation({ seed: k.seed, nodes: k.nodes }));
+  });
+}
