@@ -33,6 +33,7 @@ export interface NodeParams {
   heartbeatTicks: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
+  maxUncommittedEntriesSize: number;
   preVote: boolean;
   checkQuorum: boolean;
   /** Take a state machine snapshot every this many applied entries... */
@@ -126,6 +127,7 @@ export class SimNode {
       applied: this.applied,
       maxSizePerMsg: p.maxSizePerMsg,
       maxInflightMsgs: p.maxInflightMsgs,
+      maxUncommittedEntriesSize: p.maxUncommittedEntriesSize,
       preVote: p.preVote,
       checkQuorum: p.checkQuorum,
       random: (n) => this.rng.int(n),

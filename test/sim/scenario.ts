@@ -27,6 +27,8 @@ export interface Scenario {
   heartbeatTicks: number;
   maxSizePerMsg: number;
   maxInflightMsgs: number;
+  /** Bytes of uncommitted entry data a leader accepts before dropping proposals. */
+  maxUncommittedEntriesSize: number;
   preVote: boolean;
   checkQuorum: boolean;
   snapshotEvery: number;
@@ -109,6 +111,7 @@ export function makeScenario(
     heartbeatTicks: rng.range(1, 3),
     maxSizePerMsg: rng.pick([1, 1, 24, 100, 1 << 20]),
     maxInflightMsgs: rng.pick(INFLIGHT_CHOICES),
+    maxUncommittedEntriesSize: rng.pick([64 << 20, 64 << 20, 1000, 150]),
     preVote: rng.chance(0.8),
     checkQuorum: rng.chance(0.8),
     snapshotEvery: rng.pick([4, 10, 25, 60]),
@@ -133,7 +136,7 @@ export function describeScenario(s: Scenario): string {
     .map(([k, v]) => `${k}:${v}`)
     .join(' ');
   return [
-    `nodes=${s.nodeCount} election=${s.electionTicks} heartbeat=${s.heartbeatTicks} maxSizePerMsg=${s.maxSizePerMsg} inflight=${s.maxInflightMsgs} preVote=${s.preVote} checkQuorum=${s.checkQuorum}`,
+    `nodes=${s.nodeCount} election=${s.electionTicks} heartbeat=${s.heartbeatTicks} maxSizePerMsg=${s.maxSizePerMsg} inflight=${s.maxInflightMsgs} maxUncommitted=${s.maxUncommittedEntriesSize} preVote=${s.preVote} checkQuorum=${s.checkQuorum}`,
     `snapshotEvery=${s.snapshotEvery} keep=${s.snapshotKeep} faultTicks=${s.faultTicks} gap=${s.faultGapTicks.join('-')} restart=${s.restartTicks.join('-')} torn=${s.tornWrites}`,
     `clients=${s.clients} readRatio=${s.readRatio} timeout=${s.clientTimeoutTicks} faults: ${weights}`,
     `plantedBugs=${JSON.stringify(s.plantedBugs)}`,
