@@ -3,6 +3,7 @@
 //   npm run sim -- --seed S [--nodes 3|5] [--bug NAME] --verbose [--messages]
 // --no-rule-checks: check only safety properties and linearizability (not the one-vote-per-term
 // and leader-commit rules), to see what damage a planted bug really does.
+// --faults a,b,...: only these fault kinds (and heal), e.g. --faults membership,partition.
 // --app-sends-before-fsync: plant a bug in the simulated application (it acknowledges before
 // its writes are durable) to show that the fake disk's crash model catches it.
 // Seeds run are S..S+N-1; with --nodes both (the default) odd seeds run 3 nodes, even seeds 5.
@@ -12,6 +13,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PlantedBugs } from '../../src/raft/index.ts';
+import { FAULT_KINDS, type FaultKind } from './scenario.ts';
 import { runSimulation, type SimResult } from './simulator.ts';
 
 const BUGS: (keyof PlantedBugs)[] = ['commitOldTermByCount', 'grantTwoVotesPerTerm', 'readWithoutReadIndex'];
@@ -25,6 +27,7 @@ interface Plan {
   messages: boolean;
   ruleChecks: boolean;
   appSendsBeforeFsync: boolean;
+  faults: FaultKind[] | undefined;
 }
 
 export function nodesForSeed(seed: number, nodes: '3' | '5' | 'both'): 3 | 5 {
@@ -46,6 +49,7 @@ function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: 
       messages: { type: 'boolean' },
       'no-rule-checks': { type: 'boolean' },
       'app-sends-before-fsync': { type: 'boolean' },
+      faults: { type: 'string' },
       'worker-offset': { type: 'string' },
       'worker-stride': { type: 'string' },
     },
@@ -70,19 +74,39 @@ function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: 
     messages: values.messages ?? false,
     ruleChecks: !(values['no-rule-checks'] ?? false),
     appSendsBeforeFsync: values['app-sends-before-fsync'] ?? false,
+    faults: parseFaults(values.faults),
   };
   const worker = values['worker-offset'] === undefined ? null : { offset: int(values['worker-offset'], 0, 'worker-offset'), stride: int(values['worker-stride'], 1, 'worker-stride') };
   return { plan, jobs: Math.max(1, int(values.jobs, 1, 'jobs')), worker };
 }
 
+function parseFaults(list: string | undefined): FaultKind[] | undefined {
+  if (list === undefined) return undefined;
+  const kinds = list.split(',').filter((k) => k !== '');
+  for (const k of kinds) {
+    if (!FAULT_KINDS.includes(k as FaultKind)) throw new Error(`--faults: unknown kind ${k} (kinds: ${FAULT_KINDS.join(', ')})`);
+  }
+  return kinds as FaultKind[];
+}
+
 function runOne(plan: Plan, seed: number): SimResult {
   const log = plan.verbose ? (line: string) => console.log(line) : undefined;
-  return runSimulation({ seed, nodes: nodesForSeed(seed, plan.nodes), bug: plan.bug, log, traceMessages: plan.messages, ruleChecks: plan.ruleChecks, appSendsBeforeFsync: plan.appSendsBeforeFsync });
+  return runSimulation({ seed, nodes: nodesForSeed(seed, plan.nodes), bug: plan.bug, log, traceMessages: plan.messages, ruleChecks: plan.ruleChecks, appSendsBeforeFsync: plan.appSendsBeforeFsync, onlyFaults: plan.faults });
 }
 
 function describeFailure(r: SimResult): string {
   const detail = (r.detail ?? '').split('\n').slice(0, r.invariant === 'Exception' ? 4 : 1).join('\n    ');
   return `FAIL seed=${r.seed} nodes=${r.nodes} tick=${r.tick} ${r.invariant}: ${detail}`;
+}
+
+function reproCommand(plan: Plan, r: SimResult): string {
+  const parts = ['npm run sim --', `--seed ${r.seed}`];
+  if (plan.nodes !== 'both') parts.push(`--nodes ${plan.nodes}`);
+  if (plan.bug) parts.push(`--bug ${plan.bug}`);
+  if (plan.faults) parts.push(`--faults ${plan.faults.join(',')}`);
+  if (!plan.ruleChecks) parts.push('--no-rule-checks');
+  if (plan.appSendsBeforeFsync) parts.push('--app-sends-before-fsync');
+  return `${parts.join(' ')} --verbose`;
 }
 
 /** Runs seeds start+offset, start+offset+stride, ...; calls back per result. */
@@ -118,7 +142,7 @@ function add(s: Summary, r: SimResult): void {
 
 async function runParallel(plan: Plan, jobs: number, s: Summary): Promise<void> {
   const self = fileURLToPath(import.meta.url);
-  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', plan.nodes, ...(plan.bug ? ['--bug', plan.bug] : []), ...(plan.ruleChecks ? [] : ['--no-rule-checks']), ...(plan.appSendsBeforeFsync ? ['--app-sends-before-fsync'] : [])];
+  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', plan.nodes, ...(plan.bug ? ['--bug', plan.bug] : []), ...(plan.ruleChecks ? [] : ['--no-rule-checks']), ...(plan.appSendsBeforeFsync ? ['--app-sends-before-fsync'] : []), ...(plan.faults ? ['--faults', plan.faults.join(',')] : [])];
   await Promise.all(
     Array.from({ length: jobs }, (_, k) => {
       const child = fork(self, [...base, '--worker-offset', String(k), '--worker-stride', String(jobs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -152,7 +176,10 @@ async function main(): Promise<void> {
     const avg = Object.entries(s.totals).map(([k, v]) => `${k} ${(v / Math.max(1, s.runs)).toFixed(1)}`);
     console.log(`per seed: ${avg.join(', ')}; slowest recovery: ${s.maxRecovery.ticks} ticks (seed ${s.maxRecovery.seed})`);
   }
-  if (seeds.length > 0) console.log(`failing seeds: ${seeds.slice(0, 50).join(' ')}${seeds.length > 50 ? ' ...' : ''}`);
+  if (seeds.length > 0) {
+    console.log(`failing seeds: ${seeds.slice(0, 50).join(' ')}${seeds.length > 50 ? ' ...' : ''}`);
+    console.log(`reproduce one: ${reproCommand(plan, s.failures.find((f) => f.seed === seeds[0])!)}`);
+  }
   process.exitCode = s.failures.length > 0 ? 1 : 0;
 }
 

@@ -1,7 +1,8 @@
 // Runs one whole cluster from one seed: nodes, clients, network and disks all advance on one
 // simulated clock through one event queue, so the same seed always gives the same run.
 // Phases: [0, faultTicks) faults come and go; then everything heals, and a client write must
-// commit within livenessTicks. Safety is checked on every Ready; the history at the end.
+// commit and a client read be served within livenessTicks. Safety is checked on every Ready
+// and message; linearizability of the clients' history at the end.
 
 import { type ConfChange, ConfChangeType, type Message, MessageType, type NodeId, type PlantedBugs } from '../../src/raft/index.ts';
 import { EventQueue } from './event_queue.ts';
@@ -45,7 +46,7 @@ export interface SimStats {
   messages: number;
   snapshotsSent: number;
   readsOk: number;
-  /** Ticks from healing to the first committed write. */
+  /** Ticks from healing until a write and a read both succeeded. */
   recoveryTicks: number;
 }
 
