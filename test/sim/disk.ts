@@ -1,7 +1,8 @@
-// A fake disk for one node. Writes go to a volatile queue and become durable only when an
-// fsync that was issued after them completes; a crash loses what is not durable (optionally
-// keeping a random prefix of it, as a real disk may have flushed some of it on its own:
-// writes are sequential, like a WAL, so whatever survives is a prefix).
+// A fake disk for one node. Writes go to a volatile queue of records and become durable only
+// when an fsync that was issued after them completes; a crash loses what is not durable
+// (optionally keeping a random prefix of it, as a real disk may have flushed some of it on its
+// own: records are sequential, like a WAL, so whatever survives is a prefix, possibly ending
+// in the middle of one Ready).
 
 import type { Entry, HardState, Snapshot } from '../../src/raft/index.ts';
 import type { Prng } from './prng.ts';
@@ -29,11 +30,17 @@ export class SimDisk {
   syncedWrites = 0;
   lostWrites = 0;
 
-  /** Queues a write; returns its sequence number (an fsync issued now covers it). */
+  /** Queues a write as WAL-like records (snapshot, each entry, then the HardState), so that a
+   *  torn crash may keep part of one Ready. Returns the last record's sequence number. */
   write(w: DiskWrite): number {
-    const seq = this.nextSeq++;
-    this.volatile.push({ seq, write: w });
-    return seq;
+    if (w.snapshot !== null) this.record({ snapshot: w.snapshot, entries: [], hardState: null });
+    for (const e of w.entries) this.record({ snapshot: null, entries: [e], hardState: null });
+    if (w.hardState !== null) this.record({ snapshot: null, entries: [], hardState: w.hardState });
+    return this.lastSeq();
+  }
+
+  private record(w: DiskWrite): void {
+    this.volatile.push({ seq: this.nextSeq++, write: w });
   }
 
   /** The newest write's sequence number: an fsync issued now makes everything up to it durable. */
