@@ -153,6 +153,9 @@ export class SafetyChecker {
       // its own term; older entries are committed indirectly. (Only checked when the node was
       // leader before this Ready too: as a follower it may have learned an older commit.)
       const before = this.commitOf.get(id) ?? 0;
+      if (commit < before) {
+        throw new Violation('Commit monotonicity', `node ${id} commit went back from ${before} to ${commit}`);
+      }
       if (this.ruleChecks && commit > before && wasLeaderTerm !== 0 && wasLeaderTerm === leaderNow && v.shadow.termAt(commit) !== leaderNow) {
         throw new Violation(
           'Leader commit rule',
