@@ -116,6 +116,13 @@ export class SimNode {
       this.applied = d.snapshot.metadata.index;
       this.confState = d.snapshot.metadata.confState;
     }
+    if (d.snapshot !== null && d.hardState.commit < d.snapshot.metadata.index) {
+      // A torn crash kept a received snapshot but not the HardState written after it in the
+      // same Ready. A snapshot holds only committed entries, so its index is committed: the
+      // service's WAL replay must do the same, or the core refuses to start (seed 6683).
+      this.env.trace(`n${this.id} repair: commit ${d.hardState.commit} raised to snapshot index ${d.snapshot.metadata.index}`);
+      d.hardState.commit = d.snapshot.metadata.index;
+    }
     this.storage.setHardState(d.hardState);
     this.storage.append(d.entries);
     const p = this.params;

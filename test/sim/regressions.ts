@@ -31,6 +31,11 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // snapshots right after applying a membership change (etcd instead sends a fresh snapshot).
   { seed: 141, nodes: 3, found: 'app: new member cannot catch up from a snapshot that predates it' },
   { seed: 195, nodes: 3, found: 'app: new member cannot catch up from a snapshot that predates it' },
+  // Service-level hazard: a torn crash kept a received snapshot but lost the HardState written
+  // after it in the same Ready; restarting with commit below the snapshot index made the core
+  // throw. The simulated restart raises commit to the snapshot index (safe: it is committed).
+  { seed: 6683, nodes: 3, found: 'app: WAL replay must raise commit to the snapshot index' },
+  { seed: 4988, nodes: 5, found: 'app: WAL replay must raise commit to the snapshot index' },
   // Simulator bug: a follower forwards a leadership transfer with the transferee as sender.
   { seed: 2974, nodes: 5, found: 'checker: forwarded MsgTransferLeader keeps its sender' },
 ];
