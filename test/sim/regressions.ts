@@ -38,22 +38,13 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   { seed: 4988, nodes: 5, found: 'app: WAL replay must raise commit to the snapshot index' },
   // Simulator bug: a follower forwards a leadership transfer with the transferee as sender.
   { seed: 2974, nodes: 5, found: 'checker: forwarded MsgTransferLeader keeps its sender' },
+  // Core bug (fixed in 68baaca): preVote off, membership {1,2,3} -> +4 -> -2 -> -1: voter n3
+  // lagged at the old config and campaigned only to the removed 1 and 2 at ever higher terms;
+  // n4 (newest log, config {3,4}) asked n3 for its vote at a lower term, which n3 ignored
+  // without answering, so n4 never learned the term it needed. Livelock.
+  { seed: 1421, nodes: 3, faults: ['membership', 'partition', 'isolateLeader', 'crash'], found: 'core: lower-term MsgVote ignored, livelock' },
 ];
 
 /** Seeds that fail because of an open bug in the core; seeds.test.ts runs them as todo tests
  *  (reported, not failing the suite). Move them to REGRESSION_SEEDS once fixed. */
-export const KNOWN_CORE_FAILURES: (RegressionSeed & { invariant: string })[] = [
-  // preVote off, membership {1,2,3} -> +4 -> -2 -> -1: voter n3 lags at the old config and
-  // campaigns only to the removed 1 and 2 at ever higher terms; n4 (newest log, config {3,4})
-  // asks n3 for its vote at a lower term, which n3 ignores without answering, so n4 never
-  // learns the term it needs. Livelock. Answering a lower-term MsgVote with a rejection that
-  // carries the current term (as the Raft paper does, and as the core does for MsgPreVote)
-  // fixes it. (Found first as seed 5677 of the general mix, before the mix last changed.)
-  {
-    seed: 1421,
-    nodes: 3,
-    faults: ['membership', 'partition', 'isolateLeader', 'crash'],
-    found: 'core: lower-term MsgVote ignored, livelock',
-    invariant: 'Liveness',
-  },
-];
+export const KNOWN_CORE_FAILURES: (RegressionSeed & { invariant: string })[] = [];
