@@ -1,0 +1,321 @@
+// The state checker: watches every Ready, message, apply and snapshot install of every node
+// and throws a Violation the moment one of Raft's safety properties breaks. It keeps a
+// shadow of each node's log (durable + unstable, as exposed through Ready) and a global
+// memory of everything ever seen, so properties hold "across all time", crashes included.
+
+import { type Entry, type Message, MessageType, type NodeId, type Ready, type Snapshot, StateType } from '../../src/raft/index.ts';
+
+export class Violation extends Error {
+  constructor(
+    readonly invariant: string,
+    readonly detail: string,
+  ) {
+    super(`${invariant}: ${detail}`);
+    this.name = 'Violation';
+  }
+}
+
+/** One node's log as the application has seen it: a base (snapshot) and the entries after. */
+export class ShadowLog {
+  baseIndex = 0;
+  baseTerm = 0;
+  terms: number[] = [];
+  ids: string[] = [];
+
+  lastIndex(): number {
+    return this.baseIndex + this.terms.length;
+  }
+
+  /** Term at i, or -1 when unknown (compacted below the base, or beyond the end). */
+  termAt(i: number): number {
+    if (i === this.baseIndex) return this.baseTerm;
+    if (i < this.baseIndex || i > this.lastIndex()) return -1;
+    return this.terms[i - this.baseIndex - 1]!;
+  }
+
+  idAt(i: number): string | undefined {
+    return i > this.baseIndex ? this.ids[i - this.baseIndex - 1] : undefined;
+  }
+
+  reset(index: number, term: number): void {
+    this.baseIndex = index;
+    this.baseTerm = term;
+    this.terms = [];
+    this.ids = [];
+  }
+
+  truncateAfter(i: number): void {
+    const keep = Math.max(0, i - this.baseIndex);
+    if (keep < this.terms.length) {
+      this.terms.length = keep;
+      this.ids.length = keep;
+    }
+  }
+
+  push(term: number, id: string): void {
+    this.terms.push(term);
+    this.ids.push(id);
+  }
+}
+
+export function entryId(e: Entry): string {
+  let s = `${e.term}/${e.type}/`;
+  for (let i = 0; i < e.data.length; i++) s += String.fromCharCode(e.data[i]!);
+  return s;
+}
+
+interface NodeView {
+  shadow: ShadowLog;
+  term: number;
+  state: StateType;
+  /** The term in which we last saw this node as leader (continuously), or 0. */
+  leaderTerm: number;
+}
+
+export class SafetyChecker {
+  private readonly nodes = new Map<NodeId, NodeView>();
+  private readonly leaderOfTerm = new Map<number, NodeId>();
+  private readonly voteOf = new Map<string, NodeId>();
+  /** `${index}:${term}` -> the entry and the term of its predecessor (-1 unknown). */
+  private readonly logIndex = new Map<string, { id: string; prevTerm: number }>();
+  /** index -> the committed entry, and an upper bound on the term in which it was committed
+   *  (the smallest current term of a node seen applying it). */
+  private readonly committed = new Map<number, { term: number; id: string; commitTerm: number }>();
+  private readonly appliedAt = new Map<number, string>();
+  private readonly digestAt = new Map<number, string>();
+  maxCommitted = 0;
+  leadersElected = 0;
+  /** Last commit index seen from each node (per incarnation). */
+  private readonly commitOf = new Map<NodeId, number>();
+
+  /** ruleChecks: also check the rules behind the properties (one vote per term, the leader
+   *  commit rule), which catch a broken rule before it does visible damage. */
+  constructor(
+    ids: readonly NodeId[],
+    private readonly ruleChecks = true,
+  ) {
+    for (const id of ids) this.nodes.set(id, freshView());
+  }
+
+  addNode(id: NodeId): void {
+    if (!this.nodes.has(id)) this.nodes.set(id, freshView());
+  }
+
+  private view(id: NodeId): NodeView {
+    const v = this.nodes.get(id);
+    if (v === undefined) throw new Error(`checker: unknown node ${id}`);
+    return v;
+  }
+
+  /** A node restarted from its disk: its log is what was durable. */
+  onRestart(id: NodeId, snapshot: Snapshot | null, entries: readonly Entry[], term: number): void {
+    const v = freshView();
+    v.term = term;
+    this.commitOf.delete(id);
+    if (snapshot !== null) v.shadow.reset(snapshot.metadata.index, snapshot.metadata.term);
+    this.appendToShadow(id, v, entries);
+    this.nodes.set(id, v);
+  }
+
+  /** Called with each Ready, before the application acts on it. */
+  onReady(id: NodeId, rd: Ready): void {
+    const v = this.view(id);
+    const wasLeaderTerm = v.leaderTerm;
+    if (rd.hardState !== null) {
+      if (rd.hardState.term < v.term) {
+        throw new Violation('Term monotonicity', `node ${id} term went from ${v.term} to ${rd.hardState.term}`);
+      }
+      v.term = rd.hardState.term;
+    }
+    if (rd.softState !== null) v.state = rd.softState.raftState;
+    const leaderNow = v.state === StateType.Leader ? v.term : 0;
+
+    if (rd.snapshot !== null) {
+      v.shadow.reset(rd.snapshot.metadata.index, rd.snapshot.metadata.term);
+      this.noteLogEntry(id, rd.snapshot.metadata.index, rd.snapshot.metadata.term, undefined, -1);
+    }
+    if (rd.entries.length > 0) {
+      const first = rd.entries[0]!.index;
+      if (wasLeaderTerm !== 0 && wasLeaderTerm === leaderNow && first <= v.shadow.lastIndex()) {
+        throw new Violation(
+          'Leader Append-Only',
+          `leader ${id} (term ${leaderNow}) rewrote its log from index ${first} (last was ${v.shadow.lastIndex()})`,
+        );
+      }
+      this.appendToShadow(id, v, rd.entries);
+    }
+    if (rd.hardState !== null) {
+      const commit = rd.hardState.commit;
+      if (commit > v.shadow.lastIndex()) {
+        throw new Violation('Commit within log', `node ${id} commit ${commit} beyond its last index ${v.shadow.lastIndex()}`);
+      }
+      // Raft's commit rule (§5.4.2): a leader advances its commit index only to an entry of
+      // its own term; older entries are committed indirectly. (Only checked when the node was
+      // leader before this Ready too: as a follower it may have learned an older commit.)
+      const before = this.commitOf.get(id) ?? 0;
+      if (commit < before) {
+        throw new Violation('Commit monotonicity', `node ${id} commit went back from ${before} to ${commit}`);
+      }
+      if (this.ruleChecks && commit > before && wasLeaderTerm !== 0 && wasLeaderTerm === leaderNow && v.shadow.termAt(commit) !== leaderNow) {
+        throw new Violation(
+          'Leader commit rule',
+          `leader ${id} of term ${leaderNow} advanced commit to ${commit}, an entry of term ${v.shadow.termAt(commit)}`,
+        );
+      }
+      this.commitOf.set(id, commit);
+    }
+
+    if (leaderNow !== 0) this.claimLeadership(id, leaderNow, v);
+    v.leaderTerm = leaderNow;
+    for (const m of rd.messages) this.onMessage(id, m, v);
+    for (const e of rd.committedEntries) this.onCommitted(id, e, v.term);
+  }
+
+  private onMessage(id: NodeId, m: Message, v: NodeView): void {
+    const t = m.type;
+    // Followers forward proposals, read requests and transfer requests with the original
+    // sender's id (for a transfer: the transferee).
+    if (m.from !== id && t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex && t !== MessageType.MsgTransferLeader) {
+      throw new Violation('Message sender', `node ${id} sent a ${t} message from ${m.from}`);
+    }
+    if (t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgSnap) {
+      // Only a leader sends these, in its own term.
+      this.claimLeadership(id, m.term, v);
+    }
+  }
+
+  /** A message actually leaves node `id` (a vote only does once its fsync completed: a node
+   *  that crashes before that may vote again, for anyone). */
+  onSend(id: NodeId, m: Message): void {
+    if (m.type !== MessageType.MsgVoteResp || m.reject || !this.ruleChecks) return;
+    const k = `${m.term}:${id}`;
+    const prior = this.voteOf.get(k);
+    if (prior !== undefined && prior !== m.to) {
+      throw new Violation('Single Vote', `node ${id} granted its term-${m.term} vote to ${prior} and then to ${m.to}`);
+    }
+    this.voteOf.set(k, m.to);
+  }
+
+  private claimLeadership(id: NodeId, term: number, v: NodeView): void {
+    const prior = this.leaderOfTerm.get(term);
+    if (prior === undefined) {
+      this.leaderOfTerm.set(term, id);
+      this.leadersElected++;
+      this.checkLeaderCompleteness(id, term, v);
+    } else if (prior !== id) {
+      throw new Violation('Election Safety', `two leaders in term ${term}: ${prior} and ${id}`);
+    }
+  }
+
+  /** A new leader's log holds every entry committed in an earlier term. */
+  private checkLeaderCompleteness(id: NodeId, term: number, v: NodeView): void {
+    for (const [index, c] of this.committed) {
+      if (c.commitTerm >= term) continue;
+      this.expectInLog(id, v, index, c, term);
+    }
+  }
+
+  private expectInLog(id: NodeId, v: NodeView, index: number, c: { term: number; id: string }, leaderTerm: number): void {
+    if (index < v.shadow.baseIndex) return; // compacted into its snapshot
+    const t = v.shadow.termAt(index);
+    const got = index === v.shadow.baseIndex ? undefined : v.shadow.idAt(index);
+    if (t !== c.term || (got !== undefined && got !== c.id)) {
+      throw new Violation(
+        'Leader Completeness',
+        `leader ${id} of term ${leaderTerm} lacks committed entry ${index} (term ${c.term}); it has term ${t} there`,
+      );
+    }
+  }
+
+  /** Node `id`, now at `term`, learned that e is committed: it was committed in `term` or before. */
+  private onCommitted(id: NodeId, e: Entry, term: number): void {
+    const eid = entryId(e);
+    const prior = this.committed.get(e.index);
+    if (prior !== undefined) {
+      if (prior.id !== eid) {
+        throw new Violation('State Machine Safety', `entry ${e.index} committed as term ${prior.term} and as term ${e.term} (node ${id})`);
+      }
+      if (term >= prior.commitTerm) return;
+      prior.commitTerm = term;
+    } else {
+      this.committed.set(e.index, { term: e.term, id: eid, commitTerm: term });
+      if (e.index > this.maxCommitted) this.maxCommitted = e.index;
+    }
+    // Every leader in office of a later term than the commit must hold it too.
+    const c = this.committed.get(e.index)!;
+    for (const [nid, v] of this.nodes) {
+      if (v.leaderTerm > term) this.expectInLog(nid, v, e.index, c, v.leaderTerm);
+    }
+  }
+
+  private appendToShadow(id: NodeId, v: NodeView, entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= v.shadow.baseIndex) continue;
+      if (e.index > v.shadow.lastIndex() + 1) {
+        throw new Violation('Log contiguity', `node ${id} appended entry ${e.index} after last index ${v.shadow.lastIndex()}`);
+      }
+      v.shadow.truncateAfter(e.index - 1);
+      const eid = entryId(e);
+      this.noteLogEntry(id, e.index, e.term, eid, v.shadow.termAt(e.index - 1));
+      v.shadow.push(e.term, eid);
+    }
+  }
+
+  /** Log Matching, incrementally: (index, term) fixes the entry and its predecessor's term,
+   *  so by induction two logs that agree on one entry agree on the whole prefix. */
+  private noteLogEntry(id: NodeId, index: number, term: number, eid: string | undefined, prevTerm: number): void {
+    const k = `${index}:${term}`;
+    const prior = this.logIndex.get(k);
+    if (prior === undefined) {
+      this.logIndex.set(k, { id: eid ?? '', prevTerm });
+      return;
+    }
+    if (eid !== undefined && prior.id !== '' && prior.id !== eid) {
+      throw new Violation('Log Matching', `node ${id} has a different entry at index ${index} term ${term}`);
+    }
+    if (prevTerm !== -1 && prior.prevTerm !== -1 && prevTerm !== prior.prevTerm) {
+      throw new Violation(
+        'Log Matching',
+        `node ${id}: entry ${index} term ${term} follows term ${prevTerm}, elsewhere term ${prior.prevTerm}`,
+      );
+    }
+    if (prior.id === '' && eid !== undefined) prior.id = eid;
+    if (prior.prevTerm === -1) prior.prevTerm = prevTerm;
+  }
+
+  /** The node's state machine applied entry e; `digest` is its state afterwards. */
+  onApply(id: NodeId, e: Entry, digest: string): void {
+    const eid = entryId(e);
+    const prior = this.appliedAt.get(e.index);
+    if (prior === undefined) this.appliedAt.set(e.index, eid);
+    else if (prior !== eid) {
+      throw new Violation('State Machine Safety', `node ${id} applied a different entry at index ${e.index}`);
+    }
+    this.checkDigest(id, e.index, digest);
+  }
+
+  /** The node replaced its state machine with a snapshot taken at `index`. */
+  onSnapshotInstalled(id: NodeId, snap: Snapshot, digest: string): void {
+    const c = this.committed.get(snap.metadata.index);
+    if (c !== undefined && c.term !== snap.metadata.term) {
+      throw new Violation('State Machine Safety', `node ${id} installed a snapshot at ${snap.metadata.index} of term ${snap.metadata.term}, committed term is ${c.term}`);
+    }
+    this.checkDigest(id, snap.metadata.index, digest);
+  }
+
+  private checkDigest(id: NodeId, index: number, digest: string): void {
+    const prior = this.digestAt.get(index);
+    if (prior === undefined) this.digestAt.set(index, digest);
+    else if (prior !== digest) {
+      throw new Violation('State Machine Safety', `node ${id} state after index ${index} differs from another node's`);
+    }
+  }
+
+  leaderOf(term: number): NodeId | undefined {
+    return this.leaderOfTerm.get(term);
+  }
+}
+
+function freshView(): NodeView {
+  return { shadow: new ShadowLog(), term: 0, state: StateType.Follower, leaderTerm: 0 };
+}
