@@ -1,0 +1,182 @@
+// One remote member as seen by the sender: a bounded queue of outgoing messages drained
+// by a single loop that sends everything queued as one binary POST (so the messages of a
+// Ready, and of any Readies that piled up behind a slow request, travel together).
+// Snapshots take their own request on their own route and report how it went.
+
+import { Pool } from 'undici';
+import { BinaryWriter, writeMessages } from '../codec/index.ts';
+import type { Message } from '../raft/types.ts';
+import { MessageType } from '../raft/types.ts';
+import { PATH_MESSAGES, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
+
+/** How one POST went: an HTTP status, or 0 when the peer could not be reached. */
+export type PostFn = (path: string, body: Uint8Array, headers: Record<string, string>) => Promise<number>;
+
+export interface PeerEvents {
+  unreachable(id: number): void;
+  snapshotStatus(id: number, ok: boolean): void;
+  /** The peer answered 410: this member was removed from the cluster. */
+  removed(): void;
+  /** The peer refused our identity (412): wrong cluster or wrong member. */
+  rejected(id: number, status: number): void;
+}
+
+export interface PeerLimits {
+  /** Messages waiting to be sent; past this new ones are dropped and the peer reported unreachable. */
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  /** Messages in one POST (the codec's decoder takes at most 4096). */
+  maxBatchMessages: number;
+  maxBatchBytes: number;
+}
+
+export const DEFAULT_PEER_LIMITS: PeerLimits = {
+  maxQueuedMessages: 4096,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxBatchMessages: 1024,
+  maxBatchBytes: 16 * 1024 * 1024,
+};
+
+export class PeerClient {
+  readonly id: number;
+  url: string;
+  private readonly fromId: number;
+  private readonly clusterId: string;
+  private readonly post: PostFn;
+  private readonly events: PeerEvents;
+  private readonly limits: PeerLimits;
+  private readonly headers: Record<string, string>;
+  private queue: Message[] = [];
+  private queuedBytes = 0;
+  private sending = false;
+  private snapshotInFlight = false;
+  private stopped = false;
+  private readonly writer = new BinaryWriter(64 * 1024);
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(o: { id: number; url: string; fromId: number; clusterId: string; post: PostFn; events: PeerEvents; limits?: PeerLimits }) {
+    this.id = o.id;
+    this.url = o.url;
+    this.fromId = o.fromId;
+    this.clusterId = o.clusterId;
+    this.post = o.post;
+    this.events = o.events;
+    this.limits = o.limits ?? DEFAULT_PEER_LIMITS;
+    this.headers = peerHeaders(o.clusterId, o.fromId, o.id);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  send(m: Message): void {
+    if (this.stopped) return;
+    if (m.type === MessageType.MsgSnap) {
+      this.sendSnapshot(m);
+      return;
+    }
+    const size = messageBytes(m);
+    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes) {
+      this.events.unreachable(this.id); // dropped: Raft will retry once it hears from the peer again
+      return;
+    }
+    this.queue.push(m);
+    this.queuedBytes += size;
+    if (!this.sending) this.idle = this.drain();
+  }
+
+  /** Stop sending; resolves when the request in flight (if any) is done. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    return this.idle;
+  }
+
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const batch = this.takeBatch();
+        // Encode into the reusable writer and copy once: the body must outlive the next encode.
+        this.writer.reset();
+        writeMessages(this.writer, batch);
+        const status = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
+        this.afterPost(status);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private takeBatch(): Message[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && n < this.limits.maxBatchMessages) {
+      const b = messageBytes(this.queue[n]!);
+      if (n > 0 && bytes + b > this.limits.maxBatchBytes) break;
+      bytes += b;
+      n++;
+    }
+    this.queuedBytes -= bytes;
+    return n === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, n);
+  }
+
+  private afterPost(status: number): void {
+    if (status >= 200 && status < 300) return;
+    if (status === 410) this.events.removed();
+    else if (status === 412) this.events.rejected(this.id, status);
+    this.events.unreachable(this.id);
+  }
+
+  private sendSnapshot(m: Message): void {
+    if (this.snapshotInFlight) {
+      this.events.snapshotStatus(this.id, false);
+      return;
+    }
+    this.snapshotInFlight = true;
+    const w = new BinaryWriter(1024 + (m.snapshot?.data.length ?? 0));
+    writeMessages(w, [m]);
+    this.post(PATH_SNAPSHOT, w.view(), this.headers)
+      .then((status) => {
+        const ok = status >= 200 && status < 300;
+        if (!ok) this.afterPost(status);
+        this.events.snapshotStatus(this.id, ok);
+      })
+      .finally(() => (this.snapshotInFlight = false));
+  }
+}
+
+/** Rough wire size, for the queue's byte bound. */
+function messageBytes(m: Message): number {
+  let n = 64 + m.context.length;
+  for (const e of m.entries) n += 24 + e.data.length;
+  return n;
+}
+
+export interface PoolOptions {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  snapshotTimeoutMs: number;
+}
+
+/** The real PostFn: one undici Pool per peer; network errors become status 0. */
+export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: () => Promise<void> } {
+  const pool = new Pool(url, {
+    connections: 2, // one for messages, one free for a snapshot
+    pipelining: 1,
+    connect: { timeout: o.connectTimeoutMs },
+    keepAliveTimeout: 30_000,
+  });
+  const post: PostFn = async (path, body, headers) => {
+    const timeout = path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
+    try {
+      const res = await pool.request({ path, method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout });
+      await res.body.dump();
+      return res.statusCode;
+    } catch {
+      return 0;
+    }
+  };
+  return { post, close: () => pool.destroy() };
+}
