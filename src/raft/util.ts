@@ -1,0 +1,79 @@
+// Small helpers shared by the core: entry sizes, message construction, message classes.
+
+import { type Entry, type Message, MessageType } from './types.ts';
+
+const EMPTY = new Uint8Array(0);
+
+/** The size that counts against every byte limit: the entry's data length. */
+export function entrySize(e: Entry): number {
+  return e.data.byteLength;
+}
+
+export function entriesSize(ents: readonly Entry[]): number {
+  let n = 0;
+  for (const e of ents) n += e.data.byteLength;
+  return n;
+}
+
+/** The longest prefix within maxBytes of data, but at least one entry if there are any. */
+export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
+  if (ents.length === 0) return ents;
+  let size = entrySize(ents[0]!);
+  let n = 1;
+  for (; n < ents.length; n++) {
+    size += entrySize(ents[n]!);
+    if (size > maxBytes) break;
+  }
+  return n === ents.length ? ents : ents.slice(0, n);
+}
+
+/** A message with every field defaulted; callers fill in what matters. */
+export function newMessage(fields: Partial<Message> & Pick<Message, 'type'>): Message {
+  return {
+    to: 0,
+    from: 0,
+    term: 0,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    snapshot: null,
+    reject: false,
+    rejectHint: 0,
+    context: EMPTY,
+    ...fields,
+  };
+}
+
+/** Messages that only exist inside one node; a peer must never send them. */
+export function isLocalMsg(t: MessageType): boolean {
+  return (
+    t === MessageType.MsgHup ||
+    t === MessageType.MsgBeat ||
+    t === MessageType.MsgUnreachable ||
+    t === MessageType.MsgSnapStatus ||
+    t === MessageType.MsgCheckQuorum
+  );
+}
+
+export function isResponseMsg(t: MessageType): boolean {
+  return (
+    t === MessageType.MsgAppResp ||
+    t === MessageType.MsgVoteResp ||
+    t === MessageType.MsgHeartbeatResp ||
+    t === MessageType.MsgUnreachable ||
+    t === MessageType.MsgPreVoteResp
+  );
+}
+
+/**
+ * True only for messages a leader may send while its own fsync is still running: appends,
+ * heartbeats and snapshots acknowledge nothing. Votes and every response must wait for the fsync.
+ */
+export function canSendBeforePersist(m: Message): boolean {
+  return m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgSnap;
+}
+
+export function voteRespType(t: MessageType): MessageType {
+  return t === MessageType.MsgPreVote ? MessageType.MsgPreVoteResp : MessageType.MsgVoteResp;
+}
