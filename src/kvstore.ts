@@ -218,12 +218,15 @@ export class KvStore implements KvApi {
     if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
     return new Promise<void>((resolve, reject) => {
       this.pendingReads.push({ resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
-      if (!this.readLoopRunning) void this.readLoop();
+      if (!this.readLoopRunning) {
+        // Start on a microtask so reads issued in the same turn share the first round.
+        this.readLoopRunning = true;
+        queueMicrotask(() => void this.readLoop());
+      }
     });
   }
 
   private async readLoop(): Promise<void> {
-    this.readLoopRunning = true;
     try {
       while (this.pendingReads.length > 0) {
         const batch = this.pendingReads;

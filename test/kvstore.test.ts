@@ -4,12 +4,17 @@ import { Chan } from '../src/chan.ts';
 import { isServiceError, ServiceError } from '../src/errors.ts';
 import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
 
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(cond());
+}
+
 /** A fake Raft: proposals come back as commits unless told to drop or stall them. */
 function setup(opts: { requestTimeoutMs?: number; nodeId?: number } = {}) {
   const proposeC = new Chan<Proposal>(64);
   const commitC = new Chan<Commit>(64);
   let index = 0;
-  let mode: 'commit' | 'drop' | 'stall' = 'commit';
+  let mode = 'commit' as 'commit' | 'drop' | 'stall';
   const stalled: Proposal[] = [];
   let readRounds = 0;
   let readIndexAnswer: () => Promise<number> = async () => index;
@@ -75,12 +80,14 @@ test('entries proposed elsewhere are applied but complete no local request', asy
   t.after(s.close);
   s.setMode('stall');
   const mine = s.kv.put('/a', Buffer.from('mine'));
+  await until(() => s.stalled.length > 0);
   const p = s.stalled.shift()!;
   // The same bytes from another process (another epoch) must not complete `mine`.
   const other = setup({ nodeId: 1 });
   t.after(other.close);
   other.setMode('stall');
   void other.kv.put('/a', Buffer.from('theirs')).catch(() => undefined);
+  await until(() => other.stalled.length > 0);
   const foreign = other.stalled.shift()!;
   await s.commitC.send({ snapshot: null, entries: [foreign.data], index: s.nextIndex(), done: null });
   assert.equal(Buffer.from((await s.kv.get('/a', true))!).toString(), 'theirs');
