@@ -1,0 +1,123 @@
+// The file-system seam: the few fs/promises calls storage makes, behind an interface so
+// tests can inject failures (a failing fsync, a short write), plus durable-write helpers.
+
+import * as fsp from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface StorageFileHandle {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  stat(): Promise<{ size: number }>;
+  close(): Promise<void>;
+}
+
+export interface StorageFs {
+  open(path: string, flags: string): Promise<StorageFileHandle>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  mkdir(path: string, opts: { recursive: true }): Promise<unknown>;
+  readFile(path: string, opts: { encoding: 'utf8' }): Promise<string>;
+}
+
+export const nodeFs: StorageFs = {
+  open: (path, flags) => fsp.open(path, flags),
+  rename: fsp.rename,
+  unlink: fsp.unlink,
+  readdir: (path) => fsp.readdir(path),
+  mkdir: fsp.mkdir,
+  readFile: fsp.readFile,
+};
+
+/** Pino-compatible subset; storage logs repairs and set-aside files. */
+export interface StorageLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
+
+const noop = () => {};
+export const silentLogger: StorageLogger = { info: noop, warn: noop, error: noop };
+
+export function isErrno(e: unknown, code: string): boolean {
+  return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
+}
+
+export async function writeAll(fh: StorageFileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw new Error(`short write: 0 bytes at ${position + done}`);
+    done += bytesWritten;
+  }
+}
+
+export async function readAll(fh: StorageFileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    const { bytesRead } = await fh.read(buf, done, buf.length - done, position + done);
+    if (bytesRead <= 0) throw new Error(`file shrank while reading: EOF at ${position + done}`);
+    done += bytesRead;
+  }
+}
+
+/** Make a directory's entries (creations, renames, unlinks) durable. */
+export async function syncDir(fs: StorageFs, dir: string): Promise<void> {
+  const fh = await fs.open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Write a whole file durably: temporary name, fsync, rename, fsync the directory. */
+export async function writeFileDurably(fs: StorageFs, path: string, chunks: Uint8Array[]): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await fs.open(tmp, 'w');
+  try {
+    let pos = 0;
+    for (const c of chunks) {
+      await writeAll(fh, c, pos);
+      pos += c.length;
+    }
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await fs.rename(tmp, path);
+  await syncDir(fs, dirname(path));
+}
+
+/** Read a whole file whose size must not exceed maxBytes (checked before allocating). */
+export async function readFileBounded(
+  fs: StorageFs,
+  path: string,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Promise<Uint8Array> {
+  const fh = await fs.open(path, 'r');
+  try {
+    const { size } = await fh.stat();
+    if (size > maxBytes) throw tooLarge(size);
+    const buf = new Uint8Array(size);
+    await readAll(fh, buf, 0);
+    return buf;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Remove `*.tmp` leftovers of a crash in the middle of a durable write. */
+export async function removeTempFiles(fs: StorageFs, dir: string, logger: StorageLogger): Promise<void> {
+  for (const name of await fs.readdir(dir)) {
+    if (!name.endsWith('.tmp')) continue;
+    await fs.unlink(`${dir}/${name}`);
+    logger.info({ file: name }, 'removed leftover temporary file');
+  }
+}
+
+export { dirname };

@@ -1,0 +1,127 @@
+// Segment files: names (`<seq:016x>-<firstIndex:016x>.wal`, so order and first index read
+// at a glance), listing, and the payloads of the Meta and Snapshot-marker records.
+
+import { join } from 'node:path';
+import type { HardState } from '../raft/types.ts';
+import { BinaryReader, BinaryWriter, readHardState, writeHardState } from '../codec/index.ts';
+import { StorageError, StorageErrorCode } from './errors.ts';
+import { isErrno, type StorageFs } from './fs.ts';
+
+export interface WalMeta {
+  nodeId: number;
+  clusterId: string;
+}
+
+export interface SnapshotMarker {
+  index: number;
+  term: number;
+}
+
+export interface SegmentName {
+  name: string;
+  seq: number;
+  firstIndex: number;
+}
+
+export const META_VERSION = 1;
+export const CLUSTER_ID_MAX_BYTES = 64;
+const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
+
+const hex16 = (n: number) => n.toString(16).padStart(16, '0');
+
+export function segmentName(seq: number, firstIndex: number): string {
+  return `${hex16(seq)}-${hex16(firstIndex)}.wal`;
+}
+
+export function parseSegmentName(name: string): SegmentName | null {
+  const m = NAME_RE.exec(name);
+  if (!m) return null;
+  const seq = Number.parseInt(m[1]!, 16);
+  const firstIndex = Number.parseInt(m[2]!, 16);
+  if (!Number.isSafeInteger(seq) || !Number.isSafeInteger(firstIndex)) return null;
+  return { name, seq, firstIndex };
+}
+
+/** The segments in dir ordered by sequence number; [] if the directory does not exist. */
+export async function listSegments(fs: StorageFs, dir: string): Promise<SegmentName[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return [];
+    throw e;
+  }
+  const segs = names.map(parseSegmentName).filter((s): s is SegmentName => s !== null);
+  segs.sort((a, b) => a.seq - b.seq);
+  for (let i = 1; i < segs.length; i++) {
+    const prev = segs[i - 1]!;
+    const cur = segs[i]!;
+    if (cur.seq === prev.seq) {
+      throw new StorageError(StorageErrorCode.WalCorrupt, `two segments with sequence ${cur.seq}`, { file: join(dir, cur.name) });
+    }
+    if (cur.seq !== prev.seq + 1) {
+      throw new StorageError(
+        StorageErrorCode.WalMissingSegment,
+        `segment sequence jumps from ${prev.seq} to ${cur.seq}: ${cur.seq - prev.seq - 1} segment(s) missing before this one`,
+        { file: join(dir, cur.name) },
+      );
+    }
+  }
+  return segs;
+}
+
+export function validateMeta(meta: WalMeta): void {
+  if (!Number.isSafeInteger(meta.nodeId) || meta.nodeId <= 0) {
+    throw new StorageError(StorageErrorCode.BadArgument, `node id must be a positive integer, got ${meta.nodeId}`);
+  }
+  if (Buffer.byteLength(meta.clusterId, 'utf8') > CLUSTER_ID_MAX_BYTES) {
+    throw new StorageError(StorageErrorCode.BadArgument, `cluster id longer than ${CLUSTER_ID_MAX_BYTES} bytes`);
+  }
+}
+
+/** What the head record of a segment says. */
+export interface SegmentHead {
+  seq: number;
+  firstIndex: number;
+  meta: WalMeta;
+  hardState: HardState | null;
+  marker: SnapshotMarker | null;
+}
+
+const HEAD_HAS_HARDSTATE = 1;
+const HEAD_HAS_MARKER = 2;
+
+export function writeHead(w: BinaryWriter, h: SegmentHead): void {
+  w.u8(META_VERSION).u64(h.seq).u64(h.firstIndex).varint(h.meta.nodeId);
+  w.bytes(Buffer.from(h.meta.clusterId, 'utf8'));
+  w.u8((h.hardState ? HEAD_HAS_HARDSTATE : 0) | (h.marker ? HEAD_HAS_MARKER : 0));
+  if (h.hardState) writeHardState(w, h.hardState);
+  if (h.marker) writeMarker(w, h.marker);
+}
+
+/** Throws CodecError on a malformed payload. */
+export function readHead(payload: Uint8Array): SegmentHead {
+  const r = new BinaryReader(payload);
+  const version = r.u8('meta version');
+  if (version !== META_VERSION) r.fail(`unsupported segment version ${version}`);
+  const seq = r.u64('segment seq');
+  const firstIndex = r.u64('segment first index');
+  const nodeId = r.varint('node id');
+  const clusterId = Buffer.from(r.bytes(CLUSTER_ID_MAX_BYTES, 'cluster id')).toString('utf8');
+  const flags = r.u8('meta flags');
+  if (flags & ~(HEAD_HAS_HARDSTATE | HEAD_HAS_MARKER)) r.fail(`unknown meta flags ${flags}`);
+  const hardState = flags & HEAD_HAS_HARDSTATE ? readHardState(r) : null;
+  const marker = flags & HEAD_HAS_MARKER ? readMarker(r) : null;
+  r.expectEnd('segment head');
+  return { seq, firstIndex, meta: { nodeId, clusterId }, hardState, marker };
+}
+
+export function writeMarker(w: BinaryWriter, m: SnapshotMarker): void {
+  w.varint(m.index).varint(m.term);
+}
+
+export function readMarker(r: BinaryReader): SnapshotMarker {
+  const index = r.varint('snapshot marker index');
+  const term = r.varint('snapshot marker term');
+  return { index, term };
+}

@@ -1,0 +1,195 @@
+// Snapshot files: one file per snapshot, `<term:016x>-<index:016x>.snap`, written under a
+// temporary name, synced and renamed. A file is
+//
+//   offset 0   8 bytes  magic "RXSNAP\0\x01"
+//   offset 8   u32      CRC-32 of bytes [12, end of file)
+//   offset 12  u32      metadata length m
+//   offset 16  m bytes  SnapshotMetadata (index, term, ConfState)
+//   16 + m     the state machine's data, to the end of the file
+//
+// Loading trusts only snapshots the WAL vouches for (a marker with the same index and
+// term); a vouched-for file that fails its checks is renamed `.broken` and the next one
+// is tried.
+
+import { crc32 } from 'node:zlib';
+import { join } from 'node:path';
+import type { Snapshot } from '../raft/types.ts';
+import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../codec/index.ts';
+import { StorageError, StorageErrorCode } from './errors.ts';
+import {
+  dirname,
+  isErrno,
+  nodeFs,
+  readFileBounded,
+  removeTempFiles,
+  syncDir,
+  silentLogger,
+  writeFileDurably,
+  type StorageFs,
+  type StorageLogger,
+} from './fs.ts';
+import type { SnapshotMarker } from './segment.ts';
+
+export interface SnapshotterOptions {
+  /** Snapshot files kept; older ones are removed after each save. Default 5. */
+  maxSnapshots?: number;
+  /** Refuse to load a snapshot file larger than this. Default 1 GiB. */
+  maxSnapshotBytes?: number;
+  logger?: StorageLogger;
+  fs?: StorageFs;
+}
+
+const MAGIC = Buffer.from('RXSNAP\0\x01', 'latin1');
+const FIXED_BYTES = 16;
+const MAX_METADATA_BYTES = 64 * 1024;
+const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
+
+interface SnapName {
+  name: string;
+  term: number;
+  index: number;
+}
+
+const hex16 = (n: number) => n.toString(16).padStart(16, '0');
+export const snapshotFileName = (term: number, index: number): string => `${hex16(term)}-${hex16(index)}.snap`;
+
+function parseName(name: string): SnapName | null {
+  const m = NAME_RE.exec(name);
+  if (!m) return null;
+  const term = Number.parseInt(m[1]!, 16);
+  const index = Number.parseInt(m[2]!, 16);
+  return Number.isSafeInteger(term) && Number.isSafeInteger(index) ? { name, term, index } : null;
+}
+
+/** Encode a snapshot file: the fixed part and metadata as one chunk, the data (not copied) as another. */
+function encodeFile(s: Snapshot): [Uint8Array, Uint8Array] {
+  const w = new BinaryWriter(256);
+  w.raw(MAGIC).u32(0).u32(0);
+  writeSnapshotMetadata(w, s.metadata);
+  w.patchU32(12, w.length - FIXED_BYTES);
+  const head = w.copy();
+  const crc = crc32(s.data, crc32(head.subarray(12)));
+  new DataView(head.buffer).setUint32(8, crc, true);
+  return [head, s.data];
+}
+
+/** Decode and verify a snapshot file; returns the reason it is unusable instead of throwing. */
+function decodeFile(buf: Uint8Array, expect: SnapName): Snapshot | string {
+  if (buf.length < FIXED_BYTES) return `file of ${buf.length} bytes is too short`;
+  if (!MAGIC.equals(buf.subarray(0, 8))) return 'bad magic';
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (crc32(buf.subarray(12)) !== dv.getUint32(8, true)) return 'checksum mismatch';
+  const metaLen = dv.getUint32(12, true);
+  if (metaLen > MAX_METADATA_BYTES || FIXED_BYTES + metaLen > buf.length) return `metadata length ${metaLen} out of bounds`;
+  try {
+    const r = new BinaryReader(buf, FIXED_BYTES, FIXED_BYTES + metaLen);
+    const metadata = readSnapshotMetadata(r);
+    r.expectEnd('snapshot metadata');
+    if (metadata.index !== expect.index || metadata.term !== expect.term) {
+      return `metadata says index ${metadata.index} term ${metadata.term}, the file name index ${expect.index} term ${expect.term}`;
+    }
+    return { metadata, data: buf.subarray(FIXED_BYTES + metaLen) };
+  } catch (e) {
+    if (e instanceof CodecError) return e.message;
+    throw e;
+  }
+}
+
+export class Snapshotter {
+  private readonly maxSnapshots: number;
+  private readonly maxSnapshotBytes: number;
+  private readonly logger: StorageLogger;
+  private readonly fs: StorageFs;
+  private dirReady = false;
+
+  constructor(
+    readonly dir: string,
+    opts: SnapshotterOptions = {},
+  ) {
+    this.maxSnapshots = opts.maxSnapshots ?? 5;
+    this.maxSnapshotBytes = opts.maxSnapshotBytes ?? 1024 * 1024 * 1024;
+    if (!Number.isSafeInteger(this.maxSnapshots) || this.maxSnapshots < 1) {
+      throw new StorageError(StorageErrorCode.BadArgument, `maxSnapshots must be a positive integer, got ${this.maxSnapshots}`);
+    }
+    this.logger = opts.logger ?? silentLogger;
+    this.fs = opts.fs ?? nodeFs;
+  }
+
+  /** Write the snapshot durably, then remove the oldest files beyond maxSnapshots. */
+  async save(s: Snapshot): Promise<void> {
+    if (!this.dirReady) {
+      await this.fs.mkdir(this.dir, { recursive: true });
+      await syncDir(this.fs, dirname(this.dir));
+      this.dirReady = true;
+    }
+    const name = snapshotFileName(s.metadata.term, s.metadata.index);
+    await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s));
+    this.logger.info({ file: name, index: s.metadata.index, term: s.metadata.term, bytes: s.data.length }, 'saved snapshot');
+    await this.retain();
+  }
+
+  /**
+   * The newest snapshot that a WAL marker vouches for and that passes its checks, or null.
+   * Damaged candidates are renamed `<name>.broken` and skipped; unvouched files are ignored.
+   */
+  async loadNewestAvailable(markers: readonly SnapshotMarker[]): Promise<Snapshot | null> {
+    const vouched = new Set(markers.map((m) => `${m.term}/${m.index}`));
+    await removeTempFiles(this.fs, this.dir, this.logger).catch((e: unknown) => {
+      if (!isErrno(e, 'ENOENT')) throw e;
+    });
+    for (const cand of await this.list()) {
+      if (!vouched.has(`${cand.term}/${cand.index}`)) {
+        this.logger.info({ file: cand.name }, 'snapshot not vouched for by the WAL: ignored');
+        continue;
+      }
+      const path = join(this.dir, cand.name);
+      const buf = await readFileBounded(this.fs, path, this.maxSnapshotBytes, () => tooLarge).catch((e: unknown) => {
+        if (e === tooLarge) return `larger than the limit ${this.maxSnapshotBytes} bytes`;
+        throw e;
+      });
+      const snap = typeof buf === 'string' ? buf : decodeFile(buf, cand);
+      if (typeof snap !== 'string') return snap;
+      await this.setAside(cand.name, snap);
+    }
+    return null;
+  }
+
+  /** Snapshot files, newest first. */
+  private async list(): Promise<SnapName[]> {
+    let names: string[];
+    try {
+      names = await this.fs.readdir(this.dir);
+    } catch (e) {
+      if (isErrno(e, 'ENOENT')) return [];
+      throw e;
+    }
+    const snaps = names.map(parseName).filter((s): s is SnapName => s !== null);
+    return snaps.sort((a, b) => b.index - a.index || b.term - a.term);
+  }
+
+  private async setAside(name: string, reason: string): Promise<void> {
+    const from = join(this.dir, name);
+    try {
+      await this.fs.rename(from, `${from}.broken`);
+      await syncDir(this.fs, this.dir);
+    } catch (e) {
+      throw new StorageError(StorageErrorCode.SnapCorrupt, `damaged snapshot (${reason}) could not be set aside`, { file: from, cause: e });
+    }
+    this.logger.warn({ file: from, reason }, `damaged snapshot set aside as ${name}.broken`);
+  }
+
+  private async retain(): Promise<void> {
+    const snaps = await this.list();
+    for (const old of snaps.slice(this.maxSnapshots)) {
+      try {
+        await this.fs.unlink(join(this.dir, old.name));
+        this.logger.info({ file: old.name }, 'removed old snapshot');
+      } catch (e) {
+        this.logger.warn({ err: e, file: old.name }, 'could not remove old snapshot');
+      }
+    }
+    if (snaps.length > this.maxSnapshots) await syncDir(this.fs, this.dir);
+  }
+}
+
+const tooLarge = new Error('snapshot too large');

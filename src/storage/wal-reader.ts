@@ -1,0 +1,270 @@
+// Reads a WAL directory back: every segment in order, every record checked, the chain
+// verified across segments, and the line drawn between a torn tail and corruption.
+//
+// THE TORN-TAIL RULE. The writer appends whole batches to the last segment only, and a
+// segment stops receiving records (it is synced) before its successor is created; a new
+// segment appears by rename only after its head record is synced. So after a crash the
+// only bytes that may legitimately be damaged are in the LAST segment, AFTER the last
+// record that was synced, and everything from the damage to the end of the file belongs
+// to writes that were never acknowledged. Reading stops at the first record that fails
+// (header cut short, malformed header, length running past end of file, checksum
+// mismatch). That failure is a TORN TAIL, repaired by cutting the file back, only if:
+//   1. it is in the last segment, and not its head record (the head was synced before
+//      the segment got its name), and
+//   2. it is not a whole, self-consistent record that merely links to the wrong
+//      predecessor (a complete record cannot be half-written), and
+//   3. no self-consistent record (shape and checksum) starts anywhere after it. A valid
+//      record after the damage proves the damaged bytes were written before something
+//      that survived, i.e. the damage is rot or tampering, not an interrupted append.
+//      One exception: a record lying inside the payload of the damaged record, when that
+//      record's header is intact and linked, is taken for user data (an entry may carry
+//      anything) unless it links to the damaged record's checksum.
+// Zero-filled space (a file extended but not written) has type 0 and never parses, so a
+// zero tail is a torn tail. Any other failure anywhere is CORRUPTION: the node refuses to
+// start with a StorageError naming the file and offset. Limit: damage to the very last
+// record of the last segment cannot be told from a torn write (nothing follows it), so
+// rot there is repaired as a tear; every earlier record is protected by its successors.
+
+import { join } from 'node:path';
+import type { Entry, HardState } from '../raft/types.ts';
+import { BinaryReader, CodecError, readEntry, readHardState } from '../codec/index.ts';
+import { StorageError, StorageErrorCode } from './errors.ts';
+import { readFileBounded, type StorageFs } from './fs.ts';
+import {
+  describeFault,
+  findValidRecord,
+  isFault,
+  plausibleRecordEnd,
+  MAX_RECORD_PAYLOAD_BYTES,
+  readRecordAt,
+  RecordType,
+  type RawRecord,
+  type RecordFault,
+} from './record.ts';
+import {
+  listSegments,
+  readHead,
+  readMarker,
+  type SegmentName,
+  type SnapshotMarker,
+  type WalMeta,
+} from './segment.ts';
+
+export interface SegmentInfo extends SegmentName {
+  path: string;
+  /** Highest entry index written in the segment (0 if none). */
+  maxIndex: number;
+}
+
+export interface WalReadResult {
+  meta: WalMeta;
+  /** The last HardState recorded (zeros if none). */
+  hardState: HardState;
+  hasHardState: boolean;
+  /** Entries after `at`, contiguous from at.index + 1 (empty when reading without `at`). */
+  entries: Entry[];
+  /** Every snapshot marker found, in log order, duplicates removed. */
+  markers: SnapshotMarker[];
+  segments: SegmentInfo[];
+  /** Chain value after the last valid record: the next record links to it. */
+  lastCrc: number;
+  /** Index of the last entry written, or of a later snapshot marker: the log continues after it. */
+  lastIndex: number;
+  lastMarker: SnapshotMarker | null;
+  /** End of the last valid record in the last segment, and that file's size. */
+  validEnd: number;
+  size: number;
+  /** End of the head record of the last segment. */
+  lastHeadEnd: number;
+  /** Why the bytes in [validEnd, size) are a torn tail, if there are any. */
+  tornReason: string | null;
+}
+
+export interface ReadWalOptions {
+  /** Return entries after this snapshot; null: only validate and collect markers. */
+  at: SnapshotMarker | null;
+  maxSegmentFileBytes: number;
+}
+
+const ZERO_HS: HardState = { term: 0, vote: 0, commit: 0 };
+
+function corrupt(file: string, offset: number, message: string, cause?: unknown): StorageError {
+  return new StorageError(StorageErrorCode.WalCorrupt, message, { file, offset, cause });
+}
+
+/** Decide whether the fault that ended the last segment is a torn tail (null) or corruption (the reason). */
+function corruptionBehindTail(buf: Uint8Array, fault: RecordFault, chain: number | null): string | null {
+  if (fault.kind === 'chain') return describeFault(fault);
+  const extent = chain === null ? null : plausibleRecordEnd(buf, fault.offset, chain);
+  const storedCrc = buf.length - fault.offset >= 4 ? new DataView(buf.buffer, buf.byteOffset).getUint32(fault.offset, true) : -1;
+  for (let at = fault.offset + 1; ; at++) {
+    at = findValidRecord(buf, at);
+    if (at < 0) return null;
+    const inside = extent !== null && at < extent;
+    const links = new DataView(buf.buffer, buf.byteOffset).getUint32(at + 12, true) === storedCrc;
+    if (!inside || links) return `${describeFault(fault)}, yet a valid record follows at offset ${at}`;
+  }
+}
+
+class WalScan {
+  meta: WalMeta | null = null;
+  hardState: HardState = ZERO_HS;
+  hasHardState = false;
+  entries: Entry[] = [];
+  markers: SnapshotMarker[] = [];
+  lastMarker: SnapshotMarker | null = null;
+  lastIndex = 0;
+  chain: number | null = null;
+  /** Content errors reported after the snapshot check, so an unknown snapshot is named as such. */
+  deferred: StorageError | null = null;
+
+  constructor(readonly at: SnapshotMarker | null) {}
+
+  /** Apply one record; throws CodecError on a payload that does not decode, StorageError on bad content. */
+  apply(rec: RawRecord, seg: SegmentInfo, isHead: boolean): void {
+    if (isHead !== (rec.type === RecordType.Meta)) {
+      throw corrupt(seg.path, rec.offset, isHead ? 'segment does not start with a head record' : 'head record in the middle of a segment');
+    }
+    switch (rec.type) {
+      case RecordType.Meta:
+        return this.head(rec, seg);
+      case RecordType.Entry:
+        return this.entry(rec, seg);
+      case RecordType.HardState: {
+        const r = new BinaryReader(rec.payload);
+        this.hardState = readHardState(r);
+        this.hasHardState = true;
+        r.expectEnd('hardstate record');
+        return;
+      }
+      case RecordType.Snapshot: {
+        const r = new BinaryReader(rec.payload);
+        this.marker(readMarker(r));
+        r.expectEnd('snapshot marker record');
+        return;
+      }
+    }
+  }
+
+  private head(rec: RawRecord, seg: SegmentInfo): void {
+    const h = readHead(rec.payload);
+    if (h.seq !== seg.seq || h.firstIndex !== seg.firstIndex) {
+      throw corrupt(seg.path, rec.offset, `segment head says seq ${h.seq} first index ${h.firstIndex}, the file name says seq ${seg.seq} first index ${seg.firstIndex}`);
+    }
+    if (this.meta === null) {
+      this.meta = h.meta;
+    } else if (h.meta.nodeId !== this.meta.nodeId || h.meta.clusterId !== this.meta.clusterId) {
+      throw corrupt(seg.path, rec.offset, `segment belongs to node ${h.meta.nodeId} of cluster "${h.meta.clusterId}", not node ${this.meta.nodeId} of "${this.meta.clusterId}"`);
+    }
+    if (h.hardState) {
+      this.hardState = h.hardState;
+      this.hasHardState = true;
+    }
+    if (h.marker) this.marker(h.marker);
+  }
+
+  private marker(m: SnapshotMarker): void {
+    this.lastMarker = m;
+    if (m.index > this.lastIndex) this.lastIndex = m.index; // the log resumes after an installed snapshot
+    const prev = this.markers[this.markers.length - 1];
+    if (!prev || prev.index !== m.index || prev.term !== m.term) this.markers.push(m);
+  }
+
+  private entry(rec: RawRecord, seg: SegmentInfo): void {
+    const r = new BinaryReader(rec.payload);
+    const e = readEntry(r, MAX_RECORD_PAYLOAD_BYTES);
+    r.expectEnd('entry record');
+    if (e.index === 0) throw corrupt(seg.path, rec.offset, 'entry with index 0');
+    this.lastIndex = e.index;
+    if (e.index > seg.maxIndex) seg.maxIndex = e.index;
+    const at = this.at;
+    if (at === null) return;
+    const kept = this.entries;
+    if (e.index <= at.index) {
+      kept.length = 0; // rewritten at or below the snapshot: everything after it goes too
+      return;
+    }
+    const first = at.index + 1;
+    if (e.index < first + kept.length) kept.length = e.index - first; // Raft's truncation, logged by appending
+    if (this.deferred) return;
+    if (e.index > first + kept.length) {
+      this.deferred = new StorageError(
+        StorageErrorCode.WalGap,
+        `entry ${e.index} follows ${first + kept.length - 1}: entries missing after the snapshot at ${at.index}`,
+        { file: seg.path, offset: rec.offset },
+      );
+      return;
+    }
+    const prevTerm = kept.length > 0 ? kept[kept.length - 1]!.term : at.term;
+    if (e.term < prevTerm) {
+      this.deferred = corrupt(seg.path, rec.offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
+      return;
+    }
+    kept.push({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data) }); // copy: do not pin the segment buffer
+  }
+}
+
+/** Read and verify the WAL in dir. Throws StorageError on anything but a torn tail. */
+export async function readWal(fs: StorageFs, dir: string, opts: ReadWalOptions): Promise<WalReadResult> {
+  const names = await listSegments(fs, dir);
+  if (names.length === 0) throw new StorageError(StorageErrorCode.WalNotFound, `no WAL segments in ${dir}`, { file: dir });
+  const scan = new WalScan(opts.at);
+  const segments: SegmentInfo[] = [];
+  let validEnd = 0;
+  let size = 0;
+  let lastHeadEnd = 0;
+  let tornReason: string | null = null;
+
+  for (let i = 0; i < names.length; i++) {
+    const seg: SegmentInfo = { ...names[i]!, path: join(dir, names[i]!.name), maxIndex: 0 };
+    segments.push(seg);
+    const isLast = i === names.length - 1;
+    const buf = await readFileBounded(fs, seg.path, opts.maxSegmentFileBytes, (n) =>
+      new StorageError(StorageErrorCode.WalSegmentTooLarge, `segment is ${n} bytes, more than the limit ${opts.maxSegmentFileBytes}`, { file: seg.path }),
+    );
+    if (scan.chain === null && seg.seq === 0) scan.chain = 0; // the very first record links to 0
+    let offset = 0;
+    while (offset < buf.length || offset === 0) {
+      const rec = readRecordAt(buf, offset, scan.chain);
+      if (isFault(rec)) {
+        if (!isLast || offset === 0) throw corrupt(seg.path, offset, `${describeFault(rec)}${isLast ? ' in the segment head' : ' in a segment that is not the last'}`);
+        const why = corruptionBehindTail(buf, rec, scan.chain);
+        if (why !== null) throw corrupt(seg.path, offset, why);
+        tornReason = describeFault(rec);
+        break;
+      }
+      try {
+        scan.apply(rec, seg, offset === 0);
+      } catch (e) {
+        if (e instanceof CodecError) throw corrupt(seg.path, offset, `record with a valid checksum does not decode: ${e.message}`, e);
+        throw e;
+      }
+      scan.chain = rec.crc;
+      offset = rec.offset + 16 + rec.payload.length;
+      if (rec.offset === 0) lastHeadEnd = offset;
+    }
+    validEnd = offset;
+    size = buf.length;
+  }
+
+  const at = opts.at;
+  if (at !== null && at.index > 0 && !scan.markers.some((m) => m.index === at.index && m.term === at.term)) {
+    throw new StorageError(StorageErrorCode.WalSnapshotNotFound, `the WAL holds no marker for the snapshot at index ${at.index} term ${at.term}`, { file: dir });
+  }
+  if (scan.deferred) throw scan.deferred;
+  return {
+    meta: scan.meta!,
+    hardState: scan.hardState,
+    hasHardState: scan.hasHardState,
+    entries: scan.entries,
+    markers: scan.markers,
+    segments,
+    lastCrc: scan.chain!,
+    lastIndex: scan.lastIndex,
+    lastMarker: scan.lastMarker,
+    validEnd,
+    size,
+    lastHeadEnd,
+    tornReason,
+  };
+}

@@ -1,0 +1,466 @@
+// The write-ahead log: appends entries, HardStates and snapshot markers to segment files
+// with one write and at most one fdatasync per batch; cuts segments at a size limit;
+// repairs a torn tail on open; purges segments a snapshot has made unnecessary.
+
+import { dirname, join } from 'node:path';
+import type { Entry, HardState } from '../raft/types.ts';
+import { BinaryWriter, writeEntry, writeHardState } from '../codec/index.ts';
+import { isStorageError, StorageError, StorageErrorCode } from './errors.ts';
+import {
+  nodeFs,
+  readAll,
+  removeTempFiles,
+  silentLogger,
+  syncDir,
+  writeAll,
+  writeFileDurably,
+  type StorageFileHandle,
+  type StorageFs,
+  type StorageLogger,
+} from './fs.ts';
+import { DirLock } from './lock.ts';
+import { beginRecord, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
+import {
+  parseSegmentName,
+  segmentName,
+  validateMeta,
+  writeHead,
+  writeMarker,
+  type SnapshotMarker,
+  type WalMeta,
+} from './segment.ts';
+import { readWal, type SegmentInfo } from './wal-reader.ts';
+
+export interface WalOptions {
+  /** Cut a new segment when the next batch would take the current one past this size. Default 64 MiB. */
+  segmentBytes?: number;
+  /** Segments no longer needed (wholly before the released index) kept anyway. Default 5. */
+  maxWals?: number;
+  /** Refuse to read a segment file larger than this. Default: max(segmentBytes, 64 MiB) + the largest record. */
+  maxSegmentFileBytes?: number;
+  logger?: StorageLogger;
+  /** The file system; tests inject faults here. */
+  fs?: StorageFs;
+}
+
+export interface WalOpenResult {
+  wal: Wal;
+  meta: WalMeta;
+  hardState: HardState;
+  entries: Entry[];
+  /** True when a torn tail was cut off (and kept in a .broken file). */
+  repaired: boolean;
+}
+
+export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_WALS = 5;
+
+interface Resolved {
+  segmentBytes: number;
+  maxWals: number;
+  maxSegmentFileBytes: number;
+  logger: StorageLogger;
+  fs: StorageFs;
+}
+
+function resolveOptions(o: WalOptions = {}): Resolved {
+  const segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+  const maxWals = o.maxWals ?? DEFAULT_MAX_WALS;
+  if (!Number.isSafeInteger(segmentBytes) || segmentBytes < 1024) {
+    throw new StorageError(StorageErrorCode.BadArgument, `segmentBytes must be an integer >= 1024, got ${segmentBytes}`);
+  }
+  if (!Number.isSafeInteger(maxWals) || maxWals < 0) {
+    throw new StorageError(StorageErrorCode.BadArgument, `maxWals must be a non-negative integer, got ${maxWals}`);
+  }
+  return {
+    segmentBytes,
+    maxWals,
+    maxSegmentFileBytes:
+      o.maxSegmentFileBytes ?? Math.max(segmentBytes, DEFAULT_SEGMENT_BYTES) + HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES,
+    logger: o.logger ?? silentLogger,
+    fs: o.fs ?? nodeFs,
+  };
+}
+
+function varintBytes(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  let n = 4;
+  for (v = Math.floor(v / 0x10000000); v > 0; v = Math.floor(v / 128)) n++;
+  return n;
+}
+const entryPayloadBytes = (e: Entry): number =>
+  varintBytes(e.term) + varintBytes(e.index) + 1 + varintBytes(e.data.length) + e.data.length;
+
+interface WalState {
+  fh: StorageFileHandle;
+  segments: SegmentInfo[];
+  offset: number;
+  headEnd: number;
+  lastCrc: number;
+  lastIndex: number;
+  hardState: HardState | null;
+  lastMarker: SnapshotMarker | null;
+}
+
+export class Wal {
+  private readonly writer = new BinaryWriter(64 * 1024);
+  private queue: Promise<unknown> = Promise.resolve();
+  private failure: StorageError | null = null;
+  private closed = false;
+  private closing: Promise<void> | null = null;
+  private dirty = false;
+  private releasedIndex = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly meta: WalMeta,
+    private readonly opts: Resolved,
+    private readonly lock: DirLock,
+    private s: WalState,
+  ) {}
+
+  /** True when dir holds at least one WAL segment. */
+  static async exists(dir: string, opts: { fs?: StorageFs } = {}): Promise<boolean> {
+    const fs = opts.fs ?? nodeFs;
+    try {
+      return (await fs.readdir(dir)).some((n) => parseSegmentName(n) !== null);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Create a new WAL in dir (created if missing); refuses if dir already holds one. */
+  static async create(dir: string, meta: WalMeta, options?: WalOptions): Promise<Wal> {
+    const opts = resolveOptions(options);
+    validateMeta(meta);
+    const { fs } = opts;
+    if (await Wal.exists(dir, opts)) throw new StorageError(StorageErrorCode.WalExists, 'a WAL already exists here', { file: dir });
+    await fs.mkdir(dir, { recursive: true });
+    await syncDir(fs, dirname(dir));
+    const lock = await DirLock.acquire(fs, dir);
+    try {
+      await removeTempFiles(fs, dir, opts.logger);
+      const seg: SegmentInfo = { name: segmentName(0, 0), seq: 0, firstIndex: 0, path: '', maxIndex: 0 };
+      seg.path = join(dir, seg.name);
+      const w = new BinaryWriter(256);
+      const start = beginRecord(w, RecordType.Meta, 0);
+      writeHead(w, { seq: 0, firstIndex: 0, meta, hardState: null, marker: null });
+      const lastCrc = endRecord(w, start);
+      const fh = await createSegmentFile(fs, seg.path, w.view());
+      opts.logger.info({ dir, nodeId: meta.nodeId, clusterId: meta.clusterId }, 'created WAL');
+      const state: WalState = { fh, segments: [seg], offset: w.length, headEnd: w.length, lastCrc, lastIndex: 0, hardState: null, lastMarker: null };
+      return new Wal(dir, { ...meta }, opts, lock, state);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /**
+   * Open the WAL in dir for appending, reading back everything after the snapshot `at`
+   * ({index: 0, term: 0} when there is none). A torn tail is cut off (kept in a .broken
+   * file, `repaired: true`); any other damage throws a StorageError naming file and offset.
+   */
+  static async open(dir: string, at: SnapshotMarker, options?: WalOptions): Promise<WalOpenResult> {
+    const opts = resolveOptions(options);
+    const { fs, logger } = opts;
+    if (!(await Wal.exists(dir, opts))) throw new StorageError(StorageErrorCode.WalNotFound, `no WAL segments in ${dir}`, { file: dir });
+    const lock = await DirLock.acquire(fs, dir);
+    try {
+      await removeTempFiles(fs, dir, logger);
+      const r = await readWal(fs, dir, { at, maxSegmentFileBytes: opts.maxSegmentFileBytes });
+      const last = r.segments[r.segments.length - 1]!;
+      const repaired = r.size > r.validEnd;
+      if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason ?? 'torn tail');
+      const fh = await fs.open(last.path, 'r+');
+      const state: WalState = {
+        fh,
+        segments: r.segments,
+        offset: r.validEnd,
+        headEnd: r.lastHeadEnd,
+        lastCrc: r.lastCrc,
+        lastIndex: r.lastIndex,
+        hardState: r.hasHardState ? r.hardState : null,
+        lastMarker: r.lastMarker,
+      };
+      logger.info({ dir, segments: r.segments.length, entries: r.entries.length, at, repaired }, 'opened WAL');
+      return { wal: new Wal(dir, r.meta, opts, lock, state), meta: r.meta, hardState: r.hardState, entries: r.entries, repaired };
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  /**
+   * The snapshots the WAL vouches for: every marker it holds whose index the last
+   * HardState has committed (a marker beyond the commit may belong to a snapshot whose
+   * HardState never reached the disk). Read-only: a torn tail is ignored, not repaired.
+   */
+  static async snapshotMarkers(dir: string, options?: WalOptions): Promise<SnapshotMarker[]> {
+    const opts = resolveOptions(options);
+    const r = await readWal(opts.fs, dir, { at: null, maxSegmentFileBytes: opts.maxSegmentFileBytes });
+    return r.markers.filter((m) => m.index <= r.hardState.commit);
+  }
+
+  /**
+   * Append entries and then the HardState (either may be empty) as one write, followed by
+   * one fdatasync when `sync` (or when earlier unsynced writes are pending and sync is set).
+   * A batch that does not fit the current segment is split at a segment cut.
+   */
+  save(hs: HardState | null, entries: readonly Entry[], sync: boolean): Promise<void> {
+    return this.serial(async () => {
+      this.checkBatch(entries);
+      const n = entries.length + (hs ? 1 : 0);
+      const sizeOf = (i: number) => HEADER_BYTES + (i < entries.length ? entryPayloadBytes(entries[i]!) : 24);
+      const encode = (w: BinaryWriter, i: number, prev: number): number => {
+        if (i < entries.length) {
+          const start = beginRecord(w, RecordType.Entry, prev);
+          writeEntry(w, entries[i]!);
+          return endRecord(w, start);
+        }
+        const start = beginRecord(w, RecordType.HardState, prev);
+        writeHardState(w, hs!);
+        return endRecord(w, start);
+      };
+      await this.append(n, sizeOf, encode, (from, to) => {
+        for (let i = from; i < to; i++) {
+          if (i < entries.length) this.noteEntry(entries[i]!.index);
+          else this.s.hardState = { ...hs! };
+        }
+      });
+      if (sync && this.dirty) await this.syncNow();
+    });
+  }
+
+  /**
+   * Check before writing what the reader will check after: entries contiguous, not
+   * leaving a hole after the log, terms not going down, each within the record limit.
+   * A refusal writes nothing and leaves the WAL usable.
+   */
+  private checkBatch(entries: readonly Entry[]): void {
+    let prev: Entry | null = null;
+    for (const e of entries) {
+      const why =
+        !Number.isSafeInteger(e.index) || e.index < 1
+          ? `entry index ${e.index} is not a positive integer`
+          : prev === null && e.index > this.s.lastIndex + 1
+            ? `entry ${e.index} would leave a hole after the last index ${this.s.lastIndex}`
+            : prev !== null && e.index !== prev.index + 1
+              ? `entry ${e.index} does not follow entry ${prev.index} in the batch`
+              : prev !== null && e.term < prev.term
+                ? `entry ${e.index} has term ${e.term}, below ${prev.term} before it`
+                : null;
+      if (why) throw new StorageError(StorageErrorCode.BadArgument, why, { file: this.currentPath() });
+      if (entryPayloadBytes(e) > MAX_RECORD_PAYLOAD_BYTES) {
+        throw new StorageError(StorageErrorCode.WalRecordTooLarge, `entry ${e.index} is ${e.data.length} bytes, above the record limit`);
+      }
+      prev = e;
+    }
+  }
+
+  /** Record that a snapshot at (index, term) was saved; synced before it resolves. */
+  saveSnapshotMarker(m: SnapshotMarker): Promise<void> {
+    return this.serial(async () => {
+      await this.append(
+        1,
+        () => HEADER_BYTES + 20,
+        (w, _i, prev) => {
+          const start = beginRecord(w, RecordType.Snapshot, prev);
+          writeMarker(w, m);
+          return endRecord(w, start);
+        },
+        () => {
+          this.s.lastMarker = { index: m.index, term: m.term };
+          if (m.index > this.s.lastIndex) this.s.lastIndex = m.index;
+        },
+      );
+      await this.syncNow();
+    });
+  }
+
+  /** Entries up to `index` are in a snapshot: segments holding nothing after it may go (beyond maxWals). */
+  releaseTo(index: number): Promise<void> {
+    return this.serial(async () => {
+      if (index > this.releasedIndex) this.releasedIndex = index;
+      await this.purge();
+    });
+  }
+
+  /** Sync what is pending and close. Always releases the directory lock, even when failed. */
+  close(): Promise<void> {
+    // Queued behind the calls made before it; calls made after it find the WAL closed.
+    this.closing ??= this.queue.then(async () => {
+      this.closed = true;
+      try {
+        if (this.failure === null && this.dirty) await this.s.fh.datasync();
+      } finally {
+        await this.s.fh.close().catch(() => {});
+        await this.lock.release();
+      }
+    });
+    this.queue = this.closing.catch(() => {});
+    return this.closing;
+  }
+
+  /** Names of the segment files currently part of the log, oldest first (for tests and status). */
+  segmentNames(): string[] {
+    return this.s.segments.map((s) => s.name);
+  }
+
+  // ---- internals ----
+
+  /** Run operations one at a time; an I/O failure poisons the WAL for good. */
+  private serial(op: () => Promise<void>): Promise<void> {
+    const run = async () => {
+      if (this.closed) throw new StorageError(StorageErrorCode.WalClosed, 'WAL is closed', { file: this.dir });
+      if (this.failure) throw this.failure;
+      try {
+        await op();
+      } catch (e) {
+        if (isStorageError(e, StorageErrorCode.BadArgument) || isStorageError(e, StorageErrorCode.WalRecordTooLarge)) throw e; // nothing written
+        this.failure ??= new StorageError(StorageErrorCode.WalFailed, `WAL write failed, refusing all further writes: ${(e as Error).message}`, { file: this.currentPath(), cause: e });
+        this.opts.logger.error({ err: e, file: this.currentPath() }, 'WAL failed');
+        throw this.failure;
+      }
+    };
+    const p = this.queue.then(run, run);
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  private currentPath(): string {
+    return this.s.segments[this.s.segments.length - 1]!.path;
+  }
+
+  private noteEntry(index: number): void {
+    this.s.lastIndex = index;
+    const seg = this.s.segments[this.s.segments.length - 1]!;
+    if (index > seg.maxIndex) seg.maxIndex = index;
+  }
+
+  /**
+   * Write records [0, n) in as few writes as the segment size allows: each run that fits
+   * the current segment is encoded into the reused buffer and written at once.
+   */
+  private async append(
+    n: number,
+    sizeOf: (i: number) => number,
+    encode: (w: BinaryWriter, i: number, prev: number) => number,
+    written: (from: number, to: number) => void,
+  ): Promise<void> {
+    const w = this.writer;
+    let i = 0;
+    while (i < n) {
+      const room = this.opts.segmentBytes - this.s.offset;
+      let j = i;
+      let bytes = 0;
+      while (j < n) {
+        const size = sizeOf(j);
+        if (bytes + size > room && !(j === i && this.s.offset === this.s.headEnd)) break;
+        bytes += size;
+        j++;
+      }
+      if (j === i) {
+        await this.cut();
+        continue;
+      }
+      w.reset();
+      let crc = this.s.lastCrc;
+      for (let k = i; k < j; k++) crc = encode(w, k, crc);
+      this.dirty = true;
+      await writeAll(this.s.fh, w.view(), this.s.offset);
+      this.s.offset += w.length;
+      this.s.lastCrc = crc;
+      written(i, j);
+      i = j;
+    }
+  }
+
+  private async syncNow(): Promise<void> {
+    await this.s.fh.datasync();
+    this.dirty = false;
+  }
+
+  /**
+   * Start the next segment. The current one is synced first (nothing may follow unsynced
+   * bytes in a segment that is not the last), and the new one only gets its name once its
+   * head record (identity, chain link, the last HardState and snapshot marker) is synced.
+   */
+  private async cut(): Promise<void> {
+    const s = this.s;
+    if (this.dirty) await this.syncNow();
+    const prev = s.segments[s.segments.length - 1]!;
+    const seq = prev.seq + 1;
+    const firstIndex = s.lastIndex + 1;
+    const seg: SegmentInfo = { name: segmentName(seq, firstIndex), seq, firstIndex, path: '', maxIndex: 0 };
+    seg.path = join(this.dir, seg.name);
+    const w = this.writer.reset();
+    const start = beginRecord(w, RecordType.Meta, s.lastCrc);
+    writeHead(w, { seq, firstIndex, meta: this.meta, hardState: s.hardState, marker: s.lastMarker });
+    const crc = endRecord(w, start);
+    const fh = await createSegmentFile(this.opts.fs, seg.path, w.view());
+    await s.fh.close();
+    s.fh = fh;
+    s.segments.push(seg);
+    s.offset = s.headEnd = w.length;
+    s.lastCrc = crc;
+    this.opts.logger.info({ file: seg.path }, 'cut WAL segment');
+    await this.purge();
+  }
+
+  /** Remove the oldest segments that hold nothing after the released index, keeping maxWals of them. */
+  private async purge(): Promise<void> {
+    const segs = this.s.segments;
+    let releasable = 0;
+    while (releasable < segs.length - 1 && segs[releasable]!.maxIndex <= this.releasedIndex) releasable++;
+    const excess = releasable - this.opts.maxWals;
+    for (let k = 0; k < excess; k++) {
+      const seg = segs[0]!;
+      try {
+        await this.opts.fs.unlink(seg.path);
+        await syncDir(this.opts.fs, this.dir); // one at a time: a crash leaves no hole in the sequence
+      } catch (e) {
+        this.opts.logger.warn({ err: e, file: seg.path }, 'could not purge WAL segment');
+        return;
+      }
+      segs.shift();
+      this.opts.logger.info({ file: seg.path, releasedIndex: this.releasedIndex }, 'purged WAL segment');
+    }
+  }
+}
+
+/** Create a segment durably (temporary name, sync, rename, sync the directory); returns it open for appending. */
+async function createSegmentFile(fs: StorageFs, path: string, head: Uint8Array): Promise<StorageFileHandle> {
+  const tmp = `${path}.tmp`;
+  const fh = await fs.open(tmp, 'w+');
+  try {
+    await writeAll(fh, head, 0);
+    await fh.sync();
+    await fs.rename(tmp, path);
+    await syncDir(fs, dirname(path));
+    return fh;
+  } catch (e) {
+    await fh.close().catch(() => {});
+    throw e;
+  }
+}
+
+/** Keep the torn bytes in a .broken file, then cut the segment back to its last whole record. */
+async function cutTornTail(fs: StorageFs, logger: StorageLogger, seg: SegmentInfo, validEnd: number, size: number, reason: string): Promise<void> {
+  const fh = await fs.open(seg.path, 'r+');
+  try {
+    const torn = new Uint8Array(size - validEnd);
+    await readAll(fh, torn, validEnd);
+    const taken = new Set(await fs.readdir(dirname(seg.path)));
+    let broken = `${seg.name}@${validEnd}.broken`;
+    for (let n = 1; taken.has(broken); n++) broken = `${seg.name}@${validEnd}-${n}.broken`;
+    await writeFileDurably(fs, join(dirname(seg.path), broken), [torn]);
+    await fh.truncate(validEnd);
+    await fh.sync();
+    logger.warn({ file: seg.path, offset: validEnd, bytes: torn.length, keptIn: broken, reason }, 'repaired torn WAL tail');
+  } finally {
+    await fh.close();
+  }
+}

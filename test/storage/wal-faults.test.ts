@@ -1,0 +1,156 @@
+// I/O failures poison the WAL (an fsync is never retried); the directory lock keeps a
+// second writer out; crash leftovers of a segment cut are cleaned up.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Wal, isStorageError, nodeFs, StorageErrorCode, type StorageFs } from '../../src/storage/index.ts';
+import { brief, range, withTmp } from './helpers.ts';
+
+const META = { nodeId: 1, clusterId: 'c' };
+const AT0 = { index: 0, term: 0 };
+
+/** A file system whose next datasync or write fails when the flag says so. */
+function faultyFs(fault: { datasync?: boolean; write?: boolean; calls?: string[] }): StorageFs {
+  return {
+    ...nodeFs,
+    async open(path, flags) {
+      const fh = await nodeFs.open(path, flags);
+      return {
+        read: (b, o, l, p) => fh.read(b, o, l, p),
+        stat: () => fh.stat(),
+        truncate: (n) => fh.truncate(n),
+        sync: () => fh.sync(),
+        close: () => fh.close(),
+        async datasync() {
+          fault.calls?.push('datasync');
+          if (fault.datasync) throw Object.assign(new Error('EIO: injected fsync failure'), { code: 'EIO' });
+          return fh.datasync();
+        },
+        async write(b, o, l, p) {
+          fault.calls?.push('write');
+          if (fault.write) throw Object.assign(new Error('ENOSPC: injected write failure'), { code: 'ENOSPC' });
+          return fh.write(b, o, l, p);
+        },
+      };
+    },
+  };
+}
+
+test('a failed fsync puts the WAL in a failed state: every later call rejects, nothing is retried', () =>
+  withTmp(async (dir) => {
+    const fault: { datasync?: boolean; calls: string[] } = { calls: [] };
+    const wal = await Wal.create(dir, META, { fs: faultyFs(fault) });
+    await wal.save({ term: 1, vote: 1, commit: 0 }, range(1, 3, 1), true);
+    fault.datasync = true;
+    await assert.rejects(wal.save(null, range(4, 4, 1), true), (e) => isStorageError(e, StorageErrorCode.WalFailed) && /fsync/.test(e.message));
+    fault.datasync = false;
+    fault.calls.length = 0;
+    await assert.rejects(wal.save(null, range(5, 5, 1), true), (e) => isStorageError(e, StorageErrorCode.WalFailed));
+    await assert.rejects(wal.saveSnapshotMarker({ index: 1, term: 1 }), (e) => isStorageError(e, StorageErrorCode.WalFailed));
+    await assert.rejects(wal.releaseTo(1), (e) => isStorageError(e, StorageErrorCode.WalFailed));
+    assert.deepEqual(fault.calls, [], 'no write or fsync after the failure');
+    await wal.close(); // still releases the lock
+    const r = await Wal.open(dir, AT0);
+    assert.deepEqual(brief(r.entries).slice(0, 3), brief(range(1, 3, 1)));
+    await r.wal.close();
+  }));
+
+test('a failed write puts the WAL in a failed state', () =>
+  withTmp(async (dir) => {
+    const fault: { write?: boolean } = {};
+    const wal = await Wal.create(dir, META, { fs: faultyFs(fault) });
+    fault.write = true;
+    await assert.rejects(wal.save(null, range(1, 1, 1), false), (e) => isStorageError(e, StorageErrorCode.WalFailed) && /ENOSPC/.test(e.message));
+    fault.write = false;
+    await assert.rejects(wal.save(null, range(1, 1, 1), false), (e) => isStorageError(e, StorageErrorCode.WalFailed));
+    await wal.close();
+  }));
+
+test('group commit: a batch is one write and one datasync; an unsynced save does no fsync', () =>
+  withTmp(async (dir) => {
+    const fault = { calls: [] as string[] };
+    const wal = await Wal.create(dir, META, { fs: faultyFs(fault) });
+    fault.calls.length = 0;
+    await wal.save({ term: 1, vote: 1, commit: 0 }, range(1, 256, 1), true);
+    assert.deepEqual(fault.calls, ['write', 'datasync']);
+    fault.calls.length = 0;
+    await wal.save({ term: 1, vote: 1, commit: 5 }, [], false);
+    assert.deepEqual(fault.calls, ['write']);
+    await wal.close();
+  }));
+
+test('an entry larger than the record limit is refused without failing the WAL', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    const huge = { index: 1, term: 1, type: 0 as const, data: new Uint8Array(64 * 1024 * 1024 + 1) };
+    await assert.rejects(wal.save(null, [huge], true), (e) => isStorageError(e, StorageErrorCode.WalRecordTooLarge));
+    await wal.save(null, range(1, 1, 1), true);
+    await wal.close();
+  }));
+
+test('closed WAL rejects calls', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    await wal.close();
+    await assert.rejects(wal.save(null, [], true), (e) => isStorageError(e, StorageErrorCode.WalClosed));
+  }));
+
+test('the directory lock keeps a second writer out and is taken over from a dead process', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    await assert.rejects(Wal.open(dir, AT0), (e) => isStorageError(e, StorageErrorCode.WalLocked));
+    await wal.close();
+    // A process that held the lock was killed: its pid no longer runs.
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    await writeFile(join(dir, 'LOCK'), `${dead}\n`);
+    const r = await Wal.open(dir, AT0);
+    await r.wal.close();
+    // A live process (our parent) holds it.
+    await writeFile(join(dir, 'LOCK'), `${process.ppid}\n`);
+    await assert.rejects(Wal.open(dir, AT0), (e) => isStorageError(e, StorageErrorCode.WalLocked) && /running process/.test(e.message));
+  }));
+
+test('a crash in the middle of a segment cut leaves a .tmp file that open removes', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    await wal.save({ term: 1, vote: 1, commit: 1 }, range(1, 2, 1), true);
+    await wal.close();
+    await writeFile(join(dir, '0000000000000001-0000000000000003.wal.tmp'), 'half a head');
+    const r = await Wal.open(dir, AT0);
+    assert.equal(r.entries.length, 2);
+    assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.tmp')), []);
+    await r.wal.close();
+  }));
+
+test('batches that would break the log are refused before writing, leaving the WAL usable', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    await wal.save(null, range(1, 5, 2), true);
+    const bad = (e: unknown) => isStorageError(e, StorageErrorCode.BadArgument);
+    await assert.rejects(wal.save(null, range(7, 8, 2), true), bad); // hole after 5
+    await assert.rejects(wal.save(null, [...range(6, 6, 2), ...range(8, 8, 2)], true), bad); // hole inside
+    await assert.rejects(wal.save(null, [...range(6, 6, 2), ...range(7, 7, 1)], true), bad); // term goes down
+    await assert.rejects(wal.save(null, range(0, 0, 2), true), bad);
+    await wal.save(null, range(3, 4, 3), true); // a rewrite (truncation) is fine
+    await wal.close();
+    const r = await Wal.open(dir, AT0);
+    assert.deepEqual(brief(r.entries).map(([i, t]) => [i, t]), [[1, 2], [2, 2], [3, 3], [4, 3]]);
+    await r.wal.close();
+  }));
+
+test('close waits for calls made before it; calls made after it are refused', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    const pending = [wal.save(null, range(1, 1, 1), false), wal.save(null, range(2, 2, 1), false)];
+    const closed = wal.close();
+    const late = wal.save(null, range(3, 3, 1), true);
+    await Promise.all(pending);
+    await closed;
+    await assert.rejects(late, (e) => isStorageError(e, StorageErrorCode.WalClosed));
+    const r = await Wal.open(dir, AT0);
+    assert.equal(r.entries.length, 2);
+    await r.wal.close();
+  }));

@@ -1,0 +1,235 @@
+// Crash recovery: a torn tail at every byte offset is repaired (cut bytes kept in a
+// .broken file); damage anywhere else is refused with a StorageError naming the file.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { open, readFile, readdir, rename, stat, truncate, unlink, writeFile, appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { Wal, isStorageError, StorageErrorCode, type StorageError } from '../../src/storage/index.ts';
+import { brief, copyDir, ent, range, walFiles, withTmp } from './helpers.ts';
+
+const META = { nodeId: 3, clusterId: 'c' };
+const SMALL = { segmentBytes: 1024 };
+const AT0 = { index: 0, term: 0 };
+
+/** Build a WAL whose last segment ends with `tail` entries written one record at a time; returns the record ends. */
+async function buildWal(dir: string, base: number, tail: number) {
+  const wal = await Wal.create(dir, META, SMALL);
+  await wal.save({ term: 1, vote: 3, commit: 0 }, range(1, base, 1), true);
+  const last = async () => join(dir, (await walFiles(dir)).at(-1)!);
+  const ends: number[] = [(await stat(await last())).size];
+  for (let i = base + 1; i <= base + tail; i++) {
+    await wal.save(null, [ent(i, 1, `tail-${i}`)], false);
+    ends.push((await stat(await last())).size);
+  }
+  await wal.close();
+  return { lastFile: await last(), ends };
+}
+
+function corruptIn(file: string) {
+  return (e: unknown) => {
+    assert.ok(isStorageError(e), `expected a StorageError, got ${String(e)}`);
+    assert.equal((e as StorageError).file, file, (e as Error).message);
+    return true;
+  };
+}
+
+test('a crash at every byte offset of the last records: recovery keeps exactly the whole records', () =>
+  withTmp(async (tmp) => {
+    const src = join(tmp, 'src');
+    const { lastFile, ends } = await buildWal(src, 40, 3);
+    const name = lastFile.slice(src.length + 1);
+    const original = await readFile(lastFile);
+    const start = ends[0]!;
+    for (let cut = start; cut < ends.at(-1)!; cut++) {
+      const dir = join(tmp, `cut-${cut}`);
+      await copyDir(src, dir);
+      await truncate(join(dir, name), cut);
+      const whole = ends.filter((e) => e <= cut).length - 1; // tail records that survive whole
+      const r = await Wal.open(dir, AT0, SMALL);
+      assert.deepEqual(brief(r.entries), brief([...range(1, 40, 1), ...range(41, 40 + whole, 1).map((e) => ent(e.index, 1, `tail-${e.index}`))]), `cut at ${cut}`);
+      const recordEnd = ends[whole]!;
+      assert.equal(r.repaired, cut > recordEnd, `cut at ${cut}`);
+      const broken = (await readdir(dir)).filter((n) => n.endsWith('.broken'));
+      if (cut > recordEnd) {
+        assert.deepEqual(broken, [`${name}@${recordEnd}.broken`]);
+        assert.deepEqual(await readFile(join(dir, broken[0]!)), original.subarray(recordEnd, cut));
+        assert.equal((await stat(join(dir, name))).size, recordEnd);
+      } else {
+        assert.deepEqual(broken, []);
+      }
+      // The repaired WAL takes appends and reopens cleanly.
+      await r.wal.save({ term: 2, vote: 3, commit: 1 }, [ent(41 + whole, 2, 'after')], true);
+      await r.wal.close();
+      const again = await Wal.open(dir, AT0, SMALL);
+      assert.equal(again.repaired, false);
+      assert.deepEqual(brief(again.entries.slice(-1)), [[41 + whole, 2, 'after']]);
+      assert.deepEqual(again.hardState, { term: 2, vote: 3, commit: 1 });
+      await again.wal.close();
+    }
+  }));
+
+test('zero-filled space after the last record is a torn tail', () =>
+  withTmp(async (dir) => {
+    const { lastFile, ends } = await buildWal(dir, 5, 1);
+    await appendFile(lastFile, Buffer.alloc(8192));
+    const r = await Wal.open(dir, AT0, SMALL);
+    assert.equal(r.repaired, true);
+    assert.equal(r.entries.length, 6);
+    assert.equal((await stat(lastFile)).size, ends.at(-1));
+    await r.wal.close();
+  }));
+
+test('garbage after the last record (a torn batch) is repaired; Wal.snapshotMarkers ignores it read-only', () =>
+  withTmp(async (dir) => {
+    const { lastFile, ends } = await buildWal(dir, 5, 1);
+    const junk = Buffer.alloc(3000);
+    for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919) & 0xff;
+    await appendFile(lastFile, junk);
+    assert.deepEqual(await Wal.snapshotMarkers(dir, SMALL), []);
+    assert.equal((await stat(lastFile)).size, ends.at(-1)! + junk.length, 'snapshotMarkers does not repair');
+    const r = await Wal.open(dir, AT0, SMALL);
+    assert.equal(r.repaired, true);
+    assert.equal(r.entries.length, 6);
+    await r.wal.close();
+  }));
+
+test('a flipped bit in an earlier record of the last segment is corruption, named with file and offset', () =>
+  withTmp(async (dir) => {
+    const { lastFile, ends } = await buildWal(dir, 5, 3);
+    for (const at of [ends[1]! + 20, ends[1]! + 1, ends[1]! + 4, ends[1]! + 6, ends[1]! + 13]) {
+      const buf = await readFile(lastFile);
+      buf[at]! ^= 0x10; // payload, crc, length, type, chain link of the second tail record
+      await writeFile(lastFile, buf);
+      await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => {
+        corruptIn(lastFile)(e);
+        assert.equal((e as StorageError).code, StorageErrorCode.WalCorrupt);
+        assert.equal((e as StorageError).offset, ends[1]);
+        return true;
+      });
+      buf[at]! ^= 0x10;
+      await writeFile(lastFile, buf);
+    }
+    const r = await Wal.open(dir, AT0, SMALL);
+    assert.equal(r.entries.length, 8);
+    await r.wal.close();
+  }));
+
+test('damage to the very last record is indistinguishable from a tear and is repaired (documented limit)', () =>
+  withTmp(async (dir) => {
+    const { lastFile, ends } = await buildWal(dir, 5, 2);
+    const buf = await readFile(lastFile);
+    buf[ends[1]! + 20]! ^= 1;
+    await writeFile(lastFile, buf);
+    const r = await Wal.open(dir, AT0, SMALL);
+    assert.equal(r.repaired, true);
+    assert.equal(r.entries.length, 6);
+    await r.wal.close();
+  }));
+
+test('a flipped bit in a segment that is not the last is corruption', () =>
+  withTmp(async (dir) => {
+    await buildWal(dir, 100, 1);
+    const files = await walFiles(dir);
+    assert.ok(files.length >= 3);
+    const victim = join(dir, files[1]!);
+    const buf = await readFile(victim);
+    buf[buf.length - 3]! ^= 4; // inside the last record of a middle segment
+    await writeFile(victim, buf);
+    await assert.rejects(Wal.open(dir, AT0, SMALL), corruptIn(victim));
+    await assert.rejects(Wal.snapshotMarkers(dir, SMALL), corruptIn(victim));
+  }));
+
+test('a missing middle segment is refused, naming the segment after the hole', () =>
+  withTmp(async (dir) => {
+    await buildWal(dir, 100, 1);
+    const files = await walFiles(dir);
+    await unlink(join(dir, files[1]!));
+    await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => {
+      corruptIn(join(dir, files[2]!))(e);
+      return isStorageError(e, StorageErrorCode.WalMissingSegment);
+    });
+  }));
+
+test('a swapped pair of segments is refused (contents swapped, or names swapped)', () =>
+  withTmp(async (tmp) => {
+    const src = join(tmp, 'src');
+    await buildWal(src, 100, 1);
+    const files = await walFiles(src);
+    // Swap the contents of segments 1 and 2 under their names.
+    const a = join(tmp, 'a');
+    await copyDir(src, a);
+    const one = await readFile(join(a, files[1]!));
+    const two = await readFile(join(a, files[2]!));
+    await writeFile(join(a, files[1]!), two);
+    await writeFile(join(a, files[2]!), one);
+    await assert.rejects(Wal.open(a, AT0, SMALL), corruptIn(join(a, files[1]!)));
+    // Keep each file's first index but swap the sequence numbers.
+    const b = join(tmp, 'b');
+    await copyDir(src, b);
+    const swapped = (n: string, seq: string) => `${seq}${n.slice(16)}`;
+    await rename(join(b, files[1]!), join(b, 'x'));
+    await rename(join(b, files[2]!), join(b, swapped(files[2]!, files[1]!.slice(0, 16))));
+    await rename(join(b, 'x'), join(b, swapped(files[1]!, files[2]!.slice(0, 16))));
+    await assert.rejects(Wal.open(b, AT0, SMALL), (e) => isStorageError(e, StorageErrorCode.WalCorrupt) && /chain|seq/.test(e.message));
+  }));
+
+test('a segment from another WAL spliced in breaks the chain', () =>
+  withTmp(async (tmp) => {
+    const a = join(tmp, 'a');
+    const b = join(tmp, 'b');
+    await buildWal(a, 100, 1);
+    const wal = await Wal.create(b, META, SMALL);
+    await wal.save({ term: 1, vote: 3, commit: 0 }, range(1, 100, 1).map((e) => ent(e.index, 1, `other-${e.index}`)), true);
+    await wal.close();
+    const files = await walFiles(a);
+    assert.deepEqual(await walFiles(b), files, 'same names, different contents');
+    await writeFile(join(a, files[2]!), await readFile(join(b, files[2]!)));
+    await assert.rejects(Wal.open(a, AT0, SMALL), (e) => {
+      corruptIn(join(a, files[2]!))(e);
+      return /chain/.test((e as Error).message);
+    });
+  }));
+
+test('hostile length fields are refused without allocating', () =>
+  withTmp(async (dir) => {
+    const { lastFile, ends } = await buildWal(dir, 5, 3);
+    const buf = await readFile(lastFile);
+    buf.writeUInt32LE(0xffffffff, ends[1]! + 4); // length of an earlier record
+    await writeFile(lastFile, buf);
+    const before = process.memoryUsage().arrayBuffers;
+    await assert.rejects(Wal.open(dir, AT0, SMALL), corruptIn(lastFile));
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+  }));
+
+test('a segment file larger than any the writer makes is refused before reading it', () =>
+  withTmp(async (dir) => {
+    const { lastFile } = await buildWal(dir, 5, 1);
+    await truncate(lastFile, 4 * 1024 * 1024 * 1024); // sparse: costs nothing
+    await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => isStorageError(e, StorageErrorCode.WalSegmentTooLarge) && corruptIn(lastFile)(e));
+  }));
+
+test('a record with a valid checksum whose payload does not decode is corruption, even at the tail', () =>
+  withTmp(async (dir) => {
+    const { lastFile, ends } = await buildWal(dir, 5, 1);
+    const buf = await readFile(lastFile);
+    const lastCrc = buf.readUInt32LE(ends.at(-2)!); // the crc field of the last record: the next link
+    const rec = Buffer.alloc(16 + 4);
+    rec.writeUInt32LE(4, 4);
+    rec[8] = 2; // an entry record
+    rec.writeUInt32LE(lastCrc, 12);
+    rec.set([1, 1, 9, 0], 16); // entry type 9 does not exist
+    rec.writeUInt32LE(crc32(rec.subarray(4)), 0);
+    await appendFile(lastFile, rec);
+    await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => corruptIn(lastFile)(e) && /does not decode/.test((e as Error).message));
+  }));
+
+test('the head record of the last segment is never treated as a tear', () =>
+  withTmp(async (dir) => {
+    const { lastFile } = await buildWal(dir, 100, 0);
+    const fh = await open(lastFile, 'r+');
+    await fh.write(Buffer.from([0xff]), 0, 1, 20);
+    await fh.close();
+    await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => corruptIn(lastFile)(e) && /head/.test((e as Error).message));
+  }));
