@@ -7,10 +7,10 @@ import type { LogLevel } from './config.ts';
 export type { Logger };
 
 export interface CoreLogger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: object): void;
+  info(msg: string, fields?: object): void;
+  warn(msg: string, fields?: object): void;
+  error(msg: string, fields?: object): void;
 }
 
 export function createLogger(level: LogLevel, nodeId: number): Logger {
@@ -21,7 +21,7 @@ export function createLogger(level: LogLevel, nodeId: number): Logger {
 export function coreLogger(log: Logger): CoreLogger {
   const at =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (msg: string, fields?: Record<string, unknown>): void => {
+    (msg: string, fields?: object): void => {
       if (fields === undefined) log[level](msg);
       else log[level](fields, msg);
     };

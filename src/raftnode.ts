@@ -1,0 +1,659 @@
+// RaftNode drives the pure Raft core: it replays the disk at start, ticks, feeds the core
+// proposals / conf changes / reads / peer messages, and runs the Ready loop:
+//   persist (one WAL write, one fsync; a leader's appends leave in parallel)
+//   → send → apply (commitC to the kvstore, conf changes here) → advance.
+// Whatever arrives while a Ready is being persisted waits in the inbox and goes into the
+// next Ready together: that is the group commit.
+
+import { createHash, randomInt } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Chan } from './chan.ts';
+import { BinaryReader, BinaryWriter, decodeConfChange } from './codec/index.ts';
+import type { Config } from './config.ts';
+import { ServiceError } from './errors.ts';
+import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
+import type { Commit, Proposal } from './kvstore.ts';
+import { coreLogger, type Logger } from './logger.ts';
+import { Membership } from './membership.ts';
+import {
+  ConfChangeType,
+  EntryType,
+  MemoryStorage,
+  RaftErrorCode,
+  RawNode,
+  StateType,
+  canSendBeforePersist,
+  isRaftError,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type HardState,
+  type Message,
+  type Ready,
+  type Snapshot,
+} from './raft/index.ts';
+import { Snapshotter, Wal } from './storage/index.ts';
+import { PeerTransport, buildPeerApp, fetchClusterInfo } from './transport/index.ts';
+
+export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
+
+export interface RaftNodeOptions {
+  config: Config;
+  log: Logger;
+  proposeC: Chan<Proposal>;
+  confChangeC: Chan<ConfChangeRequest>;
+  commitC: Chan<Commit>;
+  /** The kvstore's state as bytes; called only once every commit sent so far is applied. */
+  kvSnapshot: () => Uint8Array;
+  /** The kvstore's applied index, for status. */
+  kvApplied: () => number;
+}
+
+const SNAPSHOT_DATA_VERSION = 1;
+const MAX_TICKS_PER_TURN = 2;
+const utf8 = new TextDecoder();
+
+interface ReadRequest {
+  id: number;
+  resolve: (index: number) => void;
+  reject: (e: Error) => void;
+  deadline: number;
+}
+
+interface PendingConfChange extends ConfChangeRequest {
+  deadline: number;
+}
+
+/** What the disk gave back at start-up. */
+interface Recovered {
+  wal: Wal;
+  clusterId: string;
+  storage: MemoryStorage;
+  snapshot: Snapshot | null;
+  membership: Membership;
+  kvState: Uint8Array | null;
+  bootstrap: boolean;
+}
+
+export class RaftNode implements NodeInfo {
+  readonly id: number;
+  readonly clusterId: string;
+  /** Kv state from the snapshot the node restarted from (the caller restores it), or null. */
+  readonly restoredKv: { data: Uint8Array; index: number } | null;
+  /** Resolves when the node has stopped running, and why. */
+  readonly finished: Promise<StopReason>;
+
+  private readonly o: RaftNodeOptions;
+  private readonly cfg: Config;
+  private readonly log: Logger;
+  private readonly wal: Wal;
+  private readonly snapshotter: Snapshotter;
+  private readonly storage: MemoryStorage;
+  private readonly raft: RawNode;
+  private readonly transport: PeerTransport;
+  private readonly membership: Membership;
+  private peerApp: FastifyInstance | null = null;
+
+  // Inbox: filled from callbacks at any time, fed to the core between Readies.
+  private inMsgs: Message[] = [];
+  private inProps: Proposal[] = [];
+  private inConfChanges: PendingConfChange[] = [];
+  private inReads: ReadRequest[] = [];
+  private inUnreachable = new Set<number>();
+  private inSnapStatus: { id: number; ok: boolean }[] = [];
+  private pendingTicks = 0;
+  private wake: (() => void) | null = null;
+
+  private readonly pendingReads = new Map<number, ReadRequest>();
+  private pendingConfChanges: PendingConfChange[] = [];
+  private readSeq = 0;
+
+  private confState: ConfState;
+  private appliedIndex: number;
+  private snapshotIndex: number;
+  private leader = 0;
+  private raftState: StateType = StateType.Follower;
+  private term = 0;
+  private commit = 0;
+
+  private tickTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopRequested: StopReason | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private resolveFinished!: (r: StopReason) => void;
+  private lastRejectLog = 0;
+
+  private constructor(o: RaftNodeOptions, rec: Recovered) {
+    this.o = o;
+    this.cfg = o.config;
+    this.log = o.log;
+    this.id = o.config.id;
+    this.clusterId = rec.clusterId;
+    this.wal = rec.wal;
+    this.storage = rec.storage;
+    this.membership = rec.membership;
+    this.snapshotter = new Snapshotter(this.cfg.snapDir, { maxSnapshots: this.cfg.maxSnapshots, logger: this.log });
+    this.finished = new Promise((r) => (this.resolveFinished = r));
+    const snapIndex = rec.snapshot?.metadata.index ?? 0;
+    this.restoredKv = rec.kvState === null ? null : { data: rec.kvState, index: snapIndex };
+    this.appliedIndex = snapIndex;
+    this.snapshotIndex = snapIndex;
+    this.confState = rec.storage.initialState().confState;
+    const hs = rec.storage.initialState().hardState;
+    this.term = hs.term;
+    this.commit = hs.commit;
+
+    this.raft = new RawNode({
+      id: this.id,
+      electionTicks: this.cfg.electionTicks,
+      heartbeatTicks: this.cfg.heartbeatTicks,
+      storage: this.storage,
+      applied: snapIndex,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      preVote: true,
+      checkQuorum: true,
+      random: (n) => randomInt(n),
+      logger: coreLogger(this.log),
+    });
+    if (rec.bootstrap) {
+      this.raft.bootstrap(this.cfg.peerUrls.map((url, i) => ({ id: i + 1, context: Buffer.from(url, 'utf8') })));
+    }
+
+    this.transport = new PeerTransport({
+      localId: this.id,
+      clusterId: this.clusterId,
+      connectTimeoutMs: Math.max(200, this.cfg.tickMs * this.cfg.heartbeatTicks * 5),
+      requestTimeoutMs: Math.max(1000, this.cfg.tickMs * this.cfg.electionTicks),
+      events: {
+        unreachable: (id) => this.push(() => this.inUnreachable.add(id)),
+        snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
+        removed: () => this.requestStop({ kind: 'removed' }, 'a peer says this member was removed from the cluster'),
+        rejected: (id, status) => this.logRejected(id, status),
+      },
+    });
+    for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
+  }
+
+  /** Look at the data dir and bring back what is there (or create a new member). */
+  static async open(o: RaftNodeOptions): Promise<RaftNode> {
+    const rec = (await Wal.exists(o.config.walDir)) ? await recover(o) : await createNew(o);
+    return new RaftNode(o, rec);
+  }
+
+  /** Open the peer listener on the host:port of this member's URL. */
+  async listenPeers(): Promise<void> {
+    const url = new URL(this.cfg.peerUrls[this.id - 1]!);
+    const app = buildPeerApp({
+      identity: { clusterId: this.clusterId, localId: this.id, isRemoved: (id) => this.membership.removed.has(id) },
+      deliver: (msgs) => this.push(() => {
+        for (const m of msgs) this.inMsgs.push(m);
+      }),
+      cluster: () => ({ clusterId: this.clusterId, members: this.membership.list() }),
+      maxBatchBytes: 64 * 1024 * 1024,
+      maxSnapshotBytes: 1024 * 1024 * 1024,
+    });
+    await app.listen({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
+    this.peerApp = app;
+  }
+
+  /** Start ticking and the loops. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.tickTimer = setInterval(() => {
+      this.pendingTicks++;
+      this.kick();
+    }, this.cfg.tickMs);
+    void this.consume(this.o.proposeC, (p) => this.inProps.push(p));
+    void this.consume(this.o.confChangeC, (r) => {
+      this.inConfChanges.push({ ...r, deadline: Date.now() + this.cfg.requestTimeoutMs });
+    });
+    this.loopDone = this.readyLoop();
+  }
+
+  /** One ReadIndex round: resolves with the commit index a linearizable read must wait for. */
+  readIndex(): Promise<number> {
+    if (this.stopRequested !== null) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    return new Promise<number>((resolve, reject) => {
+      const id = ++this.readSeq;
+      this.push(() => this.inReads.push({ id, resolve, reject, deadline: Date.now() + this.cfg.requestTimeoutMs }));
+    });
+  }
+
+  /** Stop the loop after the Ready in progress, close the network, sync and close the WAL. */
+  async stop(): Promise<void> {
+    this.requestStop({ kind: 'stopped' });
+    await this.loopDone;
+    await this.peerApp?.close();
+    await this.transport.close();
+    this.failPending(new ServiceError('ERR_STOPPING'));
+    await this.wal.close();
+  }
+
+  // ---- NodeInfo (for /-/ paths) ----
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      leader: this.leader,
+      term: this.term,
+      commit: this.commit,
+      applied: this.o.kvApplied(),
+      raftState: STATE_NAMES[this.raftState],
+    };
+  }
+
+  members(): Member[] {
+    return this.membership.list();
+  }
+
+  unhealthyReason(): string | null {
+    if (this.stopRequested !== null) return 'stopping';
+    if (!this.running) return 'not started';
+    if (this.leader === 0) return 'no leader';
+    return null;
+  }
+
+  // ---- the Ready loop ----
+
+  private async readyLoop(): Promise<void> {
+    try {
+      while (this.stopRequested === null) {
+        this.feedInbox();
+        if (!this.raft.hasReady()) {
+          await new Promise<void>((r) => (this.wake = r));
+          continue;
+        }
+        const rd = this.raft.ready();
+        await this.handleReady(rd);
+        this.raft.advance(rd);
+        await this.maybeSnapshot();
+      }
+    } catch (e) {
+      this.requestStop({ kind: 'fatal', error: e as Error });
+    } finally {
+      if (this.tickTimer !== null) clearInterval(this.tickTimer);
+      this.running = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
+    if (rd.hardState !== null) {
+      this.term = rd.hardState.term;
+      this.commit = rd.hardState.commit;
+    }
+    // A leader's appends and heartbeats acknowledge nothing: send them while we fsync.
+    let late: Message[] = rd.messages;
+    if (this.raftState === StateType.Leader && rd.messages.length > 0) {
+      const early: Message[] = [];
+      late = [];
+      for (const m of rd.messages) (canSendBeforePersist(m) ? early : late).push(m);
+      this.transport.send(early);
+    }
+    const snap = rd.snapshot;
+    if (snap !== null) {
+      // The file first, then the marker that vouches for it.
+      await this.snapshotter.save(snap);
+      await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
+    }
+    if (rd.hardState !== null || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (snap !== null) {
+      this.storage.applySnapshot(snap);
+      await this.applySnapshot(snap);
+    }
+    if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    if (late.length > 0) this.transport.send(late);
+    for (const rs of rd.readStates) this.answerRead(rs.requestCtx, rs.index);
+    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+  }
+
+  private async applyEntries(ents: Entry[]): Promise<void> {
+    const data: Uint8Array[] = [];
+    for (const e of ents) {
+      if (e.type === EntryType.ConfChange) this.applyConfChange(e);
+      else if (e.data.length > 0) data.push(e.data);
+    }
+    const last = ents[ents.length - 1]!.index;
+    this.appliedIndex = last;
+    await this.o.commitC.send({ snapshot: null, entries: data, index: last, done: null });
+  }
+
+  private applyConfChange(e: Entry): void {
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch (err) {
+      this.log.error({ index: e.index, err: (err as Error).message }, 'skipping undecodable conf change entry');
+      return;
+    }
+    this.confState = this.raft.applyConfChange(cc);
+    const url = utf8.decode(cc.context);
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearnerNode:
+        if (url.length > 0) {
+          this.membership.add(cc.nodeId, url);
+          this.transport.addPeer(cc.nodeId, url);
+        }
+        this.log.info({ member: cc.nodeId, url, index: e.index }, 'member added');
+        break;
+      case ConfChangeType.RemoveNode:
+        this.membership.remove(cc.nodeId);
+        this.transport.removePeer(cc.nodeId);
+        this.log.info({ member: cc.nodeId, index: e.index }, 'member removed');
+        if (cc.nodeId === this.id) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
+        break;
+    }
+    this.settleConfChange(cc);
+  }
+
+  private async applySnapshot(snap: Snapshot): Promise<void> {
+    const { membership, kv } = decodeSnapshotData(snap.data);
+    for (const id of this.transport.peerIds()) if (!membership.urls.has(id)) this.transport.removePeer(id);
+    this.membership.urls.clear();
+    this.membership.removed.clear();
+    for (const [id, url] of membership.urls) {
+      this.membership.urls.set(id, url);
+      this.transport.addPeer(id, url);
+    }
+    for (const id of membership.removed) this.membership.removed.add(id);
+    this.confState = snap.metadata.confState;
+    this.appliedIndex = this.snapshotIndex = snap.metadata.index;
+    await this.o.commitC.send({ snapshot: kv, entries: [], index: snap.metadata.index, done: null });
+    await this.wal.releaseTo(snap.metadata.index);
+    this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'applied snapshot from leader');
+    if (this.membership.removed.has(this.id)) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
+  }
+
+  /** Every --snapshot-count applied entries: snapshot, mark the WAL, compact, release old segments. */
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount) return;
+    const index = this.appliedIndex;
+    // Wait for the kvstore to apply everything sent so far (commitC is FIFO).
+    await new Promise<void>((done, fail) => {
+      this.o.commitC.send({ snapshot: null, entries: [], index, done }).catch(fail);
+    });
+    const data = encodeSnapshotData(this.membership, this.o.kvSnapshot());
+    const snap = this.storage.createSnapshot(index, this.confState, data);
+    await this.snapshotter.save(snap);
+    await this.wal.saveSnapshotMarker({ index, term: snap.metadata.term });
+    const compactTo = index > this.cfg.snapshotCatchupEntries ? index - this.cfg.snapshotCatchupEntries : 0;
+    if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
+    await this.wal.releaseTo(index);
+    this.snapshotIndex = index;
+    this.log.info({ index, compactedTo: compactTo, bytes: data.length }, 'snapshot taken');
+  }
+
+  // ---- feeding the core ----
+
+  /** Run a mutation of the inbox and make sure the loop notices. */
+  private push(fn: () => void): void {
+    fn();
+    this.kick();
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    if (w !== null) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  private async consume<T>(c: Chan<T>, put: (v: T) => void): Promise<void> {
+    for (;;) {
+      const r = await c.recv();
+      if (r.done) return;
+      put(r.value);
+      // Take everything else already queued in the same turn: one wake-up per burst.
+      for (let v = c.tryRecv(); v !== undefined; v = c.tryRecv()) put(v);
+      this.kick();
+    }
+  }
+
+  private feedInbox(): void {
+    if (this.inSnapStatus.length > 0) {
+      for (const s of this.inSnapStatus) this.raft.reportSnapshot(s.id, s.ok);
+      this.inSnapStatus = [];
+    }
+    if (this.inUnreachable.size > 0) {
+      for (const id of this.inUnreachable) this.raft.reportUnreachable(id);
+      this.inUnreachable.clear();
+    }
+    if (this.inMsgs.length > 0) {
+      const msgs = this.inMsgs;
+      this.inMsgs = [];
+      for (const m of msgs) this.stepPeerMessage(m);
+    }
+    if (this.pendingTicks > 0) {
+      const n = Math.min(this.pendingTicks, MAX_TICKS_PER_TURN);
+      this.pendingTicks = 0;
+      for (let i = 0; i < n; i++) this.raft.tick();
+      this.sweepDeadlines();
+    }
+    if (this.inConfChanges.length > 0) {
+      const ccs = this.inConfChanges;
+      this.inConfChanges = [];
+      for (const r of ccs) this.proposeConfChange(r);
+    }
+    if (this.inProps.length > 0) {
+      const props = this.inProps;
+      this.inProps = [];
+      for (const p of props) this.propose(p);
+    }
+    if (this.inReads.length > 0) {
+      const reads = this.inReads;
+      this.inReads = [];
+      for (const r of reads) this.requestRead(r);
+    }
+  }
+
+  private stepPeerMessage(m: Message): void {
+    try {
+      this.raft.step(m);
+    } catch (e) {
+      // A stale response from a member we no longer track, or a local-only type: ignore it.
+      if (!isRaftError(e)) throw e;
+      this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
+    }
+  }
+
+  private propose(p: Proposal): void {
+    try {
+      this.raft.propose(p.data);
+    } catch (e) {
+      p.fail(this.dropped(e));
+    }
+  }
+
+  private proposeConfChange(r: PendingConfChange): void {
+    try {
+      this.raft.proposeConfChange(r.cc);
+      this.pendingConfChanges.push(r);
+    } catch (e) {
+      r.reject(this.dropped(e));
+    }
+  }
+
+  private requestRead(r: ReadRequest): void {
+    const ctx = Buffer.allocUnsafe(8);
+    ctx.writeUInt32LE(r.id >>> 0, 0);
+    ctx.writeUInt32LE(Math.floor(r.id / 0x1_0000_0000), 4);
+    try {
+      this.raft.readIndex(ctx);
+      this.pendingReads.set(r.id, r);
+    } catch (e) {
+      r.reject(this.dropped(e));
+    }
+  }
+
+  private answerRead(ctx: Uint8Array, index: number): void {
+    if (ctx.length !== 8) return;
+    const b = Buffer.from(ctx.buffer, ctx.byteOffset, 8);
+    const id = b.readUInt32LE(0) + b.readUInt32LE(4) * 0x1_0000_0000;
+    const r = this.pendingReads.get(id);
+    if (r === undefined) return;
+    this.pendingReads.delete(id);
+    r.resolve(index);
+  }
+
+  private dropped(e: unknown): Error {
+    if (isRaftError(e, RaftErrorCode.ProposalDropped)) {
+      return new ServiceError('ERR_NO_LEADER', this.leader === 0 ? undefined : 'proposal dropped, try again');
+    }
+    throw e;
+  }
+
+  private onSoftState(lead: number, state: StateType): void {
+    const changed = lead !== this.leader;
+    this.leader = lead;
+    this.raftState = state;
+    if (!changed) return;
+    this.log.info({ leader: lead, state: STATE_NAMES[state], term: this.term }, lead === 0 ? 'lost leader' : 'leader elected');
+    // A read sent to the old leader may never be answered: ask the new one.
+    if (this.pendingReads.size > 0) {
+      for (const r of this.pendingReads.values()) this.inReads.push({ ...r, id: ++this.readSeq });
+      this.pendingReads.clear();
+    }
+  }
+
+  private settleConfChange(cc: ConfChange): void {
+    if (this.pendingConfChanges.length === 0) return;
+    this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
+      const same = r.cc.type === cc.type && r.cc.nodeId === cc.nodeId && Buffer.compare(r.cc.context, cc.context) === 0;
+      if (same) r.resolve();
+      return !same;
+    });
+  }
+
+  private sweepDeadlines(): void {
+    const now = Date.now();
+    for (const [id, r] of this.pendingReads) {
+      if (r.deadline > now) continue;
+      this.pendingReads.delete(id);
+      r.reject(new ServiceError('ERR_TIMEOUT', 'read index'));
+    }
+    if (this.pendingConfChanges.length > 0) {
+      this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
+        if (r.deadline > now) return true;
+        r.reject(new ServiceError('ERR_TIMEOUT', 'membership change not applied in time'));
+        return false;
+      });
+    }
+  }
+
+  private failPending(err: Error): void {
+    for (const r of this.pendingReads.values()) r.reject(err);
+    this.pendingReads.clear();
+    for (const r of this.inReads.splice(0)) r.reject(err);
+    for (const r of this.pendingConfChanges.splice(0)) r.reject(err);
+    for (const r of this.inConfChanges.splice(0)) r.reject(err);
+    for (const p of this.inProps.splice(0)) p.fail(err);
+  }
+
+  private requestStop(reason: StopReason, why?: string): void {
+    if (this.stopRequested !== null) return;
+    this.stopRequested = reason;
+    if (why !== undefined) this.log.warn({ reason: reason.kind }, why);
+    if (reason.kind !== 'stopped') this.failPending(new ServiceError('ERR_STOPPING'));
+    this.kick();
+    this.resolveFinished(reason);
+  }
+
+  private logRejected(id: number, status: number): void {
+    const now = Date.now();
+    if (now - this.lastRejectLog < 5000) return;
+    this.lastRejectLog = now;
+    this.log.error({ peer: id, status }, 'peer refused our messages: cluster id or member id mismatch');
+  }
+}
+
+const STATE_NAMES: Record<StateType, string> = {
+  [StateType.Follower]: 'StateFollower',
+  [StateType.Candidate]: 'StateCandidate',
+  [StateType.Leader]: 'StateLeader',
+  [StateType.PreCandidate]: 'StatePreCandidate',
+};
+
+// ---- start-up: what the data dir holds ----
+
+async function recover(o: RaftNodeOptions): Promise<Recovered> {
+  const { config: cfg, log } = o;
+  const snapshotter = new Snapshotter(cfg.snapDir, { maxSnapshots: cfg.maxSnapshots, logger: log });
+  const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log });
+  const snapshot = await snapshotter.loadNewestAvailable(markers);
+  const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };
+  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, { maxWals: cfg.maxWals, logger: log });
+  if (meta.nodeId !== cfg.id) {
+    await wal.close();
+    throw new Error(`the WAL in ${cfg.walDir} belongs to member ${meta.nodeId}, not ${cfg.id}`);
+  }
+  const storage = new MemoryStorage();
+  let membership = new Membership();
+  let kvState: Uint8Array | null = null;
+  if (snapshot !== null) {
+    storage.applySnapshot(snapshot);
+    ({ membership, kv: kvState } = decodeSnapshotData(snapshot.data));
+  } else {
+    // No snapshot yet: the log replays every membership change from the bootstrap on; the
+    // flag's URLs only let us talk before that replay is applied.
+    cfg.peerUrls.forEach((url, i) => membership.urls.set(i + 1, url));
+  }
+  storage.setHardState(hardState);
+  storage.append(entries);
+  // A crash between creating the WAL and persisting the bootstrap entries leaves it empty.
+  const bootstrap = !cfg.join && snapshot === null && entries.length === 0 && hardState.term === 0;
+  log.info(
+    { snapshotIndex: at.index, entries: entries.length, term: hardState.term, commit: hardState.commit, repaired, clusterId: meta.clusterId },
+    'replayed snapshot and WAL',
+  );
+  return { wal, clusterId: meta.clusterId, storage, snapshot, membership, kvState, bootstrap };
+}
+
+async function createNew(o: RaftNodeOptions): Promise<Recovered> {
+  const { config: cfg, log } = o;
+  const membership = new Membership();
+  cfg.peerUrls.forEach((url, i) => membership.urls.set(i + 1, url));
+  let clusterId: string;
+  if (cfg.join) {
+    const others = cfg.peerUrls.filter((_, i) => i + 1 !== cfg.id);
+    const info = await fetchClusterInfo(others, cfg.requestTimeoutMs);
+    clusterId = info.clusterId;
+    for (const m of info.members) if (m.id !== cfg.id) membership.urls.set(m.id, m.peerURL);
+    log.info({ clusterId, members: info.members.length }, 'joining existing cluster');
+  } else {
+    clusterId = deriveClusterId(cfg.clusterToken, cfg.peerUrls);
+  }
+  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log });
+  return { wal, clusterId, storage: new MemoryStorage(), snapshot: null, membership, kvState: null, bootstrap: !cfg.join };
+}
+
+/** A new cluster's id: from the token and the initial URLs, so two clusters never mix by accident. */
+export function deriveClusterId(token: string, peerUrls: readonly string[]): string {
+  return createHash('sha256').update(token).update('\n').update(peerUrls.join(',')).digest('hex').slice(0, 16);
+}
+
+// ---- snapshot data: membership + kv state ----
+
+export function encodeSnapshotData(m: Membership, kv: Uint8Array): Uint8Array {
+  const w = new BinaryWriter(1024 + kv.length);
+  w.u8(SNAPSHOT_DATA_VERSION);
+  m.write(w);
+  w.bytes(kv);
+  return w.view();
+}
+
+export function decodeSnapshotData(data: Uint8Array): { membership: Membership; kv: Uint8Array } {
+  const r = new BinaryReader(data);
+  const v = r.u8('snapshot data version');
+  if (v !== SNAPSHOT_DATA_VERSION) r.fail(`unsupported snapshot data version ${v}`);
+  const membership = Membership.read(r);
+  const kv = r.bytes(Number.MAX_SAFE_INTEGER, 'kv state');
+  r.expectEnd('snapshot data');
+  return { membership, kv };
+}
+
+export type { HardState };
