@@ -20,7 +20,10 @@ export interface RaftConfig {
   heartbeatTicks: number;
   /** Read-only view of the persisted log; MemoryStorage in practice. */
   storage: Storage;
-  /** Last applied index when restarting. */
+  /**
+   * Last applied index when restarting. Committed entries after it are handed out again; the
+   * storage's confState must then reflect every conf change up to `applied`.
+   */
   applied?: number;
   /** Entry data bytes per MsgApp (default 1 MiB). */
   maxSizePerMsg?: number;
@@ -28,6 +31,8 @@ export interface RaftConfig {
   maxInflightMsgs?: number;
   /** Uncommitted entry bytes a leader accepts before dropping proposals (default 64 MiB). */
   maxUncommittedEntriesSize?: number;
+  /** Linearizable reads a leader holds at once (waiting for a round or its own-term commit); default 4096. */
+  maxPendingReads?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
   /** An integer in [0, n), seeded by the caller. */
@@ -39,6 +44,7 @@ export interface RaftConfig {
 export const DEFAULT_MAX_SIZE_PER_MSG = 1024 * 1024;
 export const DEFAULT_MAX_INFLIGHT_MSGS = 256;
 export const DEFAULT_MAX_UNCOMMITTED_ENTRIES_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_MAX_PENDING_READS = 4096;
 
 function positiveInteger(value: number, name: string): void {
   if (!Number.isSafeInteger(value) || value <= 0) {
@@ -63,6 +69,7 @@ export function validateConfig(c: RaftConfig): void {
   }
   if (c.maxSizePerMsg !== undefined) positiveInteger(c.maxSizePerMsg, 'maxSizePerMsg');
   if (c.maxInflightMsgs !== undefined) positiveInteger(c.maxInflightMsgs, 'maxInflightMsgs');
+  if (c.maxPendingReads !== undefined) positiveInteger(c.maxPendingReads, 'maxPendingReads');
   if (c.maxUncommittedEntriesSize !== undefined) {
     positiveInteger(c.maxUncommittedEntriesSize, 'maxUncommittedEntriesSize');
   }

@@ -1,4 +1,11 @@
 // The public face of the Raft core: everything other layers may import.
+//
+// Driving a RawNode: call tick() every tick, step() for each peer message, propose() /
+// proposeConfChange() / readIndex() for client work; then, whenever hasReady(), take one
+// ready(), persist it, send its messages, apply it (calling applyConfChange for ConfChange
+// entries, decoded with decodeConfChange), and advance(it) before the next ready().
+// For every MsgSnap sent, report the outcome with reportSnapshot(); report peers the
+// transport cannot reach with reportUnreachable().
 
 export * from './types.ts';
 export type { RaftLogger } from './logger.ts';
@@ -6,3 +13,4 @@ export type { RaftConfig, PlantedBugs } from './config.ts';
 export { RawNode, type RaftStatus, type PeerProgressStatus, type ProgressStateName } from './rawnode.ts';
 export { MemoryStorage } from './memory-storage.ts';
 export { canSendBeforePersist } from './util.ts';
+export { encodeConfChange, decodeConfChange } from './confchange.ts';

@@ -10,7 +10,6 @@ import {
   type Snapshot,
   type Storage,
 } from './types.ts';
-import { limitSize } from './util.ts';
 
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: 0, commit: 0 };
@@ -48,7 +47,16 @@ export class MemoryStorage implements Storage {
       throw new RaftError(RaftErrorCode.Unavailable, `entries: hi ${hi} is beyond last index ${this.lastIndex()}`);
     }
     if (lo >= hi) return [];
-    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+    // Copy only what fits: a far-behind follower must not cost a copy of the whole log.
+    const out: Entry[] = [];
+    let size = 0;
+    for (let i = lo; i < hi; i++) {
+      const e = this.ents[i - offset]!;
+      size += e.data.byteLength;
+      if (out.length > 0 && size > maxBytes) break;
+      out.push(e);
+    }
+    return out;
   }
 
   term(i: number): number {
@@ -123,7 +131,8 @@ export class MemoryStorage implements Storage {
         `append: entry ${entries[0]!.index} leaves a gap after last index ${this.lastIndex()}`,
       );
     }
-    this.ents = this.ents.slice(0, at).concat(entries);
+    this.ents.length = at; // drops a conflicting suffix, if any
+    for (const e of entries) this.ents.push(e);
   }
 }
 

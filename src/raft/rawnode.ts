@@ -1,8 +1,25 @@
-// RawNode: the application's handle on the Raft state machine (skeleton; filled in next).
+// RawNode: the application's handle on the Raft state machine. It turns API calls into
+// messages for the core and collects the core's output into Ready batches.
 
 import type { RaftConfig } from './config.ts';
-import { validateConfig } from './config.ts';
-import type { ConfChange, ConfState, HardState, Message, NodeId, Ready, SoftState } from './types.ts';
+import { encodeConfChange } from './confchange.ts';
+import { Raft } from './raft.ts';
+import {
+  type ConfChange,
+  type ConfState,
+  EntryType,
+  type HardState,
+  type Message,
+  MessageType,
+  type NodeId,
+  RaftError,
+  RaftErrorCode,
+  type Ready,
+  type SoftState,
+  StateType,
+  isRaftError,
+} from './types.ts';
+import { entriesSize, isLocalMsg, isResponseMsg, newMessage } from './util.ts';
 
 export type ProgressStateName = 'probe' | 'replicate' | 'snapshot';
 
@@ -24,57 +41,223 @@ export interface RaftStatus {
   progress: Map<NodeId, PeerProgressStatus> | null;
 }
 
-function notYet(): never {
-  throw new Error('raft: not implemented yet');
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
 }
 
 export class RawNode {
+  private readonly raft: Raft;
+  private readonly readWithoutReadIndex: boolean;
+  private prevSoftState: SoftState;
+  private prevHardState: HardState;
+  /** A Ready was handed out and not yet advanced. */
+  private readyOutstanding = false;
+
   constructor(config: RaftConfig) {
-    validateConfig(config);
+    this.raft = new Raft(config);
+    this.readWithoutReadIndex = config.plantedBugs?.readWithoutReadIndex === true;
+    this.prevSoftState = this.raft.softState();
+    this.prevHardState = this.raft.hardState();
   }
-  bootstrap(_peers: { id: NodeId; context: Uint8Array }[]): void {
-    notYet();
+
+  /**
+   * Starts a brand-new cluster on empty storage: one committed AddNode entry per peer at term 1,
+   * handed out in the first Ready (to persist, then apply). Restarting or joining nodes skip this.
+   */
+  bootstrap(peers: { id: NodeId; context: Uint8Array }[]): void {
+    if (peers.length === 0) throw new Error('raft: bootstrap needs at least one peer');
+    const ids = new Set<NodeId>();
+    for (const p of peers) {
+      if (!Number.isSafeInteger(p.id) || p.id <= 0) throw new Error(`raft: bootstrap peer id ${p.id} is not positive`);
+      if (ids.has(p.id)) throw new Error(`raft: bootstrap peer ${p.id} is listed twice`);
+      ids.add(p.id);
+    }
+    const log = this.raft.log;
+    if (log.lastIndex() !== 0 || log.storage.initialState().hardState.term !== 0) {
+      throw new Error('raft: bootstrap needs empty storage (a restarting node must not bootstrap)');
+    }
+    this.raft.bootstrap(peers);
   }
+
   tick(): void {
-    notYet();
+    this.raft.tick();
   }
+
+  /** Starts an election now (with a pre-vote if enabled). */
   campaign(): void {
-    notYet();
+    this.raft.step(newMessage({ type: MessageType.MsgHup, from: this.raft.id }));
   }
-  propose(_data: Uint8Array): void {
-    notYet();
+
+  /** Throws RaftError(ERR_PROPOSAL_DROPPED) when there is no leader, a transfer is on, or too much is uncommitted. */
+  propose(data: Uint8Array): void {
+    const entry = { term: 0, index: 0, type: EntryType.Normal, data };
+    this.raft.step(newMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: [entry] }));
   }
-  proposeConfChange(_cc: ConfChange): void {
-    notYet();
+
+  /** Like propose; the leader also drops it while another conf change is pending or before its own-term commit. */
+  proposeConfChange(cc: ConfChange): void {
+    const entry = { term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) };
+    this.raft.step(newMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: [entry] }));
   }
-  applyConfChange(_cc: ConfChange): ConfState {
-    notYet();
+
+  /** Called by the application when it applies a ConfChange entry; returns the new membership. */
+  applyConfChange(cc: ConfChange): ConfState {
+    return this.raft.applyConfChange(cc);
   }
-  step(_m: Message): void {
-    notYet();
+
+  /**
+   * Network input. Throws ERR_STEP_LOCAL_MSG for local-only types. Messages that cannot be used
+   * (responses from non-members, malformed appends, forwarded proposals the leader drops) are
+   * ignored: the sender cannot be told, and a peer's bad message must not stop this node.
+   */
+  step(m: Message): void {
+    if (isLocalMsg(m.type)) throw new RaftError(RaftErrorCode.StepLocalMsg, `raft: cannot step local message type ${m.type}`);
+    const raft = this.raft;
+    if (m.to !== raft.id) {
+      raft.logger.warn('raft: ignored message addressed to another node', { id: raft.id, to: m.to, from: m.from });
+      return;
+    }
+    if (isResponseMsg(m.type) && !raft.trk.progress.has(m.from)) return;
+    const bad = malformed(m);
+    if (bad !== null) {
+      raft.logger.warn('raft: ignored malformed message', { id: raft.id, from: m.from, type: m.type, why: bad });
+      return;
+    }
+    try {
+      raft.step(m);
+    } catch (e) {
+      if (!isRaftError(e, RaftErrorCode.ProposalDropped)) throw e;
+      raft.logger.debug('raft: dropped a forwarded request', { id: raft.id, from: m.from, why: e.message });
+    }
   }
-  readIndex(_ctx: Uint8Array): void {
-    notYet();
+
+  /**
+   * Asks for a linearizable read; the answer comes as a ReadState with the same ctx in a later Ready.
+   * Throws ERR_PROPOSAL_DROPPED if no leader is known (or the leader's read queue is full).
+   */
+  readIndex(ctx: Uint8Array): void {
+    const raft = this.raft;
+    if (this.readWithoutReadIndex) {
+      // Planted bug: answer from the local commit index, with no leadership check.
+      raft.readStates.push({ index: raft.log.committed, requestCtx: ctx });
+      return;
+    }
+    raft.step(newMessage({ type: MessageType.MsgReadIndex, from: raft.id, context: ctx }));
   }
-  transferLeader(_to: NodeId): void {
-    notYet();
+
+  transferLeader(to: NodeId): void {
+    this.raft.step(newMessage({ type: MessageType.MsgTransferLeader, from: to }));
   }
-  reportUnreachable(_id: NodeId): void {
-    notYet();
+
+  reportUnreachable(id: NodeId): void {
+    this.raft.step(newMessage({ type: MessageType.MsgUnreachable, from: id }));
   }
-  reportSnapshot(_id: NodeId, _ok: boolean): void {
-    notYet();
+
+  reportSnapshot(id: NodeId, ok: boolean): void {
+    this.raft.step(newMessage({ type: MessageType.MsgSnapStatus, from: id, reject: !ok }));
   }
+
   hasReady(): boolean {
-    notYet();
+    const raft = this.raft;
+    const ss = raft.softState();
+    if (ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState) return true;
+    if (!sameHardState(raft.hardState(), this.prevHardState)) return true;
+    const log = raft.log;
+    if (log.hasPendingSnapshot() || log.unstable.entries.length > 0) return true;
+    return raft.msgs.length > 0 || raft.readStates.length > 0 || log.hasNextCommittedEntries();
   }
+
+  /** The next batch of work; see Ready in types.ts for what to do with it. Call advance() after. */
   ready(): Ready {
-    notYet();
+    if (this.readyOutstanding) throw new Error('raft: ready() called again before advance() of the previous Ready');
+    this.readyOutstanding = true;
+    const raft = this.raft;
+    const log = raft.log;
+    const ss = raft.softState();
+    const hs = raft.hardState();
+    const softChanged = ss.lead !== this.prevSoftState.lead || ss.raftState !== this.prevSoftState.raftState;
+    const hardChanged = !sameHardState(hs, this.prevHardState);
+    const rd: Ready = {
+      softState: softChanged ? ss : null,
+      hardState: hardChanged ? hs : null,
+      readStates: raft.readStates,
+      entries: log.unstableEntries(),
+      snapshot: log.unstable.snapshot,
+      committedEntries: log.nextCommittedEntries(),
+      messages: raft.msgs,
+      mustSync: false,
+    };
+    rd.mustSync =
+      rd.entries.length > 0 ||
+      rd.snapshot !== null ||
+      hs.term !== this.prevHardState.term ||
+      hs.vote !== this.prevHardState.vote;
+    // Accept: what is handed out now is not handed out again.
+    if (softChanged) this.prevSoftState = ss;
+    if (hardChanged) this.prevHardState = hs;
+    raft.msgs = [];
+    raft.messagesHandedOut();
+    raft.readStates = [];
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted !== undefined) log.acceptApplying(lastCommitted.index);
+    return rd;
   }
-  advance(_rd: Ready): void {
-    notYet();
+
+  /** The application persisted, sent and applied `rd`. */
+  advance(rd: Ready): void {
+    this.readyOutstanding = false;
+    const log = this.raft.log;
+    if (rd.snapshot !== null) {
+      log.stableSnapTo(rd.snapshot.metadata.index);
+      log.appliedTo(rd.snapshot.metadata.index);
+    }
+    const lastEntry = rd.entries[rd.entries.length - 1];
+    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
+    if (lastCommitted !== undefined) {
+      log.appliedTo(lastCommitted.index);
+      this.raft.reduceUncommittedSize(entriesSize(rd.committedEntries));
+    }
   }
+
   status(): RaftStatus {
-    notYet();
+    const raft = this.raft;
+    let progress: Map<NodeId, PeerProgressStatus> | null = null;
+    if (raft.state === StateType.Leader) {
+      progress = new Map();
+      for (const id of raft.trk.ids()) {
+        const pr = raft.trk.progress.get(id)!;
+        progress.set(id, { match: pr.match, next: pr.next, state: pr.state });
+      }
+    }
+    return {
+      id: raft.id,
+      hardState: raft.hardState(),
+      softState: raft.softState(),
+      applied: raft.log.applied,
+      commit: raft.log.committed,
+      lastIndex: raft.log.lastIndex(),
+      leadTransferee: raft.leadTransferee,
+      progress,
+    };
   }
+}
+
+/** Why a peer's message cannot be trusted, or null. Guards the log against a corrupt MsgApp. */
+function malformed(m: Message): string | null {
+  if (!Number.isSafeInteger(m.from) || m.from <= 0) return 'bad sender';
+  if (!Number.isSafeInteger(m.term) || m.term < 0) return 'bad term';
+  // Only forwarded proposals and reads travel without a term (the leader treats them as local).
+  if (m.term === 0 && m.type !== MessageType.MsgProp && m.type !== MessageType.MsgReadIndex) return 'missing term';
+  if (m.type === MessageType.MsgApp) {
+    let prevTerm = m.logTerm;
+    for (let i = 0; i < m.entries.length; i++) {
+      const e = m.entries[i]!;
+      if (e.index !== m.index + 1 + i) return 'entries are not contiguous';
+      if (e.term < prevTerm || e.term > m.term) return 'entry terms out of order';
+      prevTerm = e.term;
+    }
+  }
+  if (m.type === MessageType.MsgSnap && m.snapshot === null) return 'snapshot message without snapshot';
+  return null;
 }

@@ -4,27 +4,11 @@ import { type Entry, type Message, MessageType } from './types.ts';
 
 const EMPTY = new Uint8Array(0);
 
-/** The size that counts against every byte limit: the entry's data length. */
-export function entrySize(e: Entry): number {
-  return e.data.byteLength;
-}
-
+/** The size that counts against every byte limit: the entries' data length. */
 export function entriesSize(ents: readonly Entry[]): number {
   let n = 0;
   for (const e of ents) n += e.data.byteLength;
   return n;
-}
-
-/** The longest prefix within maxBytes of data, but at least one entry if there are any. */
-export function limitSize(ents: Entry[], maxBytes: number): Entry[] {
-  if (ents.length === 0) return ents;
-  let size = entrySize(ents[0]!);
-  let n = 1;
-  for (; n < ents.length; n++) {
-    size += entrySize(ents[n]!);
-    if (size > maxBytes) break;
-  }
-  return n === ents.length ? ents : ents.slice(0, n);
 }
 
 /** A message with every field defaulted; callers fill in what matters. */
