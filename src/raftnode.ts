@@ -6,9 +6,10 @@
 // next Ready together: that is the group commit.
 
 import { createHash, randomInt } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Chan } from './chan.ts';
-import { BinaryReader, BinaryWriter, decodeConfChange } from './codec/index.ts';
+import { BinaryReader, BinaryWriter } from './codec/index.ts';
 import type { Config } from './config.ts';
 import { ServiceError } from './errors.ts';
 import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
@@ -23,6 +24,7 @@ import {
   RawNode,
   StateType,
   canSendBeforePersist,
+  decodeConfChange,
   isRaftError,
   type ConfChange,
   type ConfState,
@@ -178,6 +180,7 @@ export class RaftNode implements NodeInfo {
   /** Look at the data dir and bring back what is there (or create a new member). */
   static async open(o: RaftNodeOptions): Promise<RaftNode> {
     const rec = (await Wal.exists(o.config.walDir)) ? await recover(o) : await createNew(o);
+    await mkdir(o.config.snapDir, { recursive: true });
     return new RaftNode(o, rec);
   }
 
