@@ -15,6 +15,7 @@ import { ServiceError } from './errors.ts';
 import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
 import type { Commit, Proposal } from './kvstore.ts';
 import { coreLogger, type Logger } from './logger.ts';
+import { coalesceMessages } from './coalesce.ts';
 import { Membership } from './membership.ts';
 import {
   ConfChangeType,
@@ -112,6 +113,8 @@ export class RaftNode implements NodeInfo {
 
   private confState: ConfState;
   private appliedIndex: number;
+  /** Last log index known to be on our disk. */
+  private durableIndex: number;
   private snapshotIndex: number;
   private leader = 0;
   private raftState: StateType = StateType.Follower;
@@ -140,6 +143,7 @@ export class RaftNode implements NodeInfo {
     this.restoredKv = rec.kvState === null ? null : { data: rec.kvState, index: snapIndex };
     this.appliedIndex = snapIndex;
     this.snapshotIndex = snapIndex;
+    this.durableIndex = rec.storage.lastIndex();
     this.confState = rec.storage.initialState().confState;
     const hs = rec.storage.initialState().hardState;
     this.term = hs.term;
@@ -288,20 +292,33 @@ export class RaftNode implements NodeInfo {
       this.commit = rd.hardState.commit;
     }
     // A leader's appends and heartbeats acknowledge nothing: send them while we fsync.
-    let late: Message[] = rd.messages;
-    if (this.raftState === StateType.Leader && rd.messages.length > 0) {
+    const msgs = coalesceMessages(rd.messages);
+    let late: Message[] = msgs;
+    if (this.raftState === StateType.Leader && msgs.length > 0) {
       const early: Message[] = [];
       late = [];
-      for (const m of rd.messages) (canSendBeforePersist(m) ? early : late).push(m);
+      for (const m of msgs) (canSendBeforePersist(m) ? early : late).push(m);
       this.transport.send(early);
     }
     const snap = rd.snapshot;
+    // Committed entries already on our own disk need not wait for this Ready's fsync: apply
+    // them (and answer their clients) while it runs. Any others wait for it.
+    let committed = rd.committedEntries;
+    if (snap === null && committed.length > 0 && committed[0]!.index <= this.durableIndex) {
+      let n = 0;
+      while (n < committed.length && committed[n]!.index <= this.durableIndex) n++;
+      const now = n === committed.length ? committed : committed.slice(0, n);
+      committed = n === committed.length ? [] : committed.slice(n);
+      await this.applyEntries(now);
+    }
     if (snap !== null) {
       // The file first, then the marker that vouches for it.
       await this.snapshotter.save(snap);
       await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
+      this.durableIndex = snap.metadata.index;
     }
     if (rd.hardState !== null || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.entries.length > 0) this.durableIndex = rd.entries[rd.entries.length - 1]!.index;
     if (snap !== null) {
       this.storage.applySnapshot(snap);
       await this.applySnapshot(snap);
@@ -310,7 +327,7 @@ export class RaftNode implements NodeInfo {
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     if (late.length > 0) this.transport.send(late);
     for (const rs of rd.readStates) this.answerRead(rs.requestCtx, rs.index);
-    if (rd.committedEntries.length > 0) await this.applyEntries(rd.committedEntries);
+    if (committed.length > 0) await this.applyEntries(committed);
   }
 
   private async applyEntries(ents: Entry[]): Promise<void> {

@@ -67,6 +67,9 @@ export async function within<T, F>(p: Promise<T>, ms: number, fallback: F): Prom
 
 export interface NodeOptions {
   tickMs?: number;
+  logLevel?: string;
+  /** Extra flags for node itself (e.g. --cpu-prof). */
+  nodeArgs?: string[];
   extraArgs?: string[];
 }
 
@@ -132,9 +135,9 @@ export class TestCluster {
 
   spawn(node: TestNode, cluster: string, join: boolean, extraArgs: string[] = []): void {
     const args = [
-      '--import', 'tsx', 'src/main.ts',
+      ...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts',
       '--id', String(node.id), '--cluster', cluster, '--port', String(node.clientPort),
-      '--data-dir', this.dir, '--tick-ms', String(this.opts.tickMs ?? 20), '--log-level', 'info',
+      '--data-dir', this.dir, '--tick-ms', String(this.opts.tickMs ?? 20), '--log-level', this.opts.logLevel ?? 'info',
       ...(join ? ['--join'] : []), ...(this.opts.extraArgs ?? []), ...extraArgs,
     ];
     const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
