@@ -53,6 +53,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     commitC,
     kvSnapshot: () => kvRef.kv!.snapshot(),
     kvApplied: () => kvRef.kv?.applied ?? 0,
+    kvApplying: () => kvRef.kv?.isApplying ?? false,
   });
   const kv = new KvStore({
     nodeId: cfg.id,

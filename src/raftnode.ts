@@ -50,6 +50,8 @@ export interface RaftNodeOptions {
   kvSnapshot: () => Uint8Array;
   /** The kvstore's applied index, for status. */
   kvApplied: () => number;
+  /** Whether the kvstore is consuming commitC, for health. */
+  kvApplying: () => boolean;
 }
 
 const SNAPSHOT_DATA_VERSION = 1;
@@ -259,6 +261,7 @@ export class RaftNode implements NodeInfo {
     if (this.stopRequested !== null) return 'stopping';
     if (!this.running) return 'not started';
     if (this.leader === 0) return 'no leader';
+    if (!this.o.kvApplying()) return 'not applying';
     return null;
   }
 

@@ -137,7 +137,7 @@ export class TestCluster {
     const args = [
       ...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts',
       '--id', String(node.id), '--cluster', cluster, '--port', String(node.clientPort),
-      '--data-dir', this.dir, '--tick-ms', String(this.opts.tickMs ?? 20), '--log-level', this.opts.logLevel ?? 'info',
+      '--data-dir', this.dir, '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', this.opts.logLevel ?? 'info',
       ...(join ? ['--join'] : []), ...(this.opts.extraArgs ?? []), ...extraArgs,
     ];
     const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -187,6 +187,24 @@ export class TestCluster {
 
   async get(node: TestNode, key: string, query = ''): Promise<HttpResult> {
     return http('GET', node.url + key + query);
+  }
+
+  /** PUT, retrying while the answer is 503 (no leader for a moment: the write was not made). */
+  async putAcked(node: TestNode, key: string, value: string): Promise<void> {
+    await until(`PUT ${key} acknowledged`, async () => {
+      const r = await this.put(node, key, value);
+      if (r.status === 204) return true;
+      if (r.status !== 503) throw new Error(`PUT ${key}: ${r.status} ${r.body}`);
+      return undefined;
+    });
+  }
+
+  /** GET, retrying only a 503 (an honest refusal, not an answer); any other answer is returned. */
+  async getAnswer(node: TestNode, key: string, query = ''): Promise<HttpResult> {
+    return until(`GET ${key} answered`, async () => {
+      const r = await this.get(node, key, query);
+      return r.status === 503 ? undefined : r;
+    });
   }
 
   /** Print the tail of every node's log (call on failure). */
