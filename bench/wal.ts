@@ -4,7 +4,7 @@
 //   npm run bench:wal                       # ~3 s per row
 //   WAL_BENCH_SECONDS=1 npm run bench:wal   # quicker
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EntryType, type Entry } from '../src/raft/types.ts';
@@ -20,6 +20,7 @@ interface Row {
   entries: number;
   seconds: number;
   diskBytes: number;
+  cpuMicros: number;
 }
 
 async function run(batch: number): Promise<Row> {
@@ -29,6 +30,7 @@ async function run(batch: number): Promise<Row> {
     const data = Buffer.alloc(ENTRY_BYTES, 0x61);
     let index = 0;
     let batches = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const deadline = t0 + SECONDS * 1000;
     while (performance.now() < deadline) {
@@ -38,10 +40,11 @@ async function run(batch: number): Promise<Row> {
       batches++;
     }
     const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
     await wal.close();
-    // On disk per entry: 16-byte header + ~7 bytes of fields + data; plus one HardState record per batch.
-    const diskBytes = index * (16 + 7 + ENTRY_BYTES) + batches * (16 + 8);
-    return { batch, batches, entries: index, seconds, diskBytes };
+    let diskBytes = 0;
+    for (const name of await readdir(dir)) if (name.endsWith('.wal')) diskBytes += (await stat(join(dir, name))).size;
+    return { batch, batches, entries: index, seconds, diskBytes, cpuMicros: cpu.user + cpu.system };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -52,12 +55,12 @@ for (const b of BATCHES) rows.push(await run(b));
 
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 console.log(`WAL benchmark: ${ENTRY_BYTES}-byte entries, every batch fdatasync'd, ${SECONDS} s per row, node ${process.version}`);
-console.log('| batch | entries/s | fsyncs/s | payload MB/s | disk MB/s (est.) | mean batch latency |');
-console.log('|------:|----------:|---------:|-------------:|-----------------:|-------------------:|');
+console.log('| batch | entries/s | fsyncs/s | payload MB/s | disk MB/s | mean batch latency | CPU per entry |');
+console.log('|------:|----------:|---------:|-------------:|----------:|-------------------:|--------------:|');
 for (const r of rows) {
   const eps = r.entries / r.seconds;
   console.log(
-    `| ${r.batch} | ${fmt(eps)} | ${fmt(r.batches / r.seconds)} | ${fmt((eps * ENTRY_BYTES) / 1e6, 2)} | ${fmt(r.diskBytes / r.seconds / 1e6, 2)} | ${fmt((r.seconds * 1e6) / r.batches)} µs |`,
+    `| ${r.batch} | ${fmt(eps)} | ${fmt(r.batches / r.seconds)} | ${fmt((eps * ENTRY_BYTES) / 1e6, 2)} | ${fmt(r.diskBytes / r.seconds / 1e6, 2)} | ${fmt((r.seconds * 1e6) / r.batches)} µs | ${fmt(r.cpuMicros / r.entries, 2)} µs |`,
   );
 }
 const first = rows[0]!;

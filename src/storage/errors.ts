@@ -23,6 +23,8 @@ export const StorageErrorCode = {
   /** A write or fsync failed earlier: the WAL accepts nothing more. */
   WalFailed: 'ERR_WAL_FAILED',
   WalClosed: 'ERR_WAL_CLOSED',
+  /** The file system failed while reading back (permissions, EIO, a file vanishing). */
+  Io: 'ERR_STORAGE_IO',
   /** Bad arguments (node id, cluster id, options). */
   BadArgument: 'ERR_STORAGE_BAD_ARGUMENT',
   /** A damaged snapshot file that could not be renamed out of the way. */
@@ -47,4 +49,14 @@ export class StorageError extends Error {
 
 export function isStorageError(e: unknown, code?: StorageErrorCode): e is StorageError {
   return e instanceof StorageError && (code === undefined || e.code === code);
+}
+
+/** Wrap a raw file-system error so callers see one error type; StorageErrors pass through. */
+export function asStorageError(e: unknown, what: string, file?: string): StorageError {
+  if (e instanceof StorageError) return e;
+  const path = (e as { path?: unknown })?.path;
+  return new StorageError(StorageErrorCode.Io, `${what}: ${(e as Error)?.message ?? String(e)}`, {
+    file: typeof path === 'string' ? path : file,
+    cause: e,
+  });
 }

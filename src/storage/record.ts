@@ -17,10 +17,13 @@ import { BinaryWriter } from '../codec/index.ts';
 export const RecordType = {
   /** Head of every segment: identity, position, and the HardState/snapshot marker carried over. */
   Meta: 1,
-  Entry: 2,
-  HardState: 3,
+  /**
+   * One save(): entries and/or a HardState, atomic as a whole. A batch is the unit of write
+   * and of fsync, so it is the unit of checksum too (one CRC per batch, not per entry).
+   */
+  Batch: 2,
   /** A snapshot marker: (index, term) of a snapshot saved to the snapshotter. */
-  Snapshot: 4,
+  Snapshot: 3,
 } as const;
 export type RecordType = (typeof RecordType)[keyof typeof RecordType];
 const MAX_RECORD_TYPE = RecordType.Snapshot;

@@ -3,7 +3,8 @@
 
 import { join } from 'node:path';
 import type { HardState } from '../raft/types.ts';
-import { BinaryReader, BinaryWriter, readHardState, writeHardState } from '../codec/index.ts';
+import type { Entry } from '../raft/types.ts';
+import { BinaryReader, BinaryWriter, readEntry, readHardState, writeEntry, writeHardState } from '../codec/index.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { isErrno, type StorageFs } from './fs.ts';
 
@@ -124,4 +125,31 @@ export function readMarker(r: BinaryReader): SnapshotMarker {
   const index = r.varint('snapshot marker index');
   const term = r.varint('snapshot marker term');
   return { index, term };
+}
+
+// ---- Batch records: [u8 flags][HardState if flagged][varint count][entries] ----
+
+const BATCH_HAS_HARDSTATE = 1;
+/** Flags, a HardState of three varints and the entry count, at their largest. */
+export const BATCH_OVERHEAD_MAX_BYTES = 1 + 3 * 8 + 8;
+const ENTRY_MIN_BYTES = 4;
+
+export function writeBatch(w: BinaryWriter, hs: HardState | null, entries: readonly Entry[], from: number, to: number): void {
+  w.u8(hs ? BATCH_HAS_HARDSTATE : 0);
+  if (hs) writeHardState(w, hs);
+  w.varint(to - from);
+  for (let i = from; i < to; i++) writeEntry(w, entries[i]!);
+}
+
+/** Throws CodecError on a malformed payload. Entry data are views of the payload. */
+export function readBatch(payload: Uint8Array, maxEntryBytes: number): { hardState: HardState | null; entries: Entry[] } {
+  const r = new BinaryReader(payload);
+  const flags = r.u8('batch flags');
+  if (flags & ~BATCH_HAS_HARDSTATE) r.fail(`unknown batch flags ${flags}`);
+  const hardState = flags & BATCH_HAS_HARDSTATE ? readHardState(r) : null;
+  const n = r.count(Number.MAX_SAFE_INTEGER, ENTRY_MIN_BYTES, 'batch entries');
+  const entries: Entry[] = [];
+  for (let i = 0; i < n; i++) entries.push(readEntry(r, maxEntryBytes));
+  r.expectEnd('batch record');
+  return { hardState, entries };
 }

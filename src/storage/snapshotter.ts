@@ -15,7 +15,7 @@ import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import type { Snapshot } from '../raft/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../codec/index.ts';
-import { StorageError, StorageErrorCode } from './errors.ts';
+import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   dirname,
   isErrno,
@@ -133,6 +133,14 @@ export class Snapshotter {
    * Damaged candidates are renamed `<name>.broken` and skipped; unvouched files are ignored.
    */
   async loadNewestAvailable(markers: readonly SnapshotMarker[]): Promise<Snapshot | null> {
+    try {
+      return await this.loadNewest(markers);
+    } catch (e) {
+      throw asStorageError(e, 'loading a snapshot failed', this.dir);
+    }
+  }
+
+  private async loadNewest(markers: readonly SnapshotMarker[]): Promise<Snapshot | null> {
     const vouched = new Set(markers.map((m) => `${m.term}/${m.index}`));
     await removeTempFiles(this.fs, this.dir, this.logger).catch((e: unknown) => {
       if (!isErrno(e, 'ENOENT')) throw e;

@@ -27,7 +27,7 @@
 
 import { join } from 'node:path';
 import type { Entry, HardState } from '../raft/types.ts';
-import { BinaryReader, CodecError, readEntry, readHardState } from '../codec/index.ts';
+import { BinaryReader, CodecError } from '../codec/index.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { readFileBounded, type StorageFs } from './fs.ts';
 import {
@@ -43,6 +43,7 @@ import {
 } from './record.ts';
 import {
   listSegments,
+  readBatch,
   readHead,
   readMarker,
   type SegmentName,
@@ -128,13 +129,13 @@ class WalScan {
     switch (rec.type) {
       case RecordType.Meta:
         return this.head(rec, seg);
-      case RecordType.Entry:
-        return this.entry(rec, seg);
-      case RecordType.HardState: {
-        const r = new BinaryReader(rec.payload);
-        this.hardState = readHardState(r);
-        this.hasHardState = true;
-        r.expectEnd('hardstate record');
+      case RecordType.Batch: {
+        const b = readBatch(rec.payload, MAX_RECORD_PAYLOAD_BYTES);
+        for (const e of b.entries) this.entry(e, seg, rec.offset);
+        if (b.hardState) {
+          this.hardState = b.hardState;
+          this.hasHardState = true;
+        }
         return;
       }
       case RecordType.Snapshot: {
@@ -170,11 +171,8 @@ class WalScan {
     if (!prev || prev.index !== m.index || prev.term !== m.term) this.markers.push(m);
   }
 
-  private entry(rec: RawRecord, seg: SegmentInfo): void {
-    const r = new BinaryReader(rec.payload);
-    const e = readEntry(r, MAX_RECORD_PAYLOAD_BYTES);
-    r.expectEnd('entry record');
-    if (e.index === 0) throw corrupt(seg.path, rec.offset, 'entry with index 0');
+  private entry(e: Entry, seg: SegmentInfo, offset: number): void {
+    if (e.index === 0) throw corrupt(seg.path, offset, 'entry with index 0');
     this.lastIndex = e.index;
     if (e.index > seg.maxIndex) seg.maxIndex = e.index;
     const at = this.at;
@@ -191,13 +189,13 @@ class WalScan {
       this.deferred = new StorageError(
         StorageErrorCode.WalGap,
         `entry ${e.index} follows ${first + kept.length - 1}: entries missing after the snapshot at ${at.index}`,
-        { file: seg.path, offset: rec.offset },
+        { file: seg.path, offset },
       );
       return;
     }
     const prevTerm = kept.length > 0 ? kept[kept.length - 1]!.term : at.term;
     if (e.term < prevTerm) {
-      this.deferred = corrupt(seg.path, rec.offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
+      this.deferred = corrupt(seg.path, offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
       return;
     }
     kept.push({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data) }); // copy: do not pin the segment buffer

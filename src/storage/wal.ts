@@ -4,8 +4,8 @@
 
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raft/types.ts';
-import { BinaryWriter, writeEntry, writeHardState } from '../codec/index.ts';
-import { isStorageError, StorageError, StorageErrorCode } from './errors.ts';
+import { BinaryWriter } from '../codec/index.ts';
+import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   nodeFs,
   readAll,
@@ -21,9 +21,11 @@ import {
 import { DirLock } from './lock.ts';
 import { beginRecord, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
 import {
+  BATCH_OVERHEAD_MAX_BYTES,
   parseSegmentName,
   segmentName,
   validateMeta,
+  writeBatch,
   writeHead,
   writeMarker,
   type SnapshotMarker,
@@ -93,6 +95,12 @@ function varintBytes(v: number): number {
 const entryPayloadBytes = (e: Entry): number =>
   varintBytes(e.term) + varintBytes(e.index) + 1 + varintBytes(e.data.length) + e.data.length;
 
+function checkNumbers(what: string, ...values: number[]): void {
+  for (const v of values) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new StorageError(StorageErrorCode.BadArgument, `${what}: ${v} is not a non-negative safe integer`);
+  }
+}
+
 interface WalState {
   fh: StorageFileHandle;
   segments: SegmentInfo[];
@@ -154,7 +162,7 @@ export class Wal {
       return new Wal(dir, { ...meta }, opts, lock, state);
     } catch (e) {
       await lock.release();
-      throw e;
+      throw asStorageError(e, 'creating the WAL failed', dir);
     }
   }
 
@@ -189,7 +197,7 @@ export class Wal {
       return { wal: new Wal(dir, r.meta, opts, lock, state), meta: r.meta, hardState: r.hardState, entries: r.entries, repaired };
     } catch (e) {
       await lock.release();
-      throw e;
+      throw asStorageError(e, 'opening the WAL failed', dir);
     }
   }
 
@@ -200,86 +208,41 @@ export class Wal {
    */
   static async snapshotMarkers(dir: string, options?: WalOptions): Promise<SnapshotMarker[]> {
     const opts = resolveOptions(options);
-    const r = await readWal(opts.fs, dir, { at: null, maxSegmentFileBytes: opts.maxSegmentFileBytes });
-    return r.markers.filter((m) => m.index <= r.hardState.commit);
+    try {
+      const r = await readWal(opts.fs, dir, { at: null, maxSegmentFileBytes: opts.maxSegmentFileBytes });
+      return r.markers.filter((m) => m.index <= r.hardState.commit);
+    } catch (e) {
+      throw asStorageError(e, 'reading the WAL failed', dir);
+    }
   }
 
   /**
-   * Append entries and then the HardState (either may be empty) as one write, followed by
-   * one fdatasync when `sync` (or when earlier unsynced writes are pending and sync is set).
-   * A batch that does not fit the current segment is split at a segment cut.
+   * Append entries and the HardState (either may be empty) as one batch record: one
+   * write, then one fdatasync when `sync` (which also covers earlier unsynced saves).
+   * A batch that does not fit the current segment is split into several records at a cut.
    */
   save(hs: HardState | null, entries: readonly Entry[], sync: boolean): Promise<void> {
     return this.serial(async () => {
-      this.checkBatch(entries);
-      const n = entries.length + (hs ? 1 : 0);
-      const sizeOf = (i: number) => HEADER_BYTES + (i < entries.length ? entryPayloadBytes(entries[i]!) : 24);
-      const encode = (w: BinaryWriter, i: number, prev: number): number => {
-        if (i < entries.length) {
-          const start = beginRecord(w, RecordType.Entry, prev);
-          writeEntry(w, entries[i]!);
-          return endRecord(w, start);
-        }
-        const start = beginRecord(w, RecordType.HardState, prev);
-        writeHardState(w, hs!);
-        return endRecord(w, start);
-      };
-      await this.append(n, sizeOf, encode, (from, to) => {
-        for (let i = from; i < to; i++) {
-          if (i < entries.length) this.noteEntry(entries[i]!.index);
-          else this.s.hardState = { ...hs! };
-        }
-      });
+      this.checkBatch(hs, entries);
+      if (hs !== null || entries.length > 0) await this.appendBatch(hs, entries);
       if (sync && this.dirty) await this.syncNow();
     });
-  }
-
-  /**
-   * Check before writing what the reader will check after: entries contiguous, not
-   * leaving a hole after the log, terms not going down, each within the record limit.
-   * A refusal writes nothing and leaves the WAL usable.
-   */
-  private checkBatch(entries: readonly Entry[]): void {
-    let prev: Entry | null = null;
-    for (const e of entries) {
-      const why =
-        !Number.isSafeInteger(e.index) || e.index < 1
-          ? `entry index ${e.index} is not a positive integer`
-          : prev === null && e.index > this.s.lastIndex + 1
-            ? `entry ${e.index} would leave a hole after the last index ${this.s.lastIndex}`
-            : prev !== null && e.index !== prev.index + 1
-              ? `entry ${e.index} does not follow entry ${prev.index} in the batch`
-              : prev !== null && e.term < prev.term
-                ? `entry ${e.index} has term ${e.term}, below ${prev.term} before it`
-                : null;
-      if (why) throw new StorageError(StorageErrorCode.BadArgument, why, { file: this.currentPath() });
-      if (entryPayloadBytes(e) > MAX_RECORD_PAYLOAD_BYTES) {
-        throw new StorageError(StorageErrorCode.WalRecordTooLarge, `entry ${e.index} is ${e.data.length} bytes, above the record limit`);
-      }
-      prev = e;
-    }
   }
 
   /** Record that a snapshot at (index, term) was saved; synced before it resolves. */
   saveSnapshotMarker(m: SnapshotMarker): Promise<void> {
     return this.serial(async () => {
-      await this.append(
-        1,
-        () => HEADER_BYTES + 20,
-        (w, _i, prev) => {
-          const start = beginRecord(w, RecordType.Snapshot, prev);
-          writeMarker(w, m);
-          return endRecord(w, start);
-        },
-        () => {
-          this.s.lastMarker = { index: m.index, term: m.term };
-          if (m.index > this.s.lastIndex) this.s.lastIndex = m.index;
-        },
-      );
+      checkNumbers('snapshot marker', m.index, m.term);
+      if (this.s.offset + HEADER_BYTES + 16 > this.opts.segmentBytes && this.s.offset > this.s.headEnd) await this.cut();
+      const w = this.writer.reset();
+      const start = beginRecord(w, RecordType.Snapshot, this.s.lastCrc);
+      writeMarker(w, m);
+      await this.write(endRecord(w, start));
+      this.s.lastMarker = { index: m.index, term: m.term };
+      if (m.index > this.s.lastIndex) this.s.lastIndex = m.index;
       await this.syncNow();
     });
   }
-
   /** Entries up to `index` are in a snapshot: segments holding nothing after it may go (beyond maxWals). */
   releaseTo(index: number): Promise<void> {
     return this.serial(async () => {
@@ -341,43 +304,83 @@ export class Wal {
   }
 
   /**
-   * Write records [0, n) in as few writes as the segment size allows: each run that fits
-   * the current segment is encoded into the reused buffer and written at once.
+   * Check before writing what the reader will check after: entries contiguous, not
+   * leaving a hole after the log, terms not going down, each within the record limit.
+   * A refusal writes nothing and leaves the WAL usable.
    */
-  private async append(
-    n: number,
-    sizeOf: (i: number) => number,
-    encode: (w: BinaryWriter, i: number, prev: number) => number,
-    written: (from: number, to: number) => void,
-  ): Promise<void> {
-    const w = this.writer;
-    let i = 0;
-    while (i < n) {
-      const room = this.opts.segmentBytes - this.s.offset;
-      let j = i;
-      let bytes = 0;
-      while (j < n) {
-        const size = sizeOf(j);
-        if (bytes + size > room && !(j === i && this.s.offset === this.s.headEnd)) break;
-        bytes += size;
-        j++;
+  private checkBatch(hs: HardState | null, entries: readonly Entry[]): void {
+    if (hs) checkNumbers('HardState', hs.term, hs.vote, hs.commit);
+    let prev: Entry | null = null;
+    for (const e of entries) {
+      checkNumbers(`entry ${e.index}`, e.index, e.term);
+      const why =
+        e.index < 1
+          ? 'entry index 0'
+          : prev === null && e.index > this.s.lastIndex + 1
+            ? `entry ${e.index} would leave a hole after the last index ${this.s.lastIndex}`
+            : prev !== null && e.index !== prev.index + 1
+              ? `entry ${e.index} does not follow entry ${prev.index} in the batch`
+              : prev !== null && e.term < prev.term
+                ? `entry ${e.index} has term ${e.term}, below ${prev.term} before it`
+                : null;
+      if (why) throw new StorageError(StorageErrorCode.BadArgument, why, { file: this.currentPath() });
+      if (entryPayloadBytes(e) + BATCH_OVERHEAD_MAX_BYTES > MAX_RECORD_PAYLOAD_BYTES) {
+        throw new StorageError(StorageErrorCode.WalRecordTooLarge, `entry ${e.index} is ${e.data.length} bytes, above the record limit`);
       }
-      if (j === i) {
-        await this.cut();
-        continue;
-      }
-      w.reset();
-      let crc = this.s.lastCrc;
-      for (let k = i; k < j; k++) crc = encode(w, k, crc);
-      this.dirty = true;
-      await writeAll(this.s.fh, w.view(), this.s.offset);
-      this.s.offset += w.length;
-      this.s.lastCrc = crc;
-      written(i, j);
-      i = j;
+      prev = e;
     }
   }
 
+  /**
+   * Encode the batch as records and write them: all that fit the current segment in one
+   * write, the rest after a cut. The HardState rides in the last record.
+   */
+  private async appendBatch(hs: HardState | null, entries: readonly Entry[]): Promise<void> {
+    const n = entries.length;
+    let i = 0;
+    let hsDone = hs === null;
+    while (i < n || !hsDone) {
+      const w = this.writer.reset();
+      let crc = this.s.lastCrc;
+      const firstOfWrite = i;
+      // Records while they fit, each taking as many entries as fit in the room left.
+      while (i < n || !hsDone) {
+        const room = Math.min(this.opts.segmentBytes - this.s.offset - w.length, HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES);
+        let j = i;
+        let bytes = HEADER_BYTES + BATCH_OVERHEAD_MAX_BYTES;
+        for (; j < n; j++) {
+          const b = entryPayloadBytes(entries[j]!);
+          if (bytes + b > room) break;
+          bytes += b;
+        }
+        if (j === i && (i < n || bytes > room)) {
+          const segmentEmpty = this.s.offset === this.s.headEnd && w.length === 0;
+          if (!segmentEmpty) break; // cut, then go on
+          if (i < n) j = i + 1; // an entry larger than a whole segment gets a segment of its own
+        }
+        const withHs = j === n ? hs : null;
+        const start = beginRecord(w, RecordType.Batch, crc);
+        writeBatch(w, withHs, entries, i, j);
+        crc = endRecord(w, start);
+        i = j;
+        if (withHs) hsDone = true;
+      }
+      if (w.length > 0) {
+        await this.write(crc);
+        for (let k = firstOfWrite; k < i; k++) this.noteEntry(entries[k]!.index);
+        if (hsDone && hs) this.s.hardState = { ...hs };
+      }
+      if (i < n || !hsDone) await this.cut();
+    }
+  }
+
+  /** Write the writer's contents at the end of the log; `crc` is the chain value after them. */
+  private async write(crc: number): Promise<void> {
+    this.dirty = true;
+    await writeAll(this.s.fh, this.writer.view(), this.s.offset);
+    this.s.offset += this.writer.length;
+    this.s.lastCrc = crc;
+  }
   private async syncNow(): Promise<void> {
     await this.s.fh.datasync();
     this.dirty = false;

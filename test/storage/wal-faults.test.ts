@@ -154,3 +154,19 @@ test('close waits for calls made before it; calls made after it are refused', ()
     assert.equal(r.entries.length, 2);
     await r.wal.close();
   }));
+
+test('a file-system error while reading back surfaces as a StorageError, not a raw one', () =>
+  withTmp(async (dir) => {
+    await (await Wal.create(dir, META)).close();
+    const fs: StorageFs = {
+      ...nodeFs,
+      async open(path, flags) {
+        if (path.endsWith('.wal')) throw Object.assign(new Error(`EACCES: permission denied, open '${path}'`), { code: 'EACCES', path });
+        return nodeFs.open(path, flags);
+      },
+    };
+    await assert.rejects(Wal.open(dir, AT0, { fs }), (e) => isStorageError(e, StorageErrorCode.Io) && e.file!.endsWith('.wal'));
+    await assert.rejects(Wal.snapshotMarkers(dir, { fs }), (e) => isStorageError(e, StorageErrorCode.Io));
+    const r = await Wal.open(dir, AT0); // the lock was released
+    await r.wal.close();
+  }));

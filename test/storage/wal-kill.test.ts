@@ -49,7 +49,7 @@ test('kill -9 at random instants never loses an acknowledged batch', { timeout: 
       const r = await Wal.open(dir, at, opts);
       const last = r.entries.at(-1)?.index ?? at.index;
       assert.ok(last >= acked, `round ${round}: recovered up to ${last}, acknowledged ${acked}`);
-      assert.ok(r.hardState.commit >= acked);
+      assert.ok(r.hardState.commit >= acked, `commit ${r.hardState.commit} < acknowledged ${acked}`);
       r.entries.forEach((e, i) => {
         assert.equal(e.index, at.index + 1 + i);
         assert.equal(Buffer.from(e.data).toString(), `entry-${e.index}`);

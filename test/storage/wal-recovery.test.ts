@@ -130,9 +130,9 @@ test('damage to the very last record is indistinguishable from a tear and is rep
 
 test('a flipped bit in a segment that is not the last is corruption', () =>
   withTmp(async (dir) => {
-    await buildWal(dir, 100, 1);
+    await buildWal(dir, 200, 1);
     const files = await walFiles(dir);
-    assert.ok(files.length >= 3);
+    assert.ok(files.length >= 3, `want 3 segments, got ${files.length}`);
     const victim = join(dir, files[1]!);
     const buf = await readFile(victim);
     buf[buf.length - 3]! ^= 4; // inside the last record of a middle segment
@@ -143,7 +143,7 @@ test('a flipped bit in a segment that is not the last is corruption', () =>
 
 test('a missing middle segment is refused, naming the segment after the hole', () =>
   withTmp(async (dir) => {
-    await buildWal(dir, 100, 1);
+    await buildWal(dir, 200, 1);
     const files = await walFiles(dir);
     await unlink(join(dir, files[1]!));
     await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => {
@@ -155,7 +155,7 @@ test('a missing middle segment is refused, naming the segment after the hole', (
 test('a swapped pair of segments is refused (contents swapped, or names swapped)', () =>
   withTmp(async (tmp) => {
     const src = join(tmp, 'src');
-    await buildWal(src, 100, 1);
+    await buildWal(src, 200, 1);
     const files = await walFiles(src);
     // Swap the contents of segments 1 and 2 under their names.
     const a = join(tmp, 'a');
@@ -179,9 +179,9 @@ test('a segment from another WAL spliced in breaks the chain', () =>
   withTmp(async (tmp) => {
     const a = join(tmp, 'a');
     const b = join(tmp, 'b');
-    await buildWal(a, 100, 1);
+    await buildWal(a, 200, 1);
     const wal = await Wal.create(b, META, SMALL);
-    await wal.save({ term: 1, vote: 3, commit: 0 }, range(1, 100, 1).map((e) => ent(e.index, 1, `other-${e.index}`)), true);
+    await wal.save({ term: 1, vote: 3, commit: 0 }, range(1, 200, 1).map((e) => ent(e.index, 1, `other-${e.index}`)), true);
     await wal.close();
     const files = await walFiles(a);
     assert.deepEqual(await walFiles(b), files, 'same names, different contents');
@@ -200,7 +200,7 @@ test('hostile length fields are refused without allocating', () =>
     await writeFile(lastFile, buf);
     const before = process.memoryUsage().arrayBuffers;
     await assert.rejects(Wal.open(dir, AT0, SMALL), corruptIn(lastFile));
-    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024);
+    assert.ok(process.memoryUsage().arrayBuffers - before < 64 * 1024 * 1024, 'no big allocation');
   }));
 
 test('a segment file larger than any the writer makes is refused before reading it', () =>
@@ -215,11 +215,11 @@ test('a record with a valid checksum whose payload does not decode is corruption
     const { lastFile, ends } = await buildWal(dir, 5, 1);
     const buf = await readFile(lastFile);
     const lastCrc = buf.readUInt32LE(ends.at(-2)!); // the crc field of the last record: the next link
-    const rec = Buffer.alloc(16 + 4);
-    rec.writeUInt32LE(4, 4);
-    rec[8] = 2; // an entry record
+    const rec = Buffer.alloc(16 + 6);
+    rec.writeUInt32LE(6, 4);
+    rec[8] = 2; // a batch record
     rec.writeUInt32LE(lastCrc, 12);
-    rec.set([1, 1, 9, 0], 16); // entry type 9 does not exist
+    rec.set([0, 1, 1, 1, 9, 0], 16); // no HardState, one entry: term 1, index 1, type 9 (does not exist)
     rec.writeUInt32LE(crc32(rec.subarray(4)), 0);
     await appendFile(lastFile, rec);
     await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => corruptIn(lastFile)(e) && /does not decode/.test((e as Error).message));
@@ -232,4 +232,35 @@ test('the head record of the last segment is never treated as a tear', () =>
     await fh.write(Buffer.from([0xff]), 0, 1, 20);
     await fh.close();
     await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => corruptIn(lastFile)(e) && /head/.test((e as Error).message));
+  }));
+
+test('random damage (bit flips, overwrites, truncation) yields a clean open or a StorageError, nothing else', () =>
+  withTmp(async (tmp) => {
+    const src = join(tmp, 'src');
+    await buildWal(src, 60, 4);
+    const files = await walFiles(src);
+    let seed = 0x9e3779b9;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed % n;
+    };
+    let refused = 0;
+    for (let round = 0; round < 80; round++) {
+      const dir = join(tmp, `r${round}`);
+      await copyDir(src, dir);
+      const victim = join(dir, files[rand(files.length)]!);
+      const buf = await readFile(victim);
+      const kind = rand(3);
+      if (kind === 0) buf[rand(buf.length)]! ^= 1 << rand(8);
+      else if (kind === 1) buf.writeUInt32LE(rand(2) ? 0xffffffff : rand(1 << 20), rand(buf.length - 4));
+      await writeFile(victim, kind === 2 ? buf.subarray(0, rand(buf.length)) : buf);
+      try {
+        const r = await Wal.open(dir, AT0, SMALL);
+        await r.wal.close();
+      } catch (e) {
+        assert.ok(isStorageError(e), `round ${round}: ${String(e)}`);
+        refused++;
+      }
+    }
+    assert.ok(refused > 20, `most damage is refused (${refused})`);
   }));
