@@ -20,6 +20,7 @@ export const ErrorTable = {
   ERR_TIMEOUT: { status: 503, message: 'request timed out' },
   ERR_STOPPING: { status: 503, message: 'server is stopping' },
   ERR_NOT_READY: { status: 503, message: 'not ready' },
+  ERR_OVERLOADED: { status: 503, message: 'too many requests waiting' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorTable;

@@ -42,6 +42,8 @@ const KIND_PUT = 1;
 const PUT_HEADER_BYTES = 1 + 4 + 4 + 4 + 4;
 const SNAPSHOT_VERSION = 1;
 const SWEEP_MS = 25;
+/** Reads waiting for the next ReadIndex round; past this, new ones are refused (503). */
+const MAX_WAITING_READS = 65536;
 
 interface Waiter {
   resolve: () => void;
@@ -115,17 +117,17 @@ export class KvStore implements KvApi {
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const data = this.encodePut(seq, key, value);
     return new Promise<void>((resolve, reject) => {
-      this.waiters.set(seq, { resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
       const p: Proposal = { data, fail: (e) => this.settle(seq, e) };
+      let queued: boolean;
       try {
-        if (this.o.proposeC.trySend(p)) return;
-      } catch {
-        this.settle(seq, new ServiceError('ERR_STOPPING'));
+        queued = this.o.proposeC.trySend(p);
+      } catch (e) {
+        reject(e instanceof ChanClosedError ? new ServiceError('ERR_STOPPING') : e);
         return;
       }
-      this.o.proposeC.send(p).catch((e: unknown) => {
-        this.settle(seq, e instanceof ChanClosedError ? new ServiceError('ERR_STOPPING') : (e as Error));
-      });
+      // A full queue means Raft is far behind: refuse now rather than let waiting writes pile up.
+      if (!queued) reject(new ServiceError('ERR_OVERLOADED'));
+      else this.waiters.set(seq, { resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
     });
   }
 
@@ -216,6 +218,7 @@ export class KvStore implements KvApi {
    */
   private readBarrier(): Promise<void> {
     if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    if (this.pendingReads.length >= MAX_WAITING_READS) return Promise.reject(new ServiceError('ERR_OVERLOADED'));
     return new Promise<void>((resolve, reject) => {
       this.pendingReads.push({ resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
       if (!this.readLoopRunning) {

@@ -15,7 +15,7 @@ export interface CoreLogger {
 
 export function createLogger(level: LogLevel, nodeId: number): Logger {
   // Synchronous writes: a fatal error is followed by process.exit, and its line must get out.
-  return pino({ level, base: { node: nodeId } }, pino.destination({ fd: 2, sync: true }));
+  return pino({ level, base: { self: nodeId } }, pino.destination({ fd: 2, sync: true }));
 }
 
 export function coreLogger(log: Logger): CoreLogger {

@@ -56,6 +56,9 @@ export interface RaftNodeOptions {
 
 const SNAPSHOT_DATA_VERSION = 1;
 const MAX_TICKS_PER_TURN = 2;
+/** Proposals (and conf changes) waiting for the next Ready; the channels behind them are bounded too. */
+const MAX_INBOX_PROPOSALS = 8192;
+const MAX_INBOX_CONF_CHANGES = 16;
 const utf8 = new TextDecoder();
 
 interface ReadRequest {
@@ -102,7 +105,8 @@ export class RaftNode implements NodeInfo {
   // Inbox: filled from callbacks at any time, fed to the core between Readies.
   private inMsgs: Message[] = [];
   private inProps: Proposal[] = [];
-  private inConfChanges: PendingConfChange[] = [];
+  private inConfChanges: ConfChangeRequest[] = [];
+  private inboxDrained: (() => void)[] = [];
   private inReads: ReadRequest[] = [];
   private inUnreachable = new Set<number>();
   private inSnapStatus: { id: number; ok: boolean }[] = [];
@@ -214,10 +218,8 @@ export class RaftNode implements NodeInfo {
       this.pendingTicks++;
       this.kick();
     }, this.cfg.tickMs);
-    void this.consume(this.o.proposeC, (p) => this.inProps.push(p));
-    void this.consume(this.o.confChangeC, (r) => {
-      this.inConfChanges.push({ ...r, deadline: Date.now() + this.cfg.requestTimeoutMs });
-    });
+    void this.consume(this.o.proposeC, () => this.inProps, MAX_INBOX_PROPOSALS);
+    void this.consume(this.o.confChangeC, () => this.inConfChanges, MAX_INBOX_CONF_CHANGES);
     this.loopDone = this.readyLoop();
   }
 
@@ -426,13 +428,17 @@ export class RaftNode implements NodeInfo {
     }
   }
 
-  private async consume<T>(c: Chan<T>, put: (v: T) => void): Promise<void> {
+  /**
+   * Move what arrives on c into the inbox, a burst at a time, but no more than `max` waiting:
+   * beyond that the channel fills up and its senders feel the backpressure.
+   */
+  private async consume<T>(c: Chan<T>, inbox: () => T[], max: number): Promise<void> {
     for (;;) {
+      while (inbox().length >= max) await new Promise<void>((r) => this.inboxDrained.push(r));
       const r = await c.recv();
       if (r.done) return;
-      put(r.value);
-      // Take everything else already queued in the same turn: one wake-up per burst.
-      for (let v = c.tryRecv(); v !== undefined; v = c.tryRecv()) put(v);
+      inbox().push(r.value);
+      for (let v: T | undefined; inbox().length < max && (v = c.tryRecv()) !== undefined; ) inbox().push(v);
       this.kick();
     }
   }
@@ -460,13 +466,15 @@ export class RaftNode implements NodeInfo {
     if (this.inConfChanges.length > 0) {
       const ccs = this.inConfChanges;
       this.inConfChanges = [];
-      for (const r of ccs) this.proposeConfChange(r);
+      const deadline = Date.now() + this.cfg.requestTimeoutMs;
+      for (const r of ccs) this.proposeConfChange({ ...r, deadline });
     }
     if (this.inProps.length > 0) {
       const props = this.inProps;
       this.inProps = [];
       for (const p of props) this.propose(p);
     }
+    if (this.inboxDrained.length > 0) for (const r of this.inboxDrained.splice(0)) r();
     if (this.inReads.length > 0) {
       const reads = this.inReads;
       this.inReads = [];

@@ -157,3 +157,13 @@ test('stop fails waiting writes with ERR_STOPPING', async () => {
   await assert.rejects(p, (e) => isServiceError(e, 'ERR_STOPPING'));
   await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_STOPPING'));
 });
+
+test('a full propose queue refuses new writes at once (503) instead of queueing them', async () => {
+  const proposeC = new Chan<Proposal>(1);
+  const commitC = new Chan<Commit>(1);
+  const kv = new KvStore({ nodeId: 1, proposeC, commitC, requestTimeoutMs: 1000, readIndex: async () => 0 });
+  const first = kv.put('/a', Buffer.from('1'));
+  await assert.rejects(kv.put('/b', Buffer.from('2')), (e) => isServiceError(e, 'ERR_OVERLOADED'));
+  kv.stop();
+  await assert.rejects(first, (e) => isServiceError(e, 'ERR_STOPPING'));
+});
