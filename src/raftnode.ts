@@ -635,8 +635,15 @@ async function recover(o: RaftNodeOptions): Promise<Recovered> {
   }
   storage.setHardState(hardState);
   storage.append(entries);
-  // A crash between creating the WAL and persisting the bootstrap entries leaves it empty.
-  const bootstrap = !cfg.join && snapshot === null && entries.length === 0 && hardState.term === 0;
+  // A crash between creating the WAL and persisting the bootstrap entries leaves it empty: such a
+  // new-cluster member bootstraps again. Only if the WAL was made for this very cluster list: a
+  // member that joined (its cluster id came from a peer) must never invent a log of its own.
+  const bootstrap =
+    !cfg.join &&
+    snapshot === null &&
+    entries.length === 0 &&
+    hardState.term === 0 &&
+    meta.clusterId === deriveClusterId(cfg.clusterToken, cfg.peerUrls);
   log.info(
     { snapshotIndex: at.index, entries: entries.length, term: hardState.term, commit: hardState.commit, repaired, clusterId: meta.clusterId },
     'replayed snapshot and WAL',
