@@ -90,6 +90,7 @@ async function run(cfg: Config, log: Logger): Promise<number> {
   // Backwards: clients first. A removed member can commit nothing more, so fail its waiters now.
   if (reason.kind === 'removed') kv.stop();
   await within(app.close(), cfg.requestTimeoutMs + 1000);
+  if (reason.kind === 'stopped') await node.transferLeadership();
   proposeC.close();
   confChangeC.close();
   await node.stop();

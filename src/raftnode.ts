@@ -111,6 +111,7 @@ export class RaftNode implements NodeInfo {
   private inUnreachable = new Set<number>();
   private inSnapStatus: { id: number; ok: boolean }[] = [];
   private pendingTicks = 0;
+  private inTransferTo = 0;
   private wake: (() => void) | null = null;
 
   private readonly pendingReads = new Map<number, ReadRequest>();
@@ -230,6 +231,29 @@ export class RaftNode implements NodeInfo {
       const id = ++this.readSeq;
       this.push(() => this.inReads.push({ id, resolve, reject, deadline: Date.now() + this.cfg.requestTimeoutMs }));
     });
+  }
+
+  /**
+   * If leader, hand leadership to the most up-to-date follower and wait (at most an election
+   * timeout) for it to take over, so a planned stop does not leave the cluster leaderless.
+   */
+  async transferLeadership(): Promise<void> {
+    if (this.raftState !== StateType.Leader || this.stopRequested !== null) return;
+    let target = 0;
+    let best = -1;
+    for (const [id, p] of this.raft.status().progress ?? []) {
+      if (id !== this.id && this.confState.voters.includes(id) && p.match > best) {
+        best = p.match;
+        target = id;
+      }
+    }
+    if (target === 0) return;
+    this.log.info({ to: target }, 'handing over leadership before stopping');
+    this.push(() => (this.inTransferTo = target));
+    const deadline = Date.now() + this.cfg.electionTicks * this.cfg.tickMs;
+    while (this.leader === this.id && Date.now() < deadline && this.stopRequested === null) {
+      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    }
   }
 
   /** Stop the loop after the Ready in progress, close the network, sync and close the WAL. */
@@ -462,6 +486,10 @@ export class RaftNode implements NodeInfo {
       this.pendingTicks = 0;
       for (let i = 0; i < n; i++) this.raft.tick();
       this.sweepDeadlines();
+    }
+    if (this.inTransferTo !== 0) {
+      this.raft.transferLeader(this.inTransferTo);
+      this.inTransferTo = 0;
     }
     if (this.inConfChanges.length > 0) {
       const ccs = this.inConfChanges;

@@ -136,3 +136,28 @@ test('a node down while many entries are written catches up by snapshot when res
     throw e;
   }
 });
+
+test('SIGTERM of the leader: it hands over leadership, exits 0, and writes go on', async (t) => {
+  const c = await TestCluster.start(3);
+  t.after(() => c.destroy());
+  try {
+    const leader = c.node(await c.waitLeader());
+    await c.putAcked(leader, '/before', '1');
+    const code = await c.kill(leader, 'SIGTERM');
+    assert.equal(code, 0);
+    assert.match(leader.log, /handing over leadership/);
+    const others = c.nodes.filter((n) => n !== leader);
+    const newLeader = c.node(await c.waitLeader());
+    assert.notEqual(newLeader, leader);
+    await c.putAcked(others[0]!, '/after', '2');
+    for (const n of others) assert.equal((await c.getAnswer(n, '/before')).body, '1');
+    c.restart(leader);
+    await until('the old leader to rejoin', async () => {
+      const r = await c.get(leader, '/after', '?serializable').catch(() => null);
+      return r?.body === '2' ? true : undefined;
+    });
+  } catch (e) {
+    console.error(c.dumpLogs());
+    throw e;
+  }
+});
