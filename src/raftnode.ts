@@ -393,10 +393,12 @@ export class RaftNode implements NodeInfo {
         this.membership.remove(cc.nodeId);
         this.transport.removePeer(cc.nodeId);
         this.log.info({ member: cc.nodeId, index: e.index }, 'member removed');
-        if (cc.nodeId === this.id) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
         break;
     }
-    this.settleConfChange(cc);
+    this.settleConfChange(cc); // first: a DELETE of this very node, sent to it, still gets its 204
+    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
+      this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
+    }
   }
 
   private async applySnapshot(snap: Snapshot): Promise<void> {

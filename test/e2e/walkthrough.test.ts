@@ -66,3 +66,21 @@ test('a node removed while it was down is told so (410) when it comes back, and 
     throw e;
   }
 });
+
+test('DELETE of a node sent to that node itself answers 204, then the node exits 0', async (t) => {
+  const c = await TestCluster.start(3);
+  t.after(() => c.destroy());
+  try {
+    const n2 = c.node(2);
+    const r = await until('the removal', async () => {
+      const res = await http('DELETE', `${n2.url}/2`);
+      return res.status === 503 ? undefined : res;
+    });
+    assert.equal(r.status, 204);
+    assert.equal(await within(n2.exit, 20_000, 'still running'), 0);
+    await c.putAcked(c.node(1), '/k', 'v');
+  } catch (e) {
+    console.error(c.dumpLogs());
+    throw e;
+  }
+});
