@@ -168,15 +168,28 @@ export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: 
     connect: { timeout: o.connectTimeoutMs },
     keepAliveTimeout: 30_000,
   });
-  const post: PostFn = async (path, body, headers) => {
-    const timeout = path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
-    try {
-      const res = await pool.request({ path, method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout });
-      await res.body.dump();
-      return res.statusCode;
-    } catch {
-      return 0;
-    }
-  };
+  // dispatch with a bare handler, not request(): no response stream to build and drain for
+  // what is almost always an empty 204. This is the hot path of replication.
+  const post: PostFn = (path, body, headers) =>
+    new Promise<number>((resolve) => {
+      const timeout = path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
+      let status = 0;
+      try {
+        pool.dispatch(
+          { origin: url, path, method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout },
+          // The classic handler interface: undici 7 accepts it on every path (the newer
+          // controller-style one is rejected when a pooled request waits for a connection).
+          {
+            onConnect: () => undefined,
+            onHeaders: (statusCode) => ((status = statusCode), true),
+            onData: () => true,
+            onComplete: () => resolve(status),
+            onError: () => resolve(0),
+          },
+        );
+      } catch {
+        resolve(0);
+      }
+    });
   return { post, close: () => pool.destroy() };
 }
