@@ -35,7 +35,7 @@ import {
   type Ready,
   type Snapshot,
 } from './raft/index.ts';
-import { Snapshotter, Wal } from './storage/index.ts';
+import { Snapshotter, Wal, type StorageFs } from './storage/index.ts';
 import { PeerTransport, buildPeerApp, fetchClusterInfo } from './transport/index.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
@@ -52,6 +52,8 @@ export interface RaftNodeOptions {
   kvApplied: () => number;
   /** Whether the kvstore is consuming commitC, for health. */
   kvApplying: () => boolean;
+  /** For tests: the file system under the WAL and snapshots (to inject failures). */
+  storageFs?: StorageFs;
 }
 
 const SNAPSHOT_DATA_VERSION = 1;
@@ -149,7 +151,7 @@ export class RaftNode implements NodeInfo {
     this.wal = rec.wal;
     this.storage = rec.storage;
     this.membership = rec.membership;
-    this.snapshotter = new Snapshotter(this.cfg.snapDir, { maxSnapshots: this.cfg.maxSnapshots, logger: this.log });
+    this.snapshotter = new Snapshotter(this.cfg.snapDir, { maxSnapshots: this.cfg.maxSnapshots, logger: this.log, fs: o.storageFs });
     this.finished = new Promise((r) => (this.resolveFinished = r));
     const snapIndex = rec.snapshot?.metadata.index ?? 0;
     this.restoredKv = rec.kvState === null ? null : { data: rec.kvState, index: snapIndex };
@@ -195,7 +197,7 @@ export class RaftNode implements NodeInfo {
 
   /** Look at the data dir and bring back what is there (or create a new member). */
   static async open(o: RaftNodeOptions): Promise<RaftNode> {
-    const rec = (await Wal.exists(o.config.walDir)) ? await recover(o) : await createNew(o);
+    const rec = (await Wal.exists(o.config.walDir, { fs: o.storageFs })) ? await recover(o) : await createNew(o);
     await mkdir(o.config.snapDir, { recursive: true });
     return new RaftNode(o, rec);
   }
@@ -695,11 +697,12 @@ const STATE_NAMES: Record<StateType, string> = {
 
 async function recover(o: RaftNodeOptions): Promise<Recovered> {
   const { config: cfg, log } = o;
-  const snapshotter = new Snapshotter(cfg.snapDir, { maxSnapshots: cfg.maxSnapshots, logger: log });
-  const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log });
+  const fs = o.storageFs;
+  const snapshotter = new Snapshotter(cfg.snapDir, { maxSnapshots: cfg.maxSnapshots, logger: log, fs });
+  const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log, fs });
   const snapshot = await snapshotter.loadNewestAvailable(markers);
   const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };
-  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, { maxWals: cfg.maxWals, logger: log });
+  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, { maxWals: cfg.maxWals, logger: log, fs });
   if (meta.nodeId !== cfg.id) {
     await wal.close();
     throw new Error(`the WAL in ${cfg.walDir} belongs to member ${meta.nodeId}, not ${cfg.id}`);
@@ -747,7 +750,7 @@ async function createNew(o: RaftNodeOptions): Promise<Recovered> {
   } else {
     clusterId = deriveClusterId(cfg.clusterToken, cfg.peerUrls);
   }
-  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log });
+  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log, fs: o.storageFs });
   return { wal, clusterId, storage: new MemoryStorage(), snapshot: null, membership, kvState: null, bootstrap: !cfg.join };
 }
 
