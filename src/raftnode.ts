@@ -2,14 +2,13 @@
 // proposals / conf changes / reads / peer messages, and runs the Ready loop:
 //   persist (one WAL write, one fsync; a leader's appends leave in parallel)
 //   → send → apply (commitC to the kvstore, conf changes here) → advance.
-// Whatever arrives while a Ready is being persisted waits in the inbox and goes into the
-// next Ready together: that is the group commit.
+// Whatever arrives while a Ready is being persisted is fed to the core at once but leaves
+// in the next Ready, together: that is the group commit.
 
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Chan } from './chan.ts';
-import { BinaryReader, BinaryWriter } from './codec/index.ts';
 import type { Config } from './config.ts';
 import { ServiceError } from './errors.ts';
 import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
@@ -20,7 +19,7 @@ import { Membership } from './membership.ts';
 import {
   ConfChangeType,
   EntryType,
-  MemoryStorage,
+  type MemoryStorage,
   RaftErrorCode,
   RawNode,
   StateType,
@@ -30,13 +29,13 @@ import {
   type ConfChange,
   type ConfState,
   type Entry,
-  type HardState,
   type Message,
   type Ready,
   type Snapshot,
 } from './raft/index.ts';
+import { createNew, decodeSnapshotData, encodeSnapshotData, recover, type Recovered } from './recovery.ts';
 import { Snapshotter, Wal, type StorageFs } from './storage/index.ts';
-import { PeerTransport, buildPeerApp, fetchClusterInfo } from './transport/index.ts';
+import { PeerTransport, buildPeerApp } from './transport/index.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
 
@@ -56,7 +55,6 @@ export interface RaftNodeOptions {
   storageFs?: StorageFs;
 }
 
-const SNAPSHOT_DATA_VERSION = 1;
 const MAX_TICKS_PER_TURN = 2;
 /** Proposals (and conf changes) waiting for the next Ready; the channels behind them are bounded too. */
 const MAX_INBOX_PROPOSALS = 8192;
@@ -72,17 +70,6 @@ interface ReadRequest {
 
 interface PendingConfChange extends ConfChangeRequest {
   deadline: number;
-}
-
-/** What the disk gave back at start-up. */
-interface Recovered {
-  wal: Wal;
-  clusterId: string;
-  storage: MemoryStorage;
-  snapshot: Snapshot | null;
-  membership: Membership;
-  kvState: Uint8Array | null;
-  bootstrap: boolean;
 }
 
 export class RaftNode implements NodeInfo {
@@ -104,7 +91,7 @@ export class RaftNode implements NodeInfo {
   private readonly membership: Membership;
   private peerApp: FastifyInstance | null = null;
 
-  // Inbox: filled from callbacks at any time, fed to the core between Readies.
+  // Inbox: filled from callbacks at any time, fed to the core between Readies and during fsyncs.
   private inMsgs: Message[] = [];
   private inProps: Proposal[] = [];
   private inConfChanges: ConfChangeRequest[] = [];
@@ -693,90 +680,4 @@ const STATE_NAMES: Record<StateType, string> = {
   [StateType.PreCandidate]: 'StatePreCandidate',
 };
 
-// ---- start-up: what the data dir holds ----
-
-async function recover(o: RaftNodeOptions): Promise<Recovered> {
-  const { config: cfg, log } = o;
-  const fs = o.storageFs;
-  const snapshotter = new Snapshotter(cfg.snapDir, { maxSnapshots: cfg.maxSnapshots, logger: log, fs });
-  const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log, fs });
-  const snapshot = await snapshotter.loadNewestAvailable(markers);
-  const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };
-  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, { maxWals: cfg.maxWals, logger: log, fs });
-  if (meta.nodeId !== cfg.id) {
-    await wal.close();
-    throw new Error(`the WAL in ${cfg.walDir} belongs to member ${meta.nodeId}, not ${cfg.id}`);
-  }
-  const storage = new MemoryStorage();
-  let membership = new Membership();
-  let kvState: Uint8Array | null = null;
-  if (snapshot !== null) {
-    storage.applySnapshot(snapshot);
-    ({ membership, kv: kvState } = decodeSnapshotData(snapshot.data));
-  } else {
-    // No snapshot yet: the log replays every membership change from the bootstrap on; the
-    // flag's URLs only let us talk before that replay is applied.
-    cfg.peerUrls.forEach((url, i) => membership.urls.set(i + 1, url));
-  }
-  storage.setHardState(hardState);
-  storage.append(entries);
-  // A crash between creating the WAL and persisting the bootstrap entries leaves it empty: such a
-  // new-cluster member bootstraps again. Only if the WAL was made for this very cluster list: a
-  // member that joined (its cluster id came from a peer) must never invent a log of its own.
-  const bootstrap =
-    !cfg.join &&
-    snapshot === null &&
-    entries.length === 0 &&
-    hardState.term === 0 &&
-    meta.clusterId === deriveClusterId(cfg.clusterToken, cfg.peerUrls);
-  log.info(
-    { snapshotIndex: at.index, entries: entries.length, term: hardState.term, commit: hardState.commit, repaired, clusterId: meta.clusterId },
-    'replayed snapshot and WAL',
-  );
-  return { wal, clusterId: meta.clusterId, storage, snapshot, membership, kvState, bootstrap };
-}
-
-async function createNew(o: RaftNodeOptions): Promise<Recovered> {
-  const { config: cfg, log } = o;
-  const membership = new Membership();
-  cfg.peerUrls.forEach((url, i) => membership.urls.set(i + 1, url));
-  let clusterId: string;
-  if (cfg.join) {
-    const others = cfg.peerUrls.filter((_, i) => i + 1 !== cfg.id);
-    const info = await fetchClusterInfo(others, cfg.requestTimeoutMs);
-    clusterId = info.clusterId;
-    for (const m of info.members) if (m.id !== cfg.id) membership.urls.set(m.id, m.peerURL);
-    log.info({ clusterId, members: info.members.length }, 'joining existing cluster');
-  } else {
-    clusterId = deriveClusterId(cfg.clusterToken, cfg.peerUrls);
-  }
-  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log, fs: o.storageFs });
-  return { wal, clusterId, storage: new MemoryStorage(), snapshot: null, membership, kvState: null, bootstrap: !cfg.join };
-}
-
-/** A new cluster's id: from the token and the initial URLs, so two clusters never mix by accident. */
-export function deriveClusterId(token: string, peerUrls: readonly string[]): string {
-  return createHash('sha256').update(token).update('\n').update(peerUrls.join(',')).digest('hex').slice(0, 16);
-}
-
-// ---- snapshot data: membership + kv state ----
-
-export function encodeSnapshotData(m: Membership, kv: Uint8Array): Uint8Array {
-  const w = new BinaryWriter(1024 + kv.length);
-  w.u8(SNAPSHOT_DATA_VERSION);
-  m.write(w);
-  w.bytes(kv);
-  return w.view();
-}
-
-export function decodeSnapshotData(data: Uint8Array): { membership: Membership; kv: Uint8Array } {
-  const r = new BinaryReader(data);
-  const v = r.u8('snapshot data version');
-  if (v !== SNAPSHOT_DATA_VERSION) r.fail(`unsupported snapshot data version ${v}`);
-  const membership = Membership.read(r);
-  const kv = r.bytes(Number.MAX_SAFE_INTEGER, 'kv state');
-  r.expectEnd('snapshot data');
-  return { membership, kv };
-}
-
-export type { HardState };
+export { decodeSnapshotData, deriveClusterId, encodeSnapshotData } from './recovery.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Membership } from '../src/membership.ts';
-import { decodeSnapshotData, deriveClusterId, encodeSnapshotData } from '../src/raftnode.ts';
+import { decodeSnapshotData, deriveClusterId, encodeSnapshotData } from '../src/recovery.ts';
 
 test('snapshot data carries the member URL table, the removed set and the kv state', () => {
   const m = new Membership();
