@@ -2,8 +2,8 @@
 // proposals / conf changes / reads / peer messages, and runs the Ready loop:
 //   persist (one WAL write, one fsync; a leader's appends leave in parallel)
 //   → send → apply (commitC to the kvstore, conf changes here) → advance.
-// Whatever arrives while a Ready is being persisted is fed to the core at once but leaves
-// in the next Ready, together: that is the group commit.
+// Whatever arrives while a Ready is being persisted waits in the inbox and goes into the
+// next Ready together: that is the group commit.
 
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -91,7 +91,7 @@ export class RaftNode implements NodeInfo {
   private readonly membership: Membership;
   private peerApp: FastifyInstance | null = null;
 
-  // Inbox: filled from callbacks at any time, fed to the core between Readies and during fsyncs.
+  // Inbox: filled from callbacks at any time, fed to the core between Readies.
   private inMsgs: Message[] = [];
   private inProps: Proposal[] = [];
   private inConfChanges: ConfChangeRequest[] = [];
@@ -100,11 +100,6 @@ export class RaftNode implements NodeInfo {
   private inUnreachable = new Set<number>();
   private inSnapStatus: { id: number; ok: boolean }[] = [];
   private pendingTicks = 0;
-  /** A Ready's WAL write is in flight: the inbox may be fed meanwhile. */
-  private fsyncing = false;
-  /** The Ready in flight has committed entries to apply after its fsync: apply nothing before them. */
-  private deferredApply = false;
-  private midFeedScheduled = false;
   private inTransferTo = 0;
   private wake: (() => void) | null = null;
 
@@ -327,9 +322,6 @@ export class RaftNode implements NodeInfo {
     // Committed entries already on our own disk need not wait for this Ready's fsync: apply
     // them (and answer their clients) while it runs. Any others wait for it.
     let committed = rd.committedEntries;
-    if (committed.length > 0 && committed[0]!.index <= this.appliedIndex) {
-      committed = committed.filter((e) => e.index > this.appliedIndex); // applied during the last fsync
-    }
     if (snap === null && committed.length > 0 && committed[0]!.index <= this.durableIndex) {
       let n = 0;
       while (n < committed.length && committed[n]!.index <= this.durableIndex) n++;
@@ -343,15 +335,7 @@ export class RaftNode implements NodeInfo {
       await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
       this.durableIndex = snap.metadata.index;
     }
-    if (rd.hardState !== null || rd.entries.length > 0) {
-      this.fsyncing = true;
-      this.deferredApply = committed.length > 0;
-      try {
-        await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
-      } finally {
-        this.fsyncing = false;
-      }
-    }
+    if (rd.hardState !== null || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
     if (rd.entries.length > 0) this.durableIndex = rd.entries[rd.entries.length - 1]!.index;
     if (snap !== null) {
       this.storage.applySnapshot(snap);
@@ -436,7 +420,7 @@ export class RaftNode implements NodeInfo {
     const snap = this.storage.createSnapshot(index, this.confState, data);
     await this.snapshotter.save(snap);
     await this.wal.saveSnapshotMarker({ index, term: snap.metadata.term });
-    // Never compact what the core has yet to hand out as committed (entries applied during an fsync).
+    // Never compact what the core has not yet handed out as committed.
     const keepFrom = Math.min(index - this.cfg.snapshotCatchupEntries, this.raft.status().applied);
     const compactTo = Math.max(0, keepFrom);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
@@ -458,41 +442,7 @@ export class RaftNode implements NodeInfo {
     if (w !== null) {
       this.wake = null;
       w();
-    } else if (this.fsyncing && !this.midFeedScheduled) {
-      this.midFeedScheduled = true;
-      setImmediate(() => this.feedDuringFsync());
     }
-  }
-
-  /**
-   * While a Ready's fsync runs, feed the core what arrived (its output waits for the next
-   * Ready anyway, and the Ready handed out is already accepted), and on the leader apply at
-   * once whatever followers' acknowledgements just committed, if it is on our own disk too.
-   * This saves the acknowledged writes the wait for the rest of the fsync.
-   */
-  private feedDuringFsync(): void {
-    this.midFeedScheduled = false;
-    if (!this.fsyncing || this.stopRequested !== null) return;
-    try {
-      const acks = this.inMsgs.length > 0;
-      this.feedInbox();
-      if (acks && !this.deferredApply && this.raftState === StateType.Leader) this.applyDurableCommitted();
-    } catch (e) {
-      this.requestStop({ kind: 'fatal', error: e as Error });
-    }
-  }
-
-  /** Apply committed normal entries up to our durable index, stopping before any conf change. */
-  private applyDurableCommitted(): void {
-    const hi = Math.min(this.raft.status().commit, this.durableIndex);
-    if (hi <= this.appliedIndex) return;
-    const ents = this.storage.entries(this.appliedIndex + 1, hi + 1, Number.MAX_SAFE_INTEGER);
-    let n = 0;
-    while (n < ents.length && ents[n]!.type === EntryType.Normal) n++;
-    if (n === 0) return;
-    this.applyEntries(n === ents.length ? ents : ents.slice(0, n)).catch((e: unknown) => {
-      this.requestStop({ kind: 'fatal', error: e as Error });
-    });
   }
 
   /**
