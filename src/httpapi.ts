@@ -64,6 +64,8 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     logger: false,
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
+    // A client must send its whole request within this (slow senders cannot hold sockets forever).
+    requestTimeout: 60_000,
     // We answer our own 503 (with Retry-After) once closing starts: see the onRequest hook.
     return503OnClosing: false,
   });

@@ -610,6 +610,15 @@ export class RaftNode implements NodeInfo {
     if (this.stopRequested !== null) return;
     this.stopRequested = reason;
     if (why !== undefined) this.log.warn({ reason: reason.kind }, why);
+    if (reason.kind === 'removed') {
+      // Our removal is committed (we applied it, or a peer that applied it told us): a request
+      // for it, waiting here, succeeded even if we stop before applying it ourselves.
+      this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
+        const mine = r.cc.type === ConfChangeType.RemoveNode && r.cc.nodeId === this.id;
+        if (mine) r.resolve();
+        return !mine;
+      });
+    }
     if (reason.kind !== 'stopped') this.failPending(new ServiceError('ERR_STOPPING'));
     this.kick();
     this.resolveFinished(reason);

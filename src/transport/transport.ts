@@ -79,15 +79,20 @@ export class PeerTransport {
     const p = this.peers.get(id);
     if (p === undefined) return;
     this.peers.delete(id);
-    void p.client.stop().finally(() => p.close().catch(() => undefined));
+    const idle = p.client.stop();
+    void p.close().catch(() => undefined); // aborts a request in flight, so idle settles soon
+    void idle;
   }
 
   async close(): Promise<void> {
     const all = [...this.peers.values()];
     this.peers.clear();
+    // Stop the loops, then destroy the pools (aborting requests in flight to dead peers),
+    // then wait for the loops to notice.
     await Promise.all(all.map(async (p) => {
-      await p.client.stop();
+      const idle = p.client.stop();
       await p.close().catch(() => undefined);
+      await idle;
     }));
   }
 }
