@@ -3,6 +3,7 @@
 // Ready, and of any Readies that piled up behind a slow request, travel together).
 // Snapshots take their own request on their own route and report how it went.
 
+import { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { BinaryWriter, writeMessages } from '../codec/index.ts';
 import type { Message } from '../raft/types.ts';
@@ -10,7 +11,10 @@ import { MessageType } from '../raft/types.ts';
 import { PATH_MESSAGES, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
 
 /** How one POST went: an HTTP status, or 0 when the peer could not be reached. */
-export type PostFn = (path: string, body: Uint8Array, headers: Record<string, string>) => Promise<number>;
+export type PostFn = (path: string, body: Uint8Array | readonly Uint8Array[], headers: Record<string, string>) => Promise<number>;
+
+/** Snapshot data goes out in slices of this size, as views: never copied into one big body. */
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 export interface PeerEvents {
   unreachable(id: number): void;
@@ -135,9 +139,10 @@ export class PeerClient {
       return;
     }
     this.snapshotInFlight = true;
-    const w = new BinaryWriter(1024 + (m.snapshot?.data.length ?? 0));
-    writeMessages(w, [m]);
-    this.post(PATH_SNAPSHOT, w.view(), this.headers)
+    const chunks = snapshotChunks(m);
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    this.post(PATH_SNAPSHOT, chunks, { ...this.headers, 'content-length': String(length) })
       .then((status) => {
         const ok = status >= 200 && status < 300;
         if (!ok) this.afterPost(status);
@@ -145,6 +150,25 @@ export class PeerClient {
       })
       .finally(() => (this.snapshotInFlight = false));
   }
+}
+
+/**
+ * A one-message batch carrying a snapshot, as the codec lays it out, but streamed: the
+ * snapshot data is the batch's last field, so encode everything before it (with an empty
+ * data field), swap that field's zero length for the real one, and follow with the data.
+ */
+export function snapshotChunks(m: Message): Uint8Array[] {
+  const snap = m.snapshot!;
+  const w = new BinaryWriter(1024);
+  writeMessages(w, [{ ...m, snapshot: { metadata: snap.metadata, data: new Uint8Array(0) } }]);
+  const head = w.view();
+  const w2 = new BinaryWriter(head.length + 8);
+  w2.raw(head.subarray(0, head.length - 1)).varint(snap.data.length);
+  const chunks = [w2.copy()];
+  for (let off = 0; off < snap.data.length; off += SNAPSHOT_CHUNK_BYTES) {
+    chunks.push(snap.data.subarray(off, Math.min(off + SNAPSHOT_CHUNK_BYTES, snap.data.length)));
+  }
+  return chunks;
 }
 
 /** Rough wire size, for the queue's byte bound. */
@@ -176,7 +200,15 @@ export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: 
       let status = 0;
       try {
         pool.dispatch(
-          { origin: url, path, method: 'POST', headers, body, headersTimeout: timeout, bodyTimeout: timeout },
+          {
+            origin: url,
+            path,
+            method: 'POST',
+            headers,
+            body: body instanceof Uint8Array ? body : Readable.from(body),
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          },
           // The classic handler interface: undici 7 accepts it on every path (the newer
           // controller-style one is rejected when a pooled request waits for a connection).
           {

@@ -4,6 +4,7 @@ import { decodeMessages, encodeMessages } from '../../src/codec/index.ts';
 import type { Message } from '../../src/raft/types.ts';
 import { MessageType } from '../../src/raft/types.ts';
 import { PeerClient, PeerTransport, buildPeerApp, peerHeaders, type PeerEvents } from '../../src/transport/index.ts';
+import { snapshotChunks } from '../../src/transport/peer.ts';
 
 function msg(type: MessageType, from: number, to: number, over: Partial<Message> = {}): Message {
   return {
@@ -97,7 +98,7 @@ test('sender: batches what piles up, reports 410 as removed and snapshots by sta
       assert.equal(headers['x-raft-cluster-id'], 'c1');
       assert.equal(headers['x-raft-from'], '1');
       assert.equal(headers['x-raft-to'], '2');
-      bodies.push({ path, msgs: decodeMessages(body) });
+      bodies.push({ path, msgs: decodeMessages(body instanceof Uint8Array ? body : Buffer.concat(body)) });
       return answer;
     },
   });
@@ -148,4 +149,19 @@ test('transport: routes by recipient, reports unknown peers, follows membership'
   await new Promise((r) => setImmediate(r));
   assert.equal(sent.at(-1), 'http://two-moved');
   await tr.close();
+});
+
+test('a snapshot streams as slices that decode to the same message', () => {
+  const data = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => i % 251);
+  const snap = msg(MessageType.MsgSnap, 1, 2, {
+    term: 3,
+    snapshot: { metadata: { index: 900, term: 3, confState: { voters: [1, 2, 3], learners: [] } }, data },
+  });
+  const chunks = snapshotChunks(snap);
+  assert.equal(chunks.length, 4, 'a head and three slices of at most 1 MiB');
+  assert.equal(chunks[1]!.buffer, data.buffer, 'slices are views, not copies');
+  const [back] = decodeMessages(Buffer.concat(chunks), { maxSnapshotBytes: 8 * 1024 * 1024 });
+  assert.deepEqual(Buffer.from(back!.snapshot!.data), Buffer.from(data));
+  assert.deepEqual(back!.snapshot!.metadata, snap.snapshot!.metadata);
+  assert.deepEqual(Buffer.from(encodeMessages([snap])), Buffer.concat(chunks));
 });
