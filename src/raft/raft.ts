@@ -421,8 +421,11 @@ export class Raft {
         // A stale leader learns our term from this and steps down; without it, a node cut off
         // with a higher term could never be reached again.
         this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from }));
-      } else if (m.type === MessageType.MsgPreVote) {
-        this.send(newMessage({ type: MessageType.MsgPreVoteResp, to: m.from, term: this.term, reject: true }));
+      } else if (m.type === MessageType.MsgPreVote || m.type === MessageType.MsgVote) {
+        // Refuse with our term, as the paper's RequestVote reply does. Ignoring a stale candidate
+        // silently can livelock: a candidate with the newest log never learns the term it needs
+        // while a lagging voter campaigns at ever higher terms (simulator seed 1421).
+        this.send(newMessage({ type: voteRespType(m.type), to: m.from, term: this.term, reject: true }));
       }
       return;
     }

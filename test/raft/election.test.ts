@@ -91,6 +91,18 @@ test('stale term rejected: a message from an older term changes nothing and tell
   assert.equal(net.term(1), 3);
 });
 
+test('stale vote request refused with the current term: the candidate learns the newer term', () => {
+  const storage = storageWith([1], { term: 1 }, [1, 2, 3]);
+  const rn = new RawNode({ id: 1, electionTicks: 10, heartbeatTicks: 1, storage, random: seededRandom(1), preVote: false });
+  rn.step(voteReq(2, 1, 7, 1, 1)); // term 7: granted, node 1 moves to term 7
+  rn.advance(rn.ready());
+  rn.step(voteReq(3, 1, 5, 5, 1)); // term 5 < 7, even with a longer log
+  const resps = rn.ready().messages.filter((m) => m.type === MT.MsgVoteResp);
+  assert.deepEqual(resps.map((m) => [m.to, m.term, m.reject]), [[3, 7, true]]);
+  assert.equal(rn.status().hardState.term, 7);
+  assert.equal(rn.status().hardState.vote, 2, 'the stale request changes nothing');
+});
+
 test('vote needs an up-to-date log: a candidate with a shorter or older log is refused', () => {
   // Node 3 has the longest log; 1 and 2 lack entries 3 and 4.
   const net = new Network({ config: () => ({ preVote: false }) });
