@@ -6,6 +6,7 @@
 //   npm run bench -- --seconds 5 --connections 32
 
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { TestCluster } from '../test/e2e/cluster.ts';
 
@@ -31,6 +32,7 @@ try {
   console.log(`cluster up in ${cluster.dir}; leader is node ${leader.id} (${leader.url})`);
 
   let n = 0;
+  const cpuBefore = cluster.nodes.map((x) => cpuSeconds(x.proc?.pid));
   const writes = await autocannon({
     url: leader.url,
     connections,
@@ -38,6 +40,12 @@ try {
     requests: [{ method: 'PUT', body: value, setupRequest: (req) => ({ ...req, path: `/bench-${n++ % keys}` }) }],
   });
   report('PUT (committed writes)', writes);
+  // CPU per committed write is steadier than writes/s on a shared machine.
+  const perWrite = cluster.nodes.map((x, i) => {
+    const used = cpuSeconds(x.proc?.pid) - cpuBefore[i]!;
+    return `node ${x.id}${x.id === leader.id ? ' (leader)' : ''} ${((used * 1e6) / Math.max(1, writes['2xx'])).toFixed(0)} µs`;
+  });
+  if (cpuBefore.every((c) => c > 0)) console.log(`CPU per committed write: ${perWrite.join(', ')}`);
 
   let m = 0;
   const reads = await autocannon({
@@ -66,4 +74,14 @@ function report(what: string, r: Awaited<ReturnType<typeof autocannon>>): void {
     `${what}: ${(ok / r.duration).toFixed(0)} ok/s (${ok} ok, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts), ` +
       `latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms`,
   );
+}
+
+/** user+system CPU seconds of a process so far (Linux /proc); 0 where unavailable. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
 }
