@@ -172,6 +172,9 @@ export class RaftNode implements NodeInfo {
         snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
         removed: () => this.requestStop({ kind: 'removed' }, 'a peer says this member was removed from the cluster'),
         rejected: (id, status) => this.logRejected(id, status),
+        received: (msgs) => this.push(() => {
+          for (const m of msgs) this.inMsgs.push(m);
+        }),
       },
     });
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
@@ -193,6 +196,10 @@ export class RaftNode implements NodeInfo {
         for (const m of msgs) this.inMsgs.push(m);
       }),
       cluster: () => ({ clusterId: this.clusterId, members: this.membership.list() }),
+      hold: (from, respond) => {
+        if (this.stopRequested !== null) respond(null);
+        else this.transport.hold(from, respond);
+      },
       maxBatchBytes: 64 * 1024 * 1024,
       maxSnapshotBytes: 1024 * 1024 * 1024,
     });
@@ -205,6 +212,7 @@ export class RaftNode implements NodeInfo {
     if (this.running) return;
     this.running = true;
     this.tickTimer = setInterval(() => {
+      this.transport.releaseStale();
       this.pendingTicks++;
       this.kick();
     }, this.cfg.tickMs);
@@ -249,6 +257,7 @@ export class RaftNode implements NodeInfo {
   async stop(): Promise<void> {
     this.requestStop({ kind: 'stopped' });
     await this.loopDone;
+    this.transport.releaseAll();
     await this.peerApp?.close();
     await this.transport.close();
     this.failPending(new ServiceError('ERR_STOPPING'));
@@ -287,6 +296,7 @@ export class RaftNode implements NodeInfo {
       while (this.stopRequested === null) {
         this.feedInbox();
         if (!this.raft.hasReady()) {
+          this.transport.releaseFed([]); // what was fed produced nothing to answer
           await new Promise<void>((r) => (this.wake = r));
           continue;
         }
@@ -343,7 +353,9 @@ export class RaftNode implements NodeInfo {
     }
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
-    if (late.length > 0) this.transport.send(late);
+    // Persisted: answer the peers' requests fed into this Ready, with our messages for them.
+    const rest = this.transport.releaseFed(late);
+    if (rest.length > 0) this.transport.send(rest);
     for (const rs of rd.readStates) this.answerRead(rs.requestCtx, rs.index);
     if (committed.length > 0) await this.applyEntries(committed);
   }
@@ -472,6 +484,7 @@ export class RaftNode implements NodeInfo {
     if (this.inMsgs.length > 0) {
       const msgs = this.inMsgs;
       this.inMsgs = [];
+      this.transport.markFed();
       for (const m of msgs) this.stepPeerMessage(m);
     }
     if (this.pendingTicks > 0) {

@@ -5,13 +5,21 @@
 
 import { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { BinaryWriter, writeMessages } from '../codec/index.ts';
+import { BinaryWriter, decodeMessages, writeMessages } from '../codec/index.ts';
 import type { Message } from '../raft/types.ts';
 import { MessageType } from '../raft/types.ts';
 import { PATH_MESSAGES, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
 
-/** How one POST went: an HTTP status, or 0 when the peer could not be reached. */
-export type PostFn = (path: string, body: Uint8Array | readonly Uint8Array[], headers: Record<string, string>) => Promise<number>;
+/**
+ * How one POST went: an HTTP status (0 when the peer could not be reached), and for a 200
+ * the body: messages the peer sent back with its answer instead of POSTing them itself.
+ */
+export type PostOutcome = number | { status: number; body: Uint8Array };
+export type PostFn = (
+  path: string,
+  body: Uint8Array | readonly Uint8Array[],
+  headers: Record<string, string>,
+) => Promise<PostOutcome>;
 
 /** Snapshot data goes out in slices of this size, as views: never copied into one big body. */
 const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
@@ -23,6 +31,8 @@ export interface PeerEvents {
   removed(): void;
   /** The peer refused our identity (412): wrong cluster or wrong member. */
   rejected(id: number, status: number): void;
+  /** Messages the peer sent back in its answer. */
+  received(msgs: Message[]): void;
 }
 
 export interface PeerLimits {
@@ -105,8 +115,9 @@ export class PeerClient {
         // Encode into the reusable writer and copy once: the body must outlive the next encode.
         this.writer.reset();
         writeMessages(this.writer, batch);
-        const status = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
-        this.afterPost(status);
+        const outcome = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
+        if (typeof outcome === 'number') this.afterPost(outcome);
+        else this.receive(outcome.body);
       }
     } finally {
       this.sending = false;
@@ -126,6 +137,18 @@ export class PeerClient {
     return n === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, n);
   }
 
+  /** Messages in an answer must come from that peer and be meant for us; anything else is dropped. */
+  private receive(body: Uint8Array): void {
+    let msgs: Message[];
+    try {
+      msgs = decodeMessages(body);
+    } catch {
+      return;
+    }
+    const ok = msgs.filter((m) => m.from === this.id && m.to === this.fromId && m.type !== MessageType.MsgSnap);
+    if (ok.length > 0) this.events.received(ok);
+  }
+
   private afterPost(status: number): void {
     if (status >= 200 && status < 300) return;
     if (status === 410) this.events.removed();
@@ -143,7 +166,8 @@ export class PeerClient {
     let length = 0;
     for (const c of chunks) length += c.length;
     this.post(PATH_SNAPSHOT, chunks, { ...this.headers, 'content-length': String(length) })
-      .then((status) => {
+      .then((outcome) => {
+        const status = typeof outcome === 'number' ? outcome : outcome.status;
         const ok = status >= 200 && status < 300;
         if (!ok) this.afterPost(status);
         this.events.snapshotStatus(this.id, ok);
@@ -195,9 +219,10 @@ export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: 
   // dispatch with a bare handler, not request(): no response stream to build and drain for
   // what is almost always an empty 204. This is the hot path of replication.
   const post: PostFn = (path, body, headers) =>
-    new Promise<number>((resolve) => {
+    new Promise<PostOutcome>((resolve) => {
       const timeout = path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
       let status = 0;
+      let chunks: Buffer[] | null = null;
       try {
         pool.dispatch(
           {
@@ -214,8 +239,11 @@ export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: 
           {
             onConnect: () => undefined,
             onHeaders: (statusCode) => ((status = statusCode), true),
-            onData: () => true,
-            onComplete: () => resolve(status),
+            onData: (chunk) => {
+              if (status === 200) (chunks ??= []).push(chunk);
+              return true;
+            },
+            onComplete: () => resolve(chunks === null ? status : { status, body: Buffer.concat(chunks) }),
             onError: () => resolve(0),
           },
         );

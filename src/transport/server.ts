@@ -19,6 +19,11 @@ export interface PeerServerOptions {
   /** Hand decoded messages to the Raft node. Must not throw for ordinary input. */
   deliver(msgs: Message[]): void;
   cluster(): ClusterInfo;
+  /**
+   * Optional: hold the answer to a message POST until `respond` is called, with messages to
+   * send back in the body (200) or none (204).
+   */
+  hold?(from: number, respond: (body: Uint8Array | null) => void): void;
   maxBatchBytes: number;
   maxSnapshotBytes: number;
 }
@@ -45,7 +50,18 @@ export function buildPeerApp(opts: PeerServerOptions): FastifyInstance {
       if ((m.type === MessageType.MsgSnap) !== snapshotRoute) throw new ServiceError('ERR_BAD_REQUEST', 'snapshots go to ' + PATH_SNAPSHOT);
     }
     opts.deliver(msgs);
-    reply.code(204).send();
+    const hold = opts.hold;
+    if (snapshotRoute || hold === undefined) {
+      reply.code(204).send();
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      hold(from, (body) => {
+        if (body === null) reply.code(204).send();
+        else reply.code(200).type(CONTENT_TYPE).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+        resolve();
+      });
+    });
   };
   app.post(PATH_MESSAGES, receive(false));
   app.post(PATH_SNAPSHOT, { bodyLimit: opts.maxSnapshotBytes }, receive(true));

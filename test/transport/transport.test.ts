@@ -20,6 +20,7 @@ function recorder() {
     snapshotStatus: (id, ok) => log.push(`snapshot ${id} ${ok}`),
     removed: () => log.push('removed'),
     rejected: (id, status) => log.push(`rejected ${id} ${status}`),
+    received: (msgs) => log.push(`received ${msgs.length}`),
   };
   return { log, events };
 }
@@ -164,4 +165,68 @@ test('a snapshot streams as slices that decode to the same message', () => {
   assert.deepEqual(Buffer.from(back!.snapshot!.data), Buffer.from(data));
   assert.deepEqual(back!.snapshot!.metadata, snap.snapshot!.metadata);
   assert.deepEqual(Buffer.from(encodeMessages([snap])), Buffer.concat(chunks));
+});
+
+test('held replies: a fed request carries back our next messages for its sender; others answer empty', async () => {
+  const { events } = recorder();
+  const tr = new PeerTransport({
+    localId: 2, clusterId: 'c1', events,
+    makePost: () => ({ post: async () => 204, close: async () => undefined }),
+  });
+  const answers: { from: number; msgs: number | null }[] = [];
+  const hold = (from: number) => tr.hold(from, (b) => answers.push({ from, msgs: b === null ? null : decodeMessages(b).length }));
+  hold(1);
+  hold(3);
+  // Not fed yet: a Ready's messages do not ride on it.
+  let rest = tr.releaseFed([msg(MessageType.MsgAppResp, 2, 1)]);
+  assert.equal(rest.length, 1);
+  assert.equal(answers.length, 0);
+  tr.markFed();
+  hold(1); // arrives after the feed: stays held for the next Ready
+  rest = tr.releaseFed([msg(MessageType.MsgAppResp, 2, 1), msg(MessageType.MsgHeartbeatResp, 2, 1), msg(MessageType.MsgVote, 2, 4)]);
+  assert.deepEqual(rest.map((m) => m.to), [4], 'only messages for peers without a held request are left to POST');
+  assert.deepEqual(answers, [{ from: 1, msgs: 2 }, { from: 3, msgs: null }]);
+  tr.releaseAll();
+  assert.deepEqual(answers.at(-1), { from: 1, msgs: null });
+  await tr.close();
+});
+
+test('peer server with hold: the answer waits and carries messages back (200), or is empty (204)', async (t) => {
+  const delivered: Message[][] = [];
+  const held: ((b: Uint8Array | null) => void)[] = [];
+  const app = buildPeerApp({
+    identity: { clusterId: 'c1', localId: 2, isRemoved: () => false },
+    deliver: (m) => delivered.push(m),
+    cluster: () => ({ clusterId: 'c1', members: [] }),
+    hold: (_from, respond) => held.push(respond),
+    maxBatchBytes: 1 << 20,
+    maxSnapshotBytes: 1 << 20,
+  });
+  t.after(() => app.close());
+  const body = Buffer.from(encodeMessages([msg(MessageType.MsgApp, 1, 2)]));
+  const pending = app.inject({ method: 'POST', url: '/raft', headers: peerHeaders('c1', 1, 2), payload: body });
+  while (held.length === 0) await new Promise((r) => setImmediate(r));
+  held[0]!(encodeMessages([msg(MessageType.MsgAppResp, 2, 1)]));
+  const r = await pending;
+  assert.equal(r.statusCode, 200);
+  assert.equal(decodeMessages(r.rawPayload)[0]!.type, MessageType.MsgAppResp);
+  const pending2 = app.inject({ method: 'POST', url: '/raft', headers: peerHeaders('c1', 1, 2), payload: body });
+  while (held.length === 1) await new Promise((r) => setImmediate(r));
+  held[1]!(null);
+  assert.equal((await pending2).statusCode, 204);
+});
+
+test('sender: messages in an answer are delivered if they come from that peer and are for us', async () => {
+  const { log, events } = recorder();
+  const client = new PeerClient({
+    id: 2, url: 'http://x', fromId: 1, clusterId: 'c1', events,
+    post: async () => ({
+      status: 200,
+      body: encodeMessages([msg(MessageType.MsgAppResp, 2, 1), msg(MessageType.MsgAppResp, 3, 1), msg(MessageType.MsgAppResp, 2, 9)]),
+    }),
+  });
+  client.send(msg(MessageType.MsgApp, 1, 2));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(log, ['received 1']);
+  await client.stop();
 });
