@@ -1,0 +1,64 @@
+// The one table of service errors: stable code → HTTP status → short message.
+// Client API, peer transport and start-up all raise ServiceError with a code from here,
+// so the status a client sees is decided in exactly one place.
+
+export const ErrorTable = {
+  ERR_BAD_REQUEST: { status: 400, message: 'bad request' },
+  ERR_BAD_NODE_ID: { status: 400, message: 'bad node id: want a positive integer' },
+  ERR_BAD_PEER_URL: { status: 400, message: 'bad peer URL: want http://host:port' },
+  ERR_RESERVED_PATH: { status: 400, message: 'paths under /-/ are reserved' },
+  ERR_KEY_NOT_FOUND: { status: 404, message: 'Failed to GET' },
+  ERR_NOT_FOUND: { status: 404, message: 'not found' },
+  ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  ERR_MEMBER_REMOVED: { status: 410, message: 'the member has been permanently removed from the cluster' },
+  ERR_CLUSTER_ID_MISMATCH: { status: 412, message: 'cluster id mismatch' },
+  ERR_WRONG_RECIPIENT: { status: 412, message: 'message sent to the wrong member' },
+  ERR_TOO_LARGE: { status: 413, message: 'request too large' },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'want application/octet-stream' },
+  ERR_INTERNAL: { status: 500, message: 'internal error' },
+  ERR_NO_LEADER: { status: 503, message: 'no leader' },
+  ERR_TIMEOUT: { status: 503, message: 'request timed out' },
+  ERR_STOPPING: { status: 503, message: 'server is stopping' },
+  ERR_NOT_READY: { status: 503, message: 'not ready' },
+  ERR_OVERLOADED: { status: 503, message: 'too many requests waiting' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ErrorTable;
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_S = 1;
+
+export class ServiceError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+
+  constructor(code: ErrorCode, detail?: string) {
+    const base = ErrorTable[code].message;
+    super(detail === undefined ? base : `${base}: ${detail}`);
+    this.name = 'ServiceError';
+    this.code = code;
+    this.status = ErrorTable[code].status;
+  }
+}
+
+export function isServiceError(e: unknown, code?: ErrorCode): e is ServiceError {
+  return e instanceof ServiceError && (code === undefined || e.code === code);
+}
+
+/** The status and body for any error: ServiceErrors as tabled, fastify's own by their status. */
+export function toHttpError(e: unknown): { status: number; code: ErrorCode; message: string } {
+  if (e instanceof ServiceError) return { status: e.status, code: e.code, message: e.message };
+  const status = (e as { statusCode?: unknown } | null)?.statusCode;
+  if (status === 413) return fromCode('ERR_TOO_LARGE');
+  if (status === 415) return fromCode('ERR_UNSUPPORTED_MEDIA_TYPE');
+  if (status === 405) return fromCode('ERR_METHOD_NOT_ALLOWED');
+  if (status === 404) return fromCode('ERR_NOT_FOUND');
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, code: 'ERR_BAD_REQUEST', message: ErrorTable.ERR_BAD_REQUEST.message };
+  }
+  return fromCode('ERR_INTERNAL');
+}
+
+function fromCode(code: ErrorCode): { status: number; code: ErrorCode; message: string } {
+  return { status: ErrorTable[code].status, code, message: ErrorTable[code].message };
+}

@@ -1,0 +1,207 @@
+// The client-facing HTTP API (raftexample-compatible): PUT/GET a key, POST/DELETE a
+// member, plus the reserved /-/ paths (health, status, members). buildApp does not
+// listen, so tests drive it with app.inject().
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Chan } from './chan.ts';
+import { ChanClosedError } from './chan.ts';
+import { parsePeerUrl } from './config.ts';
+import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
+import type { ConfChange } from './raft/types.ts';
+import { ConfChangeType } from './raft/types.ts';
+
+/** What the API needs from the key-value store (kvstore.ts implements it). */
+export interface KvApi {
+  /** Resolves once the write is committed and applied; rejects with a ServiceError otherwise. */
+  put(key: string, value: Uint8Array): Promise<void>;
+  /** Linearizable unless `serializable`; undefined when the key is absent. */
+  get(key: string, serializable: boolean): Promise<Uint8Array | undefined>;
+}
+
+export interface NodeStatus {
+  id: number;
+  leader: number;
+  term: number;
+  commit: number;
+  applied: number;
+  raftState: string;
+}
+
+export interface Member {
+  id: number;
+  peerURL: string;
+}
+
+/** Read-only views of the node, for the /-/ paths. */
+export interface NodeInfo {
+  status(): NodeStatus;
+  members(): Member[];
+  /** null when healthy, else why not. */
+  unhealthyReason(): string | null;
+}
+
+/** A membership change on its way to raftnode: settled once applied (or failed, or timed out). */
+export interface ConfChangeRequest {
+  cc: ConfChange;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+export interface AppOptions {
+  kv: KvApi;
+  node: NodeInfo;
+  confChangeC: Chan<ConfChangeRequest>;
+  maxRequestBytes: number;
+}
+
+export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
+const RESERVED_PREFIX = '/-/';
+const NODE_ID_RE = /^[1-9][0-9]{0,15}$/;
+const EMPTY = new Uint8Array(0);
+
+export function buildApp(opts: AppOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    bodyLimit: opts.maxRequestBytes,
+    exposeHeadRoutes: false,
+    // A client must send its whole request within this (slow senders cannot hold sockets forever).
+    requestTimeout: 60_000,
+    // We answer our own 503 (with Retry-After) once closing starts: see the onRequest hook.
+    return503OnClosing: false,
+  });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook('onRequest', (req, reply, done) => {
+    // A body without a media type is still a value: give it one so the catch-all parser takes it.
+    if (!req.headers['content-type']) req.headers['content-type'] = 'application/octet-stream';
+    if (closing) {
+      reply.header('connection', 'close');
+      sendError(reply, new ServiceError('ERR_STOPPING'));
+      return;
+    }
+    done();
+  });
+
+  // Every body is an opaque value (or a peer URL): never let fastify parse JSON or forms.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
+  app.setNotFoundHandler((req, reply) => {
+    sendError(reply, new ServiceError(isAllowedMethod(req.method) ? 'ERR_NOT_FOUND' : 'ERR_METHOD_NOT_ALLOWED'));
+  });
+
+  const handler = makeHandler(opts);
+  app.all('/*', handler);
+  return app;
+}
+
+function makeHandler(opts: AppOptions) {
+  const { kv, node } = opts;
+  return async function handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const { path, query } = splitUrl(req.url);
+    if (path.startsWith(RESERVED_PREFIX)) return serveReserved(node, req.method, path, reply);
+    switch (req.method) {
+      case 'PUT':
+        await kv.put(path, bodyBytes(req.body));
+        reply.code(204).send();
+        return;
+      case 'GET': {
+        const value = await kv.get(path, hasFlag(query, 'serializable'));
+        if (value === undefined) throw new ServiceError('ERR_KEY_NOT_FOUND');
+        reply.code(200).type('application/octet-stream').send(asBuffer(value));
+        return;
+      }
+      case 'POST': {
+        const nodeId = parseNodeId(path);
+        const url = parsePeerUrl(Buffer.from(bodyBytes(req.body)).toString('utf8').trim());
+        if (url === null) throw new ServiceError('ERR_BAD_PEER_URL');
+        await confChange(opts.confChangeC, {
+          type: ConfChangeType.AddNode,
+          nodeId,
+          context: new TextEncoder().encode(url),
+        });
+        reply.code(204).send();
+        return;
+      }
+      case 'DELETE': {
+        const nodeId = parseNodeId(path);
+        await confChange(opts.confChangeC, { type: ConfChangeType.RemoveNode, nodeId, context: EMPTY });
+        reply.code(204).send();
+        return;
+      }
+      default:
+        throw new ServiceError('ERR_METHOD_NOT_ALLOWED');
+    }
+  };
+}
+
+function serveReserved(node: NodeInfo, method: string, path: string, reply: FastifyReply): void {
+  if (method !== 'GET') throw new ServiceError(isAllowedMethod(method) ? 'ERR_RESERVED_PATH' : 'ERR_METHOD_NOT_ALLOWED');
+  switch (path) {
+    case '/-/health': {
+      const reason = node.unhealthyReason();
+      if (reason === null) reply.code(200).send({ health: true });
+      else reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ health: false, reason });
+      return;
+    }
+    case '/-/status':
+      reply.code(200).send(node.status());
+      return;
+    case '/-/members':
+      reply.code(200).send({ members: node.members() });
+      return;
+    default:
+      throw new ServiceError('ERR_NOT_FOUND');
+  }
+}
+
+function confChange(confChangeC: Chan<ConfChangeRequest>, cc: ConfChange): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    confChangeC.send({ cc, resolve, reject }).catch((e: unknown) => {
+      reject(e instanceof ChanClosedError ? new ServiceError('ERR_STOPPING') : e);
+    });
+  });
+}
+
+function sendError(reply: FastifyReply, err: unknown): void {
+  const e = toHttpError(err);
+  if (e.status === 405) reply.header('allow', ALLOWED_METHODS);
+  if (e.status === 503) reply.header('retry-after', String(RETRY_AFTER_S));
+  reply.code(e.status).type('text/plain; charset=utf-8').send(e.message + '\n');
+}
+
+function isAllowedMethod(m: string): boolean {
+  return m === 'PUT' || m === 'GET' || m === 'POST' || m === 'DELETE';
+}
+
+/** The key is the raw request path (as raftexample uses RequestURI), without the query string. */
+function splitUrl(url: string): { path: string; query: string } {
+  const q = url.indexOf('?');
+  return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
+
+function hasFlag(query: string, name: string): boolean {
+  if (query === '') return false;
+  const v = new URLSearchParams(query).get(name);
+  return v !== null && v !== 'false' && v !== '0';
+}
+
+function parseNodeId(path: string): number {
+  const s = path.slice(1);
+  if (!NODE_ID_RE.test(s)) throw new ServiceError('ERR_BAD_NODE_ID', JSON.stringify(s));
+  const id = Number(s);
+  if (!Number.isSafeInteger(id)) throw new ServiceError('ERR_BAD_NODE_ID', JSON.stringify(s));
+  return id;
+}
+
+function bodyBytes(body: unknown): Uint8Array {
+  return body instanceof Uint8Array ? body : EMPTY;
+}
+
+function asBuffer(v: Uint8Array): Buffer {
+  return Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+}

@@ -1,0 +1,286 @@
+// The replicated key-value state machine: a Map applied from commitC, writes proposed on
+// proposeC and acknowledged only once applied, linearizable reads through batched
+// ReadIndex rounds. Entries are binary: a proposal id (so the proposer can find the
+// waiting request when its own entry comes back) then key then value.
+
+import { randomInt } from 'node:crypto';
+import type { Chan } from './chan.ts';
+import { ChanClosedError } from './chan.ts';
+import { BinaryReader, BinaryWriter } from './codec/index.ts';
+import { ServiceError } from './errors.ts';
+import type { KvApi } from './httpapi.ts';
+
+/** A write on its way to Raft; `fail` is called if the core drops it. */
+export interface Proposal {
+  data: Uint8Array;
+  fail(e: Error): void;
+}
+
+/** Committed work for the state machine, in log order. */
+export interface Commit {
+  /** State to load first (from a snapshot), or null. */
+  snapshot: Uint8Array | null;
+  /** Data of the committed normal entries with a payload. */
+  entries: Uint8Array[];
+  /** Log index this commit brings the state machine to. */
+  index: number;
+  /** Called once applied (raftnode uses it before taking a snapshot). */
+  done: (() => void) | null;
+}
+
+export interface KvStoreOptions {
+  nodeId: number;
+  proposeC: Chan<Proposal>;
+  commitC: Chan<Commit>;
+  /** One ReadIndex round: resolves with the index to wait for, rejects with a ServiceError. */
+  readIndex: () => Promise<number>;
+  requestTimeoutMs: number;
+}
+
+const KIND_PUT = 1;
+/** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
+const PUT_HEADER_BYTES = 1 + 4 + 4 + 4 + 4;
+const SNAPSHOT_VERSION = 1;
+const SWEEP_MS = 25;
+/** Reads waiting for the next ReadIndex round; past this, new ones are refused (503). */
+const MAX_WAITING_READS = 65536;
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  deadline: number;
+}
+
+export class KvStore implements KvApi {
+  private readonly o: KvStoreOptions;
+  private readonly map = new Map<string, Buffer>();
+  private appliedIndex = 0;
+  /** Proposals of this process, by seq. Insertion order is deadline order (one fixed timeout). */
+  private readonly waiters = new Map<number, Waiter>();
+  private readonly originNode: number;
+  private readonly originEpoch: number;
+  private seq = 0;
+  private pendingReads: Waiter[] = [];
+  private readLoopRunning = false;
+  private appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private applying = false;
+
+  constructor(o: KvStoreOptions) {
+    this.o = o;
+    this.originNode = o.nodeId >>> 0;
+    // A fresh epoch per process: an entry proposed before a restart never completes a new request.
+    this.originEpoch = randomInt(1, 0xffff_ffff);
+  }
+
+  get applied(): number {
+    return this.appliedIndex;
+  }
+
+  get isApplying(): boolean {
+    return this.applying;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** Start applying commits; resolves when commitC is closed and drained. */
+  async run(): Promise<void> {
+    this.applying = true;
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    try {
+      for (;;) {
+        const r = await this.o.commitC.recv();
+        if (r.done) return;
+        this.apply(r.value);
+      }
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  /** Fail everything waiting (shutdown, removal); later calls fail at once. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    const err = new ServiceError('ERR_STOPPING');
+    for (const w of this.waiters.values()) w.reject(err);
+    this.waiters.clear();
+    for (const w of this.pendingReads.splice(0)) w.reject(err);
+  }
+
+  put(key: string, value: Uint8Array): Promise<void> {
+    if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    const seq = (this.seq = (this.seq + 1) >>> 0);
+    const data = this.encodePut(seq, key, value);
+    return new Promise<void>((resolve, reject) => {
+      const p: Proposal = { data, fail: (e) => this.settle(seq, e) };
+      let queued: boolean;
+      try {
+        queued = this.o.proposeC.trySend(p);
+      } catch (e) {
+        reject(e instanceof ChanClosedError ? new ServiceError('ERR_STOPPING') : e);
+        return;
+      }
+      // A full queue means Raft is far behind: refuse now rather than let waiting writes pile up.
+      if (!queued) reject(new ServiceError('ERR_OVERLOADED'));
+      else this.waiters.set(seq, { resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
+    });
+  }
+
+  async get(key: string, serializable: boolean): Promise<Uint8Array | undefined> {
+    if (!serializable) await this.readBarrier();
+    return this.map.get(key);
+  }
+
+  /** The map as bytes, for a snapshot. Call only when every commit up to the snapshot index is applied. */
+  snapshot(): Uint8Array {
+    const w = new BinaryWriter(64 * 1024);
+    w.u8(SNAPSHOT_VERSION).varint(this.map.size);
+    for (const [k, v] of this.map) {
+      w.bytes(Buffer.from(k, 'utf8'));
+      w.bytes(v);
+    }
+    return w.view();
+  }
+
+  /** Replace the map with a snapshot's; `index` is the snapshot's log index. */
+  restore(bytes: Uint8Array, index: number): void {
+    const r = new BinaryReader(bytes);
+    const version = r.u8('kv snapshot version');
+    if (version !== SNAPSHOT_VERSION) r.fail(`unsupported kv snapshot version ${version}`);
+    const n = r.count(Number.MAX_SAFE_INTEGER, 2, 'kv pairs');
+    this.map.clear();
+    for (let i = 0; i < n; i++) {
+      const k = r.bytes(Number.MAX_SAFE_INTEGER, 'key');
+      const v = r.bytes(Number.MAX_SAFE_INTEGER, 'value');
+      this.map.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('utf8'), Buffer.from(v));
+    }
+    r.expectEnd('kv snapshot');
+    this.appliedIndex = index;
+  }
+
+  private apply(c: Commit): void {
+    if (c.snapshot !== null) this.restore(c.snapshot, c.index);
+    for (const data of c.entries) this.applyEntry(data);
+    if (c.index > this.appliedIndex) this.appliedIndex = c.index;
+    if (this.appliedWaiters.length > 0) this.wakeApplied();
+    c.done?.();
+  }
+
+  private applyEntry(data: Uint8Array): void {
+    if (data.length < PUT_HEADER_BYTES || data[0] !== KIND_PUT) return; // not ours: ignore, never crash
+    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const node = b.readUInt32LE(1);
+    const epoch = b.readUInt32LE(5);
+    const seq = b.readUInt32LE(9);
+    const keyLen = b.readUInt32LE(13);
+    const keyEnd = PUT_HEADER_BYTES + keyLen;
+    if (keyEnd > b.length) return;
+    const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
+    // Copy the value out: the entry's bytes may be a view of a whole peer batch.
+    this.map.set(key, Buffer.from(b.subarray(keyEnd)));
+    if (epoch === this.originEpoch && node === this.originNode) {
+      const w = this.waiters.get(seq);
+      if (w !== undefined) {
+        this.waiters.delete(seq);
+        w.resolve();
+      }
+    }
+  }
+
+  private encodePut(seq: number, key: string, value: Uint8Array): Uint8Array {
+    const keyLen = Buffer.byteLength(key, 'utf8');
+    const b = Buffer.allocUnsafe(PUT_HEADER_BYTES + keyLen + value.length);
+    b[0] = KIND_PUT;
+    b.writeUInt32LE(this.originNode, 1);
+    b.writeUInt32LE(this.originEpoch, 5);
+    b.writeUInt32LE(seq, 9);
+    b.writeUInt32LE(keyLen, 13);
+    b.write(key, PUT_HEADER_BYTES, keyLen, 'utf8');
+    b.set(value, PUT_HEADER_BYTES + keyLen);
+    return b;
+  }
+
+  private settle(seq: number, err: Error): void {
+    const w = this.waiters.get(seq);
+    if (w === undefined) return;
+    this.waiters.delete(seq);
+    w.reject(err);
+  }
+
+  /**
+   * Linearizable read barrier: resolves once the state machine has applied everything
+   * committed before the call. Reads that arrive while a round is in flight share the next one.
+   */
+  private readBarrier(): Promise<void> {
+    if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    if (this.pendingReads.length >= MAX_WAITING_READS) return Promise.reject(new ServiceError('ERR_OVERLOADED'));
+    return new Promise<void>((resolve, reject) => {
+      this.pendingReads.push({ resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
+      if (!this.readLoopRunning) {
+        // Start on a microtask so reads issued in the same turn share the first round.
+        this.readLoopRunning = true;
+        queueMicrotask(() => void this.readLoop());
+      }
+    });
+  }
+
+  private async readLoop(): Promise<void> {
+    try {
+      while (this.pendingReads.length > 0) {
+        const batch = this.pendingReads;
+        this.pendingReads = [];
+        try {
+          const index = await this.o.readIndex();
+          await this.waitApplied(index, batch[0]!.deadline);
+          for (const w of batch) w.resolve();
+        } catch (e) {
+          for (const w of batch) w.reject(e as Error);
+        }
+      }
+    } finally {
+      this.readLoopRunning = false;
+    }
+  }
+
+  private waitApplied(index: number, deadline: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const entry = { index, resolve };
+      this.appliedWaiters.push(entry);
+      const t = setTimeout(() => {
+        const i = this.appliedWaiters.indexOf(entry);
+        if (i >= 0) this.appliedWaiters.splice(i, 1);
+        reject(new ServiceError('ERR_TIMEOUT', `waiting to apply index ${index}`));
+      }, Math.max(0, deadline - Date.now()));
+      entry.resolve = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private wakeApplied(): void {
+    const ready = this.appliedWaiters.filter((w) => w.index <= this.appliedIndex);
+    if (ready.length === 0) return;
+    this.appliedWaiters = this.appliedWaiters.filter((w) => w.index > this.appliedIndex);
+    for (const w of ready) w.resolve();
+  }
+
+  /** Time out proposals and queued reads past their deadline (oldest first, so stop at the first live one). */
+  private sweep(): void {
+    const now = Date.now();
+    for (const [seq, w] of this.waiters) {
+      if (w.deadline > now) break;
+      this.waiters.delete(seq);
+      w.reject(new ServiceError('ERR_TIMEOUT'));
+    }
+    while (this.pendingReads.length > 0 && this.pendingReads[0]!.deadline <= now) {
+      this.pendingReads.shift()!.reject(new ServiceError('ERR_TIMEOUT'));
+    }
+  }
+}

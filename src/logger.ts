@@ -1,0 +1,29 @@
+// Structured logs (pino, JSON lines on stderr so stdout stays free for tools), and the
+// small adapter the Raft core expects: (msg, fields) instead of pino's (fields, msg).
+
+import pino, { type Logger } from 'pino';
+import type { LogLevel } from './config.ts';
+
+export type { Logger };
+
+export interface CoreLogger {
+  debug(msg: string, fields?: object): void;
+  info(msg: string, fields?: object): void;
+  warn(msg: string, fields?: object): void;
+  error(msg: string, fields?: object): void;
+}
+
+export function createLogger(level: LogLevel, nodeId: number): Logger {
+  // Synchronous writes: a fatal error is followed by process.exit, and its line must get out.
+  return pino({ level, base: { self: nodeId } }, pino.destination({ fd: 2, sync: true }));
+}
+
+export function coreLogger(log: Logger): CoreLogger {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (msg: string, fields?: object): void => {
+      if (fields === undefined) log[level](msg);
+      else log[level](fields, msg);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}

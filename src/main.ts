@@ -1,0 +1,135 @@
+// Entry point: `npx tsx src/main.ts --id N --cluster URL,... --port P [--join]`.
+// Start-up: validate flags → look at the data dir → replay snapshot + WAL → peer
+// listener → raft → client listener → "ready". SIGINT/SIGTERM run it backwards: stop
+// taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
+
+import { Chan } from './chan.ts';
+import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
+import { buildApp, type ConfChangeRequest } from './httpapi.ts';
+import { KvStore, type Commit, type Proposal } from './kvstore.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { RaftNode, type StopReason } from './raftnode.ts';
+
+const EXIT_FATAL = 1;
+/** Queue bounds: past these, senders wait (backpressure), memory does not grow. */
+const PROPOSE_QUEUE = 4096;
+const CONF_CHANGE_QUEUE = 16;
+const COMMIT_QUEUE = 256;
+
+async function main(argv: readonly string[]): Promise<number> {
+  let config: Config;
+  try {
+    const parsed = parseConfig(argv);
+    if (parsed.help) {
+      process.stdout.write(usage());
+      return 0;
+    }
+    config = parsed.config;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    process.stderr.write(`raftexample: ${e.message} (see --help)\n`);
+    return EXIT_USAGE;
+  }
+  const log = createLogger(config.logLevel, config.id);
+  try {
+    return await run(config, log);
+  } catch (e) {
+    log.fatal({ err: e }, 'cannot start');
+    return EXIT_FATAL;
+  }
+}
+
+async function run(cfg: Config, log: Logger): Promise<number> {
+  const proposeC = new Chan<Proposal>(PROPOSE_QUEUE);
+  const confChangeC = new Chan<ConfChangeRequest>(CONF_CHANGE_QUEUE);
+  const commitC = new Chan<Commit>(COMMIT_QUEUE);
+
+  const kvRef: { kv: KvStore | null } = { kv: null };
+  const node = await RaftNode.open({
+    config: cfg,
+    log,
+    proposeC,
+    confChangeC,
+    commitC,
+    kvSnapshot: () => kvRef.kv!.snapshot(),
+    kvApplied: () => kvRef.kv?.applied ?? 0,
+    kvApplying: () => kvRef.kv?.isApplying ?? false,
+  });
+  const kv = new KvStore({
+    nodeId: cfg.id,
+    proposeC,
+    commitC,
+    readIndex: () => node.readIndex(),
+    requestTimeoutMs: cfg.requestTimeoutMs,
+  });
+  kvRef.kv = kv;
+  if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
+  const applying = kv.run();
+
+  await node.listenPeers();
+  node.start();
+  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes });
+  await listenClients(app, cfg.port);
+  log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir }, 'ready');
+
+  const signalled = new Promise<StopReason>((resolve) => {
+    const on = (sig: NodeJS.Signals) => {
+      log.info({ signal: sig }, 'shutting down');
+      resolve({ kind: 'stopped' });
+    };
+    process.once('SIGINT', on);
+    process.once('SIGTERM', on);
+  });
+  const reason = await Promise.race([signalled, node.finished]);
+  if (reason.kind === 'fatal') return fatal(log, reason.error);
+  // A fatal error while we wind down still ends with a non-zero status.
+  void node.finished.then((r) => {
+    if (r.kind === 'fatal') process.exit(fatal(log, r.error));
+  });
+
+  // Backwards: clients first. A removed member can commit nothing more, so fail its waiters now.
+  if (reason.kind === 'removed') kv.stop();
+  await within(app.close(), cfg.requestTimeoutMs + 1000);
+  if (reason.kind === 'stopped') await node.transferLeadership();
+  proposeC.close();
+  confChangeC.close();
+  await node.stop();
+  kv.stop();
+  commitC.close();
+  await applying;
+  log.info({ reason: reason.kind }, 'stopped');
+  return 0;
+}
+
+/** All interfaces, as raftexample does; IPv4 only where the host has no IPv6. */
+async function listenClients(app: ReturnType<typeof buildApp>, port: number): Promise<void> {
+  try {
+    await app.listen({ host: '::', port });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw e;
+    await app.listen({ host: '0.0.0.0', port });
+  }
+}
+
+function fatal(log: Logger, err: Error): number {
+  log.fatal({ err }, 'fatal error, stopping');
+  return EXIT_FATAL;
+}
+
+function within(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    void p.finally(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`raftexample: ${(e as Error).stack ?? String(e)}\n`);
+    process.exit(EXIT_FATAL);
+  },
+);

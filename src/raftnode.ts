@@ -1,0 +1,655 @@
+// RaftNode drives the pure Raft core: it replays the disk at start, ticks, feeds the core
+// proposals / conf changes / reads / peer messages, and runs the Ready loop:
+//   persist (one WAL write, one fsync; a leader's appends leave in parallel)
+//   → send → apply (commitC to the kvstore, conf changes here) → advance.
+// Whatever arrives while a Ready is being persisted waits in the inbox and goes into the
+// next Ready together: that is the group commit.
+
+import { randomInt } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import type { FastifyInstance } from 'fastify';
+import type { Chan } from './chan.ts';
+import type { Config } from './config.ts';
+import { ServiceError } from './errors.ts';
+import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
+import type { Commit, Proposal } from './kvstore.ts';
+import { coreLogger, type Logger } from './logger.ts';
+import { coalesceMessages } from './coalesce.ts';
+import { Membership } from './membership.ts';
+import {
+  ConfChangeType,
+  EntryType,
+  type MemoryStorage,
+  RaftErrorCode,
+  RawNode,
+  StateType,
+  canSendBeforePersist,
+  decodeConfChange,
+  isRaftError,
+  type ConfChange,
+  type ConfState,
+  type Entry,
+  type Message,
+  type Ready,
+  type Snapshot,
+} from './raft/index.ts';
+import { createNew, decodeSnapshotData, encodeSnapshotData, recover, type Recovered } from './recovery.ts';
+import { Snapshotter, Wal, type StorageFs } from './storage/index.ts';
+import { PeerTransport, buildPeerApp } from './transport/index.ts';
+
+export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
+
+export interface RaftNodeOptions {
+  config: Config;
+  log: Logger;
+  proposeC: Chan<Proposal>;
+  confChangeC: Chan<ConfChangeRequest>;
+  commitC: Chan<Commit>;
+  /** The kvstore's state as bytes; called only once every commit sent so far is applied. */
+  kvSnapshot: () => Uint8Array;
+  /** The kvstore's applied index, for status. */
+  kvApplied: () => number;
+  /** Whether the kvstore is consuming commitC, for health. */
+  kvApplying: () => boolean;
+  /** For tests: the file system under the WAL and snapshots (to inject failures). */
+  storageFs?: StorageFs;
+}
+
+const MAX_TICKS_PER_TURN = 2;
+/** Proposals (and conf changes) waiting for the next Ready; the channels behind them are bounded too. */
+const MAX_INBOX_PROPOSALS = 8192;
+const MAX_INBOX_CONF_CHANGES = 16;
+const utf8 = new TextDecoder();
+
+interface ReadRequest {
+  id: number;
+  resolve: (index: number) => void;
+  reject: (e: Error) => void;
+  deadline: number;
+}
+
+interface PendingConfChange extends ConfChangeRequest {
+  deadline: number;
+}
+
+export class RaftNode implements NodeInfo {
+  readonly id: number;
+  readonly clusterId: string;
+  /** Kv state from the snapshot the node restarted from (the caller restores it), or null. */
+  readonly restoredKv: { data: Uint8Array; index: number } | null;
+  /** Resolves when the node has stopped running, and why. */
+  readonly finished: Promise<StopReason>;
+
+  private readonly o: RaftNodeOptions;
+  private readonly cfg: Config;
+  private readonly log: Logger;
+  private readonly wal: Wal;
+  private readonly snapshotter: Snapshotter;
+  private readonly storage: MemoryStorage;
+  private readonly raft: RawNode;
+  private readonly transport: PeerTransport;
+  private readonly membership: Membership;
+  private peerApp: FastifyInstance | null = null;
+
+  // Inbox: filled from callbacks at any time, fed to the core between Readies.
+  private inMsgs: Message[] = [];
+  private inProps: Proposal[] = [];
+  private inConfChanges: ConfChangeRequest[] = [];
+  private inboxDrained: (() => void)[] = [];
+  private inReads: ReadRequest[] = [];
+  private inUnreachable = new Set<number>();
+  private inSnapStatus: { id: number; ok: boolean }[] = [];
+  private pendingTicks = 0;
+  private inTransferTo = 0;
+  private wake: (() => void) | null = null;
+
+  private readonly pendingReads = new Map<number, ReadRequest>();
+  private pendingConfChanges: PendingConfChange[] = [];
+  private readSeq = 0;
+
+  private confState: ConfState;
+  private appliedIndex: number;
+  /** Last log index known to be on our disk. */
+  private durableIndex: number;
+  private snapshotIndex: number;
+  private leader = 0;
+  private raftState: StateType = StateType.Follower;
+  private term = 0;
+  private commit = 0;
+
+  private tickTimer: NodeJS.Timeout | null = null;
+  private running = false;
+  private stopRequested: StopReason | null = null;
+  private loopDone: Promise<void> = Promise.resolve();
+  private resolveFinished!: (r: StopReason) => void;
+  private lastRejectLog = 0;
+
+  private constructor(o: RaftNodeOptions, rec: Recovered) {
+    this.o = o;
+    this.cfg = o.config;
+    this.log = o.log;
+    this.id = o.config.id;
+    this.clusterId = rec.clusterId;
+    this.wal = rec.wal;
+    this.storage = rec.storage;
+    this.membership = rec.membership;
+    this.snapshotter = new Snapshotter(this.cfg.snapDir, { maxSnapshots: this.cfg.maxSnapshots, logger: this.log, fs: o.storageFs });
+    this.finished = new Promise((r) => (this.resolveFinished = r));
+    const snapIndex = rec.snapshot?.metadata.index ?? 0;
+    this.restoredKv = rec.kvState === null ? null : { data: rec.kvState, index: snapIndex };
+    this.appliedIndex = snapIndex;
+    this.snapshotIndex = snapIndex;
+    this.durableIndex = rec.storage.lastIndex();
+    this.confState = rec.storage.initialState().confState;
+    const hs = rec.storage.initialState().hardState;
+    this.term = hs.term;
+    this.commit = hs.commit;
+
+    this.raft = new RawNode({
+      id: this.id,
+      electionTicks: this.cfg.electionTicks,
+      heartbeatTicks: this.cfg.heartbeatTicks,
+      storage: this.storage,
+      applied: snapIndex,
+      maxSizePerMsg: 1024 * 1024,
+      maxInflightMsgs: 256,
+      preVote: true,
+      checkQuorum: true,
+      random: (n) => randomInt(n),
+      logger: coreLogger(this.log),
+    });
+    if (rec.bootstrap) {
+      this.raft.bootstrap(this.cfg.peerUrls.map((url, i) => ({ id: i + 1, context: Buffer.from(url, 'utf8') })));
+    }
+
+    this.transport = new PeerTransport({
+      localId: this.id,
+      clusterId: this.clusterId,
+      connectTimeoutMs: Math.max(200, this.cfg.tickMs * this.cfg.heartbeatTicks * 5),
+      requestTimeoutMs: Math.max(1000, this.cfg.tickMs * this.cfg.electionTicks),
+      events: {
+        unreachable: (id) => this.push(() => this.inUnreachable.add(id)),
+        snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
+        removed: () => this.requestStop({ kind: 'removed' }, 'a peer says this member was removed from the cluster'),
+        rejected: (id, status) => this.logRejected(id, status),
+        received: (msgs) => this.push(() => {
+          for (const m of msgs) this.inMsgs.push(m);
+        }),
+      },
+    });
+    for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
+  }
+
+  /** Look at the data dir and bring back what is there (or create a new member). */
+  static async open(o: RaftNodeOptions): Promise<RaftNode> {
+    const rec = (await Wal.exists(o.config.walDir, { fs: o.storageFs })) ? await recover(o) : await createNew(o);
+    await mkdir(o.config.snapDir, { recursive: true });
+    return new RaftNode(o, rec);
+  }
+
+  /** Open the peer listener on the host:port of this member's URL. */
+  async listenPeers(): Promise<void> {
+    const url = new URL(this.cfg.peerUrls[this.id - 1]!);
+    const app = buildPeerApp({
+      identity: { clusterId: this.clusterId, localId: this.id, isRemoved: (id) => this.membership.removed.has(id) },
+      deliver: (msgs) => this.push(() => {
+        for (const m of msgs) this.inMsgs.push(m);
+      }),
+      cluster: () => ({ clusterId: this.clusterId, members: this.membership.list() }),
+      hold: (from, respond) => {
+        if (this.stopRequested !== null) respond(null);
+        else this.transport.hold(from, respond);
+      },
+      maxBatchBytes: 64 * 1024 * 1024,
+      maxSnapshotBytes: 1024 * 1024 * 1024,
+    });
+    await app.listen({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
+    this.peerApp = app;
+  }
+
+  /** Start ticking and the loops. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.tickTimer = setInterval(() => {
+      this.transport.releaseStale();
+      this.pendingTicks++;
+      this.kick();
+    }, this.cfg.tickMs);
+    void this.consume(this.o.proposeC, () => this.inProps, MAX_INBOX_PROPOSALS);
+    void this.consume(this.o.confChangeC, () => this.inConfChanges, MAX_INBOX_CONF_CHANGES);
+    this.loopDone = this.readyLoop();
+  }
+
+  /** One ReadIndex round: resolves with the commit index a linearizable read must wait for. */
+  readIndex(): Promise<number> {
+    if (this.stopRequested !== null) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    return new Promise<number>((resolve, reject) => {
+      const id = ++this.readSeq;
+      this.push(() => this.inReads.push({ id, resolve, reject, deadline: Date.now() + this.cfg.requestTimeoutMs }));
+    });
+  }
+
+  /**
+   * If leader, hand leadership to the most up-to-date follower and wait (at most an election
+   * timeout) for it to take over, so a planned stop does not leave the cluster leaderless.
+   */
+  async transferLeadership(): Promise<void> {
+    if (this.raftState !== StateType.Leader || this.stopRequested !== null) return;
+    let target = 0;
+    let best = -1;
+    for (const [id, p] of this.raft.status().progress ?? []) {
+      if (id !== this.id && this.confState.voters.includes(id) && p.match > best) {
+        best = p.match;
+        target = id;
+      }
+    }
+    if (target === 0) return;
+    this.log.info({ to: target }, 'handing over leadership before stopping');
+    this.push(() => (this.inTransferTo = target));
+    const deadline = Date.now() + this.cfg.electionTicks * this.cfg.tickMs;
+    while (this.leader === this.id && Date.now() < deadline && this.stopRequested === null) {
+      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    }
+  }
+
+  /** Stop the loop after the Ready in progress, close the network, sync and close the WAL. */
+  async stop(): Promise<void> {
+    this.requestStop({ kind: 'stopped' });
+    await this.loopDone;
+    this.transport.releaseAll();
+    await this.peerApp?.close();
+    await this.transport.close();
+    this.failPending(new ServiceError('ERR_STOPPING'));
+    await this.wal.close();
+  }
+
+  // ---- NodeInfo (for /-/ paths) ----
+
+  status(): NodeStatus {
+    return {
+      id: this.id,
+      leader: this.leader,
+      term: this.term,
+      commit: this.commit,
+      applied: this.o.kvApplied(),
+      raftState: STATE_NAMES[this.raftState],
+    };
+  }
+
+  members(): Member[] {
+    return this.membership.list();
+  }
+
+  unhealthyReason(): string | null {
+    if (this.stopRequested !== null) return 'stopping';
+    if (!this.running) return 'not started';
+    if (this.leader === 0) return 'no leader';
+    if (!this.o.kvApplying()) return 'not applying';
+    return null;
+  }
+
+  // ---- the Ready loop ----
+
+  private async readyLoop(): Promise<void> {
+    try {
+      while (this.stopRequested === null) {
+        this.feedInbox();
+        if (!this.raft.hasReady()) {
+          this.transport.releaseFed([]); // what was fed produced nothing to answer
+          await new Promise<void>((r) => (this.wake = r));
+          continue;
+        }
+        const rd = this.raft.ready();
+        await this.handleReady(rd);
+        this.raft.advance(rd);
+        await this.maybeSnapshot();
+      }
+    } catch (e) {
+      this.requestStop({ kind: 'fatal', error: e as Error });
+    } finally {
+      if (this.tickTimer !== null) clearInterval(this.tickTimer);
+      this.running = false;
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
+    if (rd.hardState !== null) {
+      this.term = rd.hardState.term;
+      this.commit = rd.hardState.commit;
+    }
+    // A leader's appends and heartbeats acknowledge nothing: send them while we fsync.
+    const msgs = coalesceMessages(rd.messages);
+    let late: Message[] = msgs;
+    if (this.raftState === StateType.Leader && msgs.length > 0) {
+      const early: Message[] = [];
+      late = [];
+      for (const m of msgs) (canSendBeforePersist(m) ? early : late).push(m);
+      this.transport.send(early);
+    }
+    const snap = rd.snapshot;
+    // Committed entries already on our own disk need not wait for this Ready's fsync: apply
+    // them (and answer their clients) while it runs. Any others wait for it.
+    let committed = rd.committedEntries;
+    if (snap === null && committed.length > 0 && committed[0]!.index <= this.durableIndex) {
+      let n = 0;
+      while (n < committed.length && committed[n]!.index <= this.durableIndex) n++;
+      const now = n === committed.length ? committed : committed.slice(0, n);
+      committed = n === committed.length ? [] : committed.slice(n);
+      await this.applyEntries(now);
+    }
+    if (snap !== null) {
+      // The file first, then the marker that vouches for it.
+      await this.snapshotter.save(snap);
+      await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
+      this.durableIndex = snap.metadata.index;
+    }
+    if (rd.hardState !== null || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.entries.length > 0) this.durableIndex = rd.entries[rd.entries.length - 1]!.index;
+    if (snap !== null) {
+      this.storage.applySnapshot(snap);
+      await this.applySnapshot(snap);
+    }
+    if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
+    if (rd.entries.length > 0) this.storage.append(rd.entries);
+    // Persisted: answer the peers' requests fed into this Ready, with our messages for them.
+    const rest = this.transport.releaseFed(late);
+    if (rest.length > 0) this.transport.send(rest);
+    for (const rs of rd.readStates) this.answerRead(rs.requestCtx, rs.index);
+    if (committed.length > 0) await this.applyEntries(committed);
+  }
+
+  private async applyEntries(ents: Entry[]): Promise<void> {
+    const data: Uint8Array[] = [];
+    for (const e of ents) {
+      if (e.type === EntryType.ConfChange) this.applyConfChange(e);
+      else if (e.data.length > 0) data.push(e.data);
+    }
+    const last = ents[ents.length - 1]!.index;
+    this.appliedIndex = last;
+    await this.o.commitC.send({ snapshot: null, entries: data, index: last, done: null });
+  }
+
+  private applyConfChange(e: Entry): void {
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch (err) {
+      this.log.error({ index: e.index, err: (err as Error).message }, 'skipping undecodable conf change entry');
+      return;
+    }
+    this.confState = this.raft.applyConfChange(cc);
+    const url = utf8.decode(cc.context);
+    switch (cc.type) {
+      case ConfChangeType.AddNode:
+      case ConfChangeType.AddLearnerNode:
+        if (url.length > 0) {
+          this.membership.add(cc.nodeId, url);
+          this.transport.addPeer(cc.nodeId, url);
+        }
+        this.log.info({ member: cc.nodeId, url, index: e.index }, 'member added');
+        break;
+      case ConfChangeType.RemoveNode:
+        this.membership.remove(cc.nodeId);
+        this.transport.removePeer(cc.nodeId);
+        this.log.info({ member: cc.nodeId, index: e.index }, 'member removed');
+        break;
+    }
+    this.settleConfChange(cc); // first: a DELETE of this very node, sent to it, still gets its 204
+    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
+      this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
+    }
+  }
+
+  private async applySnapshot(snap: Snapshot): Promise<void> {
+    const { membership, kv } = decodeSnapshotData(snap.data);
+    for (const id of this.transport.peerIds()) if (!membership.urls.has(id)) this.transport.removePeer(id);
+    this.membership.urls.clear();
+    this.membership.removed.clear();
+    for (const [id, url] of membership.urls) {
+      this.membership.urls.set(id, url);
+      this.transport.addPeer(id, url);
+    }
+    for (const id of membership.removed) this.membership.removed.add(id);
+    this.confState = snap.metadata.confState;
+    this.appliedIndex = this.snapshotIndex = snap.metadata.index;
+    await this.o.commitC.send({ snapshot: kv, entries: [], index: snap.metadata.index, done: null });
+    await this.wal.releaseTo(snap.metadata.index);
+    this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'applied snapshot from leader');
+    if (this.membership.removed.has(this.id)) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
+  }
+
+  /** Every --snapshot-count applied entries: snapshot, mark the WAL, compact, release old segments. */
+  private async maybeSnapshot(): Promise<void> {
+    if (this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount) return;
+    const index = this.appliedIndex;
+    // Wait for the kvstore to apply everything sent so far (commitC is FIFO).
+    await new Promise<void>((done, fail) => {
+      this.o.commitC.send({ snapshot: null, entries: [], index, done }).catch(fail);
+    });
+    const data = encodeSnapshotData(this.membership, this.o.kvSnapshot());
+    const snap = this.storage.createSnapshot(index, this.confState, data);
+    await this.snapshotter.save(snap);
+    await this.wal.saveSnapshotMarker({ index, term: snap.metadata.term });
+    // Never compact what the core has not yet handed out as committed.
+    const keepFrom = Math.min(index - this.cfg.snapshotCatchupEntries, this.raft.status().applied);
+    const compactTo = Math.max(0, keepFrom);
+    if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
+    await this.wal.releaseTo(index);
+    this.snapshotIndex = index;
+    this.log.info({ index, compactedTo: compactTo, bytes: data.length }, 'snapshot taken');
+  }
+
+  // ---- feeding the core ----
+
+  /** Run a mutation of the inbox and make sure the loop notices. */
+  private push(fn: () => void): void {
+    fn();
+    this.kick();
+  }
+
+  private kick(): void {
+    const w = this.wake;
+    if (w !== null) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  /**
+   * Move what arrives on c into the inbox, a burst at a time, but no more than `max` waiting:
+   * beyond that the channel fills up and its senders feel the backpressure.
+   */
+  private async consume<T>(c: Chan<T>, inbox: () => T[], max: number): Promise<void> {
+    for (;;) {
+      while (inbox().length >= max) await new Promise<void>((r) => this.inboxDrained.push(r));
+      const r = await c.recv();
+      if (r.done) return;
+      inbox().push(r.value);
+      for (let v: T | undefined; inbox().length < max && (v = c.tryRecv()) !== undefined; ) inbox().push(v);
+      this.kick();
+    }
+  }
+
+  private feedInbox(): void {
+    if (this.inSnapStatus.length > 0) {
+      for (const s of this.inSnapStatus) this.raft.reportSnapshot(s.id, s.ok);
+      this.inSnapStatus = [];
+    }
+    if (this.inUnreachable.size > 0) {
+      for (const id of this.inUnreachable) this.raft.reportUnreachable(id);
+      this.inUnreachable.clear();
+    }
+    if (this.inMsgs.length > 0) {
+      const msgs = this.inMsgs;
+      this.inMsgs = [];
+      this.transport.markFed();
+      for (const m of msgs) this.stepPeerMessage(m);
+    }
+    if (this.pendingTicks > 0) {
+      const n = Math.min(this.pendingTicks, MAX_TICKS_PER_TURN);
+      this.pendingTicks = 0;
+      for (let i = 0; i < n; i++) this.raft.tick();
+      this.sweepDeadlines();
+    }
+    if (this.inTransferTo !== 0) {
+      this.raft.transferLeader(this.inTransferTo);
+      this.inTransferTo = 0;
+    }
+    if (this.inConfChanges.length > 0) {
+      const ccs = this.inConfChanges;
+      this.inConfChanges = [];
+      const deadline = Date.now() + this.cfg.requestTimeoutMs;
+      for (const r of ccs) this.proposeConfChange({ ...r, deadline });
+    }
+    if (this.inProps.length > 0) {
+      const props = this.inProps;
+      this.inProps = [];
+      for (const p of props) this.propose(p);
+    }
+    if (this.inboxDrained.length > 0) for (const r of this.inboxDrained.splice(0)) r();
+    if (this.inReads.length > 0) {
+      const reads = this.inReads;
+      this.inReads = [];
+      for (const r of reads) this.requestRead(r);
+    }
+  }
+
+  private stepPeerMessage(m: Message): void {
+    try {
+      this.raft.step(m);
+    } catch (e) {
+      // A stale response from a member we no longer track, or a local-only type: ignore it.
+      if (!isRaftError(e)) throw e;
+      this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
+    }
+  }
+
+  private propose(p: Proposal): void {
+    try {
+      this.raft.propose(p.data);
+    } catch (e) {
+      p.fail(this.dropped(e));
+    }
+  }
+
+  private proposeConfChange(r: PendingConfChange): void {
+    try {
+      this.raft.proposeConfChange(r.cc);
+      this.pendingConfChanges.push(r);
+    } catch (e) {
+      r.reject(this.dropped(e));
+    }
+  }
+
+  private requestRead(r: ReadRequest): void {
+    const ctx = Buffer.allocUnsafe(8);
+    ctx.writeUInt32LE(r.id >>> 0, 0);
+    ctx.writeUInt32LE(Math.floor(r.id / 0x1_0000_0000), 4);
+    try {
+      this.raft.readIndex(ctx);
+      this.pendingReads.set(r.id, r);
+    } catch (e) {
+      r.reject(this.dropped(e));
+    }
+  }
+
+  private answerRead(ctx: Uint8Array, index: number): void {
+    if (ctx.length !== 8) return;
+    const b = Buffer.from(ctx.buffer, ctx.byteOffset, 8);
+    const id = b.readUInt32LE(0) + b.readUInt32LE(4) * 0x1_0000_0000;
+    const r = this.pendingReads.get(id);
+    if (r === undefined) return;
+    this.pendingReads.delete(id);
+    r.resolve(index);
+  }
+
+  private dropped(e: unknown): Error {
+    if (isRaftError(e, RaftErrorCode.ProposalDropped)) {
+      return new ServiceError('ERR_NO_LEADER', this.leader === 0 ? undefined : 'proposal dropped, try again');
+    }
+    throw e;
+  }
+
+  private onSoftState(lead: number, state: StateType): void {
+    const changed = lead !== this.leader;
+    this.leader = lead;
+    this.raftState = state;
+    if (!changed) return;
+    this.log.info({ leader: lead, state: STATE_NAMES[state], term: this.term }, lead === 0 ? 'lost leader' : 'leader elected');
+    // A read sent to the old leader may never be answered: ask the new one.
+    if (this.pendingReads.size > 0) {
+      for (const r of this.pendingReads.values()) this.inReads.push({ ...r, id: ++this.readSeq });
+      this.pendingReads.clear();
+    }
+  }
+
+  private settleConfChange(cc: ConfChange): void {
+    if (this.pendingConfChanges.length === 0) return;
+    this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
+      const same = r.cc.type === cc.type && r.cc.nodeId === cc.nodeId && Buffer.compare(r.cc.context, cc.context) === 0;
+      if (same) r.resolve();
+      return !same;
+    });
+  }
+
+  private sweepDeadlines(): void {
+    const now = Date.now();
+    for (const [id, r] of this.pendingReads) {
+      if (r.deadline > now) continue;
+      this.pendingReads.delete(id);
+      r.reject(new ServiceError('ERR_TIMEOUT', 'read index'));
+    }
+    if (this.pendingConfChanges.length > 0) {
+      this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
+        if (r.deadline > now) return true;
+        r.reject(new ServiceError('ERR_TIMEOUT', 'membership change not applied in time'));
+        return false;
+      });
+    }
+  }
+
+  private failPending(err: Error): void {
+    for (const r of this.pendingReads.values()) r.reject(err);
+    this.pendingReads.clear();
+    for (const r of this.inReads.splice(0)) r.reject(err);
+    for (const r of this.pendingConfChanges.splice(0)) r.reject(err);
+    for (const r of this.inConfChanges.splice(0)) r.reject(err);
+    for (const p of this.inProps.splice(0)) p.fail(err);
+  }
+
+  private requestStop(reason: StopReason, why?: string): void {
+    if (this.stopRequested !== null) return;
+    this.stopRequested = reason;
+    if (why !== undefined) this.log.warn({ reason: reason.kind }, why);
+    if (reason.kind === 'removed') {
+      // Our removal is committed (we applied it, or a peer that applied it told us): a request
+      // for it, waiting here, succeeded even if we stop before applying it ourselves.
+      this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
+        const mine = r.cc.type === ConfChangeType.RemoveNode && r.cc.nodeId === this.id;
+        if (mine) r.resolve();
+        return !mine;
+      });
+    }
+    if (reason.kind !== 'stopped') this.failPending(new ServiceError('ERR_STOPPING'));
+    this.kick();
+    this.resolveFinished(reason);
+  }
+
+  private logRejected(id: number, status: number): void {
+    const now = Date.now();
+    if (now - this.lastRejectLog < 5000) return;
+    this.lastRejectLog = now;
+    this.log.error({ peer: id, status }, 'peer refused our messages: cluster id or member id mismatch');
+  }
+}
+
+const STATE_NAMES: Record<StateType, string> = {
+  [StateType.Follower]: 'StateFollower',
+  [StateType.Candidate]: 'StateCandidate',
+  [StateType.Leader]: 'StateLeader',
+  [StateType.PreCandidate]: 'StatePreCandidate',
+};
+
+export { decodeSnapshotData, deriveClusterId, encodeSnapshotData } from './recovery.ts';

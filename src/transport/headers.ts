@@ -1,0 +1,47 @@
+// The identity every peer request carries, and the receiver's check of it: a request
+// from another cluster or meant for another member is refused (412), one from a member
+// that was removed is told so (410) and that member stops.
+
+import { ServiceError } from '../errors.ts';
+
+export const HEADER_CLUSTER_ID = 'x-raft-cluster-id';
+export const HEADER_FROM = 'x-raft-from';
+export const HEADER_TO = 'x-raft-to';
+export const CONTENT_TYPE = 'application/octet-stream';
+
+export const PATH_MESSAGES = '/raft';
+export const PATH_SNAPSHOT = '/raft/snapshot';
+export const PATH_CLUSTER = '/raft/cluster';
+
+export interface Identity {
+  clusterId: string;
+  localId: number;
+  isRemoved(id: number): boolean;
+}
+
+export function peerHeaders(clusterId: string, from: number, to: number): Record<string, string> {
+  return {
+    'content-type': CONTENT_TYPE,
+    [HEADER_CLUSTER_ID]: clusterId,
+    [HEADER_FROM]: String(from),
+    [HEADER_TO]: String(to),
+  };
+}
+
+/** The sender's id when the request may be served; throws the ServiceError to answer otherwise. */
+export function checkPeerHeaders(headers: Record<string, string | string[] | undefined>, me: Identity): number {
+  const cid = headers[HEADER_CLUSTER_ID];
+  if (cid !== me.clusterId) throw new ServiceError('ERR_CLUSTER_ID_MISMATCH', `got ${String(cid)}, want ${me.clusterId}`);
+  const to = parseId(headers[HEADER_TO]);
+  if (to !== me.localId) throw new ServiceError('ERR_WRONG_RECIPIENT', `to ${String(headers[HEADER_TO])}, this is ${me.localId}`);
+  const from = parseId(headers[HEADER_FROM]);
+  if (from === null) throw new ServiceError('ERR_BAD_REQUEST', `bad ${HEADER_FROM}`);
+  if (me.isRemoved(from)) throw new ServiceError('ERR_MEMBER_REMOVED', `member ${from}`);
+  return from;
+}
+
+function parseId(v: string | string[] | undefined): number | null {
+  if (typeof v !== 'string' || !/^[1-9][0-9]{0,15}$/.test(v)) return null;
+  const n = Number(v);
+  return Number.isSafeInteger(n) ? n : null;
+}

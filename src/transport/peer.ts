@@ -1,0 +1,255 @@
+// One remote member as seen by the sender: a bounded queue of outgoing messages drained
+// by a single loop that sends everything queued as one binary POST (so the messages of a
+// Ready, and of any Readies that piled up behind a slow request, travel together).
+// Snapshots take their own request on their own route and report how it went.
+
+import { Readable } from 'node:stream';
+import { Pool } from 'undici';
+import { BinaryWriter, decodeMessages, writeMessages } from '../codec/index.ts';
+import type { Message } from '../raft/types.ts';
+import { MessageType } from '../raft/types.ts';
+import { PATH_MESSAGES, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
+
+/**
+ * How one POST went: an HTTP status (0 when the peer could not be reached), and for a 200
+ * the body: messages the peer sent back with its answer instead of POSTing them itself.
+ */
+export type PostOutcome = number | { status: number; body: Uint8Array };
+export type PostFn = (
+  path: string,
+  body: Uint8Array | readonly Uint8Array[],
+  headers: Record<string, string>,
+) => Promise<PostOutcome>;
+
+/** Snapshot data goes out in slices of this size, as views: never copied into one big body. */
+const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
+
+export interface PeerEvents {
+  unreachable(id: number): void;
+  snapshotStatus(id: number, ok: boolean): void;
+  /** The peer answered 410: this member was removed from the cluster. */
+  removed(): void;
+  /** The peer refused our identity (412): wrong cluster or wrong member. */
+  rejected(id: number, status: number): void;
+  /** Messages the peer sent back in its answer. */
+  received(msgs: Message[]): void;
+}
+
+export interface PeerLimits {
+  /** Messages waiting to be sent; past this new ones are dropped and the peer reported unreachable. */
+  maxQueuedMessages: number;
+  maxQueuedBytes: number;
+  /** Messages in one POST (the codec's decoder takes at most 4096). */
+  maxBatchMessages: number;
+  maxBatchBytes: number;
+}
+
+export const DEFAULT_PEER_LIMITS: PeerLimits = {
+  maxQueuedMessages: 4096,
+  maxQueuedBytes: 64 * 1024 * 1024,
+  maxBatchMessages: 1024,
+  maxBatchBytes: 16 * 1024 * 1024,
+};
+
+export class PeerClient {
+  readonly id: number;
+  url: string;
+  private readonly fromId: number;
+  private readonly clusterId: string;
+  private readonly post: PostFn;
+  private readonly events: PeerEvents;
+  private readonly limits: PeerLimits;
+  private readonly headers: Record<string, string>;
+  private queue: Message[] = [];
+  private queuedBytes = 0;
+  private sending = false;
+  private snapshotInFlight = false;
+  private stopped = false;
+  private readonly writer = new BinaryWriter(64 * 1024);
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(o: { id: number; url: string; fromId: number; clusterId: string; post: PostFn; events: PeerEvents; limits?: PeerLimits }) {
+    this.id = o.id;
+    this.url = o.url;
+    this.fromId = o.fromId;
+    this.clusterId = o.clusterId;
+    this.post = o.post;
+    this.events = o.events;
+    this.limits = o.limits ?? DEFAULT_PEER_LIMITS;
+    this.headers = peerHeaders(o.clusterId, o.fromId, o.id);
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  send(m: Message): void {
+    if (this.stopped) return;
+    if (m.type === MessageType.MsgSnap) {
+      this.sendSnapshot(m);
+      return;
+    }
+    const size = messageBytes(m);
+    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes) {
+      this.events.unreachable(this.id); // dropped: Raft will retry once it hears from the peer again
+      return;
+    }
+    this.queue.push(m);
+    this.queuedBytes += size;
+    if (!this.sending) this.idle = this.drain();
+  }
+
+  /** Stop sending; resolves when the request in flight (if any) is done. */
+  stop(): Promise<void> {
+    this.stopped = true;
+    this.queue = [];
+    this.queuedBytes = 0;
+    return this.idle;
+  }
+
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const batch = this.takeBatch();
+        // Encode into the reusable writer and copy once: the body must outlive the next encode.
+        this.writer.reset();
+        writeMessages(this.writer, batch);
+        const outcome = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
+        if (typeof outcome === 'number') this.afterPost(outcome);
+        else this.receive(outcome.body);
+      }
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  private takeBatch(): Message[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && n < this.limits.maxBatchMessages) {
+      const b = messageBytes(this.queue[n]!);
+      if (n > 0 && bytes + b > this.limits.maxBatchBytes) break;
+      bytes += b;
+      n++;
+    }
+    this.queuedBytes -= bytes;
+    return n === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, n);
+  }
+
+  /** Messages in an answer must come from that peer and be meant for us; anything else is dropped. */
+  private receive(body: Uint8Array): void {
+    let msgs: Message[];
+    try {
+      msgs = decodeMessages(body);
+    } catch {
+      return;
+    }
+    const ok = msgs.filter((m) => m.from === this.id && m.to === this.fromId && m.type !== MessageType.MsgSnap);
+    if (ok.length > 0) this.events.received(ok);
+  }
+
+  private afterPost(status: number): void {
+    if (status >= 200 && status < 300) return;
+    if (status === 410) this.events.removed();
+    else if (status === 412) this.events.rejected(this.id, status);
+    this.events.unreachable(this.id);
+  }
+
+  private sendSnapshot(m: Message): void {
+    if (this.snapshotInFlight) {
+      this.events.snapshotStatus(this.id, false);
+      return;
+    }
+    this.snapshotInFlight = true;
+    const chunks = snapshotChunks(m);
+    let length = 0;
+    for (const c of chunks) length += c.length;
+    this.post(PATH_SNAPSHOT, chunks, { ...this.headers, 'content-length': String(length) })
+      .then((outcome) => {
+        const status = typeof outcome === 'number' ? outcome : outcome.status;
+        const ok = status >= 200 && status < 300;
+        if (!ok) this.afterPost(status);
+        this.events.snapshotStatus(this.id, ok);
+      })
+      .finally(() => (this.snapshotInFlight = false));
+  }
+}
+
+/**
+ * A one-message batch carrying a snapshot, as the codec lays it out, but streamed: the
+ * snapshot data is the batch's last field, so encode everything before it (with an empty
+ * data field), swap that field's zero length for the real one, and follow with the data.
+ */
+export function snapshotChunks(m: Message): Uint8Array[] {
+  const snap = m.snapshot!;
+  const w = new BinaryWriter(1024);
+  writeMessages(w, [{ ...m, snapshot: { metadata: snap.metadata, data: new Uint8Array(0) } }]);
+  const head = w.view();
+  const w2 = new BinaryWriter(head.length + 8);
+  w2.raw(head.subarray(0, head.length - 1)).varint(snap.data.length);
+  const chunks = [w2.copy()];
+  for (let off = 0; off < snap.data.length; off += SNAPSHOT_CHUNK_BYTES) {
+    chunks.push(snap.data.subarray(off, Math.min(off + SNAPSHOT_CHUNK_BYTES, snap.data.length)));
+  }
+  return chunks;
+}
+
+/** Rough wire size, for the queue's byte bound. */
+function messageBytes(m: Message): number {
+  let n = 64 + m.context.length;
+  for (const e of m.entries) n += 24 + e.data.length;
+  return n;
+}
+
+export interface PoolOptions {
+  connectTimeoutMs: number;
+  requestTimeoutMs: number;
+  snapshotTimeoutMs: number;
+}
+
+/** The real PostFn: one undici Pool per peer; network errors become status 0. */
+export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: () => Promise<void> } {
+  const pool = new Pool(url, {
+    connections: 2, // one for messages, one free for a snapshot
+    pipelining: 1,
+    connect: { timeout: o.connectTimeoutMs },
+    keepAliveTimeout: 30_000,
+  });
+  // dispatch with a bare handler, not request(): no response stream to build and drain for
+  // what is almost always an empty 204. This is the hot path of replication.
+  const post: PostFn = (path, body, headers) =>
+    new Promise<PostOutcome>((resolve) => {
+      const timeout = path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
+      let status = 0;
+      let chunks: Buffer[] | null = null;
+      try {
+        pool.dispatch(
+          {
+            origin: url,
+            path,
+            method: 'POST',
+            headers,
+            body: body instanceof Uint8Array ? body : Readable.from(body),
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          },
+          // The classic handler interface: undici 7 accepts it on every path (the newer
+          // controller-style one is rejected when a pooled request waits for a connection).
+          {
+            onConnect: () => undefined,
+            onHeaders: (statusCode) => ((status = statusCode), true),
+            onData: (chunk) => {
+              if (status === 200) (chunks ??= []).push(chunk);
+              return true;
+            },
+            onComplete: () => resolve(chunks === null ? status : { status, body: Buffer.concat(chunks) }),
+            onError: () => resolve(0),
+          },
+        );
+      } catch {
+        resolve(0);
+      }
+    });
+  return { post, close: () => pool.destroy() };
+}

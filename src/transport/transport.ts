@@ -1,0 +1,177 @@
+// PeerTransport: the Raft node's view of the network. It routes each outgoing message to
+// its peer's client, follows membership changes (add, update, remove a peer URL), and
+// turns network outcomes into the reports Raft wants (unreachable, snapshot status).
+
+import { BinaryWriter, writeMessages } from '../codec/index.ts';
+import { MessageType, type Message } from '../raft/types.ts';
+import { DEFAULT_PEER_LIMITS, PeerClient, undiciPost, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
+
+export interface TransportOptions {
+  localId: number;
+  clusterId: string;
+  events: PeerEvents;
+  limits?: PeerLimits;
+  connectTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  snapshotTimeoutMs?: number;
+  /** For tests: replace undici with a fake network. */
+  makePost?: (url: string) => { post: PostFn; close: () => Promise<void> };
+}
+
+/** A peer's request held open, so that our answering messages can ride on its response. */
+interface HeldReply {
+  respond: (body: Uint8Array | null) => void;
+  /** Its messages have been fed to the core: release it at the end of the next Ready. */
+  fed: boolean;
+  since: number;
+}
+
+/** A held reply not released by then is answered empty (the loop is stuck or stopping). */
+const HELD_REPLY_MAX_MS = 500;
+
+interface PeerEntry {
+  client: PeerClient;
+  close: () => Promise<void>;
+}
+
+export class PeerTransport {
+  private readonly o: TransportOptions;
+  private readonly peers = new Map<number, PeerEntry>();
+  private held = new Map<number, HeldReply[]>();
+  private readonly writer = new BinaryWriter(64 * 1024);
+
+  constructor(o: TransportOptions) {
+    this.o = o;
+  }
+
+  /** Send each message to its peer; messages to unknown peers are dropped and reported. */
+  send(msgs: readonly Message[]): void {
+    for (const m of msgs) {
+      const p = this.peers.get(m.to);
+      if (p === undefined) {
+        if (m.to !== this.o.localId) this.o.events.unreachable(m.to);
+        continue;
+      }
+      p.client.send(m);
+    }
+  }
+
+  /**
+   * Hold the answer to a peer's message POST: the messages our next Ready produces for that
+   * peer go back in its body (one request per exchange instead of two).
+   */
+  hold(from: number, respond: (body: Uint8Array | null) => void): void {
+    const list = this.held.get(from);
+    const h: HeldReply = { respond, fed: false, since: Date.now() };
+    if (list === undefined) this.held.set(from, [h]);
+    else list.push(h);
+  }
+
+  /** The messages of every request held so far are being fed to the core. */
+  markFed(): void {
+    for (const list of this.held.values()) for (const h of list) h.fed = true;
+  }
+
+  /**
+   * After a Ready is persisted: answer every fed held request, each peer's first one carrying
+   * this Ready's messages for that peer. Returns the messages left to send by POST.
+   */
+  releaseFed(msgs: readonly Message[]): readonly Message[] {
+    if (this.held.size === 0) return msgs;
+    const now = Date.now();
+    let rest: Message[] | null = null;
+    for (const [peer, list] of this.held) {
+      const release = list.filter((h) => h.fed || now - h.since > HELD_REPLY_MAX_MS);
+      if (release.length === 0) continue;
+      const mine = msgs.filter((m) => m.to === peer && m.type !== MessageType.MsgSnap);
+      if (mine.length > 0) {
+        rest = (rest ?? msgs).filter((m) => !mine.includes(m));
+        this.writer.reset();
+        writeMessages(this.writer, mine);
+        release[0]!.respond(this.writer.copy());
+        for (const h of release.slice(1)) h.respond(null);
+      } else {
+        for (const h of release) h.respond(null);
+      }
+      const keep = list.filter((h) => !release.includes(h));
+      if (keep.length === 0) this.held.delete(peer);
+      else this.held.set(peer, keep);
+    }
+    return rest ?? msgs;
+  }
+
+  /** Answer empty the requests held too long (called from the tick timer, even if the loop is busy). */
+  releaseStale(): void {
+    if (this.held.size === 0) return;
+    const now = Date.now();
+    for (const [peer, list] of this.held) {
+      const keep = list.filter((h) => now - h.since <= HELD_REPLY_MAX_MS);
+      if (keep.length === list.length) continue;
+      for (const h of list) if (!keep.includes(h)) h.respond(null);
+      if (keep.length === 0) this.held.delete(peer);
+      else this.held.set(peer, keep);
+    }
+  }
+
+  /** Answer every held request empty (stopping). */
+  releaseAll(): void {
+    const all = this.held;
+    this.held = new Map();
+    for (const list of all.values()) for (const h of list) h.respond(null);
+  }
+
+  hasPeer(id: number): boolean {
+    return this.peers.has(id);
+  }
+
+  peerIds(): number[] {
+    return [...this.peers.keys()];
+  }
+
+  /** Add a peer, or move it to a new URL. The local node is never a peer. */
+  addPeer(id: number, url: string): void {
+    if (id === this.o.localId) return;
+    const cur = this.peers.get(id);
+    if (cur !== undefined) {
+      if (cur.client.url === url) return;
+      this.removePeer(id);
+    }
+    const net = this.o.makePost?.(url) ?? undiciPost(url, {
+      connectTimeoutMs: this.o.connectTimeoutMs ?? 1000,
+      requestTimeoutMs: this.o.requestTimeoutMs ?? 5000,
+      snapshotTimeoutMs: this.o.snapshotTimeoutMs ?? 60_000,
+    });
+    const client = new PeerClient({
+      id,
+      url,
+      fromId: this.o.localId,
+      clusterId: this.o.clusterId,
+      post: net.post,
+      events: this.o.events,
+      limits: this.o.limits ?? DEFAULT_PEER_LIMITS,
+    });
+    this.peers.set(id, { client, close: net.close });
+  }
+
+  removePeer(id: number): void {
+    const p = this.peers.get(id);
+    if (p === undefined) return;
+    this.peers.delete(id);
+    const idle = p.client.stop();
+    void p.close().catch(() => undefined); // aborts a request in flight, so idle settles soon
+    void idle;
+  }
+
+  async close(): Promise<void> {
+    this.releaseAll();
+    const all = [...this.peers.values()];
+    this.peers.clear();
+    // Stop the loops, then destroy the pools (aborting requests in flight to dead peers),
+    // then wait for the loops to notice.
+    await Promise.all(all.map(async (p) => {
+      const idle = p.client.stop();
+      await p.close().catch(() => undefined);
+      await idle;
+    }));
+  }
+}

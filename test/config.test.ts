@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig, parsePeerUrl, usage } from '../src/config.ts';
+
+function cfg(args: string[]) {
+  const r = parseConfig(args, '/data');
+  assert.equal(r.help, false);
+  if (r.help) throw new Error('unreachable');
+  return r.config;
+}
+
+test("raftexample's defaults", () => {
+  const c = cfg([]);
+  assert.equal(c.id, 1);
+  assert.deepEqual(c.peerUrls, ['http://127.0.0.1:9021']);
+  assert.equal(c.port, 9121);
+  assert.equal(c.join, false);
+  assert.equal(c.walDir, '/data/raftexample-1');
+  assert.equal(c.snapDir, '/data/raftexample-1-snap');
+  assert.equal(c.snapshotCount, 10000);
+  assert.equal(c.snapshotCatchupEntries, 10000);
+  assert.equal(c.tickMs, 100);
+  assert.equal(c.electionTicks, 10);
+  assert.equal(c.heartbeatTicks, 1);
+  assert.equal(c.maxRequestBytes, 1.5 * 1024 * 1024);
+});
+
+test('the README walkthrough flags', () => {
+  const c = cfg([
+    '--id', '4', '--cluster',
+    'http://127.0.0.1:12379,http://127.0.0.1:22379,http://127.0.0.1:32379,http://127.0.0.1:42379',
+    '--port', '42380', '--join', '--data-dir', 'x', '--tick-ms', '20', '--log-level', 'warn',
+  ]);
+  assert.equal(c.id, 4);
+  assert.equal(c.peerUrls.length, 4);
+  assert.equal(c.port, 42380);
+  assert.equal(c.join, true);
+  assert.equal(c.walDir, '/data/x/raftexample-4');
+  assert.equal(c.tickMs, 20);
+});
+
+test('--help is reported, and usage lists every flag', () => {
+  assert.deepEqual(parseConfig(['--help']), { help: true });
+  for (const f of ['--id', '--cluster', '--port', '--join', '--data-dir', '--snapshot-count', '--snapshot-catchup-entries',
+    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--max-snapshots', '--max-wals', '--cluster-token',
+    '--request-timeout-ms', '--max-request-bytes', '--log-level']) {
+    assert.match(usage(), new RegExp(`${f}\\b`));
+  }
+});
+
+const bad: [string, string[], RegExp][] = [
+  ['id outside the cluster list', ['--id', '2'], /--id 2 is not in --cluster/],
+  ['id zero', ['--id', '0'], /--id/],
+  ['id not a number', ['--id', 'one'], /--id must be an integer/],
+  ['URL that does not parse', ['--cluster', 'http://127.0.0.1:1,::nope'], /not a peer URL/],
+  ['URL with a path', ['--cluster', 'http://127.0.0.1:1/raft'], /not a peer URL/],
+  ['https (no TLS)', ['--cluster', 'https://127.0.0.1:1'], /not a peer URL/],
+  ['empty URL in the list', ['--cluster', 'http://127.0.0.1:1,'], /comma-separated/],
+  ['duplicate URL', ['--cluster', 'http://127.0.0.1:1,http://127.0.0.1:1'], /twice/],
+  ['election shorter than 5 heartbeats', ['--election-ticks', '4'], /at least 5x/],
+  ['election shorter than 5 heartbeats (2)', ['--election-ticks', '10', '--heartbeat-ticks', '3'], /at least 5x/],
+  ['election longer than 50 s', ['--tick-ms', '1000', '--election-ticks', '51'], /longer than 50000 ms/],
+  ['port out of range', ['--port', '70000'], /--port must be between 1 and 65535/],
+  ['port zero', ['--port', '0'], /--port/],
+  ['negative port', ['--port=-1'], /--port must be an integer/],
+  ['unknown flag', ['--bogus'], /Unknown option '--bogus'/],
+  ['positional argument', ['extra'], /positional/],
+  ['bad log level', ['--log-level', 'loud'], /--log-level/],
+  ['zero snapshot count', ['--snapshot-count', '0'], /--snapshot-count/],
+  ['client port equal to own peer port', ['--cluster', 'http://127.0.0.1:9121'], /also this node's peer port/],
+];
+for (const [name, args, re] of bad) {
+  test(`bad value → ConfigError (exit 2): ${name}`, () => {
+    assert.throws(() => parseConfig(args), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, re);
+      assert.ok(!e.message.includes('\n'), 'one line');
+      return true;
+    });
+  });
+}
+
+test('peer URLs are normalised', () => {
+  assert.equal(parsePeerUrl('http://127.0.0.1:42379/'), 'http://127.0.0.1:42379');
+  assert.equal(parsePeerUrl('http://[::1]:42379'), 'http://[::1]:42379');
+  assert.equal(parsePeerUrl('ftp://x:1'), null);
+  assert.equal(parsePeerUrl('127.0.0.1:1'), null);
+});

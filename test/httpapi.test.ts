@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Chan } from '../src/chan.ts';
+import { ServiceError } from '../src/errors.ts';
+import { buildApp, type ConfChangeRequest, type KvApi } from '../src/httpapi.ts';
+import { ConfChangeType } from '../src/raft/types.ts';
+
+class FakeKv implements KvApi {
+  readonly map = new Map<string, Uint8Array>();
+  failWith: ServiceError | null = null;
+  reads: boolean[] = [];
+  async put(key: string, value: Uint8Array): Promise<void> {
+    if (this.failWith) throw this.failWith;
+    this.map.set(key, Uint8Array.from(value));
+  }
+  async get(key: string, serializable: boolean): Promise<Uint8Array | undefined> {
+    if (this.failWith) throw this.failWith;
+    this.reads.push(serializable);
+    return this.map.get(key);
+  }
+}
+
+function setup(maxRequestBytes = 64) {
+  const kv = new FakeKv();
+  const confChangeC = new Chan<ConfChangeRequest>(8);
+  let leader = 1;
+  const app = buildApp({
+    kv,
+    confChangeC,
+    maxRequestBytes,
+    node: {
+      status: () => ({ id: 1, leader, term: 2, commit: 7, applied: 7, raftState: 'StateLeader' }),
+      members: () => [{ id: 1, peerURL: 'http://127.0.0.1:12379' }],
+      unhealthyReason: () => (leader === 0 ? 'no leader' : null),
+    },
+  });
+  return { app, kv, confChangeC, setLeader: (l: number) => (leader = l) };
+}
+
+test('PUT then GET: curl -d form content type is stored as raw bytes', async (t) => {
+  const { app, kv } = setup();
+  t.after(() => app.close());
+  const put = await app.inject({
+    method: 'PUT', url: '/my-key', payload: 'a=1&b=2',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  assert.equal(put.statusCode, 204);
+  assert.equal(Buffer.from(kv.map.get('/my-key')!).toString(), 'a=1&b=2');
+  for (const ct of ['application/json', 'text/plain', 'multipart/form-data; boundary=x', '']) {
+    const r = await app.inject({ method: 'PUT', url: '/k', payload: '{not json', headers: { 'content-type': ct } });
+    assert.equal(r.statusCode, 204, ct);
+  }
+  const get = await app.inject({ method: 'GET', url: '/my-key' });
+  assert.equal(get.statusCode, 200);
+  assert.equal(get.body, 'a=1&b=2');
+  assert.deepEqual(kv.reads, [false]);
+});
+
+test('binary values round-trip; the query string is not part of the key', async (t) => {
+  const { app, kv } = setup();
+  t.after(() => app.close());
+  const bytes = Buffer.from([0, 255, 1, 254, 10, 13]);
+  assert.equal((await app.inject({ method: 'PUT', url: '/bin?x=1', payload: bytes })).statusCode, 204);
+  const r = await app.inject({ method: 'GET', url: '/bin?serializable' });
+  assert.deepEqual(r.rawPayload, bytes);
+  assert.deepEqual(kv.reads, [true]);
+});
+
+test('missing key → 404 with a short text body', async (t) => {
+  const { app } = setup();
+  t.after(() => app.close());
+  const r = await app.inject({ method: 'GET', url: '/nope' });
+  assert.equal(r.statusCode, 404);
+  assert.ok(r.body.length > 0 && r.body.length < 100);
+});
+
+test('other methods → 405 with Allow: PUT, GET, POST, DELETE', async (t) => {
+  const { app } = setup();
+  t.after(() => app.close());
+  for (const method of ['HEAD', 'PATCH', 'OPTIONS'] as const) {
+    const r = await app.inject({ method, url: '/k' });
+    assert.equal(r.statusCode, 405, method);
+    assert.equal(r.headers.allow, 'PUT, GET, POST, DELETE');
+  }
+});
+
+test('a body over the limit → 413, and the store is untouched', async (t) => {
+  const { app, kv } = setup(64);
+  t.after(() => app.close());
+  const r = await app.inject({ method: 'PUT', url: '/big', payload: Buffer.alloc(65, 1) });
+  assert.equal(r.statusCode, 413);
+  assert.equal(kv.map.has('/big'), false);
+  assert.equal((await app.inject({ method: 'PUT', url: '/ok', payload: Buffer.alloc(64, 1) })).statusCode, 204);
+});
+
+test('bad node id or URL → 400; good ones go to confChangeC', async (t) => {
+  const { app, confChangeC } = setup();
+  t.after(() => app.close());
+  for (const [method, url, payload] of [
+    ['POST', '/abc', 'http://127.0.0.1:42379'],
+    ['DELETE', '/abc', ''],
+    ['DELETE', '/0', ''],
+    ['POST', '/-1', 'http://127.0.0.1:42379'],
+    ['POST', '/4', 'not a url'],
+    ['POST', '/4', 'http://127.0.0.1:42379/path'],
+  ] as const) {
+    const r = await app.inject({ method, url, payload });
+    assert.equal(r.statusCode, 400, `${method} ${url} ${payload}`);
+  }
+  assert.equal(confChangeC.length, 0);
+
+  const add = app.inject({ method: 'POST', url: '/4', payload: 'http://127.0.0.1:42379\n' });
+  const req = (await confChangeC.recv()).value!;
+  assert.equal(req.cc.type, ConfChangeType.AddNode);
+  assert.equal(req.cc.nodeId, 4);
+  assert.equal(new TextDecoder().decode(req.cc.context), 'http://127.0.0.1:42379');
+  req.resolve();
+  assert.equal((await add).statusCode, 204);
+
+  const del = app.inject({ method: 'DELETE', url: '/3' });
+  const req2 = (await confChangeC.recv()).value!;
+  assert.equal(req2.cc.type, ConfChangeType.RemoveNode);
+  assert.equal(req2.cc.nodeId, 3);
+  req2.reject(new ServiceError('ERR_TIMEOUT'));
+  const r = await del;
+  assert.equal(r.statusCode, 503);
+  assert.equal(r.headers['retry-after'], '1');
+});
+
+test('no leader or timeout → 503 with Retry-After, never a hang', async (t) => {
+  const { app, kv } = setup();
+  t.after(() => app.close());
+  for (const code of ['ERR_NO_LEADER', 'ERR_TIMEOUT'] as const) {
+    kv.failWith = new ServiceError(code);
+    for (const method of ['PUT', 'GET'] as const) {
+      const r = await app.inject({ method, url: '/k', payload: method === 'PUT' ? 'v' : undefined });
+      assert.equal(r.statusCode, 503);
+      assert.equal(r.headers['retry-after'], '1');
+    }
+  }
+});
+
+test('reserved paths: health, status, members; writes under /-/ refused', async (t) => {
+  const { app, setLeader } = setup();
+  t.after(() => app.close());
+  assert.equal((await app.inject({ method: 'GET', url: '/-/health' })).statusCode, 200);
+  const st = (await app.inject({ method: 'GET', url: '/-/status' })).json();
+  assert.deepEqual(Object.keys(st).sort(), ['applied', 'commit', 'id', 'leader', 'raftState', 'term']);
+  const members = (await app.inject({ method: 'GET', url: '/-/members' })).json();
+  assert.deepEqual(members, { members: [{ id: 1, peerURL: 'http://127.0.0.1:12379' }] });
+  assert.equal((await app.inject({ method: 'PUT', url: '/-/health', payload: 'x' })).statusCode, 400);
+  assert.equal((await app.inject({ method: 'GET', url: '/-/nothing' })).statusCode, 404);
+  setLeader(0);
+  const h = await app.inject({ method: 'GET', url: '/-/health' });
+  assert.equal(h.statusCode, 503);
+  assert.equal(h.headers['retry-after'], '1');
+});
+
+test('a closed confChangeC (shutting down) → 503', async (t) => {
+  const { app, confChangeC } = setup();
+  t.after(() => app.close());
+  confChangeC.close();
+  const r = await app.inject({ method: 'DELETE', url: '/2' });
+  assert.equal(r.statusCode, 503);
+});

@@ -1,0 +1,169 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Chan } from '../src/chan.ts';
+import { isServiceError, ServiceError } from '../src/errors.ts';
+import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
+
+async function until(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
+  assert.ok(cond());
+}
+
+/** A fake Raft: proposals come back as commits unless told to drop or stall them. */
+function setup(opts: { requestTimeoutMs?: number; nodeId?: number } = {}) {
+  const proposeC = new Chan<Proposal>(64);
+  const commitC = new Chan<Commit>(64);
+  let index = 0;
+  let mode = 'commit' as 'commit' | 'drop' | 'stall';
+  const stalled: Proposal[] = [];
+  let readRounds = 0;
+  let readIndexAnswer: () => Promise<number> = async () => index;
+  const kv = new KvStore({
+    nodeId: opts.nodeId ?? 1,
+    proposeC,
+    commitC,
+    requestTimeoutMs: opts.requestTimeoutMs ?? 2000,
+    readIndex: () => {
+      readRounds++;
+      return readIndexAnswer();
+    },
+  });
+  const running = kv.run();
+  void (async () => {
+    for await (const p of proposeC) {
+      if (mode === 'drop') p.fail(new ServiceError('ERR_NO_LEADER'));
+      else if (mode === 'stall') stalled.push(p);
+      else await commitC.send({ snapshot: null, entries: [p.data], index: ++index, done: null });
+    }
+  })();
+  return {
+    kv, proposeC, commitC, stalled,
+    setMode: (m: typeof mode) => (mode = m),
+    readRounds: () => readRounds,
+    setReadIndex: (f: () => Promise<number>) => (readIndexAnswer = f),
+    nextIndex: () => ++index,
+    close: async () => {
+      kv.stop();
+      proposeC.close();
+      commitC.close();
+      await running;
+    },
+  };
+}
+
+test('put resolves once its own entry is applied; get sees it', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  await s.kv.put('/k', Buffer.from('v1'));
+  assert.equal(Buffer.from((await s.kv.get('/k', false))!).toString(), 'v1');
+  assert.equal(Buffer.from((await s.kv.get('/k', true))!).toString(), 'v1');
+  assert.equal(await s.kv.get('/missing', false), undefined);
+  assert.equal(s.kv.applied, 1);
+});
+
+test('a dropped proposal rejects with a 503 error, never hangs', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  s.setMode('drop');
+  await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_NO_LEADER'));
+});
+
+test('a proposal never committed times out', async (t) => {
+  const s = setup({ requestTimeoutMs: 50 });
+  t.after(s.close);
+  s.setMode('stall');
+  await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_TIMEOUT'));
+});
+
+test('entries proposed elsewhere are applied but complete no local request', async (t) => {
+  const s = setup({ requestTimeoutMs: 100 });
+  t.after(s.close);
+  s.setMode('stall');
+  const mine = s.kv.put('/a', Buffer.from('mine'));
+  await until(() => s.stalled.length > 0);
+  const p = s.stalled.shift()!;
+  // The same bytes from another process (another epoch) must not complete `mine`.
+  const other = setup({ nodeId: 1 });
+  t.after(other.close);
+  other.setMode('stall');
+  void other.kv.put('/a', Buffer.from('theirs')).catch(() => undefined);
+  await until(() => other.stalled.length > 0);
+  const foreign = other.stalled.shift()!;
+  await s.commitC.send({ snapshot: null, entries: [foreign.data], index: s.nextIndex(), done: null });
+  assert.equal(Buffer.from((await s.kv.get('/a', true))!).toString(), 'theirs');
+  let settled = false;
+  void mine.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(settled, false);
+  await s.commitC.send({ snapshot: null, entries: [p.data], index: s.nextIndex(), done: null });
+  await mine;
+});
+
+test('concurrent linearizable reads share ReadIndex rounds and wait for the applied index', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  await s.kv.put('/k', Buffer.from('v'));
+  let release!: (i: number) => void;
+  s.setReadIndex(() => new Promise<number>((r) => (release = r)));
+  const reads = Array.from({ length: 50 }, () => s.kv.get('/k', false));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(s.readRounds(), 1);
+  // The round answers an index not applied yet: reads wait for it.
+  const target = s.nextIndex();
+  release(target);
+  let done = false;
+  const all = Promise.all(reads).then((v) => ((done = true), v));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(done, false);
+  await s.commitC.send({ snapshot: null, entries: [], index: target, done: null });
+  const values = await all;
+  assert.ok(values.every((v) => Buffer.from(v!).toString() === 'v'));
+  assert.equal(s.readRounds(), 1);
+});
+
+test('a failed ReadIndex round fails its reads with the same error', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  s.setReadIndex(async () => {
+    throw new ServiceError('ERR_NO_LEADER');
+  });
+  await assert.rejects(s.kv.get('/k', false), (e) => isServiceError(e, 'ERR_NO_LEADER'));
+  assert.equal(await s.kv.get('/k', true), undefined, 'serializable reads do not need a leader');
+});
+
+test('snapshot and restore round-trip the map; done is called after apply', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  await s.kv.put('/a', Buffer.from('1'));
+  await s.kv.put('/ü', Buffer.from([0, 255]));
+  const snap = s.kv.snapshot();
+  const s2 = setup();
+  t.after(s2.close);
+  let applied = false;
+  await s2.commitC.send({ snapshot: snap, entries: [], index: 42, done: () => (applied = true) });
+  await new Promise((r) => setImmediate(r));
+  assert.ok(applied);
+  assert.equal(s2.kv.applied, 42);
+  assert.deepEqual([...(await s2.kv.get('/ü', true))!], [0, 255]);
+  assert.equal(s2.kv.size, 2);
+});
+
+test('stop fails waiting writes with ERR_STOPPING', async () => {
+  const s = setup();
+  s.setMode('stall');
+  const p = s.kv.put('/k', Buffer.from('x'));
+  await new Promise((r) => setImmediate(r));
+  await s.close();
+  await assert.rejects(p, (e) => isServiceError(e, 'ERR_STOPPING'));
+  await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_STOPPING'));
+});
+
+test('a full propose queue refuses new writes at once (503) instead of queueing them', async () => {
+  const proposeC = new Chan<Proposal>(1);
+  const commitC = new Chan<Commit>(1);
+  const kv = new KvStore({ nodeId: 1, proposeC, commitC, requestTimeoutMs: 1000, readIndex: async () => 0 });
+  const first = kv.put('/a', Buffer.from('1'));
+  await assert.rejects(kv.put('/b', Buffer.from('2')), (e) => isServiceError(e, 'ERR_OVERLOADED'));
+  kv.stop();
+  await assert.rejects(first, (e) => isServiceError(e, 'ERR_STOPPING'));
+});
