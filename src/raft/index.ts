@@ -13,4 +13,5 @@ export type { RaftConfig, PlantedBugs } from './config.ts';
 export { RawNode, type RaftStatus, type PeerProgressStatus, type ProgressStateName } from './rawnode.ts';
 export { MemoryStorage } from './memory-storage.ts';
 export { canSendBeforePersist } from './util.ts';
-export { encodeConfChange, decodeConfChange } from './confchange.ts';
+// The one encoding of ConfChange entry data lives with the other encodings in src/codec (pure).
+export { encodeConfChange, decodeConfChange } from '../codec/raft.ts';

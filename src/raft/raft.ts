@@ -11,7 +11,7 @@ import {
   type RaftConfig,
   validateConfig,
 } from './config.ts';
-import { decodeConfChange, encodeConfChange } from './confchange.ts';
+import { decodeConfChange, encodeConfChange } from '../codec/raft.ts';
 import { type RaftLogger, silentLogger } from './logger.ts';
 import { Progress, ProgressTracker } from './progress.ts';
 import { RaftLog } from './raft-log.ts';
@@ -649,6 +649,7 @@ export class Raft {
     } catch (err) {
       return `malformed conf change: ${(err as Error).message}`;
     }
+    if (cc.nodeId <= 0) return `conf change for node id ${cc.nodeId}`;
     const v = this.trk.voters;
     const removesVoter = cc.type === ConfChangeType.RemoveNode || cc.type === ConfChangeType.AddLearnerNode;
     if (removesVoter && v.size === 1 && v.has(cc.nodeId)) return 'it would leave the cluster with no voter';

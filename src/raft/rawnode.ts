@@ -2,7 +2,7 @@
 // messages for the core and collects the core's output into Ready batches.
 
 import type { RaftConfig } from './config.ts';
-import { encodeConfChange } from './confchange.ts';
+import { encodeConfChange } from '../codec/raft.ts';
 import { Raft } from './raft.ts';
 import {
   type ConfChange,
@@ -96,6 +96,9 @@ export class RawNode {
 
   /** Like propose; the leader also drops it while another conf change is pending or before its own-term commit. */
   proposeConfChange(cc: ConfChange): void {
+    if (!Number.isSafeInteger(cc.nodeId) || cc.nodeId <= 0) {
+      throw new Error(`conf change: node id must be a positive integer, got ${cc.nodeId}`);
+    }
     const entry = { term: 0, index: 0, type: EntryType.ConfChange, data: encodeConfChange(cc) };
     this.raft.step(newMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: [entry] }));
   }
