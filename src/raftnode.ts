@@ -112,6 +112,12 @@ export class RaftNode implements NodeInfo {
   /** Last log index known to be on our disk. */
   private durableIndex: number;
   private snapshotIndex: number;
+  /**
+   * A member was added in the Ready being handled: snapshot as soon as it is applied, so the
+   * snapshot a leader sends to a new member (after compaction) includes that member. A
+   * snapshot whose ConfState predates the AddNode is refused by the new member's core.
+   */
+  private snapshotForMembership = false;
   private leader = 0;
   private raftState: StateType = StateType.Follower;
   private term = 0;
@@ -303,7 +309,7 @@ export class RaftNode implements NodeInfo {
         const rd = this.raft.ready();
         await this.handleReady(rd);
         this.raft.advance(rd);
-        await this.maybeSnapshot();
+        await this.maybeSnapshot(this.snapshotForMembership);
       }
     } catch (e) {
       this.requestStop({ kind: 'fatal', error: e as Error });
@@ -389,6 +395,7 @@ export class RaftNode implements NodeInfo {
           this.transport.addPeer(cc.nodeId, url);
         }
         this.log.info({ member: cc.nodeId, url, index: e.index }, 'member added');
+        this.snapshotForMembership = true;
         break;
       case ConfChangeType.RemoveNode:
         this.membership.remove(cc.nodeId);
@@ -420,9 +427,14 @@ export class RaftNode implements NodeInfo {
     if (this.membership.removed.has(this.id)) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
   }
 
-  /** Every --snapshot-count applied entries: snapshot, mark the WAL, compact, release old segments. */
-  private async maybeSnapshot(): Promise<void> {
-    if (this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount) return;
+  /**
+   * Every --snapshot-count applied entries (or at once with `force`, after a member was added):
+   * snapshot, mark the WAL, compact, release old segments.
+   */
+  private async maybeSnapshot(force = false): Promise<void> {
+    if (force) this.snapshotForMembership = false;
+    if (this.appliedIndex <= this.snapshotIndex) return;
+    if (!force && this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount) return;
     const index = this.appliedIndex;
     // Wait for the kvstore to apply everything sent so far (commitC is FIFO).
     await new Promise<void>((done, fail) => {
@@ -438,7 +450,7 @@ export class RaftNode implements NodeInfo {
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.wal.releaseTo(index);
     this.snapshotIndex = index;
-    this.log.info({ index, compactedTo: compactTo, bytes: data.length }, 'snapshot taken');
+    this.log.info({ index, compactedTo: compactTo, bytes: data.length }, force ? 'snapshot after membership change' : 'snapshot taken');
   }
 
   // ---- feeding the core ----
