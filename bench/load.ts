@@ -17,22 +17,29 @@ const { values } = parseArgs({
     'value-bytes': { type: 'string', default: '128' },
     keys: { type: 'string', default: '100000' },
     'tick-ms': { type: 'string', default: '100' },
+    // Write a V8 CPU profile of each node's write phase into this directory (reads are skipped).
+    profile: { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const keys = Number(values.keys);
+let n = 0;
 const value = Buffer.alloc(Number(values['value-bytes']), 'v');
 
-const cluster = await TestCluster.start(3, { tickMs: Number(values['tick-ms']), logLevel: 'warn' });
+const profileDir = values.profile;
+const cluster = await TestCluster.start(3, {
+  tickMs: Number(values['tick-ms']),
+  logLevel: 'warn',
+  ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
+});
 const stop = () => void cluster.destroy().finally(() => process.exit(130));
 process.once('SIGINT', stop);
 try {
   const leader = cluster.node(await cluster.waitLeader());
   console.log(`cluster up in ${cluster.dir}; leader is node ${leader.id} (${leader.url})`);
 
-  let n = 0;
-  const cpuBefore = cluster.nodes.map((x) => cpuSeconds(x.proc?.pid));
+    const cpuBefore = cluster.nodes.map((x) => cpuSeconds(x.proc?.pid));
   const writes = await autocannon({
     url: leader.url,
     connections,
@@ -46,6 +53,19 @@ try {
     return `node ${x.id}${x.id === leader.id ? ' (leader)' : ''} ${((used * 1e6) / Math.max(1, writes['2xx'])).toFixed(0)} µs`;
   });
   if (cpuBefore.every((c) => c > 0)) console.log(`CPU per committed write: ${perWrite.join(', ')}`);
+  if (profileDir !== undefined) {
+    // A clean exit (SIGTERM) is what makes node write the profile.
+    await Promise.all(cluster.nodes.map((x) => cluster.kill(x, 'SIGTERM')));
+    for (const x of cluster.nodes) for (const l of x.log.split('\n')) if (/STATS/.test(l)) console.log(`node ${x.id}: ${l}`);
+    console.log(`profiles in ${profileDir} (leader was node ${leader.id}, pid ${leader.proc?.pid})`);
+  } else {
+    await readPhase(leader);
+  }
+} finally {
+  await cluster.destroy();
+}
+
+async function readPhase(leader: (typeof cluster.nodes)[number]): Promise<void> {
 
   let m = 0;
   const reads = await autocannon({
@@ -64,8 +84,6 @@ try {
     requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/bench-${m++ % Math.min(keys, n)}` }) }],
   });
   report('GET linearizable via a follower', freads);
-} finally {
-  await cluster.destroy();
 }
 
 function report(what: string, r: Awaited<ReturnType<typeof autocannon>>): void {

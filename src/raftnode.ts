@@ -518,7 +518,7 @@ export class RaftNode implements NodeInfo {
     if (this.inProps.length > 0) {
       const props = this.inProps;
       this.inProps = [];
-      for (const p of props) this.propose(p);
+      this.propose(props);
     }
     if (this.inboxDrained.length > 0) for (const r of this.inboxDrained.splice(0)) r();
     if (this.inReads.length > 0) {
@@ -538,11 +538,15 @@ export class RaftNode implements NodeInfo {
     }
   }
 
-  private propose(p: Proposal): void {
+  /** All queued proposals as one MsgProp (one append, one broadcast); dropped, they all fail. */
+  private propose(props: Proposal[]): void {
+    const datas = new Array<Uint8Array>(props.length);
+    for (let i = 0; i < props.length; i++) datas[i] = props[i]!.data;
     try {
-      this.raft.propose(p.data);
+      this.raft.proposeBatch(datas);
     } catch (e) {
-      p.fail(this.dropped(e));
+      const err = this.dropped(e);
+      for (const p of props) p.fail(err);
     }
   }
 

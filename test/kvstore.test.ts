@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
+import { BinaryWriter } from '../src/codec/index.ts';
 import { isServiceError, ServiceError } from '../src/errors.ts';
 import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
 
@@ -166,4 +167,15 @@ test('a full propose queue refuses new writes at once (503) instead of queueing 
   await assert.rejects(kv.put('/b', Buffer.from('2')), (e) => isServiceError(e, 'ERR_OVERLOADED'));
   kv.stop();
   await assert.rejects(first, (e) => isServiceError(e, 'ERR_STOPPING'));
+});
+
+test('snapshot bytes: version, count, then length-prefixed key and value pairs (the codec layout)', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  const long = Buffer.alloc(300, 7); // a value whose length needs a two-byte varint
+  await s.kv.put('/ü', long);
+  await s.kv.put('/b', Buffer.alloc(0));
+  const w = new BinaryWriter(16);
+  w.u8(1).varint(2).bytes(Buffer.from('/ü', 'utf8')).bytes(long).bytes(Buffer.from('/b')).bytes(new Uint8Array(0));
+  assert.deepEqual([...s.kv.snapshot()], [...w.view()]);
 });

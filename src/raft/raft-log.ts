@@ -48,6 +48,8 @@ export class RaftLog {
 
   /** Term of entry i, or 0 if it is compacted or missing. */
   termOrZero(i: number): number {
+    // The common misses (past the end, compacted) without building an exception.
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return 0;
     try {
       return this.term(i);
     } catch (e) {
@@ -57,6 +59,8 @@ export class RaftLog {
   }
 
   matchTerm(i: number, t: number): boolean {
+    // A follower checks each append's first new entry, which is past our end: no exception for that.
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return false;
     try {
       return this.term(i) === t;
     } catch (e) {

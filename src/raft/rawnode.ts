@@ -94,6 +94,16 @@ export class RawNode {
     this.raft.step(newMessage({ type: MessageType.MsgProp, from: this.raft.id, entries: [entry] }));
   }
 
+  /**
+   * Proposes many entries as one MsgProp: one append and one broadcast for all of them, in
+   * order. All or nothing: when dropped (same reasons as propose), none of them is appended.
+   */
+  proposeBatch(datas: readonly Uint8Array[]): void {
+    if (datas.length === 0) return;
+    const entries = datas.map((data) => ({ term: 0, index: 0, type: EntryType.Normal, data }));
+    this.raft.step(newMessage({ type: MessageType.MsgProp, from: this.raft.id, entries }));
+  }
+
   /** Like propose; the leader also drops it while another conf change is pending or before its own-term commit. */
   proposeConfChange(cc: ConfChange): void {
     if (!Number.isSafeInteger(cc.nodeId) || cc.nodeId <= 0) {

@@ -68,3 +68,47 @@ test('single voter: campaigns, commits and applies on its own', () => {
   assert.deepEqual(net.node(1).applied, ['solo']);
   assert.equal(net.sent.length, 0);
 });
+
+test('proposeBatch: one MsgProp, appended in order with one broadcast, applied everywhere in order', () => {
+  const net = Network.bootstrap([1, 2, 3]);
+  net.elect(1);
+  const start = net.sent.length;
+  net.rn(1).proposeBatch(['a', 'b', 'c'].map(enc));
+  net.deliverAll();
+  const apps = net.sent.slice(start).filter((m) => m.type === MT.MsgApp && m.from === 1 && m.entries.length > 0);
+  // One append per follower carrying the whole batch (not one per entry).
+  assert.deepEqual(apps.map((m) => [m.to, m.entries.length]).sort(), [[2, 3], [3, 3]]);
+  for (const id of [1, 2, 3]) assert.deepEqual(net.node(id).applied, ['a', 'b', 'c']);
+  net.rn(1).proposeBatch([]); // nothing to do
+  net.deliverAll();
+  assert.deepEqual(net.node(2).applied, ['a', 'b', 'c']);
+});
+
+test('proposeBatch from a follower is forwarded whole; with no leader it is dropped as a whole', () => {
+  const net = Network.bootstrap([1, 2, 3]);
+  assert.throws(() => net.rn(2).proposeBatch(['x', 'y'].map(enc)), droppedErr);
+  net.elect(1);
+  const start = net.sent.length;
+  net.rn(3).proposeBatch(['x', 'y'].map(enc));
+  net.deliverAll();
+  const fwd = net.sent.slice(start).filter((m) => m.type === MT.MsgProp);
+  assert.deepEqual(fwd.map((m) => [m.from, m.to, m.entries.length]), [[3, 1, 2]]);
+  for (const id of [1, 2, 3]) assert.deepEqual(net.node(id).applied, ['x', 'y']);
+});
+
+test('proposeBatch counts against the uncommitted limit as a whole: over it, none is appended', () => {
+  const net = Network.bootstrap([1, 2, 3], { config: () => ({ maxUncommittedEntriesSize: 100 }) });
+  net.elect(1);
+  net.isolate(2);
+  net.isolate(3);
+  const e40 = enc('x'.repeat(40));
+  net.rn(1).proposeBatch([e40, e40]); // 80 bytes uncommitted
+  const last = net.rn(1).status().progress!.get(1)!.match;
+  assert.throws(() => net.rn(1).proposeBatch([enc('y'.repeat(10)), e40]), droppedErr); // 80 + 50 > 100
+  assert.equal(net.rn(1).status().progress!.get(1)!.match, last, 'nothing of the dropped batch was appended');
+  net.heal();
+  net.tick(2, [1]); // committed and applied: the budget frees up
+  net.rn(1).proposeBatch([enc('z')]);
+  net.deliverAll();
+  assert.deepEqual(net.node(3).applied, ['x'.repeat(40), 'x'.repeat(40), 'z']);
+});
