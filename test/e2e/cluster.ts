@@ -1,11 +1,13 @@
 // Test harness: real node processes on free loopback ports in a temp dir. Everything a
-// test starts is SIGKILLed and removed in destroy(), which tests register with t.after.
+// test starts is SIGKILLed and removed in destroy(); clusterTest() registers it with t.after
+// and prints every node's log tail when the test fails.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -115,7 +117,13 @@ export class TestCluster {
     c.dir = await mkdtemp(join(tmpdir(), 'raftexample-e2e-'));
     for (let i = 1; i <= n; i++) await c.allocate();
     for (const node of c.nodes) c.spawn(node, c.clusterArg(n), false);
-    await c.waitLeader();
+    try {
+      await c.waitLeader();
+    } catch (e) {
+      console.error(c.dumpLogs());
+      await c.destroy(); // the caller never gets `c`: kill what we started here
+      throw e;
+    }
     return c;
   }
 
@@ -217,4 +225,23 @@ export class TestCluster {
     await Promise.all(this.nodes.map((n) => n.exit));
     if (this.dir) await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A test on a fresh n-node cluster: destroyed afterwards, every node's log tail printed if it fails. */
+export function clusterTest(
+  name: string,
+  n: number,
+  opts: NodeOptions,
+  body: (c: TestCluster, t: TestContext) => Promise<void>,
+): void {
+  test(name, async (t) => {
+    const c = await TestCluster.start(n, opts);
+    t.after(() => c.destroy());
+    try {
+      await body(c, t);
+    } catch (e) {
+      console.error(c.dumpLogs());
+      throw e;
+    }
+  });
 }
