@@ -29,6 +29,18 @@ export class DirLock {
     const key = resolve(dir);
     const path = join(dir, LOCK_FILE);
     if (heldHere.has(key)) throw new StorageError(StorageErrorCode.WalLocked, 'WAL directory already open in this process', { file: path });
+    // Claimed before the first await: two overlapping acquires in this process must not both
+    // pass the check above (the loser would then take our own pid's LOCK file over).
+    heldHere.add(key);
+    try {
+      return await DirLock.take(fs, key, path);
+    } catch (e) {
+      heldHere.delete(key);
+      throw e;
+    }
+  }
+
+  private static async take(fs: StorageFs, key: string, path: string): Promise<DirLock> {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         const fh = await fs.open(path, 'wx');
@@ -37,7 +49,6 @@ export class DirLock {
         } finally {
           await fh.close();
         }
-        heldHere.add(key);
         return new DirLock(fs, key, path);
       } catch (e) {
         if (!isErrno(e, 'EEXIST')) throw e;

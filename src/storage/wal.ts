@@ -7,6 +7,7 @@ import type { Entry, HardState } from '../raft/types.ts';
 import { BinaryWriter } from '../codec/index.ts';
 import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
+  isErrno,
   nodeFs,
   readAll,
   removeTempFiles,
@@ -134,8 +135,11 @@ export class Wal {
     const fs = opts.fs ?? nodeFs;
     try {
       return (await fs.readdir(dir)).some((n) => parseSegmentName(n) !== null);
-    } catch {
-      return false;
+    } catch (e) {
+      // Only a missing directory means "no WAL". Reading EIO or EACCES as "none" would let a
+      // new WAL be created over an existing one.
+      if (isErrno(e, 'ENOENT')) return false;
+      throw new StorageError(StorageErrorCode.Io, `cannot list the WAL directory: ${(e as Error).message}`, { file: dir });
     }
   }
 

@@ -113,6 +113,24 @@ test('the directory lock keeps a second writer out and is taken over from a dead
     await assert.rejects(Wal.open(dir, AT0), (e) => isStorageError(e, StorageErrorCode.WalLocked) && /running process/.test(e.message));
   }));
 
+test('two overlapping opens in one process: exactly one gets the lock', () =>
+  withTmp(async (dir) => {
+    await (await Wal.create(dir, META)).close();
+    const results = await Promise.allSettled([Wal.open(dir, AT0), Wal.open(dir, AT0)]);
+    const opened = results.filter((r) => r.status === 'fulfilled');
+    assert.equal(opened.length, 1, 'only one open may hold the WAL');
+    const refused = results.find((r) => r.status === 'rejected');
+    assert.ok(refused !== undefined && isStorageError(refused.reason, StorageErrorCode.WalLocked));
+    await (opened[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof Wal.open>>>).value.wal.close();
+  }));
+
+test('Wal.exists: a missing directory is "no WAL"; an unreadable one is an error, never "no WAL"', () =>
+  withTmp(async (dir) => {
+    assert.equal(await Wal.exists(join(dir, 'absent')), false);
+    const eio: StorageFs = { ...nodeFs, readdir: async () => { throw Object.assign(new Error('EIO: injected'), { code: 'EIO' }); } };
+    await assert.rejects(Wal.exists(dir, { fs: eio }), (e) => isStorageError(e, StorageErrorCode.Io));
+  }));
+
 test('a crash in the middle of a segment cut leaves a .tmp file that open removes', () =>
   withTmp(async (dir) => {
     const wal = await Wal.create(dir, META);
