@@ -6,7 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
-import { BinaryReader } from './codec/index.ts';
+import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
 import { ServiceError } from './errors.ts';
 import type { KvApi } from './httpapi.ts';
 
@@ -138,26 +138,16 @@ export class KvStore implements KvApi {
 
   /** The map as bytes, for a snapshot. Call only when every commit up to the snapshot index is applied. */
   snapshot(): Uint8Array {
-    // Same layout as BinaryWriter's u8 + varint + bytes…, but sized first and written into
-    // one buffer: no regrowing copies of the whole state, no temporary Buffer per key.
+    // Sized first and written into one buffer: no regrowing copies of the whole state.
     let size = 1 + varintBytes(this.map.size);
     for (const [k, v] of this.map) {
       const kl = Buffer.byteLength(k, 'utf8');
       size += varintBytes(kl) + kl + varintBytes(v.length) + v.length;
     }
-    const out = Buffer.allocUnsafe(size);
-    out[0] = SNAPSHOT_VERSION;
-    let pos = putVarint(out, 1, this.map.size);
-    for (const [k, v] of this.map) {
-      const kl = Buffer.byteLength(k, 'utf8');
-      pos = putVarint(out, pos, kl);
-      pos += out.write(k, pos, kl, 'utf8');
-      pos = putVarint(out, pos, v.length);
-      out.set(v, pos);
-      pos += v.length;
-    }
-    if (pos !== size) throw new Error(`kv snapshot: wrote ${pos} bytes, expected ${size}`);
-    return out;
+    const w = new BinaryWriter(size).u8(SNAPSHOT_VERSION).varint(this.map.size);
+    for (const [k, v] of this.map) w.varint(Buffer.byteLength(k, 'utf8')).utf8(k).bytes(v);
+    if (w.length !== size) throw new Error(`kv snapshot: wrote ${w.length} bytes, expected ${size}`);
+    return w.view();
   }
 
   /** Replace the map with a snapshot's; `index` is the snapshot's log index. */
@@ -298,21 +288,3 @@ export class KvStore implements KvApi {
   }
 }
 
-/** Bytes of v as an unsigned LEB128 varint (the codec's varint). */
-function varintBytes(v: number): number {
-  let n = 1;
-  while (v >= 0x80) {
-    v = Math.floor(v / 128);
-    n++;
-  }
-  return n;
-}
-
-function putVarint(b: Buffer, pos: number, v: number): number {
-  while (v >= 0x80) {
-    b[pos++] = (v % 128) | 0x80;
-    v = Math.floor(v / 128);
-  }
-  b[pos++] = v;
-  return pos;
-}

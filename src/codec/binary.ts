@@ -119,11 +119,30 @@ export class BinaryWriter {
     return this.raw(b);
   }
 
+  /** A string as raw UTF-8, no length (callers that need one write it first: see utf8Bytes). */
+  utf8(s: string): this {
+    this.ensure(s.length * 3); // the most UTF-8 bytes a UTF-16 string can need
+    this.pos += utf8Encoder.encodeInto(s, this.buf.subarray(this.pos)).written;
+    return this;
+  }
+
   /** Overwrite a u32 written earlier (for lengths and checksums known only afterwards). */
   patchU32(at: number, v: number): void {
     if (at < 0 || at + 4 > this.pos) throw new RangeError(`patch outside written bytes: ${at}`);
     this.dv.setUint32(at, v >>> 0, true);
   }
+}
+
+const utf8Encoder = new TextEncoder();
+
+/** Bytes `BinaryWriter.varint(v)` writes, for sizing a buffer before writing. */
+export function varintBytes(v: number): number {
+  if (v < 0x80) return 1;
+  if (v < 0x4000) return 2;
+  if (v < 0x200000) return 3;
+  let n = 4;
+  for (v = Math.floor(v / 0x10000000); v > 0; v = Math.floor(v / 128)) n++;
+  return n;
 }
 
 function checkSafe(v: number): void {

@@ -5,7 +5,7 @@
 // input; they never read out of range and check every length against both a limit and
 // the bytes actually present before allocating.
 
-export { BinaryReader, BinaryWriter, CodecError } from './binary.ts';
+export { BinaryReader, BinaryWriter, CodecError, varintBytes } from './binary.ts';
 export {
   DEFAULT_LIMITS,
   MESSAGES_VERSION,
@@ -19,6 +19,7 @@ export {
   encodeConfChange,
   encodeConfState,
   encodeEntry,
+  entryEncodedBytes,
   encodeHardState,
   encodeMessages,
   encodeSnapshotMetadata,

@@ -14,7 +14,7 @@ import {
   type Snapshot,
   type SnapshotMetadata,
 } from '../raft/types.ts';
-import { BinaryReader, BinaryWriter, CodecError } from './binary.ts';
+import { BinaryReader, BinaryWriter, CodecError, varintBytes } from './binary.ts';
 
 /** Upper bounds a decoder enforces on top of "no larger than the input". */
 export interface DecodeLimits {
@@ -68,6 +68,10 @@ function decodeWith<T>(buf: Uint8Array, what: string, fn: (r: BinaryReader) => T
 export function writeEntry(w: BinaryWriter, e: Entry): void {
   w.varint(e.term).varint(e.index).u8(e.type).bytes(e.data);
 }
+
+/** Bytes writeEntry(e) writes. */
+export const entryEncodedBytes = (e: Entry): number =>
+  varintBytes(e.term) + varintBytes(e.index) + 1 + varintBytes(e.data.length) + e.data.length;
 
 export function readEntry(r: BinaryReader, maxEntryBytes = DEFAULT_LIMITS.maxEntryBytes): Entry {
   const term = r.varint('entry term');

@@ -4,7 +4,7 @@
 
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raft/types.ts';
-import { BinaryWriter } from '../codec/index.ts';
+import { BinaryWriter, entryEncodedBytes } from '../codec/index.ts';
 import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   isErrno,
@@ -84,17 +84,6 @@ function resolveOptions(o: WalOptions = {}): Resolved {
     fs: o.fs ?? nodeFs,
   };
 }
-
-function varintBytes(v: number): number {
-  if (v < 0x80) return 1;
-  if (v < 0x4000) return 2;
-  if (v < 0x200000) return 3;
-  let n = 4;
-  for (v = Math.floor(v / 0x10000000); v > 0; v = Math.floor(v / 128)) n++;
-  return n;
-}
-const entryPayloadBytes = (e: Entry): number =>
-  varintBytes(e.term) + varintBytes(e.index) + 1 + varintBytes(e.data.length) + e.data.length;
 
 function checkNumbers(what: string, ...values: number[]): void {
   for (const v of values) {
@@ -328,7 +317,7 @@ export class Wal {
                 ? `entry ${e.index} has term ${e.term}, below ${prev.term} before it`
                 : null;
       if (why) throw new StorageError(StorageErrorCode.BadArgument, why, { file: this.currentPath() });
-      if (entryPayloadBytes(e) + BATCH_OVERHEAD_MAX_BYTES > MAX_RECORD_PAYLOAD_BYTES) {
+      if (entryEncodedBytes(e) + BATCH_OVERHEAD_MAX_BYTES > MAX_RECORD_PAYLOAD_BYTES) {
         throw new StorageError(StorageErrorCode.WalRecordTooLarge, `entry ${e.index} is ${e.data.length} bytes, above the record limit`);
       }
       prev = e;
@@ -353,7 +342,7 @@ export class Wal {
         let j = i;
         let bytes = HEADER_BYTES + BATCH_OVERHEAD_MAX_BYTES;
         for (; j < n; j++) {
-          const b = entryPayloadBytes(entries[j]!);
+          const b = entryEncodedBytes(entries[j]!);
           if (bytes + b > room) break;
           bytes += b;
         }

@@ -19,6 +19,8 @@ import {
   encodeHardState,
   encodeMessages,
   encodeSnapshotMetadata,
+  entryEncodedBytes,
+  varintBytes,
 } from '../../src/codec/index.ts';
 import { ConfChangeType, EntryType, MessageType, type Entry, type Message } from '../../src/raft/types.ts';
 
@@ -199,4 +201,15 @@ test('the writer is reusable and drops a huge buffer on reset', () => {
   w.patchU32(0, 0xdeadbeef);
   assert.deepEqual(Array.from(w.view()), [0xef, 0xbe, 0xad, 0xde, 1]);
   assert.throws(() => w.patchU32(2, 0), RangeError);
+});
+
+test('varintBytes and entryEncodedBytes match what the writer writes; utf8 writes raw UTF-8', () => {
+  const values = [0, 1, 127, 128, 16383, 16384, 2 ** 21 - 1, 2 ** 21, 2 ** 28, 2 ** 32 + 5, 2 ** 49, Number.MAX_SAFE_INTEGER];
+  for (const v of values) assert.equal(varintBytes(v), new BinaryWriter(16).varint(v).length, `varint ${v}`);
+  for (const data of [bytes(''), bytes('x'.repeat(200)), new Uint8Array(70000)]) {
+    const e: Entry = { term: 2 ** 33, index: 300, type: EntryType.Normal, data };
+    assert.equal(entryEncodedBytes(e), encodeEntry(e).length);
+  }
+  const s = 'key/ünï-日本-🙂';
+  assert.deepEqual(new BinaryWriter(1).utf8(s).copy(), bytes(s));
 });
