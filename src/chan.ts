@@ -35,10 +35,6 @@ export class Chan<T> implements AsyncIterable<T> {
     this.capacity = capacity;
   }
 
-  get closed(): boolean {
-    return this.closedFlag;
-  }
-
   /** Items buffered (not counting senders blocked on a full queue). */
   get length(): number {
     return this.buf.length;

@@ -19,7 +19,6 @@ export const ErrorTable = {
   ERR_NO_LEADER: { status: 503, message: 'no leader' },
   ERR_TIMEOUT: { status: 503, message: 'request timed out' },
   ERR_STOPPING: { status: 503, message: 'server is stopping' },
-  ERR_NOT_READY: { status: 503, message: 'not ready' },
   ERR_OVERLOADED: { status: 503, message: 'too many requests waiting' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

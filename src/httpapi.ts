@@ -9,6 +9,7 @@ import { parsePeerUrl } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import type { ConfChange } from './raft/types.ts';
 import { ConfChangeType } from './raft/types.ts';
+import { parseNodeId } from './transport/headers.ts';
 
 /** What the API needs from the key-value store (kvstore.ts implements it). */
 export interface KvApi {
@@ -56,7 +57,6 @@ export interface AppOptions {
 
 export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
 const RESERVED_PREFIX = '/-/';
-const NODE_ID_RE = /^[1-9][0-9]{0,15}$/;
 const EMPTY = new Uint8Array(0);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
@@ -116,7 +116,7 @@ function makeHandler(opts: AppOptions) {
         return;
       }
       case 'POST': {
-        const nodeId = parseNodeId(path);
+        const nodeId = nodeIdFromPath(path);
         const url = parsePeerUrl(Buffer.from(bodyBytes(req.body)).toString('utf8').trim());
         if (url === null) throw new ServiceError('ERR_BAD_PEER_URL');
         await confChange(opts.confChangeC, {
@@ -128,7 +128,7 @@ function makeHandler(opts: AppOptions) {
         return;
       }
       case 'DELETE': {
-        const nodeId = parseNodeId(path);
+        const nodeId = nodeIdFromPath(path);
         await confChange(opts.confChangeC, { type: ConfChangeType.RemoveNode, nodeId, context: EMPTY });
         reply.code(204).send();
         return;
@@ -190,11 +190,10 @@ function hasFlag(query: string, name: string): boolean {
   return v !== null && v !== 'false' && v !== '0';
 }
 
-function parseNodeId(path: string): number {
+function nodeIdFromPath(path: string): number {
   const s = path.slice(1);
-  if (!NODE_ID_RE.test(s)) throw new ServiceError('ERR_BAD_NODE_ID', JSON.stringify(s));
-  const id = Number(s);
-  if (!Number.isSafeInteger(id)) throw new ServiceError('ERR_BAD_NODE_ID', JSON.stringify(s));
+  const id = parseNodeId(s);
+  if (id === null) throw new ServiceError('ERR_BAD_NODE_ID', JSON.stringify(s));
   return id;
 }
 

@@ -130,7 +130,7 @@ export class RaftNode implements NodeInfo {
   private resolveFinished!: (r: StopReason) => void;
   private lastRejectLog = 0;
 
-  private constructor(o: RaftNodeOptions, rec: Recovered) {
+  private constructor(o: RaftNodeOptions, rec: Recovered, snapshotter: Snapshotter) {
     this.o = o;
     this.cfg = o.config;
     this.log = o.log;
@@ -139,7 +139,7 @@ export class RaftNode implements NodeInfo {
     this.wal = rec.wal;
     this.storage = rec.storage;
     this.membership = rec.membership;
-    this.snapshotter = new Snapshotter(this.cfg.snapDir, { maxSnapshots: this.cfg.maxSnapshots, logger: this.log, fs: o.storageFs });
+    this.snapshotter = snapshotter;
     this.finished = new Promise((r) => (this.resolveFinished = r));
     const snapIndex = rec.snapshot?.metadata.index ?? 0;
     this.restoredKv = rec.kvState === null ? null : { data: rec.kvState, index: snapIndex };
@@ -188,9 +188,10 @@ export class RaftNode implements NodeInfo {
 
   /** Look at the data dir and bring back what is there (or create a new member). */
   static async open(o: RaftNodeOptions): Promise<RaftNode> {
-    const rec = (await Wal.exists(o.config.walDir, { fs: o.storageFs })) ? await recover(o) : await createNew(o);
+    const snapshotter = new Snapshotter(o.config.snapDir, { maxSnapshots: o.config.maxSnapshots, logger: o.log, fs: o.storageFs });
+    const rec = (await Wal.exists(o.config.walDir, { fs: o.storageFs })) ? await recover(o, snapshotter) : await createNew(o);
     await mkdir(o.config.snapDir, { recursive: true });
-    return new RaftNode(o, rec);
+    return new RaftNode(o, rec, snapshotter);
   }
 
   /** Open the peer listener on the host:port of this member's URL. */
@@ -668,4 +669,3 @@ const STATE_NAMES: Record<StateType, string> = {
   [StateType.PreCandidate]: 'StatePreCandidate',
 };
 
-export { decodeSnapshotData, deriveClusterId, encodeSnapshotData } from './recovery.ts';

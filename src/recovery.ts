@@ -23,10 +23,9 @@ export interface Recovered {
   bootstrap: boolean;
 }
 
-export async function recover(o: RaftNodeOptions): Promise<Recovered> {
+export async function recover(o: RaftNodeOptions, snapshotter: Snapshotter): Promise<Recovered> {
   const { config: cfg, log } = o;
   const fs = o.storageFs;
-  const snapshotter = new Snapshotter(cfg.snapDir, { maxSnapshots: cfg.maxSnapshots, logger: log, fs });
   const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log, fs });
   const snapshot = await snapshotter.loadNewestAvailable(markers);
   const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };

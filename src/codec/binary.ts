@@ -164,14 +164,6 @@ export class BinaryReader {
     this.end = end;
   }
 
-  get offset(): number {
-    return this.pos;
-  }
-
-  get remaining(): number {
-    return this.end - this.pos;
-  }
-
   fail(message: string): never {
     throw new CodecError(message, this.pos);
   }
@@ -185,12 +177,6 @@ export class BinaryReader {
     return this.buf[this.pos++]!;
   }
 
-  u32(what = 'u32'): number {
-    this.need(4, what);
-    const v = this.dv.getUint32(this.pos, true);
-    this.pos += 4;
-    return v;
-  }
 
   u64(what = 'u64'): number {
     this.need(8, what);
@@ -218,13 +204,6 @@ export class BinaryReader {
       mul *= 128;
     }
     this.fail(`${what} longer than 8 bytes`);
-  }
-
-  /** A varint no larger than max (for counts and enums). */
-  varintMax(max: number, what: string): number {
-    const v = this.varint(what);
-    if (v > max) this.fail(`${what} ${v} exceeds limit ${max}`);
-    return v;
   }
 
   /** n raw bytes as a view of the input (no copy). */

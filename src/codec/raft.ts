@@ -249,4 +249,3 @@ export function decodeMessages(buf: Uint8Array, limits: Partial<DecodeLimits> = 
   });
 }
 
-export { CodecError };

@@ -59,8 +59,6 @@ export class Raft {
   vote: NodeId = NONE;
   lead: NodeId = NONE;
   state: StateType = StateType.Follower;
-  /** This node is a learner in its current configuration. */
-  isLearner = false;
 
   readonly log: RaftLog;
   readonly trk: ProgressTracker;
@@ -923,7 +921,6 @@ export class Raft {
       if (this.trk.voters.has(id)) throw new Error(`raft: node ${id} is both voter and learner`);
       this.addProgress(id, true);
     }
-    this.isLearner = this.trk.learners.has(this.id);
   }
 
   private addProgress(id: NodeId, learner: boolean): void {
@@ -971,7 +968,6 @@ export class Raft {
   }
 
   private switchToConfig(): void {
-    this.isLearner = this.trk.learners.has(this.id);
     if (this.state !== StateType.Leader) return;
     if (!this.trk.voters.has(this.id)) {
       // Removed (or demoted): tell the followers the latest commit index, then step down so

@@ -120,4 +120,3 @@ export async function removeTempFiles(fs: StorageFs, dir: string, logger: Storag
   }
 }
 
-export { dirname };

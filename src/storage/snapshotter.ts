@@ -12,12 +12,11 @@
 // is tried.
 
 import { crc32 } from 'node:zlib';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Snapshot } from '../raft/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../codec/index.ts';
 import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
-  dirname,
   isErrno,
   nodeFs,
   readFileBounded,

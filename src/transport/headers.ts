@@ -32,15 +32,16 @@ export function peerHeaders(clusterId: string, from: number, to: number): Record
 export function checkPeerHeaders(headers: Record<string, string | string[] | undefined>, me: Identity): number {
   const cid = headers[HEADER_CLUSTER_ID];
   if (cid !== me.clusterId) throw new ServiceError('ERR_CLUSTER_ID_MISMATCH', `got ${String(cid)}, want ${me.clusterId}`);
-  const to = parseId(headers[HEADER_TO]);
+  const to = parseNodeId(headers[HEADER_TO]);
   if (to !== me.localId) throw new ServiceError('ERR_WRONG_RECIPIENT', `to ${String(headers[HEADER_TO])}, this is ${me.localId}`);
-  const from = parseId(headers[HEADER_FROM]);
+  const from = parseNodeId(headers[HEADER_FROM]);
   if (from === null) throw new ServiceError('ERR_BAD_REQUEST', `bad ${HEADER_FROM}`);
   if (me.isRemoved(from)) throw new ServiceError('ERR_MEMBER_REMOVED', `member ${from}`);
   return from;
 }
 
-function parseId(v: string | string[] | undefined): number | null {
+/** A node id as text: a positive decimal integer, no sign, no leading zero, safe; else null. */
+export function parseNodeId(v: unknown): number | null {
   if (typeof v !== 'string' || !/^[1-9][0-9]{0,15}$/.test(v)) return null;
   const n = Number(v);
   return Number.isSafeInteger(n) ? n : null;

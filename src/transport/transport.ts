@@ -120,10 +120,6 @@ export class PeerTransport {
     for (const list of all.values()) for (const h of list) h.respond(null);
   }
 
-  hasPeer(id: number): boolean {
-    return this.peers.has(id);
-  }
-
   peerIds(): number[] {
     return [...this.peers.keys()];
   }
