@@ -39,34 +39,27 @@ export class RaftLog {
     return this.term(this.lastIndex());
   }
 
+  /** Term of entry i, or undefined outside [firstIndex-1, lastIndex]: the lookups below never throw. */
+  private termAt(i: number): number | undefined {
+    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return undefined;
+    return this.unstable.maybeTerm(i) ?? this.storage.term(i);
+  }
+
   /** Term of entry i; throws ERR_COMPACTED / ERR_UNAVAILABLE outside [firstIndex-1, lastIndex]. */
   term(i: number): number {
+    const t = this.termAt(i);
+    if (t !== undefined) return t;
     if (i < this.firstIndex() - 1) throw new RaftError(RaftErrorCode.Compacted, `term: index ${i} is compacted`);
-    if (i > this.lastIndex()) throw new RaftError(RaftErrorCode.Unavailable, `term: index ${i} is not in the log`);
-    return this.unstable.maybeTerm(i) ?? this.storage.term(i);
+    throw new RaftError(RaftErrorCode.Unavailable, `term: index ${i} is not in the log`);
   }
 
   /** Term of entry i, or 0 if it is compacted or missing. */
   termOrZero(i: number): number {
-    // The common misses (past the end, compacted) without building an exception.
-    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return 0;
-    try {
-      return this.term(i);
-    } catch (e) {
-      if (e instanceof RaftError) return 0;
-      throw e;
-    }
+    return this.termAt(i) ?? 0;
   }
 
   matchTerm(i: number, t: number): boolean {
-    // A follower checks each append's first new entry, which is past our end: no exception for that.
-    if (i < this.firstIndex() - 1 || i > this.lastIndex()) return false;
-    try {
-      return this.term(i) === t;
-    } catch (e) {
-      if (e instanceof RaftError) return false;
-      throw e;
-    }
+    return this.termAt(i) === t;
   }
 
   /** Raft's freshness order on logs: is (lasti, term) at least as up to date as ours? */
@@ -120,13 +113,8 @@ export class RaftLog {
   findConflictByTerm(index: number, term: number): { index: number; term: number } {
     if (index > this.lastIndex()) return { index, term: 0 };
     for (; index > 0; index--) {
-      let ours: number;
-      try {
-        ours = this.term(index);
-      } catch (e) {
-        if (e instanceof RaftError) return { index, term: 0 };
-        throw e;
-      }
+      const ours = this.termAt(index);
+      if (ours === undefined) return { index, term: 0 }; // compacted: stop at the boundary
       if (ours <= term) return { index, term: ours };
     }
     return { index: 0, term: 0 };

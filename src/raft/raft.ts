@@ -291,6 +291,9 @@ export class Raft {
     const pr = this.trk.progress.get(to);
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = pr.next - 1;
+    // Compacted away: only a snapshot can bring this follower up (checked first, not by catching
+    // ERR_COMPACTED, because bcastAppend runs this for every proposal).
+    if (prevIndex < this.log.firstIndex() - 1) return this.sendSnapshot(to, pr);
     let prevTerm: number;
     let entries: Entry[];
     try {
