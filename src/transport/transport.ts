@@ -74,30 +74,45 @@ export class PeerTransport {
 
   /**
    * After a Ready is persisted: answer every fed held request, each peer's first one carrying
-   * this Ready's messages for that peer. Returns the messages left to send by POST.
+   * this Ready's messages for that peer. Returns the messages left to send by POST. (Requests
+   * held too long are answered by releaseStale on the tick timer, not here.)
    */
   releaseFed(msgs: readonly Message[]): readonly Message[] {
     if (this.held.size === 0) return msgs;
-    const now = Date.now();
-    let rest: Message[] | null = null;
+    const answering = new Map<number, HeldReply[]>();
     for (const [peer, list] of this.held) {
-      const release = list.filter((h) => h.fed || now - h.since > HELD_REPLY_MAX_MS);
-      if (release.length === 0) continue;
-      const mine = msgs.filter((m) => m.to === peer && m.type !== MessageType.MsgSnap);
-      if (mine.length > 0) {
-        rest = (rest ?? msgs).filter((m) => !mine.includes(m));
+      const fed: HeldReply[] = [];
+      const waiting: HeldReply[] = [];
+      for (const h of list) (h.fed ? fed : waiting).push(h);
+      if (fed.length === 0) continue;
+      answering.set(peer, fed);
+      if (waiting.length === 0) this.held.delete(peer);
+      else this.held.set(peer, waiting);
+    }
+    if (answering.size === 0) return msgs;
+    const carried = new Map<number, Message[]>();
+    const rest: Message[] = [];
+    for (const m of msgs) {
+      if (m.type === MessageType.MsgSnap || !answering.has(m.to)) {
+        rest.push(m);
+        continue;
+      }
+      const list = carried.get(m.to);
+      if (list === undefined) carried.set(m.to, [m]);
+      else list.push(m);
+    }
+    for (const [peer, fed] of answering) {
+      const mine = carried.get(peer);
+      let body: Uint8Array | null = null;
+      if (mine !== undefined) {
         this.writer.reset();
         writeMessages(this.writer, mine);
-        release[0]!.respond(this.writer.copy());
-        for (const h of release.slice(1)) h.respond(null);
-      } else {
-        for (const h of release) h.respond(null);
+        body = this.writer.copy();
       }
-      const keep = list.filter((h) => !release.includes(h));
-      if (keep.length === 0) this.held.delete(peer);
-      else this.held.set(peer, keep);
+      fed[0]!.respond(body);
+      for (let i = 1; i < fed.length; i++) fed[i]!.respond(null);
     }
-    return rest ?? msgs;
+    return rest;
   }
 
   /** Answer empty the requests held too long (called from the tick timer, even if the loop is busy). */
