@@ -110,7 +110,6 @@ export class RaftNode implements NodeInfo {
   private confState: ConfState;
   private appliedIndex: number;
   /** Last log index known to be on our disk. */
-  private durableIndex: number;
   private snapshotIndex: number;
   /**
    * A member was added in the Ready being handled: snapshot as soon as it is applied, so the
@@ -145,7 +144,6 @@ export class RaftNode implements NodeInfo {
     this.restoredKv = rec.kvState === null ? null : { data: rec.kvState, index: snapIndex };
     this.appliedIndex = snapIndex;
     this.snapshotIndex = snapIndex;
-    this.durableIndex = rec.storage.lastIndex();
     this.confState = rec.storage.initialState().confState;
     const hs = rec.storage.initialState().hardState;
     this.term = hs.term;
@@ -339,9 +337,11 @@ export class RaftNode implements NodeInfo {
     // Committed entries already on our own disk need not wait for this Ready's fsync: apply
     // them (and answer their clients) while it runs. Any others wait for it.
     let committed = rd.committedEntries;
-    if (snap === null && committed.length > 0 && committed[0]!.index <= this.durableIndex) {
+    // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
+    const durableIndex = this.storage.lastIndex();
+    if (snap === null && committed.length > 0 && committed[0]!.index <= durableIndex) {
       let n = 0;
-      while (n < committed.length && committed[n]!.index <= this.durableIndex) n++;
+      while (n < committed.length && committed[n]!.index <= durableIndex) n++;
       const now = n === committed.length ? committed : committed.slice(0, n);
       committed = n === committed.length ? [] : committed.slice(n);
       await this.applyEntries(now);
@@ -350,10 +350,8 @@ export class RaftNode implements NodeInfo {
       // The file first, then the marker that vouches for it.
       await this.snapshotter.save(snap);
       await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
-      this.durableIndex = snap.metadata.index;
     }
     if (rd.hardState !== null || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
-    if (rd.entries.length > 0) this.durableIndex = rd.entries[rd.entries.length - 1]!.index;
     if (snap !== null) {
       this.storage.applySnapshot(snap);
       await this.applySnapshot(snap);

@@ -85,9 +85,11 @@ function resolveOptions(o: WalOptions = {}): Resolved {
   };
 }
 
+const isCount = (v: number): boolean => Number.isSafeInteger(v) && v >= 0;
+
 function checkNumbers(what: string, ...values: number[]): void {
   for (const v of values) {
-    if (!Number.isSafeInteger(v) || v < 0) throw new StorageError(StorageErrorCode.BadArgument, `${what}: ${v} is not a non-negative safe integer`);
+    if (!isCount(v)) throw new StorageError(StorageErrorCode.BadArgument, `${what}: ${v} is not a non-negative safe integer`);
   }
 }
 
@@ -305,7 +307,8 @@ export class Wal {
     if (hs) checkNumbers('HardState', hs.term, hs.vote, hs.commit);
     let prev: Entry | null = null;
     for (const e of entries) {
-      checkNumbers(`entry ${e.index}`, e.index, e.term);
+      // Per entry on every save: the message (and its string) only when something is wrong.
+      if (!isCount(e.index) || !isCount(e.term)) checkNumbers(`entry ${e.index}`, e.index, e.term);
       const why =
         e.index < 1
           ? 'entry index 0'
