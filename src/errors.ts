@@ -4,22 +4,33 @@
 
 export const ErrorTable = {
   ERR_BAD_REQUEST: { status: 400, message: 'bad request' },
+  ERR_BAD_PATH: { status: 400, message: 'bad path: malformed percent-encoding' },
   ERR_BAD_NODE_ID: { status: 400, message: 'bad node id: want a positive integer' },
   ERR_BAD_PEER_URL: { status: 400, message: 'bad peer URL: want http://host:port' },
   ERR_RESERVED_PATH: { status: 400, message: 'paths under /-/ are reserved' },
   ERR_KEY_NOT_FOUND: { status: 404, message: 'Failed to GET' },
   ERR_NOT_FOUND: { status: 404, message: 'not found' },
+  ERR_MEMBER_NOT_FOUND: { status: 404, message: 'no such member' },
   ERR_METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
+  ERR_MEMBER_EXISTS: { status: 409, message: 'member already exists' },
+  ERR_PEER_URL_EXISTS: { status: 409, message: 'peer URL already used by another member' },
+  ERR_MEMBER_ID_REMOVED: { status: 409, message: 'member id was removed: ids are single-use, pick a new one' },
+  ERR_LAST_VOTER: { status: 409, message: 'cannot remove the last voter: nobody would be left to commit' },
   ERR_MEMBER_REMOVED: { status: 410, message: 'the member has been permanently removed from the cluster' },
   ERR_CLUSTER_ID_MISMATCH: { status: 412, message: 'cluster id mismatch' },
   ERR_WRONG_RECIPIENT: { status: 412, message: 'message sent to the wrong member' },
   ERR_TOO_LARGE: { status: 413, message: 'request too large' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'want application/octet-stream' },
   ERR_INTERNAL: { status: 500, message: 'internal error' },
-  ERR_NO_LEADER: { status: 503, message: 'no leader' },
-  ERR_TIMEOUT: { status: 503, message: 'request timed out' },
-  ERR_STOPPING: { status: 503, message: 'server is stopping' },
-  ERR_OVERLOADED: { status: 503, message: 'too many requests waiting' },
+  // 503: the request certainly did not and will not take effect; retrying is safe.
+  ERR_NO_LEADER: { status: 503, message: 'no leader; not applied' },
+  ERR_STOPPING: { status: 503, message: 'server is stopping; not applied' },
+  ERR_OVERLOADED: { status: 503, message: 'too many requests waiting; not applied' },
+  ERR_NOT_PROPOSED: { status: 503, message: 'request timed out before it was proposed; not applied' },
+  // 504: the outcome is unknown: the request was proposed and may still commit.
+  ERR_TIMEOUT: { status: 504, message: 'request timed out; outcome unknown, it may still be applied' },
+  ERR_STOPPING_IN_FLIGHT: { status: 504, message: 'server is stopping; outcome unknown, it may still be applied' },
+  ERR_READ_TIMEOUT: { status: 504, message: 'read timed out' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ErrorTable;

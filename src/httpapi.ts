@@ -7,7 +7,7 @@ import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { parsePeerUrl } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
-import type { ConfChange } from './raft/types.ts';
+import type { MemberChange } from './membership.ts';
 import { ConfChangeType } from './raft/types.ts';
 import { parseNodeId } from './transport/headers.ts';
 
@@ -41,9 +41,9 @@ export interface NodeInfo {
   unhealthyReason(): string | null;
 }
 
-/** A membership change on its way to raftnode: settled once applied (or failed, or timed out). */
+/** A membership change on its way to raftnode: settled once applied (or refused, failed, or timed out). */
 export interface ConfChangeRequest {
-  cc: ConfChange;
+  change: MemberChange;
   resolve: () => void;
   reject: (e: Error) => void;
 }
@@ -68,6 +68,10 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     requestTimeout: 60_000,
     // We answer our own 503 (with Retry-After) once closing starts: see the onRequest hook.
     return503OnClosing: false,
+    // A path fastify's router cannot decode (`/%zz`) gets our table's 400, as text.
+    frameworkErrors: (err, _req, reply) => {
+      sendError(reply, err.code === 'FST_ERR_BAD_URL' ? new ServiceError('ERR_BAD_PATH') : err);
+    },
   });
   let closing = false;
   app.addHook('preClose', (done) => {
@@ -119,17 +123,13 @@ function makeHandler(opts: AppOptions) {
         const nodeId = nodeIdFromPath(path);
         const url = parsePeerUrl(Buffer.from(bodyBytes(req.body)).toString('utf8').trim());
         if (url === null) throw new ServiceError('ERR_BAD_PEER_URL');
-        await confChange(opts.confChangeC, {
-          type: ConfChangeType.AddNode,
-          nodeId,
-          context: new TextEncoder().encode(url),
-        });
+        await confChange(opts.confChangeC, { type: ConfChangeType.AddNode, nodeId, peerUrl: url });
         reply.code(204).send();
         return;
       }
       case 'DELETE': {
         const nodeId = nodeIdFromPath(path);
-        await confChange(opts.confChangeC, { type: ConfChangeType.RemoveNode, nodeId, context: EMPTY });
+        await confChange(opts.confChangeC, { type: ConfChangeType.RemoveNode, nodeId, peerUrl: '' });
         reply.code(204).send();
         return;
       }
@@ -159,9 +159,9 @@ function serveReserved(node: NodeInfo, method: string, path: string, reply: Fast
   }
 }
 
-function confChange(confChangeC: Chan<ConfChangeRequest>, cc: ConfChange): Promise<void> {
+function confChange(confChangeC: Chan<ConfChangeRequest>, change: MemberChange): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    confChangeC.send({ cc, resolve, reject }).catch((e: unknown) => {
+    confChangeC.send({ change, resolve, reject }).catch((e: unknown) => {
       reject(e instanceof ChanClosedError ? new ServiceError('ERR_STOPPING') : e);
     });
   });

@@ -7,12 +7,22 @@ import { randomInt } from 'node:crypto';
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
-import { ServiceError } from './errors.ts';
+import { ServiceError, type ErrorCode } from './errors.ts';
 import type { KvApi } from './httpapi.ts';
+
+/**
+ * Where a write is on its way to Raft. Queued: waiting in proposeC or the node's inbox, so
+ * it can still be withdrawn and certainly not applied (503). Proposed: handed to the core,
+ * so it may commit whatever happens next (504 if we give up on it). Withdrawn: its client
+ * gave up while it was queued; the node skips it.
+ */
+export const ProposalState = { Queued: 0, Proposed: 1, Withdrawn: 2 } as const;
+export type ProposalState = (typeof ProposalState)[keyof typeof ProposalState];
 
 /** A write on its way to Raft; `fail` is called if the core drops it. */
 export interface Proposal {
   data: Uint8Array;
+  state: ProposalState;
   fail(e: Error): void;
 }
 
@@ -51,12 +61,16 @@ interface Waiter {
   deadline: number;
 }
 
+interface WriteWaiter extends Waiter {
+  proposal: Proposal;
+}
+
 export class KvStore implements KvApi {
   private readonly o: KvStoreOptions;
   private readonly map = new Map<string, Buffer>();
   private appliedIndex = 0;
   /** Proposals of this process, by seq. Insertion order is deadline order (one fixed timeout). */
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters = new Map<number, WriteWaiter>();
   private readonly originNode: number;
   private readonly originEpoch: number;
   private seq = 0;
@@ -106,9 +120,9 @@ export class KvStore implements KvApi {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
-    const err = new ServiceError('ERR_STOPPING');
-    for (const w of this.waiters.values()) w.reject(err);
+    for (const w of this.waiters.values()) w.reject(giveUp(w.proposal, 'ERR_STOPPING', 'ERR_STOPPING_IN_FLIGHT'));
     this.waiters.clear();
+    const err = new ServiceError('ERR_STOPPING');
     for (const w of this.pendingReads.splice(0)) w.reject(err);
   }
 
@@ -117,7 +131,7 @@ export class KvStore implements KvApi {
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const data = this.encodePut(seq, key, value);
     return new Promise<void>((resolve, reject) => {
-      const p: Proposal = { data, fail: (e) => this.settle(seq, e) };
+      const p: Proposal = { data, state: ProposalState.Queued, fail: (e) => this.settle(seq, e) };
       let queued: boolean;
       try {
         queued = this.o.proposeC.trySend(p);
@@ -127,7 +141,7 @@ export class KvStore implements KvApi {
       }
       // A full queue means Raft is far behind: refuse now rather than let waiting writes pile up.
       if (!queued) reject(new ServiceError('ERR_OVERLOADED'));
-      else this.waiters.set(seq, { resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
+      else this.waiters.set(seq, { resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs, proposal: p });
     });
   }
 
@@ -258,7 +272,7 @@ export class KvStore implements KvApi {
       const t = setTimeout(() => {
         const i = this.appliedWaiters.indexOf(entry);
         if (i >= 0) this.appliedWaiters.splice(i, 1);
-        reject(new ServiceError('ERR_TIMEOUT', `waiting to apply index ${index}`));
+        reject(new ServiceError('ERR_READ_TIMEOUT', `waiting to apply index ${index}`));
       }, Math.max(0, deadline - Date.now()));
       entry.resolve = () => {
         clearTimeout(t);
@@ -280,11 +294,20 @@ export class KvStore implements KvApi {
     for (const [seq, w] of this.waiters) {
       if (w.deadline > now) break;
       this.waiters.delete(seq);
-      w.reject(new ServiceError('ERR_TIMEOUT'));
+      w.reject(giveUp(w.proposal, 'ERR_NOT_PROPOSED', 'ERR_TIMEOUT'));
     }
     while (this.pendingReads.length > 0 && this.pendingReads[0]!.deadline <= now) {
-      this.pendingReads.shift()!.reject(new ServiceError('ERR_TIMEOUT'));
+      this.pendingReads.shift()!.reject(new ServiceError('ERR_READ_TIMEOUT', 'waiting for a read index round'));
     }
   }
 }
 
+/**
+ * The error for a write we stop waiting for: if it never reached the core, withdraw it so it
+ * never will (certainly not applied: `notProposed`); otherwise its outcome is unknown.
+ */
+function giveUp(p: Proposal, notProposed: ErrorCode, unknown: ErrorCode): ServiceError {
+  if (p.state === ProposalState.Proposed) return new ServiceError(unknown);
+  p.state = ProposalState.Withdrawn;
+  return new ServiceError(notProposed);
+}

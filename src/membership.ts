@@ -4,7 +4,9 @@
 // it survives restarts and compaction.
 
 import type { BinaryReader, BinaryWriter } from './codec/index.ts';
+import type { ErrorCode } from './errors.ts';
 import type { Member } from './httpapi.ts';
+import { ConfChangeType, type ConfState } from './raft/index.ts';
 
 const MAX_MEMBERS = 4096;
 const MAX_URL_BYTES = 1024;
@@ -21,6 +23,27 @@ export class Membership {
   remove(id: number): void {
     this.urls.delete(id);
     this.removed.add(id);
+  }
+
+  /**
+   * Why `change` may not be made to a cluster whose core configuration is `conf`, or null if
+   * it may. Decided from replicated state only (the core's ConfState, the removed ids and the
+   * URLs of current members), so every node applying the same entry decides the same.
+   */
+  refusal(change: MemberChange, conf: ConfState): ErrorCode | null {
+    const id = change.nodeId;
+    const isMember = conf.voters.includes(id) || conf.learners.includes(id);
+    if (change.type === ConfChangeType.RemoveNode) {
+      if (!isMember) return 'ERR_MEMBER_NOT_FOUND';
+      if (conf.voters.length === 1 && conf.voters[0] === id) return 'ERR_LAST_VOTER';
+      return null;
+    }
+    if (this.removed.has(id)) return 'ERR_MEMBER_ID_REMOVED';
+    if (isMember) return 'ERR_MEMBER_EXISTS';
+    for (const other of [...conf.voters, ...conf.learners]) {
+      if (other !== id && this.urls.get(other) === change.peerUrl) return 'ERR_PEER_URL_EXISTS';
+    }
+    return null;
   }
 
   list(): Member[] {
@@ -45,4 +68,47 @@ export class Membership {
     for (let i = 0; i < k; i++) m.removed.add(r.varint('removed id'));
     return m;
   }
+}
+
+/** A membership change as the service asks for it (the URL is '' for a removal). */
+export interface MemberChange {
+  type: ConfChangeType;
+  nodeId: number;
+  peerUrl: string;
+}
+
+/**
+ * A ConfChange's context, opaque to the core: the id of the request that proposed it (so the
+ * proposer answers exactly that request when the entry is applied, never one that merely
+ * asked for the same change) and the peer URL. Bootstrap entries carry the plain URL.
+ */
+export interface ConfChangeContext {
+  requestId: Uint8Array | null;
+  peerUrl: string;
+}
+
+const CONTEXT_VERSION = 1;
+export const CONF_CHANGE_REQUEST_ID_BYTES = 12;
+const utf8Decoder = new TextDecoder();
+
+export function encodeConfChangeContext(requestId: Uint8Array, peerUrl: string): Uint8Array {
+  if (requestId.length !== CONF_CHANGE_REQUEST_ID_BYTES) throw new RangeError('conf change request id must be 12 bytes');
+  const url = Buffer.from(peerUrl, 'utf8');
+  const out = new Uint8Array(1 + CONF_CHANGE_REQUEST_ID_BYTES + url.length);
+  out[0] = CONTEXT_VERSION;
+  out.set(requestId, 1);
+  out.set(url, 1 + CONF_CHANGE_REQUEST_ID_BYTES);
+  return out;
+}
+
+/** Never throws: a context in neither form is read as a URL (and then refused as a bad one). */
+export function decodeConfChangeContext(context: Uint8Array): ConfChangeContext {
+  // A plain URL starts with a letter, never with the version byte.
+  if (context.length < 1 + CONF_CHANGE_REQUEST_ID_BYTES || context[0] !== CONTEXT_VERSION) {
+    return { requestId: null, peerUrl: utf8Decoder.decode(context) };
+  }
+  return {
+    requestId: context.subarray(1, 1 + CONF_CHANGE_REQUEST_ID_BYTES),
+    peerUrl: utf8Decoder.decode(context.subarray(1 + CONF_CHANGE_REQUEST_ID_BYTES)),
+  };
 }

@@ -12,13 +12,20 @@ import type { Chan } from './chan.ts';
 import type { Config } from './config.ts';
 import { ServiceError } from './errors.ts';
 import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
-import type { Commit, Proposal } from './kvstore.ts';
+import { ProposalState, type Commit, type Proposal } from './kvstore.ts';
 import { coreLogger, type Logger } from './logger.ts';
 import { coalesceMessages } from './coalesce.ts';
-import { Membership } from './membership.ts';
+import {
+  CONF_CHANGE_REQUEST_ID_BYTES,
+  Membership,
+  decodeConfChangeContext,
+  encodeConfChangeContext,
+  type MemberChange,
+} from './membership.ts';
 import {
   ConfChangeType,
   EntryType,
+  MessageType,
   type MemoryStorage,
   RaftErrorCode,
   RawNode,
@@ -59,7 +66,18 @@ const MAX_TICKS_PER_TURN = 2;
 /** Proposals (and conf changes) waiting for the next Ready; the channels behind them are bounded too. */
 const MAX_INBOX_PROPOSALS = 8192;
 const MAX_INBOX_CONF_CHANGES = 16;
-const utf8 = new TextDecoder();
+/** A read's request context: this process's epoch (u32) then the read's sequence number (u64). */
+const READ_CONTEXT_BYTES = 12;
+/** At most one line per this many ms about peer messages the core refused. */
+const DROPPED_MESSAGE_LOG_MS = 5000;
+/** Message types that only the node itself may step: a peer sending one is refused. */
+const LOCAL_ONLY_TYPES: ReadonlySet<number> = new Set([
+  MessageType.MsgHup,
+  MessageType.MsgBeat,
+  MessageType.MsgUnreachable,
+  MessageType.MsgSnapStatus,
+  MessageType.MsgCheckQuorum,
+]);
 
 interface ReadRequest {
   id: number;
@@ -69,6 +87,8 @@ interface ReadRequest {
 }
 
 interface PendingConfChange extends ConfChangeRequest {
+  /** This process's epoch and a sequence number: how the applied entry finds this request. */
+  requestId: Uint8Array;
   deadline: number;
 }
 
@@ -105,7 +125,16 @@ export class RaftNode implements NodeInfo {
 
   private readonly pendingReads = new Map<number, ReadRequest>();
   private pendingConfChanges: PendingConfChange[] = [];
+  /**
+   * Random per process, in every read context and conf change request id: an answer meant for
+   * an earlier incarnation of this node (same sequence numbers, from 1) never settles ours.
+   */
+  private readonly epoch = randomInt(1, 0xffff_ffff);
   private readSeq = 0;
+  private confChangeSeq = 0;
+  /** Peer messages refused (malformed, local-only types, ...), and when we last said so. */
+  private droppedPeerMessages = 0;
+  private lastDroppedLog = 0;
 
   private confState: ConfState;
   private appliedIndex: number;
@@ -265,7 +294,7 @@ export class RaftNode implements NodeInfo {
     this.transport.releaseAll();
     await this.peerApp?.close();
     await this.transport.close();
-    this.failPending(new ServiceError('ERR_STOPPING'));
+    this.failPending();
     await this.wal.close();
   }
 
@@ -384,8 +413,17 @@ export class RaftNode implements NodeInfo {
       this.log.error({ index: e.index, err: (err as Error).message }, 'skipping undecodable conf change entry');
       return;
     }
+    const { requestId, peerUrl: url } = decodeConfChangeContext(cc.context);
+    const change: MemberChange = { type: cc.type, nodeId: cc.nodeId, peerUrl: url };
+    // Decided on replicated state, so every node refuses the same entries: a change that was
+    // valid when proposed may not be by the time it applies (two requests for the same id).
+    const refusal = this.membership.refusal(change, this.confState);
+    if (refusal !== null) {
+      this.log.warn({ member: cc.nodeId, type: cc.type, index: e.index, refusal }, 'membership change refused at apply');
+      if (requestId !== null) this.settleConfChange(requestId, new ServiceError(refusal));
+      return;
+    }
     this.confState = this.raft.applyConfChange(cc);
-    const url = utf8.decode(cc.context);
     switch (cc.type) {
       case ConfChangeType.AddNode:
       case ConfChangeType.AddLearnerNode:
@@ -402,7 +440,8 @@ export class RaftNode implements NodeInfo {
         this.log.info({ member: cc.nodeId, index: e.index }, 'member removed');
         break;
     }
-    this.settleConfChange(cc); // first: a DELETE of this very node, sent to it, still gets its 204
+    // First: a DELETE of this very node, sent to it, still gets its 204.
+    if (requestId !== null) this.settleConfChange(requestId, null);
     if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
       this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
     }
@@ -512,7 +551,7 @@ export class RaftNode implements NodeInfo {
       const ccs = this.inConfChanges;
       this.inConfChanges = [];
       const deadline = Date.now() + this.cfg.requestTimeoutMs;
-      for (const r of ccs) this.proposeConfChange({ ...r, deadline });
+      for (const r of ccs) this.proposeConfChange(r, deadline);
     }
     if (this.inProps.length > 0) {
       const props = this.inProps;
@@ -527,41 +566,68 @@ export class RaftNode implements NodeInfo {
     }
   }
 
+  /** Nothing a peer sends may stop the node: what the core refuses is counted and dropped. */
   private stepPeerMessage(m: Message): void {
+    if (LOCAL_ONLY_TYPES.has(m.type)) return this.dropPeerMessage(m, 'local-only message type');
     try {
       this.raft.step(m);
     } catch (e) {
-      // A stale response from a member we no longer track, or a local-only type: ignore it.
       if (!isRaftError(e)) throw e;
-      this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
+      // A stale response from a member we no longer track is routine; anything else is worth a line.
+      if (e.code === RaftErrorCode.StepPeerNotFound) this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
+      else this.dropPeerMessage(m, `${e.code}: ${e.message}`);
     }
+  }
+
+  private dropPeerMessage(m: Message, why: string): void {
+    this.droppedPeerMessages++;
+    const now = Date.now();
+    if (now - this.lastDroppedLog < DROPPED_MESSAGE_LOG_MS) return;
+    this.lastDroppedLog = now;
+    this.log.warn({ type: m.type, from: m.from, why, dropped: this.droppedPeerMessages }, 'dropped a bad peer message');
   }
 
   /** All queued proposals as one MsgProp (one append, one broadcast); dropped, they all fail. */
-  private propose(props: Proposal[]): void {
-    const datas = new Array<Uint8Array>(props.length);
-    for (let i = 0; i < props.length; i++) datas[i] = props[i]!.data;
+  private propose(queued: Proposal[]): void {
+    // A proposal whose client gave up while it waited here was answered "not applied": keep it so.
+    const props = queued.filter((p) => p.state === ProposalState.Queued);
+    if (props.length === 0) return;
+    const data = new Array<Uint8Array>(props.length);
+    for (let i = 0; i < props.length; i++) data[i] = props[i]!.data;
     try {
-      this.raft.proposeBatch(datas);
+      this.raft.proposeBatch(data);
     } catch (e) {
       const err = this.dropped(e);
       for (const p of props) p.fail(err);
+      return;
     }
+    for (const p of props) p.state = ProposalState.Proposed;
   }
 
-  private proposeConfChange(r: PendingConfChange): void {
+  private proposeConfChange(r: ConfChangeRequest, deadline: number): void {
+    const refusal = this.membership.refusal(r.change, this.confState);
+    if (refusal !== null) {
+      r.reject(new ServiceError(refusal));
+      return;
+    }
+    const requestId = Buffer.allocUnsafe(CONF_CHANGE_REQUEST_ID_BYTES);
+    requestId.writeUInt32LE(this.epoch, 0);
+    requestId.writeUIntLE(++this.confChangeSeq, 4, 6);
+    requestId.writeUInt16LE(0, 10);
+    const { type, nodeId, peerUrl } = r.change;
     try {
-      this.raft.proposeConfChange(r.cc);
-      this.pendingConfChanges.push(r);
+      this.raft.proposeConfChange({ type, nodeId, context: encodeConfChangeContext(requestId, peerUrl) });
+      this.pendingConfChanges.push({ ...r, requestId, deadline });
     } catch (e) {
       r.reject(this.dropped(e));
     }
   }
 
   private requestRead(r: ReadRequest): void {
-    const ctx = Buffer.allocUnsafe(8);
-    ctx.writeUInt32LE(r.id >>> 0, 0);
-    ctx.writeUInt32LE(Math.floor(r.id / 0x1_0000_0000), 4);
+    const ctx = Buffer.allocUnsafe(READ_CONTEXT_BYTES);
+    ctx.writeUInt32LE(this.epoch, 0);
+    ctx.writeUInt32LE(r.id >>> 0, 4);
+    ctx.writeUInt32LE(Math.floor(r.id / 0x1_0000_0000), 8);
     try {
       this.raft.readIndex(ctx);
       this.pendingReads.set(r.id, r);
@@ -571,9 +637,10 @@ export class RaftNode implements NodeInfo {
   }
 
   private answerRead(ctx: Uint8Array, index: number): void {
-    if (ctx.length !== 8) return;
-    const b = Buffer.from(ctx.buffer, ctx.byteOffset, 8);
-    const id = b.readUInt32LE(0) + b.readUInt32LE(4) * 0x1_0000_0000;
+    if (ctx.length !== READ_CONTEXT_BYTES) return;
+    const b = Buffer.from(ctx.buffer, ctx.byteOffset, READ_CONTEXT_BYTES);
+    if (b.readUInt32LE(0) !== this.epoch) return; // asked by an earlier incarnation of this node
+    const id = b.readUInt32LE(4) + b.readUInt32LE(8) * 0x1_0000_0000;
     const r = this.pendingReads.get(id);
     if (r === undefined) return;
     this.pendingReads.delete(id);
@@ -600,13 +667,13 @@ export class RaftNode implements NodeInfo {
     }
   }
 
-  private settleConfChange(cc: ConfChange): void {
-    if (this.pendingConfChanges.length === 0) return;
-    this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
-      const same = r.cc.type === cc.type && r.cc.nodeId === cc.nodeId && Buffer.compare(r.cc.context, cc.context) === 0;
-      if (same) r.resolve();
-      return !same;
-    });
+  /** Answer the request that proposed the applied entry (found by its id): done, or refused. */
+  private settleConfChange(requestId: Uint8Array, refusal: ServiceError | null): void {
+    const i = this.pendingConfChanges.findIndex((r) => Buffer.compare(r.requestId, requestId) === 0);
+    if (i < 0) return;
+    const [r] = this.pendingConfChanges.splice(i, 1);
+    if (refusal === null) r!.resolve();
+    else r!.reject(refusal);
   }
 
   private sweepDeadlines(): void {
@@ -614,7 +681,7 @@ export class RaftNode implements NodeInfo {
     for (const [id, r] of this.pendingReads) {
       if (r.deadline > now) continue;
       this.pendingReads.delete(id);
-      r.reject(new ServiceError('ERR_TIMEOUT', 'read index'));
+      r.reject(new ServiceError('ERR_READ_TIMEOUT', 'no read index in time'));
     }
     if (this.pendingConfChanges.length > 0) {
       this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
@@ -625,13 +692,16 @@ export class RaftNode implements NodeInfo {
     }
   }
 
-  private failPending(err: Error): void {
-    for (const r of this.pendingReads.values()) r.reject(err);
+  /** Fail everything waiting here: what was proposed has an unknown outcome, the rest was not applied. */
+  private failPending(): void {
+    const notApplied = new ServiceError('ERR_STOPPING');
+    for (const r of this.pendingReads.values()) r.reject(notApplied);
     this.pendingReads.clear();
-    for (const r of this.inReads.splice(0)) r.reject(err);
-    for (const r of this.pendingConfChanges.splice(0)) r.reject(err);
-    for (const r of this.inConfChanges.splice(0)) r.reject(err);
-    for (const p of this.inProps.splice(0)) p.fail(err);
+    for (const r of this.inReads.splice(0)) r.reject(notApplied);
+    const unknown = new ServiceError('ERR_STOPPING_IN_FLIGHT');
+    for (const r of this.pendingConfChanges.splice(0)) r.reject(unknown);
+    for (const r of this.inConfChanges.splice(0)) r.reject(notApplied);
+    for (const p of this.inProps.splice(0)) p.fail(notApplied);
   }
 
   private requestStop(reason: StopReason, why?: string): void {
@@ -641,13 +711,14 @@ export class RaftNode implements NodeInfo {
     if (reason.kind === 'removed') {
       // Our removal is committed (we applied it, or a peer that applied it told us): a request
       // for it, waiting here, succeeded even if we stop before applying it ourselves.
+      // (Matched by content, not identity: here the effect the request asked for is known to hold.)
       this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
-        const mine = r.cc.type === ConfChangeType.RemoveNode && r.cc.nodeId === this.id;
+        const mine = r.change.type === ConfChangeType.RemoveNode && r.change.nodeId === this.id;
         if (mine) r.resolve();
         return !mine;
       });
     }
-    if (reason.kind !== 'stopped') this.failPending(new ServiceError('ERR_STOPPING'));
+    if (reason.kind !== 'stopped') this.failPending();
     this.kick();
     this.resolveFinished(reason);
   }

@@ -111,33 +111,75 @@ test('bad node id or URL → 400; good ones go to confChangeC', async (t) => {
 
   const add = app.inject({ method: 'POST', url: '/4', payload: 'http://127.0.0.1:42379\n' });
   const req = (await confChangeC.recv()).value!;
-  assert.equal(req.cc.type, ConfChangeType.AddNode);
-  assert.equal(req.cc.nodeId, 4);
-  assert.equal(new TextDecoder().decode(req.cc.context), 'http://127.0.0.1:42379');
+  assert.deepEqual(req.change, { type: ConfChangeType.AddNode, nodeId: 4, peerUrl: 'http://127.0.0.1:42379' });
   req.resolve();
   assert.equal((await add).statusCode, 204);
 
   const del = app.inject({ method: 'DELETE', url: '/3' });
   const req2 = (await confChangeC.recv()).value!;
-  assert.equal(req2.cc.type, ConfChangeType.RemoveNode);
-  assert.equal(req2.cc.nodeId, 3);
+  assert.deepEqual(req2.change, { type: ConfChangeType.RemoveNode, nodeId: 3, peerUrl: '' });
   req2.reject(new ServiceError('ERR_TIMEOUT'));
   const r = await del;
-  assert.equal(r.statusCode, 503);
-  assert.equal(r.headers['retry-after'], '1');
+  assert.equal(r.statusCode, 504);
+  assert.match(r.body, /outcome unknown/);
 });
 
-test('no leader or timeout → 503 with Retry-After, never a hang', async (t) => {
+test('membership refusals answer as the error table says: 409 conflicts, 404 non-member', async (t) => {
+  const { app, confChangeC } = setup();
+  t.after(() => app.close());
+  for (const [code, status, pattern] of [
+    ['ERR_MEMBER_EXISTS', 409, /already exists/],
+    ['ERR_PEER_URL_EXISTS', 409, /peer URL already used/],
+    ['ERR_MEMBER_ID_REMOVED', 409, /single-use/],
+    ['ERR_LAST_VOTER', 409, /last voter/],
+    ['ERR_MEMBER_NOT_FOUND', 404, /no such member/],
+  ] as const) {
+    const answer = app.inject({ method: 'POST', url: '/4', payload: 'http://127.0.0.1:42379' });
+    (await confChangeC.recv()).value!.reject(new ServiceError(code));
+    const r = await answer;
+    assert.equal(r.statusCode, status, code);
+    assert.match(r.body, pattern);
+    assert.match(String(r.headers['content-type']), /^text\/plain/);
+  }
+});
+
+test('a path with malformed percent-encoding answers 400 from the error table, as text', async (t) => {
+  const { app, kv, confChangeC } = setup();
+  t.after(() => app.close());
+  for (const [method, url] of [['GET', '/%zz'], ['PUT', '/%zz'], ['POST', '/%zz'], ['DELETE', '/a%2'], ['GET', '/%E0%A4%A']] as const) {
+    const r = await app.inject({ method, url, payload: method === 'PUT' || method === 'POST' ? 'x' : undefined });
+    assert.equal(r.statusCode, 400, `${method} ${url}`);
+    assert.equal(r.body, 'bad path: malformed percent-encoding\n');
+    assert.match(String(r.headers['content-type']), /^text\/plain/);
+  }
+  assert.equal(kv.map.size, 0);
+  assert.equal(confChangeC.length, 0);
+  // A well-formed escape is an ordinary key, taken raw as raftexample does.
+  assert.equal((await app.inject({ method: 'PUT', url: '/%41', payload: 'v' })).statusCode, 204);
+  assert.deepEqual([...kv.map.keys()], ['/%41']);
+});
+
+test('certainly not applied → 503 with Retry-After; outcome unknown → 504; never a hang', async (t) => {
   const { app, kv } = setup();
   t.after(() => app.close());
-  for (const code of ['ERR_NO_LEADER', 'ERR_TIMEOUT'] as const) {
+  for (const code of ['ERR_NO_LEADER', 'ERR_NOT_PROPOSED', 'ERR_STOPPING', 'ERR_OVERLOADED'] as const) {
     kv.failWith = new ServiceError(code);
     for (const method of ['PUT', 'GET'] as const) {
       const r = await app.inject({ method, url: '/k', payload: method === 'PUT' ? 'v' : undefined });
-      assert.equal(r.statusCode, 503);
+      assert.equal(r.statusCode, 503, code);
       assert.equal(r.headers['retry-after'], '1');
+      assert.match(r.body, /not applied/);
     }
   }
+  for (const code of ['ERR_TIMEOUT', 'ERR_STOPPING_IN_FLIGHT'] as const) {
+    kv.failWith = new ServiceError(code);
+    const r = await app.inject({ method: 'PUT', url: '/k', payload: 'v' });
+    assert.equal(r.statusCode, 504, code);
+    assert.equal(r.headers['retry-after'], undefined);
+    assert.match(r.body, /outcome unknown/);
+  }
+  kv.failWith = new ServiceError('ERR_READ_TIMEOUT');
+  assert.equal((await app.inject({ method: 'GET', url: '/k' })).statusCode, 504);
 });
 
 test('reserved paths: health, status, members; writes under /-/ refused', async (t) => {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
 import { BinaryWriter } from '../src/codec/index.ts';
 import { isServiceError, ServiceError } from '../src/errors.ts';
-import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
+import { KvStore, ProposalState, type Commit, type Proposal } from '../src/kvstore.ts';
 
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));
@@ -69,11 +69,24 @@ test('a dropped proposal rejects with a 503 error, never hangs', async (t) => {
   await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_NO_LEADER'));
 });
 
-test('a proposal never committed times out', async (t) => {
+test('a proposal handed to Raft but never committed times out as unknown (504)', async (t) => {
   const s = setup({ requestTimeoutMs: 50 });
   t.after(s.close);
   s.setMode('stall');
-  await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_TIMEOUT'));
+  const put = s.kv.put('/k', Buffer.from('x'));
+  await until(() => s.stalled.length > 0);
+  s.stalled[0]!.state = ProposalState.Proposed; // what raftnode does once the core took it
+  await assert.rejects(put, (e) => isServiceError(e, 'ERR_TIMEOUT') && e.status === 504);
+});
+
+test('a proposal that times out still queued is withdrawn: 503, and the node will skip it', async (t) => {
+  const s = setup({ requestTimeoutMs: 50 });
+  t.after(s.close);
+  s.setMode('stall');
+  const put = s.kv.put('/k', Buffer.from('x'));
+  await until(() => s.stalled.length > 0);
+  await assert.rejects(put, (e) => isServiceError(e, 'ERR_NOT_PROPOSED') && e.status === 503);
+  assert.equal(s.stalled[0]!.state, ProposalState.Withdrawn);
 });
 
 test('entries proposed elsewhere are applied but complete no local request', async (t) => {
@@ -149,13 +162,17 @@ test('snapshot and restore round-trip the map; done is called after apply', asyn
   assert.equal(s2.kv.size, 2);
 });
 
-test('stop fails waiting writes with ERR_STOPPING', async () => {
+test('stop fails waiting writes: 503 if never proposed, 504 (unknown) if in flight', async () => {
   const s = setup();
   s.setMode('stall');
-  const p = s.kv.put('/k', Buffer.from('x'));
-  await new Promise((r) => setImmediate(r));
+  const queued = s.kv.put('/k', Buffer.from('x'));
+  const inFlight = s.kv.put('/k2', Buffer.from('y'));
+  await until(() => s.stalled.length === 2);
+  s.stalled[1]!.state = ProposalState.Proposed;
   await s.close();
-  await assert.rejects(p, (e) => isServiceError(e, 'ERR_STOPPING'));
+  await assert.rejects(queued, (e) => isServiceError(e, 'ERR_STOPPING') && e.status === 503);
+  assert.equal(s.stalled[0]!.state, ProposalState.Withdrawn);
+  await assert.rejects(inFlight, (e) => isServiceError(e, 'ERR_STOPPING_IN_FLIGHT') && e.status === 504);
   await assert.rejects(s.kv.put('/k', Buffer.from('x')), (e) => isServiceError(e, 'ERR_STOPPING'));
 });
 

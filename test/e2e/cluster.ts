@@ -197,21 +197,24 @@ export class TestCluster {
     return http('GET', node.url + key + query);
   }
 
-  /** PUT, retrying while the answer is 503 (no leader for a moment: the write was not made). */
+  /**
+   * PUT until acknowledged, retrying a 503 (no leader for a moment: the write was not made) and
+   * a 504 (outcome unknown: it may have been made; writing the same value again is harmless).
+   */
   async putAcked(node: TestNode, key: string, value: string): Promise<void> {
     await until(`PUT ${key} acknowledged`, async () => {
       const r = await this.put(node, key, value);
       if (r.status === 204) return true;
-      if (r.status !== 503) throw new Error(`PUT ${key}: ${r.status} ${r.body}`);
+      if (r.status !== 503 && r.status !== 504) throw new Error(`PUT ${key}: ${r.status} ${r.body}`);
       return undefined;
     });
   }
 
-  /** GET, retrying only a 503 (an honest refusal, not an answer); any other answer is returned. */
+  /** GET, retrying only a 503 or 504 (no answer: a refusal or a read that timed out); any other answer is returned. */
   async getAnswer(node: TestNode, key: string, query = ''): Promise<HttpResult> {
     return until(`GET ${key} answered`, async () => {
       const r = await this.get(node, key, query);
-      return r.status === 503 ? undefined : r;
+      return r.status === 503 || r.status === 504 ? undefined : r;
     });
   }
 

@@ -36,6 +36,33 @@ clusterTest('README walkthrough: put, get, add node 4 with --join, remove node 3
   assert.equal((await c.getAnswer(n4, '/after')).body, 'removal');
   const after = JSON.parse((await http('GET', `${n2.url}/-/members`)).body).members;
   assert.deepEqual(after.map((m: { id: number }) => m.id), [1, 2, 4]);
+
+  // The membership API is as strict as etcd's, and its refusals change nothing.
+  const answer = async (method: string, path: string, body?: string) => {
+    const r = await until(`${method} ${path} answered`, async () => {
+      const res = await http(method, `${n1.url}${path}`, body);
+      return res.status === 503 ? undefined : res;
+    });
+    return `${r.status} ${r.body.trim()}`;
+  };
+  assert.match(await answer('POST', '/3', 'http://127.0.0.1:1'), /^409 member id was removed/);
+  assert.match(await answer('POST', '/2', 'http://127.0.0.1:1'), /^409 member already exists/);
+  assert.match(await answer('POST', '/5', n2.peerUrl), /^409 peer URL already used/);
+  assert.match(await answer('DELETE', '/3'), /^404 no such member/);
+  assert.match(await answer('DELETE', '/9'), /^404 no such member/);
+  assert.match(await answer('GET', '/%zz'), /^400 bad path/);
+  const unchanged = JSON.parse((await http('GET', `${n1.url}/-/members`)).body).members;
+  assert.deepEqual(unchanged, after);
+});
+
+clusterTest('removing the last voter is refused with 409, and the node keeps serving', 1, {}, async (c) => {
+  const n1 = c.node(1);
+  await c.putAcked(n1, '/k', 'v');
+  const r = await http('DELETE', `${n1.url}/1`);
+  assert.equal(r.status, 409);
+  assert.match(r.body, /last voter/);
+  await c.putAcked(n1, '/k', 'still');
+  assert.equal((await c.getAnswer(n1, '/k')).body, 'still');
 });
 
 clusterTest('a node removed while it was down is told so (410) when it comes back, and exits 0', 3, {}, async (c) => {

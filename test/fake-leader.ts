@@ -1,0 +1,177 @@
+// A scripted peer for node-level tests: it listens on member 1's peer URL, records every
+// message a real RaftNode (member 2, in this process) sends it, and sends that node whatever
+// messages a test writes, as a leader of its own making would. The node under test is real:
+// its Ready loop, WAL, transport and kvstore; only the other member is a script.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import { request } from 'undici';
+import { Chan } from '../src/chan.ts';
+import { decodeMessages, encodeMessages } from '../src/codec/index.ts';
+import { parseConfig } from '../src/config.ts';
+import type { ConfChangeRequest } from '../src/httpapi.ts';
+import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
+import { createLogger } from '../src/logger.ts';
+import { MessageType, type Message } from '../src/raft/index.ts';
+import { RaftNode } from '../src/raftnode.ts';
+import { deriveClusterId } from '../src/recovery.ts';
+import { PATH_MESSAGES, peerHeaders } from '../src/transport/index.ts';
+import { freePort, until } from './e2e/cluster.ts';
+
+export const LEADER_ID = 1;
+export const NODE_ID = 2;
+
+/** A full message with defaults for every field a test does not care about. */
+export function msg(m: Partial<Message> & Pick<Message, 'type' | 'term'>): Message {
+  return {
+    to: NODE_ID,
+    from: LEADER_ID,
+    logTerm: 0,
+    index: 0,
+    entries: [],
+    commit: 0,
+    snapshot: null,
+    reject: false,
+    rejectHint: 0,
+    context: new Uint8Array(0),
+    ...m,
+  };
+}
+
+/** The scripted member 1: records what member 2 sends it and sends member 2 messages. */
+export class FakeLeader {
+  readonly received: Message[] = [];
+  private heartbeat: NodeJS.Timeout | null = null;
+
+  private constructor(
+    private readonly server: Server,
+    readonly peerUrl: string,
+    private readonly nodePeerUrl: string,
+    private readonly clusterId: string,
+  ) {}
+
+  static async listen(port: number, nodePeerUrl: string, clusterId: string): Promise<FakeLeader> {
+    const server = createServer();
+    const leader = new FakeLeader(server, `http://127.0.0.1:${port}`, nodePeerUrl, clusterId);
+    server.on('request', (req, res) => {
+      void readBody(req).then((body) => {
+        if (req.method === 'POST' && req.url === PATH_MESSAGES) leader.received.push(...decodeMessages(body));
+        res.statusCode = 204;
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+    return leader;
+  }
+
+  /** Send messages to the node; resolves once the node has taken them through a Ready. */
+  async send(...msgs: Message[]): Promise<void> {
+    const res = await request(this.nodePeerUrl + PATH_MESSAGES, {
+      method: 'POST',
+      headers: peerHeaders(this.clusterId, LEADER_ID, NODE_ID),
+      body: Buffer.from(encodeMessages(msgs)),
+    });
+    const body = Buffer.from(await res.body.arrayBuffer());
+    if (res.statusCode === 200) this.received.push(...decodeMessages(body));
+    else if (res.statusCode !== 204) throw new Error(`node answered ${res.statusCode}: ${body.toString()}`);
+  }
+
+  /** Heartbeat every `everyMs` at `term`, so the node follows us and never campaigns. */
+  lead(term: number, commit: () => number, everyMs = 30): void {
+    this.stopLeading();
+    const beat = () => void this.send(msg({ type: MessageType.MsgHeartbeat, term, commit: commit() })).catch(() => undefined);
+    beat();
+    this.heartbeat = setInterval(beat, everyMs);
+  }
+
+  stopLeading(): void {
+    if (this.heartbeat !== null) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+  }
+
+  /** Wait for the node to send us a message matching `pred`, and return it. */
+  async expect(what: string, pred: (m: Message) => boolean): Promise<Message> {
+    return until(what, async () => this.received.find(pred));
+  }
+
+  async close(): Promise<void> {
+    this.stopLeading();
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
+}
+
+export interface NodeUnderTest {
+  node: RaftNode;
+  kv: KvStore;
+  confChangeC: Chan<ConfChangeRequest>;
+  stop(): Promise<void>;
+}
+
+/** Member 2 of the two-member cluster [fake leader, this node], in a data dir of its own. */
+export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: number } = {}) {
+  const dir = await mkdtemp(join(tmpdir(), 'fake-leader-'));
+  const stops: (() => Promise<void>)[] = [];
+  // One hook, in this order: node-test runs hooks first-registered first, and the dir must
+  // outlive every node writing into it.
+  t.after(async () => {
+    for (const stop of stops) await stop();
+    await leader.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const [leaderPort, nodePeerPort, nodeClientPort] = [await freePort(), await freePort(), await freePort()];
+  const cluster = [`http://127.0.0.1:${leaderPort}`, `http://127.0.0.1:${nodePeerPort}`];
+  const leader = await FakeLeader.listen(leaderPort, cluster[1]!, deriveClusterId('raftexample-cluster', cluster));
+  const parsed = parseConfig([
+    '--id', String(NODE_ID), '--cluster', cluster.join(','), '--port', String(nodeClientPort),
+    '--data-dir', dir, '--tick-ms', '20', '--election-ticks', '50', '--log-level', 'silent',
+    '--request-timeout-ms', String(opts.requestTimeoutMs ?? 5000),
+  ]);
+  if (parsed.help) throw new Error('unreachable');
+  const config = parsed.config;
+
+  /** Start (or restart, on the same data dir) the node: a new process incarnation each time. */
+  const start = async (): Promise<NodeUnderTest> => {
+    const proposeC = new Chan<Proposal>(64);
+    const confChangeC = new Chan<ConfChangeRequest>(4);
+    const commitC = new Chan<Commit>(16);
+    const ref: { kv: KvStore | null } = { kv: null };
+    const node = await RaftNode.open({
+      config, log: createLogger('silent', NODE_ID), proposeC, confChangeC, commitC,
+      kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
+    });
+    const kv = (ref.kv = new KvStore({
+      nodeId: NODE_ID, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: config.requestTimeoutMs,
+    }));
+    if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
+    const applying = kv.run();
+    await node.listenPeers();
+    node.start();
+    let stopped = false;
+    const stop = async () => {
+      if (stopped) return;
+      stopped = true;
+      proposeC.close();
+      confChangeC.close();
+      await node.stop().catch(() => undefined);
+      kv.stop();
+      commitC.close();
+      await applying;
+    };
+    stops.push(stop);
+    return { node, kv, confChangeC, stop };
+  };
+  return { leader, start, config };
+}
