@@ -460,7 +460,7 @@ export class RaftNode implements NodeInfo {
     this.confState = snap.metadata.confState;
     this.appliedIndex = this.snapshotIndex = snap.metadata.index;
     await this.o.commitC.send({ snapshot: kv, entries: [], index: snap.metadata.index, done: null });
-    await this.wal.releaseTo(snap.metadata.index);
+    await this.releaseTo(snap.metadata.index);
     this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'applied snapshot from leader');
     if (this.membership.removed.has(this.id)) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
   }
@@ -486,9 +486,15 @@ export class RaftNode implements NodeInfo {
     const keepFrom = Math.min(index - this.cfg.snapshotCatchupEntries, this.raft.status().applied);
     const compactTo = Math.max(0, keepFrom);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
-    await this.wal.releaseTo(index);
+    await this.releaseTo(index);
     this.snapshotIndex = index;
     this.log.info({ index, compactedTo: compactTo, bytes: data.length }, force ? 'snapshot after membership change' : 'snapshot taken');
+  }
+
+  /** A snapshot at `index` is durable and marked: old WAL segments and snapshot files may go. */
+  private async releaseTo(index: number): Promise<void> {
+    await this.wal.releaseTo(index);
+    await this.snapshotter.retain(this.wal.newestVouchedMarker());
   }
 
   // ---- feeding the core ----

@@ -17,8 +17,14 @@
 //   if (ready.snapshot) { await snapshotter.save(snap); await wal.saveSnapshotMarker(md); }
 //   await wal.save(ready.hardState, ready.entries, ready.mustSync);    // one write, <= one fdatasync
 //
+// A marker whose snapshot the log does not hold (a snapshot installed from a leader)
+// replaces the log on replay, as the core's restore does; a local snapshot's marker does
+// not (its entry is on disk before it).
+//
 // After taking a local snapshot at index i: snapshotter.save, wal.saveSnapshotMarker,
-// then wal.releaseTo(i) so old segments can be purged (maxWals of them are kept).
+// then wal.releaseTo(i) so old segments can be purged (maxWals of them are kept), then
+// snapshotter.retain(wal.newestVouchedMarker()): never before the marker is durable, or
+// the only snapshot a restart could use may be gone.
 //
 // Failures: every error is a StorageError with a stable `code` (see errors.ts) and, when
 // it concerns a file, `file` and `offset`. Open refuses damaged data rather than serve

@@ -9,7 +9,8 @@
 //
 // Loading trusts only snapshots the WAL vouches for (a marker with the same index and
 // term); a vouched-for file that fails its checks is renamed `.broken` and the next one
-// is tried.
+// is tried. Retention is a separate step, run once the new snapshot's marker is durable,
+// and never removes the newest snapshot the WAL vouches for.
 
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
@@ -30,7 +31,7 @@ import {
 import type { SnapshotMarker } from './segment.ts';
 
 export interface SnapshotterOptions {
-  /** Snapshot files kept; older ones are removed after each save. Default 5. */
+  /** Snapshot files kept by retain(); older ones are removed. Default 5. */
   maxSnapshots?: number;
   /** Refuse to load a snapshot file larger than this. Default 1 GiB. */
   maxSnapshotBytes?: number;
@@ -114,7 +115,10 @@ export class Snapshotter {
     this.fs = opts.fs ?? nodeFs;
   }
 
-  /** Write the snapshot durably, then remove the oldest files beyond maxSnapshots. */
+  /**
+   * Write the snapshot durably. Removes nothing: until the WAL holds its marker, the
+   * snapshot a restart would use is an older one (see retain()).
+   */
   async save(s: Snapshot): Promise<void> {
     if (!this.dirReady) {
       await this.fs.mkdir(this.dir, { recursive: true });
@@ -124,7 +128,6 @@ export class Snapshotter {
     const name = snapshotFileName(s.metadata.term, s.metadata.index);
     await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s));
     this.logger.info({ file: name, index: s.metadata.index, term: s.metadata.term, bytes: s.data.length }, 'saved snapshot');
-    await this.retain();
   }
 
   /**
@@ -185,9 +188,17 @@ export class Snapshotter {
     this.logger.warn({ file: from, reason }, `damaged snapshot set aside as ${name}.broken`);
   }
 
-  private async retain(): Promise<void> {
+  /**
+   * Remove the files beyond the newest maxSnapshots, but never the one `newestVouched`
+   * names (Wal.newestVouchedMarker()): a restart can only use a snapshot the WAL vouches
+   * for, and the newer files may not be vouched for yet.
+   */
+  async retain(newestVouched: SnapshotMarker | null): Promise<void> {
     const snaps = await this.list();
-    for (const old of snaps.slice(this.maxSnapshots)) {
+    const isKept = (s: SnapName, rank: number) =>
+      rank < this.maxSnapshots || (newestVouched !== null && s.index === newestVouched.index && s.term === newestVouched.term);
+    const removed = snaps.filter((s, rank) => !isKept(s, rank));
+    for (const old of removed) {
       try {
         await this.fs.unlink(join(this.dir, old.name));
         this.logger.info({ file: old.name }, 'removed old snapshot');
@@ -195,7 +206,7 @@ export class Snapshotter {
         this.logger.warn({ err: e, file: old.name }, 'could not remove old snapshot');
       }
     }
-    if (snaps.length > this.maxSnapshots) await syncDir(this.fs, this.dir);
+    if (removed.length > 0) await syncDir(this.fs, this.dir);
   }
 }
 

@@ -66,6 +66,13 @@ export interface WalReadResult {
   entries: Entry[];
   /** Every snapshot marker found, in log order, duplicates removed. */
   markers: SnapshotMarker[];
+  /**
+   * The markers that vouch for their snapshot file: those the last HardState has committed
+   * (a marker beyond the commit may belong to a snapshot whose HardState never reached the
+   * disk), and those of snapshots installed from a leader, which hold only committed
+   * entries and replaced the log whether or not the HardState that followed survived.
+   */
+  vouched: SnapshotMarker[];
   segments: SegmentInfo[];
   /** Chain value after the last valid record: the next record links to it. */
   lastCrc: number;
@@ -107,17 +114,77 @@ function corruptionBehindTail(buf: Uint8Array, fault: RecordFault, chain: number
   }
 }
 
+/**
+ * The terms of the log as replayed so far, kept as runs, so a snapshot marker can be
+ * matched against the log the way the core matches an installed snapshot (matchTerm).
+ * Known from `base` (the entry before the first one read, or an installed snapshot) to
+ * `last`; nothing before `base` is known (purged segments).
+ */
+class LogTerms {
+  private baseIndex = 0;
+  /** null: the term at baseIndex is unknown (a purged segment, or a hole before it). */
+  private baseTerm: number | null = 0;
+  private runs: { index: number; term: number }[] = [];
+  private last = 0;
+
+  /** The first segment read starts at firstIndex: what came before it was purged. */
+  startAt(firstIndex: number): void {
+    if (firstIndex <= 1) return;
+    this.baseIndex = this.last = firstIndex - 1;
+    this.baseTerm = null;
+  }
+
+  append(index: number, term: number): void {
+    if (index <= this.baseIndex || index > this.last + 1) {
+      this.baseIndex = index - 1;
+      this.baseTerm = null;
+      this.runs = [];
+    } else {
+      while (this.runs.length > 0 && this.runs[this.runs.length - 1]!.index >= index) this.runs.pop(); // Raft's truncation
+    }
+    if (this.runs.length === 0 || this.runs[this.runs.length - 1]!.term !== term) this.runs.push({ index, term });
+    this.last = index;
+  }
+
+  /** Whether the log holds entry `index` at `term`; null when that part of the log is not known. */
+  holds(index: number, term: number): boolean | null {
+    if (index < this.baseIndex) return null;
+    if (index === this.baseIndex) return this.baseTerm === null ? null : this.baseTerm === term;
+    if (index > this.last) return false;
+    for (let k = this.runs.length - 1; k >= 0; k--) if (this.runs[k]!.index <= index) return this.runs[k]!.term === term;
+    return null;
+  }
+
+  /** An installed snapshot replaced the log: it now ends at the snapshot. */
+  replaceWith(m: SnapshotMarker): void {
+    this.baseIndex = this.last = m.index;
+    this.baseTerm = m.term;
+    this.runs = [];
+  }
+}
+
+interface ScannedMarker extends SnapshotMarker {
+  /** It replaced the log (a snapshot installed from a leader), so it vouches for its file whatever the commit. */
+  replacedLog: boolean;
+}
+
 class WalScan {
   meta: WalMeta | null = null;
   hardState: HardState = ZERO_HS;
   hasHardState = false;
   entries: Entry[] = [];
-  markers: SnapshotMarker[] = [];
+  markers: ScannedMarker[] = [];
   lastMarker: SnapshotMarker | null = null;
   lastIndex = 0;
+  readonly terms = new LogTerms();
   chain: number | null = null;
-  /** Content errors reported after the snapshot check, so an unknown snapshot is named as such. */
-  deferred: StorageError | null = null;
+  /**
+   * Content errors reported after the snapshot check, so an unknown snapshot is named as
+   * such: one about the entries kept (dropped with them if a later marker replaces them),
+   * and one about a log replaced after `at`.
+   */
+  keptEntriesError: StorageError | null = null;
+  replacedAfterAtError: StorageError | null = null;
 
   constructor(readonly at: SnapshotMarker | null) {}
 
@@ -140,9 +207,9 @@ class WalScan {
       }
       case RecordType.Snapshot: {
         const r = new BinaryReader(rec.payload);
-        this.marker(readMarker(r));
+        const m = readMarker(r);
         r.expectEnd('snapshot marker record');
-        return;
+        return this.marker(m, this.terms.holds(m.index, m.term) === false ? { seg, offset: rec.offset } : null);
       }
     }
   }
@@ -154,6 +221,7 @@ class WalScan {
     }
     if (this.meta === null) {
       this.meta = h.meta;
+      this.terms.startAt(h.firstIndex);
     } else if (h.meta.nodeId !== this.meta.nodeId || h.meta.clusterId !== this.meta.clusterId) {
       throw corrupt(seg.path, rec.offset, `segment belongs to node ${h.meta.nodeId} of cluster "${h.meta.clusterId}", not node ${this.meta.nodeId} of "${this.meta.clusterId}"`);
     }
@@ -161,19 +229,46 @@ class WalScan {
       this.hardState = h.hardState;
       this.hasHardState = true;
     }
-    if (h.marker) this.marker(h.marker);
+    if (h.marker) this.marker(h.marker, null); // a restatement: it took effect where it was written
   }
 
-  private marker(m: SnapshotMarker): void {
+  /**
+   * A marker whose snapshot the log does not hold (index and term) records a snapshot
+   * installed from a leader: as in the core, it replaced the whole log (`replaced` says
+   * where it was written). A local snapshot's entry is always on disk before its marker.
+   */
+  private marker(m: SnapshotMarker, replaced: { seg: SegmentInfo; offset: number } | null): void {
     this.lastMarker = m;
-    if (m.index > this.lastIndex) this.lastIndex = m.index; // the log resumes after an installed snapshot
+    if (replaced) this.replaceLog(m, replaced.seg, replaced.offset);
+    else if (m.index > this.lastIndex) this.lastIndex = m.index; // the log resumes after the snapshot
     const prev = this.markers[this.markers.length - 1];
-    if (!prev || prev.index !== m.index || prev.term !== m.term) this.markers.push(m);
+    if (!prev || prev.index !== m.index || prev.term !== m.term) this.markers.push({ index: m.index, term: m.term, replacedLog: replaced !== null });
+  }
+
+  /** Drop every entry the installed snapshot m superseded: the log continues at m.index + 1. */
+  private replaceLog(m: SnapshotMarker, seg: SegmentInfo, offset: number): void {
+    this.terms.replaceWith(m);
+    this.lastIndex = m.index;
+    const at = this.at;
+    if (at === null) return;
+    // Every kept entry is above at.index, so above m.index unless m is newer than `at`; what
+    // was wrong with them (a gap, a term going down) went with the log they belonged to.
+    this.entries.length = 0;
+    this.keptEntriesError = null;
+    if (m.index > at.index) {
+      // What the log held in (at.index, m.index] was replaced by the snapshot m: only its file has it.
+      this.replacedAfterAtError ??= new StorageError(
+        StorageErrorCode.WalGap,
+        `the snapshot at index ${m.index} term ${m.term} replaced the log after index ${at.index}: restarting from the snapshot at ${at.index} needs that snapshot's file`,
+        { file: seg.path, offset },
+      );
+    }
   }
 
   private entry(e: Entry, seg: SegmentInfo, offset: number): void {
     if (e.index === 0) throw corrupt(seg.path, offset, 'entry with index 0');
     this.lastIndex = e.index;
+    this.terms.append(e.index, e.term);
     if (e.index > seg.maxIndex) seg.maxIndex = e.index;
     const at = this.at;
     if (at === null) return;
@@ -184,9 +279,9 @@ class WalScan {
     }
     const first = at.index + 1;
     if (e.index < first + kept.length) kept.length = e.index - first; // Raft's truncation, logged by appending
-    if (this.deferred) return;
+    if (this.keptEntriesError) return;
     if (e.index > first + kept.length) {
-      this.deferred = new StorageError(
+      this.keptEntriesError = new StorageError(
         StorageErrorCode.WalGap,
         `entry ${e.index} follows ${first + kept.length - 1}: entries missing after the snapshot at ${at.index}`,
         { file: seg.path, offset },
@@ -195,7 +290,7 @@ class WalScan {
     }
     const prevTerm = kept.length > 0 ? kept[kept.length - 1]!.term : at.term;
     if (e.term < prevTerm) {
-      this.deferred = corrupt(seg.path, offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
+      this.keptEntriesError = corrupt(seg.path, offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
       return;
     }
     kept.push({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data) }); // copy: do not pin the segment buffer
@@ -249,13 +344,15 @@ export async function readWal(fs: StorageFs, dir: string, opts: ReadWalOptions):
   if (at !== null && at.index > 0 && !scan.markers.some((m) => m.index === at.index && m.term === at.term)) {
     throw new StorageError(StorageErrorCode.WalSnapshotNotFound, `the WAL holds no marker for the snapshot at index ${at.index} term ${at.term}`, { file: dir });
   }
-  if (scan.deferred) throw scan.deferred;
+  const deferred = scan.replacedAfterAtError ?? scan.keptEntriesError;
+  if (deferred) throw deferred;
   return {
     meta: scan.meta!,
     hardState: scan.hardState,
     hasHardState: scan.hasHardState,
     entries: scan.entries,
-    markers: scan.markers,
+    markers: scan.markers.map(({ index, term }) => ({ index, term })),
+    vouched: scan.markers.filter((m) => m.replacedLog || m.index <= scan.hardState.commit).map(({ index, term }) => ({ index, term })),
     segments,
     lastCrc: scan.chain!,
     lastIndex: scan.lastIndex,

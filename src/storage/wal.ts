@@ -102,7 +102,14 @@ interface WalState {
   lastIndex: number;
   hardState: HardState | null;
   lastMarker: SnapshotMarker | null;
+  /** The newest marker known to vouch for its snapshot (at or below a synced commit). */
+  newestVouched: SnapshotMarker | null;
+  /** Markers written after it, not yet vouched for: oldest first, at most MARKERS_PENDING_MAX. */
+  pendingMarkers: SnapshotMarker[];
 }
+
+/** Pending markers remembered; forgetting one only makes snapshot retention keep more. */
+const MARKERS_PENDING_MAX = 8;
 
 export class Wal {
   private readonly writer = new BinaryWriter(64 * 1024);
@@ -153,7 +160,18 @@ export class Wal {
       const lastCrc = endRecord(w, start);
       const fh = await createSegmentFile(fs, seg.path, w.view());
       opts.logger.info({ dir, nodeId: meta.nodeId, clusterId: meta.clusterId }, 'created WAL');
-      const state: WalState = { fh, segments: [seg], offset: w.length, headEnd: w.length, lastCrc, lastIndex: 0, hardState: null, lastMarker: null };
+      const state: WalState = {
+        fh,
+        segments: [seg],
+        offset: w.length,
+        headEnd: w.length,
+        lastCrc,
+        lastIndex: 0,
+        hardState: null,
+        lastMarker: null,
+        newestVouched: null,
+        pendingMarkers: [],
+      };
       return new Wal(dir, { ...meta }, opts, lock, state);
     } catch (e) {
       await lock.release();
@@ -187,9 +205,13 @@ export class Wal {
         lastIndex: r.lastIndex,
         hardState: r.hasHardState ? r.hardState : null,
         lastMarker: r.lastMarker,
+        ...splitVouched(r.markers, r.vouched),
       };
       logger.info({ dir, segments: r.segments.length, entries: r.entries.length, at, repaired }, 'opened WAL');
-      return { wal: new Wal(dir, r.meta, opts, lock, state), meta: r.meta, hardState: r.hardState, entries: r.entries, repaired };
+      // A snapshot holds only committed entries: the commit is at least its index, even when
+      // the HardState that followed an installed snapshot did not reach the disk.
+      const hardState = r.hardState.commit < at.index ? { ...r.hardState, commit: at.index } : r.hardState;
+      return { wal: new Wal(dir, r.meta, opts, lock, state), meta: r.meta, hardState, entries: r.entries, repaired };
     } catch (e) {
       await lock.release();
       throw asStorageError(e, 'opening the WAL failed', dir);
@@ -199,13 +221,15 @@ export class Wal {
   /**
    * The snapshots the WAL vouches for: every marker it holds whose index the last
    * HardState has committed (a marker beyond the commit may belong to a snapshot whose
-   * HardState never reached the disk). Read-only: a torn tail is ignored, not repaired.
+   * HardState never reached the disk), and every snapshot installed from a leader (it
+   * replaced the log, and holds only committed entries). Read-only: a torn tail is
+   * ignored, not repaired.
    */
   static async snapshotMarkers(dir: string, options?: WalOptions): Promise<SnapshotMarker[]> {
     const opts = resolveOptions(options);
     try {
       const r = await readWal(opts.fs, dir, { at: null, maxSegmentFileBytes: opts.maxSegmentFileBytes });
-      return r.markers.filter((m) => m.index <= r.hardState.commit);
+      return r.vouched;
     } catch (e) {
       throw asStorageError(e, 'reading the WAL failed', dir);
     }
@@ -235,9 +259,23 @@ export class Wal {
       await this.write(endRecord(w, start));
       this.s.lastMarker = { index: m.index, term: m.term };
       if (m.index > this.s.lastIndex) this.s.lastIndex = m.index;
+      const pending = this.s.pendingMarkers;
+      pending.push({ index: m.index, term: m.term });
+      if (pending.length > MARKERS_PENDING_MAX) pending.shift();
       await this.syncNow();
     });
   }
+
+  /**
+   * The newest snapshot this WAL vouches for as written so far: its marker is synced and
+   * so is a HardState committing its index. Snapshot retention must never remove it (a
+   * snapshot installed from a leader is vouched for only once its commit is synced here,
+   * which errs on the side of keeping files).
+   */
+  newestVouchedMarker(): SnapshotMarker | null {
+    return this.s.newestVouched;
+  }
+
   /** Entries up to `index` are in a snapshot: segments holding nothing after it may go (beyond maxWals). */
   releaseTo(index: number): Promise<void> {
     return this.serial(async () => {
@@ -378,8 +416,11 @@ export class Wal {
     this.s.lastCrc = crc;
   }
   private async syncNow(): Promise<void> {
+    const commit = this.s.hardState?.commit ?? 0; // written before the fsync, so covered by it
     await this.s.fh.datasync();
     this.dirty = false;
+    const pending = this.s.pendingMarkers;
+    while (pending.length > 0 && pending[0]!.index <= commit) this.s.newestVouched = pending.shift()!;
   }
 
   /**
@@ -428,6 +469,14 @@ export class Wal {
       this.opts.logger.info({ file: seg.path, releasedIndex: this.releasedIndex }, 'purged WAL segment');
     }
   }
+}
+
+/** At open: the newest vouched-for marker, and the markers after it that are not (yet) vouched for. */
+function splitVouched(markers: readonly SnapshotMarker[], vouched: readonly SnapshotMarker[]): Pick<WalState, 'newestVouched' | 'pendingMarkers'> {
+  const isVouched = (m: SnapshotMarker) => vouched.some((v) => v.index === m.index && v.term === m.term);
+  let k = markers.length - 1;
+  while (k >= 0 && !isVouched(markers[k]!)) k--;
+  return { newestVouched: k >= 0 ? markers[k]! : null, pendingMarkers: markers.slice(k + 1).slice(-MARKERS_PENDING_MAX) };
 }
 
 /** Create a segment durably (temporary name, sync, rename, sync the directory); returns it open for appending. */

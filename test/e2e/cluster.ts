@@ -179,11 +179,11 @@ export class TestCluster {
     return r.status === 200 ? JSON.parse(r.body) : undefined;
   }
 
-  /** Wait until every running node reports the same leader; returns its id. */
-  async waitLeader(timeoutMs = 30_000): Promise<number> {
+  /** Wait until every running node (or every one of `among`) reports the same leader; returns its id. */
+  async waitLeader(timeoutMs = 30_000, among?: TestNode[]): Promise<number> {
     return until('a leader all running nodes agree on', async () => {
       const leaders = new Set<number>();
-      for (const n of this.nodes.filter((x) => x.running)) leaders.add((await this.status(n))?.leader ?? 0);
+      for (const n of among ?? this.nodes.filter((x) => x.running)) leaders.add((await this.status(n))?.leader ?? 0);
       const [l] = [...leaders];
       return leaders.size === 1 && l !== 0 ? l : undefined;
     }, timeoutMs);
@@ -216,6 +216,21 @@ export class TestCluster {
       const r = await this.get(node, key, query);
       return r.status === 503 || r.status === 504 ? undefined : r;
     });
+  }
+
+  /** The node's log lines (JSON, from pino) whose msg is `msg`, parsed. */
+  logRecords(node: TestNode, msg: string): Record<string, unknown>[] {
+    const out: Record<string, unknown>[] = [];
+    for (const line of node.log.split('\n')) {
+      if (!line.includes(msg)) continue;
+      try {
+        const rec = JSON.parse(line) as Record<string, unknown>;
+        if (rec.msg === msg) out.push(rec);
+      } catch {
+        // a line cut by the log tail's bound
+      }
+    }
+    return out;
   }
 
   /** Print the tail of every node's log (call on failure). */

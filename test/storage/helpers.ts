@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../../src/raft/types.ts';
 import { EntryType } from '../../src/raft/types.ts';
+import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 
 /** Run fn with a fresh temporary directory, removed afterwards. */
 export async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -37,4 +38,31 @@ export async function walFiles(dir: string): Promise<string[]> {
 
 export async function copyDir(from: string, to: string): Promise<void> {
   await cp(from, to, { recursive: true });
+}
+
+/** A file system whose next datasync or write fails when the flag says so. */
+export function faultyFs(fault: { datasync?: boolean; write?: boolean; calls?: string[] }): StorageFs {
+  return {
+    ...nodeFs,
+    async open(path, flags) {
+      const fh = await nodeFs.open(path, flags);
+      return {
+        read: (b, o, l, p) => fh.read(b, o, l, p),
+        stat: () => fh.stat(),
+        truncate: (n) => fh.truncate(n),
+        sync: () => fh.sync(),
+        close: () => fh.close(),
+        async datasync() {
+          fault.calls?.push('datasync');
+          if (fault.datasync) throw Object.assign(new Error('EIO: injected fsync failure'), { code: 'EIO' });
+          return fh.datasync();
+        },
+        async write(b, o, l, p) {
+          fault.calls?.push('write');
+          if (fault.write) throw Object.assign(new Error('ENOSPC: injected write failure'), { code: 'ENOSPC' });
+          return fh.write(b, o, l, p);
+        },
+      };
+    },
+  };
 }

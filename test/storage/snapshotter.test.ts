@@ -76,7 +76,11 @@ test('a file whose metadata disagrees with its name, or is hostile, is set aside
 test('retention keeps the newest maxSnapshots files', () =>
   withTmp(async (dir) => {
     const ss = new Snapshotter(dir, { maxSnapshots: 3 });
-    for (let i = 1; i <= 7; i++) await ss.save(snap(i * 10, 1 + (i >> 2)));
+    for (let i = 1; i <= 7; i++) {
+      const s = snap(i * 10, 1 + (i >> 2));
+      await ss.save(s);
+      await ss.retain(marker(s));
+    }
     const files = (await readdir(dir)).sort();
     assert.deepEqual(files, [snapshotFileName(2, 50), snapshotFileName(2, 60), snapshotFileName(2, 70)]);
   }));

@@ -7,37 +7,11 @@ import { spawnSync } from 'node:child_process';
 import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wal, isStorageError, nodeFs, StorageErrorCode, type StorageFs } from '../../src/storage/index.ts';
-import { brief, range, withTmp } from './helpers.ts';
+import { brief, faultyFs, range, withTmp } from './helpers.ts';
 
 const META = { nodeId: 1, clusterId: 'c' };
 const AT0 = { index: 0, term: 0 };
 
-/** A file system whose next datasync or write fails when the flag says so. */
-function faultyFs(fault: { datasync?: boolean; write?: boolean; calls?: string[] }): StorageFs {
-  return {
-    ...nodeFs,
-    async open(path, flags) {
-      const fh = await nodeFs.open(path, flags);
-      return {
-        read: (b, o, l, p) => fh.read(b, o, l, p),
-        stat: () => fh.stat(),
-        truncate: (n) => fh.truncate(n),
-        sync: () => fh.sync(),
-        close: () => fh.close(),
-        async datasync() {
-          fault.calls?.push('datasync');
-          if (fault.datasync) throw Object.assign(new Error('EIO: injected fsync failure'), { code: 'EIO' });
-          return fh.datasync();
-        },
-        async write(b, o, l, p) {
-          fault.calls?.push('write');
-          if (fault.write) throw Object.assign(new Error('ENOSPC: injected write failure'), { code: 'ENOSPC' });
-          return fh.write(b, o, l, p);
-        },
-      };
-    },
-  };
-}
 
 test('a failed fsync puts the WAL in a failed state: every later call rejects, nothing is retried', () =>
   withTmp(async (dir) => {
