@@ -904,18 +904,18 @@ export class Raft {
   // ---- membership ----
 
   /** A brand-new cluster: one committed AddNode entry per peer at term 1. */
-  bootstrap(peers: { id: NodeId; context: Uint8Array }[]): void {
+  bootstrap(peers: { id: NodeId; context: Uint8Array; learner?: boolean }[]): void {
     this.becomeFollower(1, NONE);
-    const ents: Entry[] = peers.map((p, i) => ({
-      term: 1,
-      index: i + 1,
-      type: EntryType.ConfChange,
-      data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: p.id, context: p.context }),
+    const changes: ConfChange[] = peers.map((p) => ({
+      type: p.learner === true ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      nodeId: p.id,
+      context: p.context,
     }));
+    const ents: Entry[] = changes.map((cc, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange(cc) }));
     this.log.append(ents);
     // The entries are committed by fiat: every member of the new cluster starts with them.
     this.log.committed = ents.length;
-    for (const p of peers) this.applyConfChange({ type: ConfChangeType.AddNode, nodeId: p.id, context: p.context });
+    for (const cc of changes) this.applyConfChange(cc);
   }
 
   private restoreConfState(cs: ConfState): void {

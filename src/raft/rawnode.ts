@@ -63,9 +63,10 @@ export class RawNode {
   /**
    * Starts a brand-new cluster on empty storage: one committed AddNode entry per peer at term 1,
    * handed out in the first Ready (to persist, then apply). Restarting or joining nodes skip this.
+   * Peers marked `learner` start as learners (an AddLearnerNode entry); at least one must vote.
    */
-  bootstrap(peers: { id: NodeId; context: Uint8Array }[]): void {
-    if (peers.length === 0) throw new Error('raft: bootstrap needs at least one peer');
+  bootstrap(peers: { id: NodeId; context: Uint8Array; learner?: boolean }[]): void {
+    if (!peers.some((p) => p.learner !== true)) throw new Error('raft: bootstrap needs at least one voter');
     const ids = new Set<NodeId>();
     for (const p of peers) {
       if (!Number.isSafeInteger(p.id) || p.id <= 0) throw new Error(`raft: bootstrap peer id ${p.id} is not positive`);
