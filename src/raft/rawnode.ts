@@ -200,12 +200,10 @@ export class RawNode {
       committedEntries: log.nextCommittedEntries(),
       messages: raft.msgs,
       mustSync: false,
+      changesTermOrVote: false,
     };
-    rd.mustSync =
-      rd.entries.length > 0 ||
-      rd.snapshot !== null ||
-      hs.term !== this.prevHardState.term ||
-      hs.vote !== this.prevHardState.vote;
+    rd.changesTermOrVote = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== null || rd.changesTermOrVote;
     // Accept: what is handed out now is not handed out again.
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;
@@ -217,7 +215,10 @@ export class RawNode {
     return rd;
   }
 
-  /** The application persisted, sent and applied `rd`. */
+  /**
+   * The application persisted, sent and applied `rd`. Persisted is what counts here: a leader
+   * counts its own new entries toward commit only now, so call this only once `rd` is durable.
+   */
   advance(rd: Ready): void {
     this.readyOutstanding = false;
     const log = this.raft.log;
@@ -226,7 +227,10 @@ export class RawNode {
       log.appliedTo(rd.snapshot.metadata.index);
     }
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry !== undefined) {
+      log.stableTo(lastEntry.index, lastEntry.term);
+      this.raft.persistedTo(lastEntry.index, lastEntry.term);
+    }
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
       log.appliedTo(lastCommitted.index);

@@ -77,6 +77,11 @@ export class SimDisk {
     return from;
   }
 
+  /** The commit index this disk vouches for after a power loss (its HardState, or its snapshot). */
+  durableCommit(): number {
+    return Math.max(this.durable.hardState.commit, this.durable.snapshot?.metadata.index ?? 0);
+  }
+
   /** Is entry (index, term) durable here, itself or inside a durable snapshot? */
   holds(index: number, term: number): boolean {
     const d = this.durable;

@@ -257,7 +257,7 @@ export class SimNode {
       }
       const early: Message[] = [];
       const late: Message[] = [];
-      for (const m of rd.messages) (canSendBeforePersist(m) || this.params.sendBeforeFsync === true ? early : late).push(m);
+      for (const m of rd.messages) (canSendBeforePersist(rd, m) || this.params.sendBeforeFsync === true ? early : late).push(m);
       this.env.send(this, early);
       if (rd.mustSync) {
         this.inflight = { rd, late };

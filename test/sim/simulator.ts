@@ -425,14 +425,21 @@ export class Simulation implements NodeEnv, FaultHost {
     gone.crash(false);
   }
 
-  /** A node that applied its own removal shuts down once every remaining voter applied it too. */
+  /**
+   * A node that applied its own removal shuts down once every remaining voter's disk vouches
+   * for the commit of that removal. Applied is not enough: a commit index learned from a
+   * heartbeat is not fsynced, and a survivor that restarts with the older commit is back in
+   * the old configuration, needing this node's vote (seed 727, 1+2). Until then the leaving
+   * node answers votes and appends, so such a survivor can still win and commit. (An oracle:
+   * the service must confirm this by other means.)
+   */
   private leaveIfConfirmed(n: SimNode): boolean {
     if (n.leavingAt === 0) return false;
     for (const id of n.voters()) {
       const v = this.nodes[id - 1];
-      if (v !== undefined && v !== n && v.appliedIndex < n.leavingAt) return false;
+      if (v !== undefined && v !== n && v.disk.durableCommit() < n.leavingAt) return false;
     }
-    this.trace(`n${n.id} leaves: the voters [${n.voters().join(',')}] have applied its removal`);
+    this.trace(`n${n.id} leaves: the disks of the voters [${n.voters().join(',')}] vouch for its removal`);
     n.removed = true;
     n.crash(false);
     return true;
