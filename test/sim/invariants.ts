@@ -181,28 +181,36 @@ export class SafetyChecker {
       if (leaderNow !== 0 || wasLeaderTerm !== 0) this.onLeaderCommit(id, before, commit, v);
     }
 
-    if (leaderNow !== 0) this.claimLeadership(id, leaderNow, v);
+    // A Ready that changes term or vote is not real until persisted (nothing leaves before):
+    // a single voter that crashes first may lead that term again (onReadyPersisted claims it).
+    if (leaderNow !== 0 && !rd.changesTermOrVote) this.claimLeadership(id, leaderNow, v);
     v.leaderTerm = leaderNow;
-    for (const m of rd.messages) this.onMessage(id, m, v);
+    for (const m of rd.messages) this.onMessage(id, m);
     for (const e of rd.committedEntries) this.onCommitted(id, e, v.term);
   }
 
-  private onMessage(id: NodeId, m: Message, v: NodeView): void {
+  /** The Ready `rd` of node `id` is durable (its fsync completed, or it needed none). */
+  onReadyPersisted(id: NodeId, rd: Ready): void {
+    const v = this.view(id);
+    if (rd.changesTermOrVote && v.state === StateType.Leader && v.leaderTerm !== 0) this.claimLeadership(id, v.leaderTerm, v);
+  }
+
+  private onMessage(id: NodeId, m: Message): void {
     const t = m.type;
     // Followers forward proposals, read requests and transfer requests with the original
     // sender's id (for a transfer: the transferee).
     if (m.from !== id && t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex && t !== MessageType.MsgTransferLeader) {
       throw new Violation('Message sender', `node ${id} sent a ${t} message from ${m.from}`);
     }
-    if (t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgSnap) {
-      // Only a leader sends these, in its own term.
-      this.claimLeadership(id, m.term, v);
-    }
   }
 
   /** A message actually leaves node `id` (a vote only does once its fsync completed: a node
    *  that crashes before that may vote again, for anyone). */
   onSend(id: NodeId, m: Message): void {
+    if (m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgSnap) {
+      // Only a leader sends these, in its own term.
+      this.claimLeadership(id, m.term, this.view(id));
+    }
     if (m.type !== MessageType.MsgVoteResp || m.reject || !this.ruleChecks) return;
     const k = `${m.term}:${id}`;
     const prior = this.voteOf.get(k);

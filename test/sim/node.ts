@@ -290,6 +290,7 @@ export class SimNode {
 
   private finishReady(rd: Ready, late: Message[]): void {
     const raw = this.raw!;
+    this.env.checker.onReadyPersisted(this.id, rd);
     if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     this.storage.append(rd.entries);
