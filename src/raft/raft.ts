@@ -664,7 +664,7 @@ export class Raft {
   }
 
   private leaderPropose(m: Message): void {
-    if (m.entries.length === 0) throw new Error('raft: empty proposal');
+    if (m.entries.length === 0) throw new RaftError(RaftErrorCode.InvalidMessage, 'raft: empty proposal');
     if (!this.trk.progress.has(this.id)) throw dropped('this leader was removed from the cluster');
     if (!this.trk.voters.has(this.id)) throw dropped('this leader is no longer a voter');
     if (this.leadTransferee !== NONE) throw dropped(`leadership is being transferred to ${this.leadTransferee}`);

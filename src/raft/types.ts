@@ -173,6 +173,9 @@ export const RaftErrorCode = {
   SnapshotTemporarilyUnavailable: 'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
   StepLocalMsg: 'ERR_STEP_LOCAL_MSG',
   StepPeerNotFound: 'ERR_STEP_PEER_NOT_FOUND',
+  /** A peer's message that cannot be used (malformed, or contradicting what this node knows):
+   *  refused before it changed anything. The node should count it and drop it. */
+  InvalidMessage: 'ERR_INVALID_MESSAGE',
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 

@@ -190,6 +190,8 @@ export class SimNode {
     try {
       this.raw.step(m);
     } catch (e) {
+      // Every simulated peer is correct: the core must never refuse what one sends.
+      if (isRaftError(e, RaftErrorCode.InvalidMessage)) throw new Violation('Valid message refused', `node ${this.id}: ${e.message}`);
       if (!isRaftError(e, RaftErrorCode.StepPeerNotFound) && !isRaftError(e, RaftErrorCode.StepLocalMsg)) throw e;
     }
     this.pump();
