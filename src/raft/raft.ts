@@ -559,7 +559,9 @@ export class Raft {
         else this.bcastHeartbeat(this.readOnly.newestRoundCtx() ?? EMPTY);
         return;
       case MessageType.MsgCheckQuorum:
-        if (!this.trk.quorumActive(this.id)) {
+        // A leader handing off after leaving the voters keeps going until they confirm: as a
+        // follower it could no longer bring a lagging survivor the entries and commit it needs.
+        if (this.leavingCommit === 0 && !this.trk.quorumActive(this.id)) {
           this.logger.warn('raft: stepping down, no quorum heard from within an election timeout', {
             id: this.id,
             term: this.term,

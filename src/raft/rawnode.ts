@@ -199,7 +199,11 @@ export class RawNode {
       changesTermOrVote: false,
     };
     rd.changesTermOrVote = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
-    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== null || rd.changesTermOrVote;
+    // A membership change must not be forgotten once it took effect: a node that applied the
+    // removal of the other voter of two, then restarted with an older commit index, would be
+    // back in the old configuration, needing a vote from a node that has stopped.
+    const appliesConfChange = rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
+    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== null || rd.changesTermOrVote || appliesConfChange;
     // Accept: what is handed out now is not handed out again.
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;

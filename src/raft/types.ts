@@ -145,6 +145,8 @@ export interface Ready {
   snapshot: Snapshot | null;
   committedEntries: Entry[];
   messages: Message[];
+  /** Persist with an fsync: new entries, a snapshot, a new term or vote, or a commit index that
+   *  covers a ConfChange entry about to be applied. */
   mustSync: boolean;
   /** The term or vote differs from the previous Ready's (the one last persisted): nothing may
    *  be sent before this Ready is persisted. */
