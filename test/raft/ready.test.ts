@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryStorage, RawNode, canSendBeforePersist } from '../../src/raft/index.ts';
-import { MT, Network, ST, enc, seededRandom } from './network.ts';
+import { CC, MT, Network, ST, enc, seededRandom } from './network.ts';
 
 function singleNode(maxSizePerMsg?: number): { rn: RawNode; storage: MemoryStorage } {
   const storage = new MemoryStorage();
@@ -124,4 +124,18 @@ test('Ready: a change of commit index alone needs no fsync; a new term or vote d
   assert.equal(commitOnly.mustSync, false);
   assert.ok(commitOnly.messages.every((m) => m.type === MT.MsgApp));
   net.rn(2).advance(commitOnly);
+});
+
+test('Ready: a Ready that hands out a ConfChange to apply is synced, even with nothing else to write', () => {
+  // Otherwise a node could apply a membership change, lose the commit in a crash and restart
+  // in the old configuration (two voters, the other one removed and gone: no quorum ever).
+  const net = Network.bootstrap([1, 2]);
+  net.elect(1);
+  net.rn(1).proposeConfChange({ type: CC.RemoveNode, nodeId: 2, context: enc('') });
+  net.deliver(net.flush(1));
+  net.deliver(net.flush(2));
+  const rd = net.rn(1).ready();
+  assert.ok(rd.committedEntries.some((e) => e.type === 1) && rd.entries.length === 0);
+  assert.equal(rd.mustSync, true);
+  net.rn(1).advance(rd);
 });
