@@ -88,8 +88,10 @@ export class SimNode {
   pausedUntil = 0;
   /** Taken out of the cluster by a committed RemoveNode: stays down for good. */
   removed = false;
-  /** Index of its own removal, once applied: it leaves when the remaining voters have applied it. */
+  /** Index of its removal, once some member applied it, and the voters left then: it leaves
+   *  once their disks vouch for that commit. */
   leavingAt = 0;
+  leavingVoters: NodeId[] = [];
   /** A member was added: snapshot now, so that the snapshot a leader sends it lists it
    *  (a node drops a snapshot whose ConfState lacks it, and with the log compacted past the
    *  AddNode entry it could never catch up: seed 141 deadlocked a {1} -> {1,6} cluster). */

@@ -57,6 +57,10 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   { seed: 2024, nodes: '2+1', found: 'core: applied conf change forgotten after a restart' },
   { seed: 7976, nodes: '2+1', found: 'core: applied conf change forgotten after a restart' },
   { seed: 8872, nodes: '2+1', found: 'core: leaving leader stepped down on CheckQuorum' },
+  // Sim: a learner applied the removal of the leader before the survivor did, and the removed
+  // node stopped at once: the survivor stayed in {1,4}. Removed nodes now all leave only once
+  // the voters' disks vouch for the removal.
+  { seed: 9527, nodes: '1+2', found: 'sim: a removed node stopped before the survivor knew' },
   { seed: 727, nodes: '1+2', found: 'sim: a leaving node waits until the voters\' disks vouch for its removal' },
 ];
 
@@ -67,4 +71,6 @@ export const KNOWN_CORE_FAILURES: (RegressionSeed & { invariant: string })[] = [
   // removal. Then 5 (not a voter in its own configuration) cannot campaign, and 2 (still in
   // {2,5}, lacking entry 93 that 5 has) cannot win 5's vote: wedged. Open (see the report).
   { seed: 3752, nodes: '2+1', invariant: 'Liveness', found: 'two voters: removed leader deposed before applying its removal' },
+  // The same wedge after the leaving leader crashed and restarted as a follower.
+  { seed: 2439, nodes: '1+2', invariant: 'Liveness', found: 'two voters: removed leader crashed before the survivor knew' },
 ];

@@ -410,23 +410,17 @@ export class Simulation implements NodeEnv, FaultHost {
     if (cc.type !== ConfChangeType.RemoveNode) return;
     const gone = this.nodes[cc.nodeId - 1];
     if (gone === undefined || gone.removed || gone.leavingAt > 0) return;
-    if (gone === node) {
-      // It applied its own removal: it stays up (answering votes and appends) until every voter
-      // left has applied the removal too. Stopping at once can wedge a two-voter cluster: if the
-      // one message carrying the commit is lost, the survivor, still in the old configuration,
-      // needs the vote of a node that is gone (issue 7, item 7).
-      this.trace(`n${cc.nodeId} applied its own removal at ${index}; it leaves once the voters left have applied it`);
-      gone.leavingAt = index;
-      return;
-    }
-    // Committed and applied by another member: the removed node shuts down for good.
-    this.trace(`n${cc.nodeId} removed (applied by n${node.id}); it shuts down`);
-    gone.removed = true;
-    gone.crash(false);
+    // Committed: the removed node stays up (answering votes and appends) until the voters left
+    // durably know it. Stopping at once can wedge a two-voter cluster: if the one message
+    // carrying the commit is lost, the survivor, still in the old configuration, needs the vote
+    // of a node that is gone (issue 7, item 7; seed 9527: a learner applied the removal first).
+    this.trace(`n${cc.nodeId} removed at ${index} (applied by n${node.id}); it leaves once the voters left know it`);
+    gone.leavingAt = index;
+    gone.leavingVoters = node.voters();
   }
 
   /**
-   * A node that applied its own removal shuts down once every remaining voter's disk vouches
+   * A removed node shuts down once every remaining voter's disk vouches
    * for the commit of that removal. Applied is not enough: a commit index learned from a
    * heartbeat is not fsynced, and a survivor that restarts with the older commit is back in
    * the old configuration, needing this node's vote (seed 727, 1+2). Until then the leaving
@@ -435,11 +429,11 @@ export class Simulation implements NodeEnv, FaultHost {
    */
   private leaveIfConfirmed(n: SimNode): boolean {
     if (n.leavingAt === 0) return false;
-    for (const id of n.voters()) {
+    for (const id of n.leavingVoters) {
       const v = this.nodes[id - 1];
       if (v !== undefined && v !== n && v.disk.durableCommit() < n.leavingAt) return false;
     }
-    this.trace(`n${n.id} leaves: the disks of the voters [${n.voters().join(',')}] vouch for its removal`);
+    this.trace(`n${n.id} leaves: the disks of the voters [${n.leavingVoters.join(',')}] vouch for its removal`);
     n.removed = true;
     n.crash(false);
     return true;
