@@ -359,7 +359,7 @@ export class RaftNode implements NodeInfo {
     if (this.raftState === StateType.Leader && msgs.length > 0) {
       const early: Message[] = [];
       late = [];
-      for (const m of msgs) (canSendBeforePersist(m) ? early : late).push(m);
+      for (const m of msgs) (canSendBeforePersist(rd, m) ? early : late).push(m);
       this.transport.send(early);
     }
     const snap = rd.snapshot;

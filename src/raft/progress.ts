@@ -54,6 +54,8 @@ export class Progress {
   recentActive = false;
   /** Highest commit index sent to the follower (in MsgApp or heartbeat). */
   sentCommit = 0;
+  /** Highest commit index the follower has told us it knows (in its responses). */
+  knownCommit = 0;
   /** Stop sending MsgApp: a probe is outstanding, or the inflight window is full. */
   msgAppFlowPaused = false;
   readonly inflights: Inflights;

@@ -35,6 +35,11 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /** The last index of the log that is on disk: the storage, minus any suffix being replaced. */
+  persistedIndex(): number {
+    return Math.min(this.storage.lastIndex(), this.unstable.offset - 1);
+  }
+
   lastTerm(): number {
     return this.term(this.lastIndex());
   }

@@ -67,6 +67,13 @@ export class Raft {
 
   /** Leader only: the node leadership is being handed to. */
   leadTransferee: NodeId = NONE;
+  /**
+   * Leader only, once it has applied its own removal or demotion: the commit index every
+   * remaining voter must confirm knowing before this node steps down. Stepping down at once can
+   * wedge the survivor of a two-voter cluster: if the one message carrying that commit is lost,
+   * it is still in the old configuration and needs the vote of a node that has left.
+   */
+  private leavingCommit = 0;
   /** Leader only: index of the latest conf change proposed; no other until it is applied. */
   private pendingConfIndex = 0;
   /** Leader only: data bytes of entries appended but not yet applied. */
@@ -171,10 +178,12 @@ export class Raft {
     const last = this.log.lastIndex();
     for (const [id, pr] of this.trk.progress) {
       const fresh = new Progress(0, last + 1, this.trk.maxInflight, pr.isLearner);
-      if (id === this.id) fresh.match = last;
+      // Our own log counts only as far as it is on our disk (see persistedTo).
+      if (id === this.id) fresh.match = this.log.persistedIndex();
       this.trk.progress.set(id, fresh);
     }
     this.pendingConfIndex = 0;
+    this.leavingCommit = 0;
     this.uncommittedSize = 0;
     this.readOnly.reset();
     this.unsentRound = null;
@@ -376,10 +385,22 @@ export class Raft {
     this.uncommittedSize += size;
     let index = this.log.lastIndex();
     const ents = proposed.map((e) => ({ term: this.term, index: ++index, type: e.type, data: e.data }));
-    const last = this.log.append(ents);
-    this.trk.progress.get(this.id)?.maybeUpdate(last);
-    // The leader counts its own entries as matched at once; callers broadcast afterwards.
-    this.maybeCommit();
+    this.log.append(ents);
+    // Not matched yet: our own entries count toward commit only once the application reports
+    // them persisted (persistedTo, from advance), though our appends may leave before our fsync.
+    // Callers broadcast afterwards.
+  }
+
+  /**
+   * The application persisted our log up to (index, term) (RawNode.advance). A leader's own
+   * progress moves only here, so a commit index never counts an entry that is not on our disk:
+   * with a single voter, a learner could otherwise apply an entry the voter then loses in a crash.
+   */
+  persistedTo(index: number, term: number): void {
+    if (this.state !== StateType.Leader || !this.log.matchTerm(index, term)) return;
+    const self = this.trk.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(index)) return;
+    if (this.maybeCommit()) this.bcastAppend();
   }
 
   /** Advances the commit index to what a quorum holds; releases reads waiting for an own-term commit. */
@@ -505,8 +526,12 @@ export class Raft {
     }
     if (this.poll(this.id, true) === 'won') {
       // A single voter wins at once.
-      if (kind === 'pre-election') this.campaign('election');
-      else this.becomeLeader();
+      if (kind === 'pre-election') {
+        this.campaign('election');
+      } else {
+        this.becomeLeader();
+        this.bcastAppend(); // its learners, if any
+      }
       return;
     }
     const index = this.log.lastIndex();
@@ -534,7 +559,9 @@ export class Raft {
         else this.bcastHeartbeat(this.readOnly.newestRoundCtx() ?? EMPTY);
         return;
       case MessageType.MsgCheckQuorum:
-        if (!this.trk.quorumActive(this.id)) {
+        // A leader handing off after leaving the voters keeps going until they confirm: as a
+        // follower it could no longer bring a lagging survivor the entries and commit it needs.
+        if (this.leavingCommit === 0 && !this.trk.quorumActive(this.id)) {
           this.logger.warn('raft: stepping down, no quorum heard from within an election timeout', {
             id: this.id,
             term: this.term,
@@ -560,12 +587,14 @@ export class Raft {
         pr.recentActive = true;
         if (m.reject) this.handleAppendRejected(m, pr);
         else this.handleAppendAccepted(m, pr);
+        this.noteKnownCommit(pr, m.commit);
         return;
       case MessageType.MsgHeartbeatResp:
         pr.recentActive = true;
         pr.msgAppFlowPaused = false;
         if (pr.match < this.log.lastIndex() || pr.state === 'probe') this.sendAppend(m.from);
         if (m.context.length > 0) this.handleReadAck(m);
+        this.noteKnownCommit(pr, m.commit);
         return;
       case MessageType.MsgSnapStatus:
         if (pr.state !== 'snapshot') return;
@@ -584,6 +613,21 @@ export class Raft {
       default:
         return;
     }
+  }
+
+  /** A follower's response says which commit index it knows; a leaving leader waits for that. */
+  private noteKnownCommit(pr: Progress, commit: number): void {
+    if (commit > pr.knownCommit) pr.knownCommit = commit;
+    if (this.state === StateType.Leader && this.leavingCommit > 0) this.maybeFinishLeaving();
+  }
+
+  /** Steps down once every voter has confirmed the commit index that covers our leaving. */
+  private maybeFinishLeaving(): void {
+    for (const id of this.trk.voters) {
+      if ((this.trk.progress.get(id)?.knownCommit ?? 0) < this.leavingCommit) return;
+    }
+    this.logger.info('raft: the voters know we left, stepping down', { id: this.id, term: this.term });
+    this.becomeFollower(this.term, NONE);
   }
 
   private handleAppendRejected(m: Message, pr: Progress): void {
@@ -622,8 +666,9 @@ export class Raft {
   }
 
   private leaderPropose(m: Message): void {
-    if (m.entries.length === 0) throw new Error('raft: empty proposal');
+    if (m.entries.length === 0) throw new RaftError(RaftErrorCode.InvalidMessage, 'raft: empty proposal');
     if (!this.trk.progress.has(this.id)) throw dropped('this leader was removed from the cluster');
+    if (!this.trk.voters.has(this.id)) throw dropped('this leader is no longer a voter');
     if (this.leadTransferee !== NONE) throw dropped(`leadership is being transferred to ${this.leadTransferee}`);
     let confIndex = -1;
     m.entries.forEach((e, i) => {
@@ -774,13 +819,15 @@ export class Raft {
   // ---- follower handlers ----
 
   private handleAppendEntries(m: Message): void {
-    if (m.index < this.log.committed) {
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.committed }));
+    // Responses carry our commit index: a leader leaving the voters waits until we know it.
+    const commit = this.log.committed;
+    if (m.index < commit) {
+      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: commit, commit }));
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== undefined) {
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: lastNew }));
+      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: lastNew, commit: this.log.committed }));
       return;
     }
     // Our log lacks (m.index, m.logTerm). Hint the leader at the last entry of ours that could
@@ -795,13 +842,14 @@ export class Raft {
         reject: true,
         rejectHint: hint.index,
         logTerm: hint.term,
+        commit: this.log.committed,
       }),
     );
   }
 
   private handleHeartbeat(m: Message): void {
     this.log.commitTo(m.commit);
-    this.send(newMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context }));
+    this.send(newMessage({ type: MessageType.MsgHeartbeatResp, to: m.from, context: m.context, commit: this.log.committed }));
   }
 
   private handleSnapshot(m: Message): void {
@@ -809,9 +857,9 @@ export class Raft {
     if (s === null) return;
     if (this.restore(s)) {
       this.logger.info('raft: restored snapshot', { id: this.id, index: s.metadata.index, term: s.metadata.term });
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.lastIndex() }));
+      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.lastIndex(), commit: this.log.committed }));
     } else {
-      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.committed }));
+      this.send(newMessage({ type: MessageType.MsgAppResp, to: m.from, index: this.log.committed, commit: this.log.committed }));
     }
   }
 
@@ -845,15 +893,20 @@ export class Raft {
   // ---- reads ----
 
   private leaderReadIndex(m: Message): void {
+    if (!this.committedEntryInCurrentTerm()) {
+      // Our commit index may lag what a previous leader (or we, before a restart) committed;
+      // wait for our no-op. A single voter too: it commits the no-op only once it is on disk.
+      if (this.pendingReadIndexMessages.length >= this.maxPendingReads) throw dropped('too many pending reads');
+      this.pendingReadIndexMessages.push(m);
+      return;
+    }
+    this.answerOrQueueRead(m);
+  }
+
+  private answerOrQueueRead(m: Message): void {
     if (this.trk.isSingleton() && this.trk.voters.has(this.id)) {
       // Nobody else could have been elected: answer at once.
       this.respondToRead(m.from, m.context, this.log.committed);
-      return;
-    }
-    if (!this.committedEntryInCurrentTerm()) {
-      // Our commit index may lag what a previous leader committed; wait for our no-op.
-      if (this.pendingReadIndexMessages.length >= this.maxPendingReads) throw dropped('too many pending reads');
-      this.pendingReadIndexMessages.push(m);
       return;
     }
     this.queueRead(m);
@@ -876,7 +929,7 @@ export class Raft {
     this.pendingReadIndexMessages = [];
     for (const m of waiting) {
       try {
-        this.queueRead(m);
+        this.answerOrQueueRead(m);
       } catch (e) {
         if (!isRaftError(e, RaftErrorCode.ProposalDropped)) throw e;
       }
@@ -904,18 +957,18 @@ export class Raft {
   // ---- membership ----
 
   /** A brand-new cluster: one committed AddNode entry per peer at term 1. */
-  bootstrap(peers: { id: NodeId; context: Uint8Array }[]): void {
+  bootstrap(peers: { id: NodeId; context: Uint8Array; learner?: boolean }[]): void {
     this.becomeFollower(1, NONE);
-    const ents: Entry[] = peers.map((p, i) => ({
-      term: 1,
-      index: i + 1,
-      type: EntryType.ConfChange,
-      data: encodeConfChange({ type: ConfChangeType.AddNode, nodeId: p.id, context: p.context }),
+    const changes: ConfChange[] = peers.map((p) => ({
+      type: p.learner === true ? ConfChangeType.AddLearnerNode : ConfChangeType.AddNode,
+      nodeId: p.id,
+      context: p.context,
     }));
+    const ents: Entry[] = changes.map((cc, i) => ({ term: 1, index: i + 1, type: EntryType.ConfChange, data: encodeConfChange(cc) }));
     this.log.append(ents);
     // The entries are committed by fiat: every member of the new cluster starts with them.
     this.log.committed = ents.length;
-    for (const p of peers) this.applyConfChange({ type: ConfChangeType.AddNode, nodeId: p.id, context: p.context });
+    for (const cc of changes) this.applyConfChange(cc);
   }
 
   private restoreConfState(cs: ConfState): void {
@@ -973,11 +1026,15 @@ export class Raft {
   private switchToConfig(): void {
     if (this.state !== StateType.Leader) return;
     if (!this.trk.voters.has(this.id)) {
-      // Removed (or demoted): tell the followers the latest commit index, then step down so
-      // the remaining voters elect a leader among themselves.
+      // Removed (or demoted): stay leader, without taking proposals, until every remaining
+      // voter confirms it knows the commit index that covers the change (in its responses to
+      // our appends and heartbeats); then step down so they elect a leader among themselves.
+      if (this.leavingCommit === 0) {
+        this.leavingCommit = this.log.committed;
+        this.logger.info('raft: leader left the voters, handing off', { id: this.id, term: this.term, commit: this.leavingCommit });
+      }
       this.bcastAppend();
-      this.logger.info('raft: leader left the voters, stepping down', { id: this.id, term: this.term });
-      this.becomeFollower(this.term, NONE);
+      this.maybeFinishLeaving();
       return;
     }
     if (this.maybeCommit()) {

@@ -7,6 +7,7 @@ import { Raft } from './raft.ts';
 import {
   type ConfChange,
   type ConfState,
+  type Entry,
   EntryType,
   type HardState,
   type Message,
@@ -63,9 +64,10 @@ export class RawNode {
   /**
    * Starts a brand-new cluster on empty storage: one committed AddNode entry per peer at term 1,
    * handed out in the first Ready (to persist, then apply). Restarting or joining nodes skip this.
+   * Peers marked `learner` start as learners (an AddLearnerNode entry); at least one must vote.
    */
-  bootstrap(peers: { id: NodeId; context: Uint8Array }[]): void {
-    if (peers.length === 0) throw new Error('raft: bootstrap needs at least one peer');
+  bootstrap(peers: { id: NodeId; context: Uint8Array; learner?: boolean }[]): void {
+    if (!peers.some((p) => p.learner !== true)) throw new Error('raft: bootstrap needs at least one voter');
     const ids = new Set<NodeId>();
     for (const p of peers) {
       if (!Number.isSafeInteger(p.id) || p.id <= 0) throw new Error(`raft: bootstrap peer id ${p.id} is not positive`);
@@ -119,23 +121,18 @@ export class RawNode {
   }
 
   /**
-   * Network input. Throws ERR_STEP_LOCAL_MSG for local-only types. Messages that cannot be used
-   * (responses from non-members, malformed appends, forwarded proposals the leader drops) are
-   * ignored: the sender cannot be told, and a peer's bad message must not stop this node.
+   * Network input. A message is either acted on (which may mean ignored, as Raft ignores a
+   * stale response) or refused with RaftError(ERR_INVALID_MESSAGE) before it changes anything:
+   * malformed fields, a local-only type (ERR_STEP_LOCAL_MSG), another node's address, or a
+   * claim that contradicts what this node knows (an append rewriting a committed entry, a
+   * commit index beyond our log). Nothing a peer sends throws anything but a RaftError.
    */
   step(m: Message): void {
     if (isLocalMsg(m.type)) throw new RaftError(RaftErrorCode.StepLocalMsg, `raft: cannot step local message type ${m.type}`);
     const raft = this.raft;
-    if (m.to !== raft.id) {
-      raft.logger.warn('raft: ignored message addressed to another node', { id: raft.id, to: m.to, from: m.from });
-      return;
-    }
+    const bad = malformed(m) ?? (m.to !== raft.id ? `addressed to ${m.to}` : null) ?? contradicts(raft, m);
+    if (bad !== null) throw new RaftError(RaftErrorCode.InvalidMessage, `raft: invalid message type ${String(m.type)} from ${String(m.from)}: ${bad}`);
     if (isResponseMsg(m.type) && !raft.trk.progress.has(m.from)) return;
-    const bad = malformed(m);
-    if (bad !== null) {
-      raft.logger.warn('raft: ignored malformed message', { id: raft.id, from: m.from, type: m.type, why: bad });
-      return;
-    }
     try {
       raft.step(m);
     } catch (e) {
@@ -199,12 +196,14 @@ export class RawNode {
       committedEntries: log.nextCommittedEntries(),
       messages: raft.msgs,
       mustSync: false,
+      changesTermOrVote: false,
     };
-    rd.mustSync =
-      rd.entries.length > 0 ||
-      rd.snapshot !== null ||
-      hs.term !== this.prevHardState.term ||
-      hs.vote !== this.prevHardState.vote;
+    rd.changesTermOrVote = hs.term !== this.prevHardState.term || hs.vote !== this.prevHardState.vote;
+    // A membership change must not be forgotten once it took effect: a node that applied the
+    // removal of the other voter of two, then restarted with an older commit index, would be
+    // back in the old configuration, needing a vote from a node that has stopped.
+    const appliesConfChange = rd.committedEntries.some((e) => e.type === EntryType.ConfChange);
+    rd.mustSync = rd.entries.length > 0 || rd.snapshot !== null || rd.changesTermOrVote || appliesConfChange;
     // Accept: what is handed out now is not handed out again.
     if (softChanged) this.prevSoftState = ss;
     if (hardChanged) this.prevHardState = hs;
@@ -216,7 +215,10 @@ export class RawNode {
     return rd;
   }
 
-  /** The application persisted, sent and applied `rd`. */
+  /**
+   * The application persisted, sent and applied `rd`. Persisted is what counts here: a leader
+   * counts its own new entries toward commit only now, so call this only once `rd` is durable.
+   */
   advance(rd: Ready): void {
     this.readyOutstanding = false;
     const log = this.raft.log;
@@ -225,7 +227,10 @@ export class RawNode {
       log.appliedTo(rd.snapshot.metadata.index);
     }
     const lastEntry = rd.entries[rd.entries.length - 1];
-    if (lastEntry !== undefined) log.stableTo(lastEntry.index, lastEntry.term);
+    if (lastEntry !== undefined) {
+      log.stableTo(lastEntry.index, lastEntry.term);
+      this.raft.persistedTo(lastEntry.index, lastEntry.term);
+    }
     const lastCommitted = rd.committedEntries[rd.committedEntries.length - 1];
     if (lastCommitted !== undefined) {
       log.appliedTo(lastCommitted.index);
@@ -256,13 +261,55 @@ export class RawNode {
   }
 }
 
-/** Why a peer's message cannot be trusted, or null. Guards the log against a corrupt MsgApp. */
+const MESSAGE_TYPE_MAX = MessageType.MsgPreVoteResp;
+
+function isIndex(n: unknown): boolean {
+  return typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
+}
+
+function entryMalformed(e: Entry): string | null {
+  if (e === null || typeof e !== 'object') return 'entry is not an object';
+  if (!isIndex(e.term) || !isIndex(e.index)) return 'bad entry term or index';
+  if (e.type !== EntryType.Normal && e.type !== EntryType.ConfChange) return `unknown entry type ${String(e.type)}`;
+  if (!(e.data instanceof Uint8Array)) return 'entry data is not bytes';
+  return null;
+}
+
+function snapshotMalformed(m: Message): string | null {
+  const s = m.snapshot;
+  if (s === null || typeof s !== 'object' || s.metadata === null || typeof s.metadata !== 'object') return 'snapshot message without snapshot';
+  const { index, term, confState } = s.metadata;
+  if (!isIndex(index) || index === 0 || !isIndex(term) || term === 0 || term > m.term) return 'bad snapshot index or term';
+  if (!(s.data instanceof Uint8Array)) return 'snapshot data is not bytes';
+  if (confState === null || typeof confState !== 'object' || !Array.isArray(confState.voters) || !Array.isArray(confState.learners)) {
+    return 'snapshot without configuration';
+  }
+  const ids = [...confState.voters, ...confState.learners];
+  if (confState.voters.length === 0 || ids.some((id) => !isIndex(id) || id === 0)) return 'bad snapshot configuration';
+  if (new Set(ids).size !== ids.length) return 'snapshot configuration lists a node twice';
+  return null;
+}
+
+/** Why a peer's message is malformed, whatever this node's state, or null. */
 function malformed(m: Message): string | null {
-  if (!Number.isSafeInteger(m.from) || m.from <= 0) return 'bad sender';
-  if (!Number.isSafeInteger(m.term) || m.term < 0) return 'bad term';
+  if (m === null || typeof m !== 'object') return 'not an object';
+  if (!Number.isSafeInteger(m.type) || m.type < 0 || m.type > MESSAGE_TYPE_MAX) return 'unknown type';
+  if (!isIndex(m.from) || m.from === 0) return 'bad sender';
+  if (!isIndex(m.to)) return 'bad recipient';
+  if (!isIndex(m.term)) return 'bad term';
+  if (!isIndex(m.logTerm) || !isIndex(m.index) || !isIndex(m.commit) || !isIndex(m.rejectHint)) return 'bad index field';
+  if (typeof m.reject !== 'boolean') return 'bad reject flag';
+  if (!(m.context instanceof Uint8Array)) return 'context is not bytes';
+  if (!Array.isArray(m.entries)) return 'entries is not a list';
+  for (const e of m.entries) {
+    const bad = entryMalformed(e);
+    if (bad !== null) return bad;
+  }
   // Only forwarded proposals and reads travel without a term (the leader treats them as local).
   if (m.term === 0 && m.type !== MessageType.MsgProp && m.type !== MessageType.MsgReadIndex) return 'missing term';
+  if (m.type === MessageType.MsgProp && m.entries.length === 0) return 'empty proposal';
   if (m.type === MessageType.MsgApp) {
+    if (!Number.isSafeInteger(m.index + m.entries.length + 1)) return 'index out of range';
     let prevTerm = m.logTerm;
     for (let i = 0; i < m.entries.length; i++) {
       const e = m.entries[i]!;
@@ -271,6 +318,29 @@ function malformed(m: Message): string | null {
       prevTerm = e.term;
     }
   }
-  if (m.type === MessageType.MsgSnap && m.snapshot === null) return 'snapshot message without snapshot';
+  if (m.type === MessageType.MsgSnap) return snapshotMalformed(m);
   return null;
+}
+
+/**
+ * Why a well-formed message contradicts what this node knows, or null. Only messages of our
+ * term or later count: the core answers stale ones without using their content.
+ */
+function contradicts(raft: Raft, m: Message): string | null {
+  if (m.term < raft.term) return null;
+  const log = raft.log;
+  switch (m.type) {
+    case MessageType.MsgApp: {
+      if (m.index < log.committed || !log.matchTerm(m.index, m.logTerm)) return null;
+      const conflict = log.findConflict(m.entries);
+      return conflict !== 0 && conflict <= log.committed ? `entry ${conflict} conflicts with our committed log` : null;
+    }
+    case MessageType.MsgHeartbeat:
+      return m.commit > log.lastIndex() ? `commit ${m.commit} beyond our last index ${log.lastIndex()}` : null;
+    case MessageType.MsgAppResp:
+      if (m.term !== raft.term || raft.state !== StateType.Leader || m.reject) return null;
+      return m.index > log.lastIndex() ? `acknowledges ${m.index}, beyond our last index ${log.lastIndex()}` : null;
+    default:
+      return null;
+  }
 }

@@ -122,15 +122,20 @@ export interface ReadState {
 }
 
 /**
- * One batch of work handed out by the core. The application must, in order:
- *  1. persist `snapshot` (if any), `entries` and `hardState` (if any), with one fsync when
- *     `mustSync` is true;
- *  2. send `messages`: messages for which `canSendBeforePersist(m)` is true (a leader's
- *     appends and heartbeats, which acknowledge nothing) may leave before step 1 completes;
- *     all others (votes, append/heartbeat responses, ...) only after;
- *  3. apply `snapshot` then `committedEntries` to the state machine, serve `readStates`
- *     once their index is applied;
- *  4. call `advance(ready)`.
+ * One batch of work handed out by the core. The application handles one Ready at a time, in
+ * this order, and takes the next ready() only after advance():
+ *  1. Persist `snapshot` (if any), `entries` and `hardState` (if any), with one fsync when
+ *     `mustSync` is true.
+ *  2. Send `messages`. The messages for which canSendBeforePersist(rd, m) is true (a leader's
+ *     appends, heartbeats and snapshots, from a Ready that changes neither term nor vote) MAY
+ *     be sent BEFORE step 1 completes, in parallel with the fsync; every other message (votes,
+ *     every response, and anything at all from a Ready with `changesTermOrVote`) only AFTER.
+ *  3. Apply `snapshot`, then `committedEntries`, to the state machine AFTER step 1 (entries
+ *     already durable from an earlier Ready may be applied while it runs); serve `readStates`
+ *     once their index is applied.
+ *  4. Call advance(rd) only AFTER step 1 has completed: advance is how the core learns that
+ *     `entries` are durable. A leader counts its own entries toward the commit index only then,
+ *     so no commit index it sends or hands out covers an entry that is not on its disk.
  */
 export interface Ready {
   softState: SoftState | null;
@@ -140,7 +145,12 @@ export interface Ready {
   snapshot: Snapshot | null;
   committedEntries: Entry[];
   messages: Message[];
+  /** Persist with an fsync: new entries, a snapshot, a new term or vote, or a commit index that
+   *  covers a ConfChange entry about to be applied. */
   mustSync: boolean;
+  /** The term or vote differs from the previous Ready's (the one last persisted): nothing may
+   *  be sent before this Ready is persisted. */
+  changesTermOrVote: boolean;
 }
 
 /** The read-only view of the log the core relies on. The application owns all writes. */
@@ -165,6 +175,9 @@ export const RaftErrorCode = {
   SnapshotTemporarilyUnavailable: 'ERR_SNAPSHOT_TEMPORARILY_UNAVAILABLE',
   StepLocalMsg: 'ERR_STEP_LOCAL_MSG',
   StepPeerNotFound: 'ERR_STEP_PEER_NOT_FOUND',
+  /** A peer's message that cannot be used (malformed, or contradicting what this node knows):
+   *  refused before it changed anything. The node should count it and drop it. */
+  InvalidMessage: 'ERR_INVALID_MESSAGE',
 } as const;
 export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 

@@ -1,6 +1,6 @@
 // Small helpers shared by the core: entry sizes, message construction, message classes.
 
-import { type Entry, type Message, MessageType } from './types.ts';
+import { type Entry, type Message, MessageType, type Ready } from './types.ts';
 
 const EMPTY = new Uint8Array(0);
 
@@ -51,10 +51,13 @@ export function isResponseMsg(t: MessageType): boolean {
 }
 
 /**
- * True only for messages a leader may send while its own fsync is still running: appends,
- * heartbeats and snapshots acknowledge nothing. Votes and every response must wait for the fsync.
+ * May `m` leave before `rd` is persisted? Only a leader's appends, heartbeats and snapshots,
+ * which acknowledge nothing, and only from a Ready that changes neither term nor vote: a term
+ * must be on disk before anyone hears of it, or a restarted single voter could lead that term
+ * again with a different log. Votes and every response wait for the fsync.
  */
-export function canSendBeforePersist(m: Message): boolean {
+export function canSendBeforePersist(rd: Ready, m: Message): boolean {
+  if (rd.changesTermOrVote) return false;
   return m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgSnap;
 }
 

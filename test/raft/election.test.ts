@@ -1,7 +1,7 @@
 // Rules of leader election (Raft §5.2, §5.4.1) and of restarting from storage.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MemoryStorage, RawNode, type Message } from '../../src/raft/index.ts';
+import { MemoryStorage, RawNode, type Message, type Ready } from '../../src/raft/index.ts';
 import { MT, Network, ST, enc, seededRandom, storageWith } from './network.ts';
 
 const voteReq = (from: number, to: number, term: number, index: number, logTerm: number): Message => ({
@@ -143,13 +143,16 @@ test('one vote per term: a node grants at most one candidate per term', () => {
 test('votes and vote responses wait for the fsync; appends and heartbeats need not', async () => {
   const { canSendBeforePersist } = await import('../../src/raft/index.ts');
   const m = voteReq(1, 2, 2, 0, 0);
-  assert.equal(canSendBeforePersist(m), false);
-  assert.equal(canSendBeforePersist({ ...m, type: MT.MsgVoteResp }), false);
-  assert.equal(canSendBeforePersist({ ...m, type: MT.MsgAppResp }), false);
-  assert.equal(canSendBeforePersist({ ...m, type: MT.MsgHeartbeatResp }), false);
-  assert.equal(canSendBeforePersist({ ...m, type: MT.MsgApp }), true);
-  assert.equal(canSendBeforePersist({ ...m, type: MT.MsgHeartbeat }), true);
-  assert.equal(canSendBeforePersist({ ...m, type: MT.MsgSnap }), true);
+  const rd = { changesTermOrVote: false } as Ready;
+  assert.equal(canSendBeforePersist(rd, m), false);
+  assert.equal(canSendBeforePersist(rd, { ...m, type: MT.MsgVoteResp }), false);
+  assert.equal(canSendBeforePersist(rd, { ...m, type: MT.MsgAppResp }), false);
+  assert.equal(canSendBeforePersist(rd, { ...m, type: MT.MsgHeartbeatResp }), false);
+  assert.equal(canSendBeforePersist(rd, { ...m, type: MT.MsgApp }), true);
+  assert.equal(canSendBeforePersist(rd, { ...m, type: MT.MsgHeartbeat }), true);
+  assert.equal(canSendBeforePersist(rd, { ...m, type: MT.MsgSnap }), true);
+  // Nothing leaves early from a Ready that changes term or vote.
+  assert.equal(canSendBeforePersist({ changesTermOrVote: true } as Ready, { ...m, type: MT.MsgApp }), false);
 });
 
 test('restart from storage keeps term, vote and log', () => {

@@ -124,3 +124,47 @@ test('a node restarted on storage that already holds a configuration needs no bo
   net.tick(30);
   assert.notEqual(net.leader(), 0);
 });
+
+test('two voters: a leader that removes itself leads on until the survivor confirms the commit', () => {
+  // Stepping down at once wedges the survivor if the one message carrying the commit is lost:
+  // still in {1, 2}, it needs the vote of a node that has left.
+  const net = Network.bootstrap([1, 2]);
+  net.elect(1);
+  net.propose(1, 'before');
+  net.rn(1).proposeConfChange({ type: CC.RemoveNode, nodeId: 1, context: enc('') });
+  // 2 gets the entry, but no message telling it the entry is committed.
+  let removalIndex = 0;
+  net.dropIf = (m) => m.from === 1 && removalIndex > 0 && m.commit >= removalIndex;
+  net.deliverAll(1000, (m) => {
+    if (removalIndex === 0 && m.type === MT.MsgAppResp && m.from === 2) removalIndex = net.rn(1).status().lastIndex;
+  });
+  assert.deepEqual(net.node(1).confState.voters, [2], 'the leader applied its removal');
+  assert.ok(net.rn(2).status().commit < removalIndex, 'the survivor does not know it yet');
+  net.tick(30, [1]); // past CheckQuorum, too
+  assert.equal(net.state(1), ST.Leader, 'it still leads: the survivor has not confirmed');
+  assert.throws(() => net.rn(1).propose(enc('x')), droppedErr);
+  net.heal();
+  net.tick(2, [1]);
+  assert.equal(net.state(1), ST.Follower, 'the survivor confirmed the commit');
+  assert.deepEqual(net.node(2).confState, { voters: [2], learners: [] });
+  net.crash(1);
+  net.tick(40, [2]);
+  assert.equal(net.leader(), 2);
+  net.propose(2, 'after');
+  assert.deepEqual(net.node(2).applied, ['before', 'after']);
+});
+
+test('demote a voter: AddLearnerNode on the leader makes it a learner, and the others elect a leader', () => {
+  const net = Network.bootstrap([1, 2, 3]);
+  net.elect(1);
+  net.confChange(1, CC.AddLearnerNode, 1);
+  assert.deepEqual(net.node(2).confState, { voters: [2, 3], learners: [1] });
+  assert.equal(net.state(1), ST.Follower);
+  net.tick(40);
+  const leader = net.leader();
+  assert.ok(leader === 2 || leader === 3);
+  net.propose(leader, 'after');
+  assert.deepEqual(net.node(1).applied, ['after'], 'the demoted node still receives the log');
+  net.tick(100, [1]);
+  assert.ok(!net.sent.some((m) => m.from === 1 && m.term > net.term(leader)), 'a learner never campaigns');
+});

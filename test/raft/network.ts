@@ -166,7 +166,9 @@ export class Network {
     return !this.dropIf(m);
   }
 
-  /** Runs one Ready of a node the way the application must; returns its outgoing messages. */
+  /** Runs one Ready of a node the way the application must (persist, apply, advance; the
+   *  messages all go after the persist, so canSendBeforePersist is not needed); returns its
+   *  outgoing messages. */
   flush(id: NodeId): Message[] {
     const node = this.node(id);
     if (node.down || !node.rn.hasReady()) return [];
@@ -233,7 +235,12 @@ export class Network {
     for (let round = 0; round < maxRounds * 100; round++) {
       if (queue.length === 0) for (const id of this.ids()) queue.push(...this.flush(id));
       const m = queue.shift();
-      if (m === undefined) return;
+      if (m === undefined) {
+        // A Ready without messages (a leader's commit after advance reported its entries
+        // persisted) may still be followed by another.
+        if (!this.anyReady()) return;
+        continue;
+      }
       if (afterEach === undefined) {
         this.deliver([m, ...queue.splice(0)]);
         continue;

@@ -112,6 +112,22 @@ test('read index with a single voter is answered at once', () => {
   assert.deepEqual(rd.messages, []);
 });
 
+test('a restarted single voter answers reads only once its own no-op is committed (on disk)', () => {
+  // Entries 2 and 3 may have been committed before the restart: the HardState's commit lags.
+  const net = new Network();
+  net.addNode(1, storageWith([1, 1, 1], { term: 1, commit: 1 }, [1]));
+  net.rn(1).campaign();
+  net.rn(1).readIndex(enc('after-restart'));
+  const rd = net.rn(1).ready();
+  assert.equal(rd.softState?.raftState, ST.Leader);
+  assert.deepEqual(rd.readStates, [], 'commit 1 may be stale: the no-op is not on disk yet');
+  net.node(1).storage.append(rd.entries);
+  net.node(1).storage.setHardState(rd.hardState!);
+  net.rn(1).advance(rd);
+  net.deliverAll();
+  assert.deepEqual(net.node(1).reads.map((r) => [r.index, dec(r.requestCtx)]), [[4, 'after-restart']]);
+});
+
 test('planted bug readWithoutReadIndex: a follower answers from its own commit index with no leader round', () => {
   const net = Network.bootstrap([1, 2, 3], { config: () => ({ plantedBugs: { readWithoutReadIndex: true } }) });
   net.rn(2).readIndex(enc('x')); // no leader at all

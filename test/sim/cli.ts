@@ -1,19 +1,21 @@
 // Command line for the simulator.
-//   npm run sim -- --seeds N --start S [--nodes 3|5|both] [--bug NAME] [--jobs J] [--verbose]
-//   npm run sim -- --seed S [--nodes 3|5] [--bug NAME] --verbose [--messages]
+//   npm run sim -- --seeds N --start S [--nodes 3|5|1+2|2+1|both|all] [--bug NAME] [--jobs J] [--verbose]
+//   npm run sim -- --seed S [--nodes 3|5|1+2|2+1] [--bug NAME] --verbose [--messages]
 // --no-rule-checks: check only safety properties and linearizability (not the one-vote-per-term
 // and leader-commit rules), to see what damage a planted bug really does.
 // --faults a,b,...: only these fault kinds (and heal), e.g. --faults membership,partition.
 // --app-sends-before-fsync: plant a bug in the simulated application (it acknowledges before
 // its writes are durable) to show that the fake disk's crash model catches it.
-// Seeds run are S..S+N-1; with --nodes both (the default) odd seeds run 3 nodes, even seeds 5.
+// Seeds run are S..S+N-1. Cluster shapes: 3 or 5 voters, 1+2 (one voter, two learners), 2+1
+// (two voters, one learner). --nodes all (the default) cycles by seed: 1 mod 4 runs 3 voters,
+// 2 mod 4 runs 5, 3 mod 4 runs 1+2, 0 mod 4 runs 2+1; --nodes both: odd seeds 3, even seeds 5.
 // Exits 1 if any seed fails.
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { PlantedBugs } from '../../src/raft/index.ts';
-import { FAULT_KINDS, type FaultKind } from './scenario.ts';
+import { CLUSTER_SHAPES, type ClusterShape, FAULT_KINDS, type FaultKind } from './scenario.ts';
 import { runSimulation, type SimResult } from './simulator.ts';
 
 const BUGS: (keyof PlantedBugs)[] = ['commitOldTermByCount', 'grantTwoVotesPerTerm', 'readWithoutReadIndex'];
@@ -21,7 +23,7 @@ const BUGS: (keyof PlantedBugs)[] = ['commitOldTermByCount', 'grantTwoVotesPerTe
 interface Plan {
   start: number;
   count: number;
-  nodes: '3' | '5' | 'both';
+  nodes: NodesOption;
   bug: keyof PlantedBugs | undefined;
   verbose: boolean;
   messages: boolean;
@@ -30,10 +32,19 @@ interface Plan {
   faults: FaultKind[] | undefined;
 }
 
-export function nodesForSeed(seed: number, nodes: '3' | '5' | 'both'): 3 | 5 {
-  if (nodes === '3') return 3;
-  if (nodes === '5') return 5;
-  return seed % 2 === 1 ? 3 : 5;
+type NodesOption = ClusterShape | 'both' | 'all';
+
+export function nodesForSeed(seed: number, nodes: NodesOption): ClusterShape {
+  if (nodes === 'both') return seed % 2 === 1 ? 3 : 5;
+  if (nodes === 'all') return CLUSTER_SHAPES[(seed + 3) % 4]!;
+  return nodes;
+}
+
+function parseNodes(s: string): NodesOption {
+  if (s === 'both' || s === 'all') return s;
+  const shape = CLUSTER_SHAPES.find((c) => String(c) === s);
+  if (shape === undefined) throw new Error(`--nodes must be one of ${CLUSTER_SHAPES.join(', ')}, both, all`);
+  return shape;
 }
 
 function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: number } | null } {
@@ -60,8 +71,7 @@ function parse(): { plan: Plan; jobs: number; worker: { offset: number; stride: 
     if (!Number.isSafeInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got ${s}`);
     return n;
   };
-  const nodes = values.nodes ?? 'both';
-  if (nodes !== '3' && nodes !== '5' && nodes !== 'both') throw new Error(`--nodes must be 3, 5 or both`);
+  const nodes = parseNodes(values.nodes ?? 'all');
   const bug = values.bug as keyof PlantedBugs | undefined;
   if (bug !== undefined && !BUGS.includes(bug)) throw new Error(`--bug must be one of ${BUGS.join(', ')}`);
   const single = values.seed !== undefined;
@@ -101,7 +111,7 @@ function describeFailure(r: SimResult): string {
 
 function reproCommand(plan: Plan, r: SimResult): string {
   const parts = ['npm run sim --', `--seed ${r.seed}`];
-  if (plan.nodes !== 'both') parts.push(`--nodes ${plan.nodes}`);
+  parts.push(`--nodes ${r.nodes}`);
   if (plan.bug) parts.push(`--bug ${plan.bug}`);
   if (plan.faults) parts.push(`--faults ${plan.faults.join(',')}`);
   if (!plan.ruleChecks) parts.push('--no-rule-checks');
@@ -142,7 +152,7 @@ function add(s: Summary, r: SimResult): void {
 
 async function runParallel(plan: Plan, jobs: number, s: Summary): Promise<void> {
   const self = fileURLToPath(import.meta.url);
-  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', plan.nodes, ...(plan.bug ? ['--bug', plan.bug] : []), ...(plan.ruleChecks ? [] : ['--no-rule-checks']), ...(plan.appSendsBeforeFsync ? ['--app-sends-before-fsync'] : []), ...(plan.faults ? ['--faults', plan.faults.join(',')] : [])];
+  const base = ['--start', String(plan.start), '--seeds', String(plan.count), '--nodes', String(plan.nodes), ...(plan.bug ? ['--bug', plan.bug] : []), ...(plan.ruleChecks ? [] : ['--no-rule-checks']), ...(plan.appSendsBeforeFsync ? ['--app-sends-before-fsync'] : []), ...(plan.faults ? ['--faults', plan.faults.join(',')] : [])];
   await Promise.all(
     Array.from({ length: jobs }, (_, k) => {
       const child = fork(self, [...base, '--worker-offset', String(k), '--worker-stride', String(jobs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -27,6 +27,7 @@ export class SimDisk {
   private durable: DurableState = { hardState: { term: 0, vote: 0, commit: 0 }, snapshot: null, entries: [] };
   private volatile: { seq: number; write: DiskWrite }[] = [];
   private nextSeq = 1;
+  private droppedFrom = Infinity;
   syncedWrites = 0;
   lostWrites = 0;
 
@@ -51,7 +52,7 @@ export class SimDisk {
   /** An fsync issued when lastSeq() was `upTo` has completed. */
   synced(upTo: number): void {
     while (this.volatile.length > 0 && this.volatile[0]!.seq <= upTo) {
-      applyWrite(this.durable, this.volatile.shift()!.write);
+      this.noteDropped(applyWrite(this.durable, this.volatile.shift()!.write));
       this.syncedWrites++;
     }
   }
@@ -59,9 +60,35 @@ export class SimDisk {
   /** Power loss: unsynced writes vanish, except a random prefix when `tornPrefix`. */
   crash(rng: Prng, tornPrefix: boolean): void {
     const keep = tornPrefix ? rng.int(this.volatile.length + 1) : 0;
-    for (let i = 0; i < keep; i++) applyWrite(this.durable, this.volatile[i]!.write);
+    for (let i = 0; i < keep; i++) this.noteDropped(applyWrite(this.durable, this.volatile[i]!.write));
     this.lostWrites += this.volatile.length - keep;
     this.volatile = [];
+  }
+
+  private noteDropped(from: number): void {
+    if (from < this.droppedFrom) this.droppedFrom = from;
+  }
+
+  /** The lowest index whose durable entry was dropped or replaced since the last call (or
+   *  Infinity): the only way a committed entry could leave a quorum's disks. */
+  takeDroppedFrom(): number {
+    const from = this.droppedFrom;
+    this.droppedFrom = Infinity;
+    return from;
+  }
+
+  /** The commit index this disk vouches for after a power loss (its HardState, or its snapshot). */
+  durableCommit(): number {
+    return Math.max(this.durable.hardState.commit, this.durable.snapshot?.metadata.index ?? 0);
+  }
+
+  /** Is entry (index, term) durable here, itself or inside a durable snapshot? */
+  holds(index: number, term: number): boolean {
+    const d = this.durable;
+    const snap = d.snapshot?.metadata;
+    if (snap !== undefined && index <= snap.index) return index < snap.index || snap.term === term;
+    const first = d.entries[0]?.index;
+    return first !== undefined && d.entries[index - first]?.term === term;
   }
 
   /** What a restarting node reads back (copies, so the node cannot change the disk). */
@@ -79,14 +106,19 @@ export class SimDisk {
   }
 }
 
-function applyWrite(d: DurableState, w: DiskWrite): void {
+/** Applies one write to the durable state; returns the lowest index of an entry it dropped or
+ *  replaced with a different term (Infinity if none). */
+function applyWrite(d: DurableState, w: DiskWrite): number {
+  let dropped = Infinity;
   if (w.snapshot !== null) {
     const s = w.snapshot.snap;
     const idx = s.metadata.index;
     if (d.snapshot === null || idx > d.snapshot.metadata.index) {
       d.snapshot = s;
-      if (w.snapshot.kind === 'raft') d.entries = [];
-      else d.entries = d.entries.filter((e) => e.index > idx);
+      if (w.snapshot.kind === 'raft') {
+        if (d.entries.length > 0 && d.entries[d.entries.length - 1]!.index > idx) dropped = idx + 1;
+        d.entries = [];
+      } else d.entries = d.entries.filter((e) => e.index > idx);
     }
   }
   if (w.entries.length > 0) {
@@ -97,8 +129,17 @@ function applyWrite(d: DurableState, w: DiskWrite): void {
       const base = d.entries.length > 0 ? d.entries[0]!.index : floor + 1;
       const last = base + d.entries.length - 1;
       if (first > last + 1) throw new DiskError(`disk: write of entry ${first} leaves a gap after ${last}`);
-      d.entries = d.entries.slice(0, Math.max(0, first - base)).concat(ents);
+      const kept = Math.max(0, first - base);
+      for (let i = kept; i < d.entries.length; i++) {
+        const replacement = ents[i - kept];
+        if (replacement === undefined || replacement.term !== d.entries[i]!.term) {
+          dropped = Math.min(dropped, d.entries[i]!.index);
+          break;
+        }
+      }
+      d.entries = d.entries.slice(0, kept).concat(ents);
     }
   }
   if (w.hardState !== null) d.hardState = { ...w.hardState };
+  return dropped;
 }

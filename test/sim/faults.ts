@@ -162,9 +162,10 @@ export class FaultInjector {
     }
   }
 
-  /** The leader proposes removing a voter (maybe itself), promoting a learner, or adding a
-   *  brand-new node as voter or learner. Ids are never reused: a removed member's disk is
-   *  gone, and with it its vote. */
+  /** The leader proposes removing a member (maybe itself), demoting a voter to learner (maybe
+   *  itself), promoting a learner, or adding a brand-new node as voter or learner. Ids are never
+   *  reused: a removed member's disk is gone, and with it its vote. Clusters that started with
+   *  three or more voters keep three; smaller ones may shrink to a single voter. */
   private changeMembership(): void {
     const h = this.host;
     const l = h.leader();
@@ -182,8 +183,17 @@ export class FaultInjector {
       proposeConfChange(l, { type: ConfChangeType.AddNode, nodeId: id, context: empty });
       return;
     }
-    if (voters.length >= 3 && (!canAdd || choice === 1)) {
-      const victim = r.pick([...voters, ...learners]);
+    const minVoters = h.scenario.voterCount < 3 ? 2 : 3;
+    if (voters.length >= minVoters && (!canAdd || choice === 1)) {
+      // With two voters, half the time the leader itself: the survivor must still take over.
+      const self = voters.length === 2 && r.chance(0.5);
+      if (r.chance(0.3)) {
+        const demoted = self ? l.id : r.pick(voters);
+        h.trace(`propose demoting voter n${demoted} to learner (leader n${l.id})`);
+        proposeConfChange(l, { type: ConfChangeType.AddLearnerNode, nodeId: demoted, context: empty });
+        return;
+      }
+      const victim = self ? l.id : r.pick([...voters, ...learners]);
       h.trace(`propose removing n${victim} (leader n${l.id})`);
       proposeConfChange(l, { type: ConfChangeType.RemoveNode, nodeId: victim, context: empty });
       return;

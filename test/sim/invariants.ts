@@ -64,6 +64,16 @@ export function entryId(e: Entry): string {
   return s;
 }
 
+/** The disks and memberships behind the nodes, for Quorum Durability. */
+export interface DurableView {
+  /** Is entry (index, term) on node `id`'s disk (durable, not just written), itself or in a snapshot? */
+  holds(id: NodeId, index: number, term: number): boolean;
+  /** The voter sets node `id` may have committed under since its previous Ready: the one it
+   *  has applied now, and the one it had at its previous Ready (entries applied in between
+   *  may have changed it after the commit index moved). */
+  configs(id: NodeId): NodeId[][];
+}
+
 interface NodeView {
   shadow: ShadowLog;
   term: number;
@@ -87,12 +97,17 @@ export class SafetyChecker {
   leadersElected = 0;
   /** Last commit index seen from each node (per incarnation). */
   private readonly commitOf = new Map<NodeId, number>();
+  /** index -> the entry's term and the voters of the configuration whose leader committed it. */
+  private readonly committedBy = new Map<number, { term: number; voters: NodeId[]; leader: NodeId }>();
+  private maxCommittedBy = 0;
 
   /** ruleChecks: also check the rules behind the properties (one vote per term, the leader
-   *  commit rule), which catch a broken rule before it does visible damage. */
+   *  commit rule), which catch a broken rule before it does visible damage. `durable`: also
+   *  check Quorum Durability (every committed entry is on the disks of a quorum of voters). */
   constructor(
     ids: readonly NodeId[],
     private readonly ruleChecks = true,
+    private readonly durable: DurableView | null = null,
   ) {
     for (const id of ids) this.nodes.set(id, freshView());
   }
@@ -163,30 +178,39 @@ export class SafetyChecker {
         );
       }
       this.commitOf.set(id, commit);
+      if (leaderNow !== 0 || wasLeaderTerm !== 0) this.onLeaderCommit(id, before, commit, v);
     }
 
-    if (leaderNow !== 0) this.claimLeadership(id, leaderNow, v);
+    // A Ready that changes term or vote is not real until persisted (nothing leaves before):
+    // a single voter that crashes first may lead that term again (onReadyPersisted claims it).
+    if (leaderNow !== 0 && !rd.changesTermOrVote) this.claimLeadership(id, leaderNow, v);
     v.leaderTerm = leaderNow;
-    for (const m of rd.messages) this.onMessage(id, m, v);
+    for (const m of rd.messages) this.onMessage(id, m);
     for (const e of rd.committedEntries) this.onCommitted(id, e, v.term);
   }
 
-  private onMessage(id: NodeId, m: Message, v: NodeView): void {
+  /** The Ready `rd` of node `id` is durable (its fsync completed, or it needed none). */
+  onReadyPersisted(id: NodeId, rd: Ready): void {
+    const v = this.view(id);
+    if (rd.changesTermOrVote && v.state === StateType.Leader && v.leaderTerm !== 0) this.claimLeadership(id, v.leaderTerm, v);
+  }
+
+  private onMessage(id: NodeId, m: Message): void {
     const t = m.type;
     // Followers forward proposals, read requests and transfer requests with the original
     // sender's id (for a transfer: the transferee).
     if (m.from !== id && t !== MessageType.MsgProp && t !== MessageType.MsgReadIndex && t !== MessageType.MsgTransferLeader) {
       throw new Violation('Message sender', `node ${id} sent a ${t} message from ${m.from}`);
     }
-    if (t === MessageType.MsgApp || t === MessageType.MsgHeartbeat || t === MessageType.MsgSnap) {
-      // Only a leader sends these, in its own term.
-      this.claimLeadership(id, m.term, v);
-    }
   }
 
   /** A message actually leaves node `id` (a vote only does once its fsync completed: a node
    *  that crashes before that may vote again, for anyone). */
   onSend(id: NodeId, m: Message): void {
+    if (m.type === MessageType.MsgApp || m.type === MessageType.MsgHeartbeat || m.type === MessageType.MsgSnap) {
+      // Only a leader sends these, in its own term.
+      this.claimLeadership(id, m.term, this.view(id));
+    }
     if (m.type !== MessageType.MsgVoteResp || m.reject || !this.ruleChecks) return;
     const k = `${m.term}:${id}`;
     const prior = this.voteOf.get(k);
@@ -281,6 +305,46 @@ export class SafetyChecker {
     }
     if (prior.id === '' && eid !== undefined) prior.id = eid;
     if (prior.prevTerm === -1) prior.prevTerm = prevTerm;
+  }
+
+  /** A leader raised its commit index from `from` to `to`: each newly committed entry must
+   *  already be on the disks of a quorum of its voters (a leader's own copy counts only once
+   *  it is durable, not when it is appended). */
+  private onLeaderCommit(id: NodeId, from: number, to: number, v: NodeView): void {
+    if (this.durable === null) return;
+    const configs = this.durable.configs(id);
+    for (let index = from + 1; index <= to; index++) {
+      if (this.committedBy.has(index)) continue;
+      const term = v.shadow.termAt(index);
+      if (term < 0) continue;
+      const voters = configs.find((c) => this.durableOnQuorum(index, term, c)) ?? configs[0]!;
+      const rec = { term, voters, leader: id };
+      this.committedBy.set(index, rec);
+      if (index > this.maxCommittedBy) this.maxCommittedBy = index;
+      this.checkQuorumDurable(index, rec);
+    }
+  }
+
+  /** Node `id`'s disk dropped or replaced entries from `from` on: recheck the committed ones. */
+  onDiskDropped(id: NodeId, from: number): void {
+    for (let index = from; index <= this.maxCommittedBy; index++) {
+      const rec = this.committedBy.get(index);
+      if (rec !== undefined && rec.voters.includes(id)) this.checkQuorumDurable(index, rec);
+    }
+  }
+
+  private durableOnQuorum(index: number, term: number, voters: NodeId[]): boolean {
+    const holders = voters.filter((n) => this.durable!.holds(n, index, term));
+    return holders.length >= Math.floor(voters.length / 2) + 1;
+  }
+
+  private checkQuorumDurable(index: number, rec: { term: number; voters: NodeId[]; leader: NodeId }): void {
+    if (this.durableOnQuorum(index, rec.term, rec.voters)) return;
+    const holders = rec.voters.filter((n) => this.durable!.holds(n, index, rec.term));
+    throw new Violation(
+      'Quorum Durability',
+      `entry ${index} (term ${rec.term}), committed by leader ${rec.leader} with voters [${rec.voters.join(',')}], is durable only on [${holders.join(',')}]`,
+    );
   }
 
   /** The node's state machine applied entry e; `digest` is its state afterwards. */

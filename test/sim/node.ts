@@ -27,8 +27,10 @@ import { decodeWrite, encodeWrite, KvStateMachine } from './kv.ts';
 import type { Prng } from './prng.ts';
 
 export interface NodeParams {
-  /** The initial cluster, bootstrapped on a blank disk; empty for a node that joins later. */
+  /** The initial voters, bootstrapped on a blank disk; empty for a node that joins later. */
   peers: NodeId[];
+  /** The initial learners, bootstrapped with the voters. */
+  learners: NodeId[];
   electionTicks: number;
   heartbeatTicks: number;
   maxSizePerMsg: number;
@@ -57,7 +59,7 @@ export interface NodeEnv {
   /** The node reported itself leader (in a Ready's soft state). */
   onLeader(node: SimNode): void;
   /** The node applied a committed membership change. */
-  onConfChange(node: SimNode, cc: ConfChange): void;
+  onConfChange(node: SimNode, cc: ConfChange, index: number): void;
   trace(line: string): void;
 }
 
@@ -73,6 +75,8 @@ export class SimNode {
   private sm = new KvStateMachine();
   private applied = 0;
   private confState: ConfState = { voters: [], learners: [] };
+  /** The voters when the previous Ready was taken (the checker's view of what a commit used). */
+  private votersAtLastReady: NodeId[] = [];
   private inflight: { rd: Ready; late: Message[] } | null = null;
   private readonly pendingWrites = new Map<number, HistoryOp>();
   private readonly pendingReads = new Map<string, HistoryOp>();
@@ -84,6 +88,10 @@ export class SimNode {
   pausedUntil = 0;
   /** Taken out of the cluster by a committed RemoveNode: stays down for good. */
   removed = false;
+  /** Index of its removal, once some member applied it, and the voters left then: it leaves
+   *  once their disks vouch for that commit. */
+  leavingAt = 0;
+  leavingVoters: NodeId[] = [];
   /** A member was added: snapshot now, so that the snapshot a leader sends it lists it
    *  (a node drops a snapshot whose ConfState lacks it, and with the log compacted past the
    *  AddNode entry it could never catch up: seed 141 deadlocked a {1} -> {1,6} cluster). */
@@ -125,6 +133,7 @@ export class SimNode {
     }
     this.storage.setHardState(d.hardState);
     this.storage.append(d.entries);
+    this.votersAtLastReady = this.voters();
     const p = this.params;
     this.raw = new RawNode({
       id: this.id,
@@ -141,7 +150,10 @@ export class SimNode {
       plantedBugs: p.plantedBugs,
     });
     const blank = d.snapshot === null && d.entries.length === 0 && d.hardState.term === 0;
-    if (blank && p.peers.length > 0) this.raw.bootstrap(p.peers.map((id) => ({ id, context: EMPTY })));
+    if (blank && p.peers.length > 0) {
+      const learners = p.learners.map((id) => ({ id, context: EMPTY, learner: true }));
+      this.raw.bootstrap([...p.peers.map((id) => ({ id, context: EMPTY })), ...learners]);
+    }
     this.isLeader = false;
     this.term = d.hardState.term;
     this.env.checker.onRestart(this.id, d.snapshot, d.entries, d.hardState.term);
@@ -180,6 +192,8 @@ export class SimNode {
     try {
       this.raw.step(m);
     } catch (e) {
+      // Every simulated peer is correct: the core must never refuse what one sends.
+      if (isRaftError(e, RaftErrorCode.InvalidMessage)) throw new Violation('Valid message refused', `node ${this.id}: ${e.message}`);
       if (!isRaftError(e, RaftErrorCode.StepPeerNotFound) && !isRaftError(e, RaftErrorCode.StepLocalMsg)) throw e;
     }
     this.pump();
@@ -236,6 +250,7 @@ export class SimNode {
     while (this.raw !== null && this.inflight === null && this.raw.hasReady()) {
       const rd = this.raw.ready();
       this.env.checker.onReady(this.id, rd);
+      this.votersAtLastReady = this.voters();
       this.noteSoftState(rd);
       if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
         this.disk.write({
@@ -246,7 +261,7 @@ export class SimNode {
       }
       const early: Message[] = [];
       const late: Message[] = [];
-      for (const m of rd.messages) (canSendBeforePersist(m) || this.params.sendBeforeFsync === true ? early : late).push(m);
+      for (const m of rd.messages) (canSendBeforePersist(rd, m) || this.params.sendBeforeFsync === true ? early : late).push(m);
       this.env.send(this, early);
       if (rd.mustSync) {
         this.inflight = { rd, late };
@@ -279,6 +294,7 @@ export class SimNode {
 
   private finishReady(rd: Ready, late: Message[]): void {
     const raw = this.raw!;
+    this.env.checker.onReadyPersisted(this.id, rd);
     if (rd.snapshot !== null) this.storage.applySnapshot(rd.snapshot);
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     this.storage.append(rd.entries);
@@ -319,7 +335,7 @@ export class SimNode {
       const cc = decodeConfChange(e.data);
       this.confState = this.raw!.applyConfChange(cc);
       if (cc.type !== ConfChangeType.RemoveNode) this.snapshotSoon = true;
-      this.env.onConfChange(this, cc);
+      this.env.onConfChange(this, cc, e.index);
     } else if (e.data.length > 0) {
       const w = decodeWrite(e.data);
       this.sm.apply(w);
@@ -359,6 +375,14 @@ export class SimNode {
     const compactTo = this.applied - p.snapshotKeep;
     if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
     this.disk.write({ snapshot: { snap, kind: 'app' }, entries: [], hardState: null });
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  configsSinceLastReady(): NodeId[][] {
+    return [this.voters(), this.votersAtLastReady];
   }
 
   voters(): NodeId[] {

@@ -2,11 +2,11 @@
 // them all; add one whenever a failure is fixed, with what it found.
 
 import type { PlantedBugs } from '../../src/raft/index.ts';
-import type { FaultKind } from './scenario.ts';
+import type { ClusterShape, FaultKind } from './scenario.ts';
 
 export interface RegressionSeed {
   seed: number;
-  nodes: 3 | 5;
+  nodes: ClusterShape;
   found: string;
   /** Run with this planted bug: the seed may fail, but never with `wrongly`. */
   bug?: keyof PlantedBugs;
@@ -43,8 +43,34 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // n4 (newest log, config {3,4}) asked n3 for its vote at a lower term, which n3 ignored
   // without answering, so n4 never learned the term it needed. Livelock.
   { seed: 1421, nodes: 3, faults: ['membership', 'partition', 'isolateLeader', 'crash'], found: 'core: lower-term MsgVote ignored, livelock' },
+  // Issue 7 item 9: a single voter counted its own entries at append time (every 1+2 seed
+  // failed Quorum Durability at once); after the fix, a restarted single voter answered a read
+  // from a stale commit index before its no-op committed (927); a single voter's leadership
+  // in a term it never persisted was taken for a second leader (checker, 1539).
+  { seed: 1, nodes: '1+2', found: 'core: single voter commits an entry not on its disk' },
+  { seed: 927, nodes: '1+2', found: 'core: restarted single voter reads from a stale commit' },
+  { seed: 1539, nodes: '1+2', found: 'checker: unpersisted single-voter leadership' },
+  // Two voters, one removed: the node that applied the removal restarted with an older commit
+  // index (a commit-only HardState is not fsynced) and was back in the two-voter configuration
+  // (2024, 2704, 3804, 7976): a Ready that applies a ConfChange is now synced. A leader that
+  // left the voters stepped down on CheckQuorum before the survivor knew (8872).
+  { seed: 2024, nodes: '2+1', found: 'core: applied conf change forgotten after a restart' },
+  { seed: 7976, nodes: '2+1', found: 'core: applied conf change forgotten after a restart' },
+  { seed: 8872, nodes: '2+1', found: 'core: leaving leader stepped down on CheckQuorum' },
+  // Sim: a learner applied the removal of the leader before the survivor did, and the removed
+  // node stopped at once: the survivor stayed in {1,4}. Removed nodes now all leave only once
+  // the voters' disks vouch for the removal.
+  { seed: 9527, nodes: '1+2', found: 'sim: a removed node stopped before the survivor knew' },
+  { seed: 727, nodes: '1+2', found: 'sim: a leaving node waits until the voters\' disks vouch for its removal' },
 ];
 
 /** Seeds that fail because of an open bug in the core; seeds.test.ts runs them as todo tests
  *  (reported, not failing the suite). Move them to REGRESSION_SEEDS once fixed. */
-export const KNOWN_CORE_FAILURES: (RegressionSeed & { invariant: string })[] = [];
+export const KNOWN_CORE_FAILURES: (RegressionSeed & { invariant: string })[] = [
+  // Voters {2,5}; leader 5 removes itself; CheckQuorum deposes it just before it applies the
+  // removal. Then 5 (not a voter in its own configuration) cannot campaign, and 2 (still in
+  // {2,5}, lacking entry 93 that 5 has) cannot win 5's vote: wedged. Open (see the report).
+  { seed: 3752, nodes: '2+1', invariant: 'Liveness', found: 'two voters: removed leader deposed before applying its removal' },
+  // The same wedge after the leaving leader crashed and restarted as a follower.
+  { seed: 2439, nodes: '1+2', invariant: 'Liveness', found: 'two voters: removed leader crashed before the survivor knew' },
+];

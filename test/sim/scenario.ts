@@ -21,8 +21,25 @@ export type FaultKind =
   | 'pause'
   | 'transfer';
 
+/**
+ * The initial cluster: 3 or 5 voters, or `V+L`: V voters and L learners. One voter with
+ * learners is where a leader's unpersisted self-ack once committed alone (issue 7, item 9);
+ * two voters is where a leader that removes itself can leave the survivor unable to win.
+ */
+export type ClusterShape = 3 | 5 | '1+2' | '2+1';
+export const CLUSTER_SHAPES: readonly ClusterShape[] = [3, 5, '1+2', '2+1'];
+
+export function shapeMembers(shape: ClusterShape): { voters: number; learners: number } {
+  if (shape === 3 || shape === 5) return { voters: shape, learners: 0 };
+  const [voters, learners] = shape.split('+').map(Number) as [number, number];
+  return { voters, learners };
+}
+
 export interface Scenario {
-  nodeCount: 3 | 5;
+  shape: ClusterShape;
+  /** Initial members: ids 1..voterCount vote, the rest up to nodeCount are learners. */
+  nodeCount: number;
+  voterCount: number;
   electionTicks: number;
   heartbeatTicks: number;
   maxSizePerMsg: number;
@@ -75,7 +92,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
 /** `onlyFaults` restricts the run to those kinds (plus heal), for targeted tests. */
 export function makeScenario(
   rng: Prng,
-  nodeCount: 3 | 5,
+  shape: ClusterShape,
   bug: keyof PlantedBugs | undefined,
   onlyFaults?: readonly FaultKind[],
 ): Scenario {
@@ -105,8 +122,11 @@ export function makeScenario(
     }
     if (!onlyFaults.includes('heal')) faultWeights.heal = 1;
   }
+  const { voters, learners } = shapeMembers(shape);
   return {
-    nodeCount,
+    shape,
+    nodeCount: voters + learners,
+    voterCount: voters,
     electionTicks,
     heartbeatTicks: rng.range(1, 3),
     maxSizePerMsg: rng.pick([1, 1, 24, 100, 1 << 20]),
@@ -136,7 +156,7 @@ export function describeScenario(s: Scenario): string {
     .map(([k, v]) => `${k}:${v}`)
     .join(' ');
   return [
-    `nodes=${s.nodeCount} election=${s.electionTicks} heartbeat=${s.heartbeatTicks} maxSizePerMsg=${s.maxSizePerMsg} inflight=${s.maxInflightMsgs} maxUncommitted=${s.maxUncommittedEntriesSize} preVote=${s.preVote} checkQuorum=${s.checkQuorum}`,
+    `nodes=${s.nodeCount} (${s.voterCount} voters) election=${s.electionTicks} heartbeat=${s.heartbeatTicks} maxSizePerMsg=${s.maxSizePerMsg} inflight=${s.maxInflightMsgs} maxUncommitted=${s.maxUncommittedEntriesSize} preVote=${s.preVote} checkQuorum=${s.checkQuorum}`,
     `snapshotEvery=${s.snapshotEvery} keep=${s.snapshotKeep} faultTicks=${s.faultTicks} gap=${s.faultGapTicks.join('-')} restart=${s.restartTicks.join('-')} torn=${s.tornWrites}`,
     `clients=${s.clients} readRatio=${s.readRatio} timeout=${s.clientTimeoutTicks} faults: ${weights}`,
     `plantedBugs=${JSON.stringify(s.plantedBugs)}`,

@@ -38,6 +38,17 @@ for (const nodes of [3, 5] as const) {
   });
 }
 
+// One voter with learners, and two voters with a learner (demotions and self-removals).
+for (const nodes of ['1+2', '2+1'] as const) {
+  test(`${nodes} (voters+learners), mixed faults`, () => {
+    for (let seed = 1; seed <= 12; seed++) expectOk(runSimulation({ seed: 5000 + seed, nodes }));
+  });
+  test(`${nodes} (voters+learners), membership and crashes`, () => {
+    const faults: FaultKind[] = ['membership', 'crash', 'crashLeader', 'links'];
+    for (let seed = 1; seed <= 8; seed++) expectOk(runSimulation({ seed: 6000 + seed, nodes, onlyFaults: faults }));
+  });
+}
+
 test('regression seeds', () => {
   for (const r of REGRESSION_SEEDS) {
     if (r.bug !== undefined) {

@@ -13,14 +13,14 @@ import { type DiskProfile, FAST_DISK, type FaultHost, FaultInjector } from './fa
 import { CALM_LINKS, SimNetwork } from './network.ts';
 import { type NodeEnv, type NodeParams, SimNode } from './node.ts';
 import { Prng } from './prng.ts';
-import { describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
+import { type ClusterShape, describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
 
 /** Simulated time units per tick: messages and fsyncs take a few units. */
 export const UNITS_PER_TICK = 10;
 
 export interface SimOptions {
   seed: number;
-  nodes: 3 | 5;
+  nodes: ClusterShape;
   bug?: keyof PlantedBugs;
   /** Receives trace lines when set. */
   log?: (line: string) => void;
@@ -52,7 +52,7 @@ export interface SimStats {
 
 export interface SimResult {
   seed: number;
-  nodes: 3 | 5;
+  nodes: ClusterShape;
   ok: boolean;
   invariant?: string;
   detail?: string;
@@ -67,7 +67,6 @@ type SimEvent =
   | { k: 'restart'; node: SimNode }
   | { k: 'fault' }
   | { k: 'heal' }
-  | { k: 'shutdown'; node: SimNode }
   | { k: 'cutLeader'; node: SimNode; inc: number; crash: boolean }
   | { k: 'client'; client: number }
   | { k: 'timeout'; op: HistoryOp }
@@ -107,11 +106,15 @@ export class Simulation implements NodeEnv, FaultHost {
     this.faultRng = root.fork();
     this.clientRng = root.fork();
     const ids = Array.from({ length: this.scenario.nodeCount }, (_, i) => i + 1);
-    this.checker = new SafetyChecker(ids, opts.ruleChecks ?? true);
+    this.checker = new SafetyChecker(ids, opts.ruleChecks ?? true, {
+      holds: (id, index, term) => this.nodes[id - 1]?.disk.holds(index, term) === true,
+      configs: (id) => this.nodes[id - 1]?.configsSinceLastReady() ?? [],
+    });
     this.network = new SimNetwork(root.fork(), [...ids]);
     const s = this.scenario;
     this.baseParams = {
-      peers: ids,
+      peers: ids.slice(0, this.scenario.voterCount),
+      learners: ids.slice(this.scenario.voterCount),
       electionTicks: s.electionTicks,
       heartbeatTicks: s.heartbeatTicks,
       maxSizePerMsg: s.maxSizePerMsg,
@@ -257,6 +260,7 @@ export class Simulation implements NodeEnv, FaultHost {
     switch (ev.k) {
       case 'tick':
         if (!ev.node.up || ev.node.incarnation !== ev.inc) return;
+        if (this.leaveIfConfirmed(ev.node)) return;
         ev.node.tick();
         // Clocks run at slightly different rates (fixed per incarnation) and jitter per tick.
         this.push(this.time + UNITS_PER_TICK - 1 + ((ev.node.id * 7 + ev.inc) % 3) + this.rng.range(-1, 1), ev);
@@ -264,7 +268,10 @@ export class Simulation implements NodeEnv, FaultHost {
       case 'deliver':
         return this.deliver(ev.m, ev.sender);
       case 'fsync':
-        if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.fsyncDone(ev.upTo);
+        if (ev.node.up && ev.node.incarnation === ev.inc) {
+          ev.node.fsyncDone(ev.upTo);
+          this.checkDiskDrops(ev.node);
+        }
         return;
       case 'restart':
         if (!ev.node.up && !ev.node.removed) this.restart(ev.node);
@@ -276,9 +283,6 @@ export class Simulation implements NodeEnv, FaultHost {
         return;
       case 'heal':
         return this.heal();
-      case 'shutdown':
-        ev.node.crash(false);
-        return;
       case 'cutLeader':
         if (this.healed || !ev.node.up || ev.node.incarnation !== ev.inc) return;
         if (ev.crash) this.crash(ev.node);
@@ -361,6 +365,7 @@ export class Simulation implements NodeEnv, FaultHost {
     if (!n.up) return;
     this.stats.crashes++;
     n.crash(this.scenario.tornWrites && this.faultRng.chance(0.5));
+    this.checkDiskDrops(n);
     this.push(this.time + this.faultRng.range(...this.scenario.restartTicks) * UNITS_PER_TICK, { k: 'restart', node: n });
   }
 
@@ -390,7 +395,7 @@ export class Simulation implements NodeEnv, FaultHost {
   /** A brand-new node (fresh id, empty disk, no bootstrap) that will catch up from the leader. */
   addNode(): SimNode {
     const id = this.nodes.length + 1;
-    const n = new SimNode(id, { ...this.baseParams, peers: [] }, this, this.root.fork());
+    const n = new SimNode(id, { ...this.baseParams, peers: [], learners: [] }, this, this.root.fork());
     this.nodes.push(n);
     this.checker.addNode(id);
     this.network.addNode(id);
@@ -401,15 +406,43 @@ export class Simulation implements NodeEnv, FaultHost {
     return this.nodes.length;
   }
 
-  onConfChange(node: SimNode, cc: ConfChange): void {
+  onConfChange(node: SimNode, cc: ConfChange, index: number): void {
     if (cc.type !== ConfChangeType.RemoveNode) return;
     const gone = this.nodes[cc.nodeId - 1];
-    if (gone === undefined || gone.removed) return;
-    // Committed: the removed node shuts down for good (as the service does on applying it).
-    this.trace(`n${cc.nodeId} removed (applied by n${node.id}); it shuts down`);
-    gone.removed = true;
-    if (gone !== node) gone.crash(false);
-    else this.push(this.time, { k: 'shutdown', node: gone });
+    if (gone === undefined || gone.removed || gone.leavingAt > 0) return;
+    // Committed: the removed node stays up (answering votes and appends) until the voters left
+    // durably know it. Stopping at once can wedge a two-voter cluster: if the one message
+    // carrying the commit is lost, the survivor, still in the old configuration, needs the vote
+    // of a node that is gone (issue 7, item 7; seed 9527: a learner applied the removal first).
+    this.trace(`n${cc.nodeId} removed at ${index} (applied by n${node.id}); it leaves once the voters left know it`);
+    gone.leavingAt = index;
+    gone.leavingVoters = node.voters();
+  }
+
+  /**
+   * A removed node shuts down once every remaining voter's disk vouches
+   * for the commit of that removal. Applied is not enough: a commit index learned from a
+   * heartbeat is not fsynced, and a survivor that restarts with the older commit is back in
+   * the old configuration, needing this node's vote (seed 727, 1+2). Until then the leaving
+   * node answers votes and appends, so such a survivor can still win and commit. (An oracle:
+   * the service must confirm this by other means.)
+   */
+  private leaveIfConfirmed(n: SimNode): boolean {
+    if (n.leavingAt === 0) return false;
+    for (const id of n.leavingVoters) {
+      const v = this.nodes[id - 1];
+      if (v !== undefined && v !== n && v.disk.durableCommit() < n.leavingAt) return false;
+    }
+    this.trace(`n${n.id} leaves: the disks of the voters [${n.leavingVoters.join(',')}] vouch for its removal`);
+    n.removed = true;
+    n.crash(false);
+    return true;
+  }
+
+  /** Quorum Durability must also survive entries leaving a disk (overwritten or replaced by a snapshot). */
+  private checkDiskDrops(n: SimNode): void {
+    const from = n.disk.takeDroppedFrom();
+    if (from !== Infinity) this.checker.onDiskDropped(n.id, from);
   }
 
   // ---- clients ----
