@@ -447,11 +447,14 @@ export class Raft {
         // Refuse with our term, as the paper's RequestVote reply does. Ignoring a stale candidate
         // silently can livelock: a candidate with the newest log never learns the term it needs
         // while a lagging voter campaigns at ever higher terms (simulator seed 1421).
-        this.send(newMessage({ type: voteRespType(m.type), to: m.from, term: this.term, reject: true }));
+        this.send(this.voteResponse(m, this.term, true));
       }
       return;
     }
 
+    if ((m.type === MessageType.MsgVoteResp || m.type === MessageType.MsgPreVoteResp) && this.state !== StateType.Leader) {
+      this.learnCommit(m);
+    }
     switch (m.type) {
       case MessageType.MsgHup:
         this.hup(this.preVote ? 'pre-election' : 'election');
@@ -471,18 +474,35 @@ export class Raft {
       (this.vote === NONE && this.lead === NONE) ||
       (m.type === MessageType.MsgPreVote && m.term > this.term) ||
       (m.type === MessageType.MsgVote && this.bugs.grantTwoVotesPerTerm === true);
-    const respType = voteRespType(m.type);
     if (canVote && this.log.isUpToDate(m.index, m.logTerm)) {
       this.logger.debug('raft: granted vote', { id: this.id, type: m.type, to: m.from, term: m.term });
       // A granted response carries the candidate's term (for a pre-vote, the term it will campaign at).
-      this.send(newMessage({ type: respType, to: m.from, term: m.term }));
+      this.send(this.voteResponse(m, m.term, false));
       if (m.type === MessageType.MsgVote) {
         this.electionElapsed = 0;
         this.vote = m.from;
       }
     } else {
-      this.send(newMessage({ type: respType, to: m.from, term: this.term, reject: true }));
+      this.send(this.voteResponse(m, this.term, true));
     }
+  }
+
+  /**
+   * Every vote answer also says what we know is committed: `commit` and the term of our entry
+   * there (`logTerm`). A candidate that has that very entry knows its log up to there is
+   * committed (Log Matching). This is how a survivor learns that a member which left was
+   * committed out, when that member's longer log keeps it from winning the survivor's vote
+   * under the old configuration (simulator seeds 3752, 2439).
+   */
+  private voteResponse(m: Message, term: number, reject: boolean): Message {
+    const commit = this.log.committed;
+    return newMessage({ type: voteRespType(m.type), to: m.from, term, reject, commit, logTerm: this.log.termOrZero(commit) });
+  }
+
+  private learnCommit(m: Message): void {
+    if (m.commit <= this.log.committed || m.commit > this.log.lastIndex() || !this.log.matchTerm(m.commit, m.logTerm)) return;
+    this.logger.debug('raft: learned a commit index from a vote answer', { id: this.id, from: m.from, commit: m.commit });
+    this.log.commitTo(m.commit);
   }
 
   // ---- elections ----

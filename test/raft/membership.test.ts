@@ -168,3 +168,29 @@ test('demote a voter: AddLearnerNode on the leader makes it a learner, and the o
   net.tick(100, [1]);
   assert.ok(!net.sent.some((m) => m.from === 1 && m.term > net.term(leader)), 'a learner never campaigns');
 });
+
+test('two voters: the survivor learns from the leaver\'s vote refusal that the removal committed', () => {
+  // The leaver restarted (or was deposed) before the survivor heard of the commit, and its log
+  // is longer than the survivor's, so it refuses the survivor's vote; having left, it never
+  // campaigns itself. The refusal carries its commit index: that is how the survivor learns.
+  const net = Network.bootstrap([1, 2]);
+  net.elect(1);
+  net.propose(1, 'before');
+  net.rn(1).proposeConfChange({ type: CC.RemoveNode, nodeId: 1, context: enc('') });
+  const removalIndex = net.rn(1).status().lastIndex;
+  net.rn(1).propose(enc('late'));
+  net.dropIf = (m) => m.from === 1 && (m.commit >= removalIndex || m.entries.some((e) => e.index > removalIndex));
+  net.deliverAll();
+  assert.deepEqual(net.node(1).confState.voters, [2], 'the leaver applied its removal');
+  assert.ok(net.rn(2).status().commit < removalIndex, 'the survivor does not know it');
+  assert.ok(net.log(1).length > net.log(2).length, "the leaver's log is the longer one");
+  net.crash(1);
+  net.restart(1);
+  net.heal();
+  net.deliverAll();
+  net.tick(60);
+  assert.equal(net.leader(), 2);
+  assert.deepEqual(net.node(2).confState, { voters: [2], learners: [] });
+  net.propose(2, 'after');
+  assert.deepEqual(net.node(2).applied, ['before', 'after']);
+});

@@ -62,15 +62,16 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // the voters' disks vouch for the removal.
   { seed: 9527, nodes: '1+2', found: 'sim: a removed node stopped before the survivor knew' },
   { seed: 727, nodes: '1+2', found: 'sim: a leaving node waits until the voters\' disks vouch for its removal' },
+  // Voters {2,5}; leader 5 removes itself; CheckQuorum deposes it just before it applies the
+  // removal. Then 5 (not a voter in its own configuration) cannot campaign, and 2 (still in
+  // {2,5}, lacking entry 93 that 5 has) cannot win 5's vote: wedged (3752); the same after the
+  // leaving leader crashed and restarted as a follower (2439). Vote answers now carry the
+  // voter's commit index, so 2 learns from 5's refusal that the removal committed.
+  { seed: 3752, nodes: '2+1', found: 'core: survivor never learned the removal of the other voter' },
+  { seed: 2439, nodes: '1+2', found: 'core: survivor never learned the removal after a crash' },
 ];
 
 /** Seeds that fail because of an open bug in the core; seeds.test.ts runs them as todo tests
  *  (reported, not failing the suite). Move them to REGRESSION_SEEDS once fixed. */
 export const KNOWN_CORE_FAILURES: (RegressionSeed & { invariant: string })[] = [
-  // Voters {2,5}; leader 5 removes itself; CheckQuorum deposes it just before it applies the
-  // removal. Then 5 (not a voter in its own configuration) cannot campaign, and 2 (still in
-  // {2,5}, lacking entry 93 that 5 has) cannot win 5's vote: wedged. Open (see the report).
-  { seed: 3752, nodes: '2+1', invariant: 'Liveness', found: 'two voters: removed leader deposed before applying its removal' },
-  // The same wedge after the leaving leader crashed and restarted as a follower.
-  { seed: 2439, nodes: '1+2', invariant: 'Liveness', found: 'two voters: removed leader crashed before the survivor knew' },
 ];
