@@ -135,6 +135,8 @@ export class RaftNode implements NodeInfo {
   /** Peer messages refused (malformed, local-only types, ...), and when we last said so. */
   private droppedPeerMessages = 0;
   private lastDroppedLog = 0;
+  /** We applied our own removal as a voter and wait for a remaining voter to confirm it (see leave). */
+  private leaving = false;
 
   private confState: ConfState;
   private appliedIndex: number;
@@ -203,7 +205,7 @@ export class RaftNode implements NodeInfo {
       events: {
         unreachable: (id) => this.push(() => this.inUnreachable.add(id)),
         snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
-        removed: () => this.requestStop({ kind: 'removed' }, 'a peer says this member was removed from the cluster'),
+        removed: (id) => this.onPeerSaysRemoved(id),
         rejected: (id, status) => this.logRejected(id, status),
         received: (msgs) => this.push(() => {
           for (const m of msgs) this.inMsgs.push(m);
@@ -246,6 +248,7 @@ export class RaftNode implements NodeInfo {
     if (this.running) return;
     this.running = true;
     this.tickTimer = setInterval(() => {
+      if (this.leaving) this.transport.probe(this.confState.voters);
       this.transport.releaseStale();
       this.pendingTicks++;
       this.kick();
@@ -317,6 +320,7 @@ export class RaftNode implements NodeInfo {
 
   unhealthyReason(): string | null {
     if (this.stopRequested !== null) return 'stopping';
+    if (this.leaving) return 'removed from the cluster; waiting for a remaining voter to confirm';
     if (!this.running) return 'not started';
     if (this.leader === 0) return 'no leader';
     if (!this.o.kvApplying()) return 'not applying';
@@ -369,11 +373,15 @@ export class RaftNode implements NodeInfo {
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
     const durableIndex = this.storage.lastIndex();
     if (snap === null && committed.length > 0 && committed[0]!.index <= durableIndex) {
+      // A conf change waits for the fsync, which makes its commit index durable: once applied,
+      // a removal is announced to peers (410) and must never be forgotten by a restart.
       let n = 0;
-      while (n < committed.length && committed[n]!.index <= durableIndex) n++;
-      const now = n === committed.length ? committed : committed.slice(0, n);
-      committed = n === committed.length ? [] : committed.slice(n);
-      await this.applyEntries(now);
+      while (n < committed.length && committed[n]!.index <= durableIndex && committed[n]!.type !== EntryType.ConfChange) n++;
+      if (n > 0) {
+        const now = n === committed.length ? committed : committed.slice(0, n);
+        committed = n === committed.length ? [] : committed.slice(n);
+        await this.applyEntries(now);
+      }
     }
     if (snap !== null) {
       // The file first, then the marker that vouches for it.
@@ -423,6 +431,7 @@ export class RaftNode implements NodeInfo {
       if (requestId !== null) this.settleConfChange(requestId, new ServiceError(refusal));
       return;
     }
+    const wasVoter = this.confState.voters.includes(this.id);
     this.confState = this.raft.applyConfChange(cc);
     switch (cc.type) {
       case ConfChangeType.AddNode:
@@ -442,9 +451,31 @@ export class RaftNode implements NodeInfo {
     }
     // First: a DELETE of this very node, sent to it, still gets its 204.
     if (requestId !== null) this.settleConfChange(requestId, null);
-    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) {
+    if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) this.leave(wasVoter);
+  }
+
+  /**
+   * We applied our own removal. A learner, or a voter whose peers all still count without it,
+   * may go at once; but the survivors may not know the removal committed yet (the one message
+   * saying so can be lost), and a survivor of a two-voter cluster that does not know it can
+   * never be elected without our vote. So a voter stays, serving votes and appends, and asks
+   * the remaining voters each tick until one answers 410: it has applied the removal, after
+   * its fsync, so it knows for good (see onPeerSaysRemoved).
+   */
+  private leave(wasVoter: boolean): void {
+    if (!wasVoter || this.confState.voters.length === 0) {
       this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
+      return;
     }
+    this.leaving = true;
+    this.log.warn({ voters: this.confState.voters }, 'this member was removed from the cluster: staying until a remaining voter confirms');
+  }
+
+  /** A peer answered 410: it applied our removal. A voter's word lets us go; a learner's may come first. */
+  private onPeerSaysRemoved(id: number): void {
+    if (this.leaving && !this.confState.voters.includes(id)) return;
+    if (!this.leaving && this.confState.learners.includes(id)) return;
+    this.requestStop({ kind: 'removed' }, `member ${id} says this member was removed from the cluster`);
   }
 
   private async applySnapshot(snap: Snapshot): Promise<void> {

@@ -18,7 +18,7 @@ import { createLogger } from '../src/logger.ts';
 import { MessageType, type Message } from '../src/raft/index.ts';
 import { RaftNode } from '../src/raftnode.ts';
 import { deriveClusterId } from '../src/recovery.ts';
-import { PATH_MESSAGES, peerHeaders } from '../src/transport/index.ts';
+import { PATH_MESSAGES, PATH_PROBE, peerHeaders } from '../src/transport/index.ts';
 import { freePort, until } from './e2e/cluster.ts';
 
 export const LEADER_ID = 1;
@@ -44,6 +44,9 @@ export function msg(m: Partial<Message> & Pick<Message, 'type' | 'term'>): Messa
 /** The scripted member 1: records what member 2 sends it and sends member 2 messages. */
 export class FakeLeader {
   readonly received: Message[] = [];
+  /** What we answer to the node's POST /raft/probe (410: we applied its removal), and how often it asked. */
+  probeStatus = 204;
+  probes = 0;
   private heartbeat: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -59,7 +62,8 @@ export class FakeLeader {
     server.on('request', (req, res) => {
       void readBody(req).then((body) => {
         if (req.method === 'POST' && req.url === PATH_MESSAGES) leader.received.push(...decodeMessages(body));
-        res.statusCode = 204;
+        if (req.method === 'POST' && req.url === PATH_PROBE) leader.probes++;
+        res.statusCode = req.url === PATH_PROBE ? leader.probeStatus : 204;
         res.end();
       });
     });

@@ -122,3 +122,25 @@ test('membership requests are checked before they are proposed: 409 and 404 from
   await refused({ type: ConfChangeType.RemoveNode, nodeId: 5, peerUrl: '' }, 'ERR_MEMBER_NOT_FOUND');
   assert.equal(leader.received.filter(isConfChangeProp).length, 0, 'nothing refused was proposed');
 });
+
+test('a voter that applies its own removal stays until a remaining voter confirms it (410), then stops', async (t) => {
+  const { leader, start } = await twoMemberSetup(t);
+  const n = await start();
+  leader.lead(TERM, () => BOOTSTRAP_COMMIT);
+  await following(n);
+  let finished: string | null = null;
+  void n.node.finished.then((r) => (finished = r.kind));
+  const removal = {
+    term: TERM,
+    index: BOOTSTRAP_COMMIT + 1,
+    type: EntryType.ConfChange,
+    data: encodeConfChange({ type: ConfChangeType.RemoveNode, nodeId: 2, context: new Uint8Array(0) }),
+  };
+  await leader.send(msg({ type: MessageType.MsgApp, term: TERM, index: BOOTSTRAP_COMMIT, logTerm: 1, entries: [removal], commit: removal.index }));
+  // Until the survivor confirms, the survivor may still need this node's vote: it stays.
+  await until('the leaving node asks the remaining voter', async () => (leader.probes >= 3 ? true : undefined));
+  assert.equal(finished, null);
+  assert.match(String(n.node.unhealthyReason()), /removed from the cluster/);
+  leader.probeStatus = 410;
+  await until('the node stops once the survivor has applied its removal', async () => (finished === 'removed' ? true : undefined));
+});

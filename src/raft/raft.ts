@@ -453,7 +453,12 @@ export class Raft {
     }
 
     if ((m.type === MessageType.MsgVoteResp || m.type === MessageType.MsgPreVoteResp) && this.state !== StateType.Leader) {
-      this.learnCommit(m);
+      if (this.learnCommit(m) && this.state !== StateType.Follower) {
+        // What we learned may change the configuration we are campaigning in (even remove us):
+        // give up this campaign; the next one starts once those entries are applied.
+        this.becomeFollower(this.term, NONE);
+        return;
+      }
     }
     switch (m.type) {
       case MessageType.MsgHup:
@@ -499,10 +504,12 @@ export class Raft {
     return newMessage({ type: voteRespType(m.type), to: m.from, term, reject, commit, logTerm: this.log.termOrZero(commit) });
   }
 
-  private learnCommit(m: Message): void {
-    if (m.commit <= this.log.committed || m.commit > this.log.lastIndex() || !this.log.matchTerm(m.commit, m.logTerm)) return;
+  /** Raises our commit index from a vote answer when we hold the entry it names; says whether it did. */
+  private learnCommit(m: Message): boolean {
+    if (m.commit <= this.log.committed || m.commit > this.log.lastIndex() || !this.log.matchTerm(m.commit, m.logTerm)) return false;
     this.logger.debug('raft: learned a commit index from a vote answer', { id: this.id, from: m.from, commit: m.commit });
     this.log.commitTo(m.commit);
+    return true;
   }
 
   // ---- elections ----

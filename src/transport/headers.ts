@@ -12,6 +12,8 @@ export const CONTENT_TYPE = 'application/octet-stream';
 export const PATH_MESSAGES = '/raft';
 export const PATH_SNAPSHOT = '/raft/snapshot';
 export const PATH_CLUSTER = '/raft/cluster';
+/** Answers 204, or 410 to a member that was removed: how a leaving member learns the others know. */
+export const PATH_PROBE = '/raft/probe';
 
 export interface Identity {
   clusterId: string;

@@ -8,7 +8,7 @@ import { Pool } from 'undici';
 import { BinaryWriter, decodeMessages, writeMessages } from '../codec/index.ts';
 import type { Message } from '../raft/types.ts';
 import { MessageType } from '../raft/types.ts';
-import { PATH_MESSAGES, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
+import { PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
 
 /**
  * How one POST went: an HTTP status (0 when the peer could not be reached), and for a 200
@@ -27,8 +27,8 @@ const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 export interface PeerEvents {
   unreachable(id: number): void;
   snapshotStatus(id: number, ok: boolean): void;
-  /** The peer answered 410: this member was removed from the cluster. */
-  removed(): void;
+  /** Peer `id` answered 410: it has applied this member's removal from the cluster. */
+  removed(id: number): void;
   /** The peer refused our identity (412): wrong cluster or wrong member. */
   rejected(id: number, status: number): void;
   /** Messages the peer sent back in its answer. */
@@ -99,6 +99,13 @@ export class PeerClient {
     if (!this.sending) this.idle = this.drain();
   }
 
+  /** Ask the peer whether it has applied our removal: a 410 is reported as `removed`. */
+  async probe(): Promise<void> {
+    if (this.stopped) return;
+    const outcome = await this.post(PATH_PROBE, new Uint8Array(0), this.headers);
+    if (outcome === 410) this.events.removed(this.id);
+  }
+
   /** Stop sending; resolves when the request in flight (if any) is done. */
   stop(): Promise<void> {
     this.stopped = true;
@@ -151,7 +158,7 @@ export class PeerClient {
 
   private afterPost(status: number): void {
     if (status >= 200 && status < 300) return;
-    if (status === 410) this.events.removed();
+    if (status === 410) this.events.removed(this.id);
     else if (status === 412) this.events.rejected(this.id, status);
     this.events.unreachable(this.id);
   }

@@ -7,7 +7,7 @@ import { CodecError, decodeMessages } from '../codec/index.ts';
 import { ServiceError, toHttpError } from '../errors.ts';
 import type { Message } from '../raft/types.ts';
 import { MessageType } from '../raft/types.ts';
-import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_SNAPSHOT, checkPeerHeaders, type Identity } from './headers.ts';
+import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, checkPeerHeaders, type Identity } from './headers.ts';
 
 export interface ClusterInfo {
   clusterId: string;
@@ -66,6 +66,10 @@ export function buildPeerApp(opts: PeerServerOptions): FastifyInstance {
   app.post(PATH_MESSAGES, receive(false));
   app.post(PATH_SNAPSHOT, { bodyLimit: opts.maxSnapshotBytes }, receive(true));
   app.get(PATH_CLUSTER, async () => opts.cluster());
+  app.post(PATH_PROBE, async (req, reply) => {
+    checkPeerHeaders(req.headers, opts.identity);
+    reply.code(204).send();
+  });
   return app;
 }
 

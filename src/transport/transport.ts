@@ -139,6 +139,11 @@ export class PeerTransport {
     return [...this.peers.keys()];
   }
 
+  /** Probe the given peers (see PeerClient.probe); unknown ids are skipped. */
+  probe(ids: readonly number[]): void {
+    for (const id of ids) void this.peers.get(id)?.client.probe();
+  }
+
   /** Add a peer, or move it to a new URL. The local node is never a peer. */
   addPeer(id: number, url: string): void {
     if (id === this.o.localId) return;

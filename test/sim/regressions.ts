@@ -69,6 +69,9 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // voter's commit index, so 2 learns from 5's refusal that the removal committed.
   { seed: 3752, nodes: '2+1', found: 'core: survivor never learned the removal of the other voter' },
   { seed: 2439, nodes: '1+2', found: 'core: survivor never learned the removal after a crash' },
+  // A candidate that learned a commit from a vote answer applied its own removal mid-campaign,
+  // then won and became leader without a progress of its own: it now gives the campaign up.
+  { seed: 6657, nodes: 3, found: 'core: candidate removed by a commit learned mid-campaign' },
 ];
 
 /** Seeds that fail because of an open bug in the core; seeds.test.ts runs them as todo tests
