@@ -13,6 +13,10 @@ import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
 import { createLogger } from '../src/logger.ts';
 import { RaftNode } from '../src/raftnode.ts';
 import { nodeFs, type StorageFs } from '../src/storage/index.ts';
+import { request } from 'undici';
+import { encodeMessages } from '../src/codec/index.ts';
+import { MessageType, type Message } from '../src/raft/index.ts';
+import { PATH_MESSAGES, peerHeaders } from '../src/transport/index.ts';
 import { freePort, until } from './e2e/cluster.ts';
 
 async function startNode(dir: string, fs: StorageFs) {
@@ -42,7 +46,7 @@ async function startNode(dir: string, fs: StorageFs) {
     commitC.close();
     await applying;
   };
-  return { node, kv, stop };
+  return { node, kv, stop, config };
 }
 
 test('one node: a write is acknowledged once applied, and read back linearizably', async (t) => {
@@ -85,3 +89,35 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
   assert.equal(reason.kind, 'fatal');
   assert.match(reason.kind === 'fatal' ? String(reason.error) : '', /EIO|WAL/);
 });
+
+test('nothing a peer sends stops the node: an empty proposal or a local-only message is dropped', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { node, kv, stop, config } = await startNode(dir, nodeFs);
+  t.after(stop);
+  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  let finished: string | null = null;
+  void node.finished.then((r) => (finished = r.kind));
+  const hostile: Message[] = [
+    { ...blank, type: MessageType.MsgProp, from: 2, entries: [] }, // an empty proposal, at the leader
+    { ...blank, type: MessageType.MsgHup, from: 2, term: 9 }, // local-only: "start an election"
+    { ...blank, type: MessageType.MsgProp, from: 2, entries: [{ term: 0, index: 0, type: 7 as 0, data: new Uint8Array(0) }] },
+  ];
+  for (const m of hostile) {
+    const res = await request(config.peerUrls[0]! + PATH_MESSAGES, {
+      method: 'POST',
+      headers: peerHeaders(node.clusterId, 2, 1),
+      body: Buffer.from(encodeMessages([m])),
+    });
+    await res.body.dump();
+    assert.ok(res.statusCode < 500, `answered ${res.statusCode}`);
+  }
+  await kv.put('/after', Buffer.from('still serving'));
+  assert.equal(Buffer.from((await kv.get('/after', false))!).toString(), 'still serving');
+  assert.equal(finished, null, 'the node is still running');
+});
+
+const blank: Message = {
+  type: MessageType.MsgProp, to: 1, from: 2, term: 0, logTerm: 0, index: 0, entries: [], commit: 0,
+  snapshot: null, reject: false, rejectHint: 0, context: new Uint8Array(0),
+};
