@@ -9,6 +9,7 @@ import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
 import { ServiceError } from './errors.ts';
 import type { KvApi } from './httpapi.ts';
+import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
 /** A write on its way to Raft; `fail` is called if the core drops it. */
 export interface Proposal {
@@ -39,11 +40,13 @@ export interface KvStoreOptions {
 
 const KIND_PUT = 1;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
-const PUT_HEADER_BYTES = 1 + 4 + 4 + 4 + 4;
+const PUT_HEADER_BYTES = kvPutHeaderBytes;
 const SNAPSHOT_VERSION = 1;
 const SWEEP_MS = 25;
 /** Reads waiting for the next ReadIndex round; past this, new ones are refused (503). */
-const MAX_WAITING_READS = 65536;
+const MAX_WAITING_READS = kvWaitingReadsMax;
+/** Bytes snapshot() writes for an empty map: version and count. */
+const SNAPSHOT_EMPTY_BYTES = 1 + varintBytes(0);
 
 interface Waiter {
   resolve: () => void;
@@ -54,6 +57,8 @@ interface Waiter {
 export class KvStore implements KvApi {
   private readonly o: KvStoreOptions;
   private readonly map = new Map<string, Buffer>();
+  /** What snapshot() would write for the map, kept in step: bounded by kvStateBytesMax. */
+  private stateBytes = SNAPSHOT_EMPTY_BYTES;
   private appliedIndex = 0;
   /** Proposals of this process, by seq. Insertion order is deadline order (one fixed timeout). */
   private readonly waiters = new Map<number, Waiter>();
@@ -114,6 +119,9 @@ export class KvStore implements KvApi {
 
   put(key: string, value: Uint8Array): Promise<void> {
     if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    if (keyBytes > keyBytesMax) return Promise.reject(new ServiceError('ERR_KEY_TOO_LONG', `${keyBytes} bytes, at most ${keyBytesMax}`));
+    if (value.length > putValueBytesMax) return Promise.reject(new ServiceError('ERR_TOO_LARGE', `at most ${putValueBytesMax} bytes`));
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const data = this.encodePut(seq, key, value);
     return new Promise<void>((resolve, reject) => {
@@ -139,11 +147,7 @@ export class KvStore implements KvApi {
   /** The map as bytes, for a snapshot. Call only when every commit up to the snapshot index is applied. */
   snapshot(): Uint8Array {
     // Sized first and written into one buffer: no regrowing copies of the whole state.
-    let size = 1 + varintBytes(this.map.size);
-    for (const [k, v] of this.map) {
-      const kl = Buffer.byteLength(k, 'utf8');
-      size += varintBytes(kl) + kl + varintBytes(v.length) + v.length;
-    }
+    const size = this.stateBytes;
     const w = new BinaryWriter(size).u8(SNAPSHOT_VERSION).varint(this.map.size);
     for (const [k, v] of this.map) w.varint(Buffer.byteLength(k, 'utf8')).utf8(k).bytes(v);
     if (w.length !== size) throw new Error(`kv snapshot: wrote ${w.length} bytes, expected ${size}`);
@@ -164,6 +168,8 @@ export class KvStore implements KvApi {
     }
     r.expectEnd('kv snapshot');
     this.appliedIndex = index;
+    this.stateBytes = SNAPSHOT_EMPTY_BYTES - varintBytes(0) + varintBytes(this.map.size);
+    for (const [k, v] of this.map) this.stateBytes += pairBytes(k, v);
   }
 
   private apply(c: Commit): void {
@@ -184,15 +190,32 @@ export class KvStore implements KvApi {
     const keyEnd = PUT_HEADER_BYTES + keyLen;
     if (keyEnd > b.length) return;
     const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
+    const value = b.subarray(keyEnd);
+    const mine = epoch === this.originEpoch && node === this.originNode;
+    // The same rule on every replica, on the same log: all refuse the same writes.
+    const grown = this.stateBytesWith(key, value);
+    if (grown > kvStateBytesMax) {
+      if (mine) this.settle(seq, new ServiceError('ERR_STORE_FULL', `the state would be ${grown} bytes, at most ${kvStateBytesMax}`));
+      return;
+    }
+    this.stateBytes = grown;
     // Copy the value out: the entry's bytes may be a view of a whole peer batch.
-    this.map.set(key, Buffer.from(b.subarray(keyEnd)));
-    if (epoch === this.originEpoch && node === this.originNode) {
+    this.map.set(key, Buffer.from(value));
+    if (mine) {
       const w = this.waiters.get(seq);
       if (w !== undefined) {
         this.waiters.delete(seq);
         w.resolve();
       }
     }
+  }
+
+  /** stateBytes once key is set to value. */
+  private stateBytesWith(key: string, value: Uint8Array): number {
+    const old = this.map.get(key);
+    if (old !== undefined) return this.stateBytes - old.length - varintBytes(old.length) + varintBytes(value.length) + value.length;
+    const n = this.map.size;
+    return this.stateBytes - varintBytes(n) + varintBytes(n + 1) + pairBytes(key, value);
   }
 
   private encodePut(seq: number, key: string, value: Uint8Array): Uint8Array {
@@ -288,3 +311,8 @@ export class KvStore implements KvApi {
   }
 }
 
+/** Bytes one pair takes in a snapshot. */
+function pairBytes(key: string, value: Uint8Array): number {
+  const kl = Buffer.byteLength(key, 'utf8');
+  return varintBytes(kl) + kl + varintBytes(value.length) + value.length;
+}
