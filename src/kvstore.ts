@@ -36,6 +36,8 @@ export interface KvStoreOptions {
   /** One ReadIndex round: resolves with the index to wait for, rejects with a ServiceError. */
   readIndex: () => Promise<number>;
   requestTimeoutMs: number;
+  /** For tests: the state's bound (default kvStateBytesMax; every replica must use the same). */
+  stateBytesMax?: number;
 }
 
 const KIND_PUT = 1;
@@ -194,8 +196,9 @@ export class KvStore implements KvApi {
     const mine = epoch === this.originEpoch && node === this.originNode;
     // The same rule on every replica, on the same log: all refuse the same writes.
     const grown = this.stateBytesWith(key, value);
-    if (grown > kvStateBytesMax) {
-      if (mine) this.settle(seq, new ServiceError('ERR_STORE_FULL', `the state would be ${grown} bytes, at most ${kvStateBytesMax}`));
+    const max = this.o.stateBytesMax ?? kvStateBytesMax;
+    if (grown > max) {
+      if (mine) this.settle(seq, new ServiceError('ERR_STORE_FULL', `the state would be ${grown} bytes, at most ${max}`));
       return;
     }
     this.stateBytes = grown;
