@@ -5,10 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { keyBytesMax, putValueBytesMax, requestBytesDefault } from '../../src/limits.ts';
-import { clusterTest, REPO_ROOT, until, type TestCluster, type TestNode } from './cluster.ts';
+import { clusterTest, freePort, REPO_ROOT, until, within, type TestCluster, type TestNode } from './cluster.ts';
 
 const sha = (b: Buffer | Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -28,14 +31,22 @@ async function waitLocal(c: TestCluster, node: TestNode, key: string, want: stri
   await until(`node ${node.id} has ${key.slice(0, 20)}…`, async () => ((await localSha(node, key)) === want ? true : undefined), timeoutMs);
 }
 
-test('--max-request-bytes one byte over the largest PUT body: exit 2 and one line', async () => {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', '--max-request-bytes', String(putValueBytesMax + 1)], {
+test('--max-request-bytes one byte over the largest PUT body: exit 2 and one line', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'limits-flag-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const args = ['--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()), '--data-dir', dir];
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args, '--max-request-bytes', String(putValueBytesMax + 1)], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
+  const exited = new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  t.after(() => {
+    proc.kill('SIGKILL'); // a node that took the flag would run on
+    return exited;
+  });
   let stderr = '';
   proc.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const code = await new Promise<number | null>((r) => proc.on('exit', (c) => r(c)));
+  const code = await within(exited, 30_000, 'still running');
   assert.equal(code, 2, stderr);
   assert.equal(stderr.trimEnd().split('\n').length, 1, stderr);
   assert.match(stderr, new RegExp(`--max-request-bytes must be between 1 and ${putValueBytesMax}`));
