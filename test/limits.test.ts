@@ -11,6 +11,7 @@ import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { Chan } from '../src/chan.ts';
 import { BinaryReader, BinaryWriter, decodeConfChange, decodeEntry, decodeMessages, encodeConfChange, encodeEntry, encodeMessages, messageEncodedBytes } from '../src/codec/index.ts';
+import { coalesceMessages } from '../src/coalesce.ts';
 import { ConfigError, parseConfig, parsePeerUrl } from '../src/config.ts';
 import { isServiceError } from '../src/errors.ts';
 import { buildApp, type ConfChangeRequest } from '../src/httpapi.ts';
@@ -22,7 +23,7 @@ import { decodeSnapshotData, encodeSnapshotData } from '../src/recovery.ts';
 import { createLogger } from '../src/logger.ts';
 import { RaftNode } from '../src/raftnode.ts';
 import { Snapshotter, Wal } from '../src/storage/index.ts';
-import { PeerClient, buildPeerApp, peerHeaders } from '../src/transport/index.ts';
+import { PeerClient, PeerTransport, buildPeerApp, peerHeaders } from '../src/transport/index.ts';
 import { snapshotChunks, type PostOutcome } from '../src/transport/peer.ts';
 import { freePort, until } from './e2e/cluster.ts';
 
@@ -342,4 +343,32 @@ test('forwarded proposals the transport certainly did not deliver fail at once, 
   const failed = proposeAtOnce(proposeC, 3, 1024);
   await until('the proposals fail', async () => (failed.length === 3 ? true : undefined), 10_000); // the request timeout is 60 s
   for (const e of failed) assert.ok(isServiceError(e, 'ERR_NO_LEADER'), String(e));
+});
+
+test('a held reply carries no more than a peer batch; the rest of the Ready goes by POST, in order', () => {
+  const transport = new PeerTransport({
+    localId: 1, clusterId: 'c',
+    events: { unreachable: () => {}, snapshotStatus: () => {}, removed: () => {}, rejected: () => {}, received: () => {} },
+  });
+  let body: Uint8Array | null = null;
+  transport.hold(2, (b) => (body = b));
+  transport.markFed();
+  const apps = [1, 2, 3, 4].map((i) => msg(MessageType.MsgApp, { index: i - 1, entries: [maxEntry(i)] }));
+  const rest = transport.releaseFed(apps);
+  assert.ok(body !== null && (body as Uint8Array).length <= limits.peerBatchBytesMax);
+  const carried = decodeMessages(body!);
+  assert.ok(carried.length >= 1 && rest.length >= 1);
+  assert.deepEqual([...carried, ...rest].map((m) => m.index), [0, 1, 2, 3]);
+});
+
+test('the coalescer never merges appends past the entries a peer decodes', () => {
+  const tiny = (index: number, n: number): Message =>
+    msg(MessageType.MsgApp, {
+      index, logTerm: 3,
+      entries: Array.from({ length: n }, (_, i) => ({ term: 3, index: index + i + 1, type: EntryType.Normal, data: new Uint8Array(0) })),
+    });
+  const out = coalesceMessages([tiny(0, 40_000), tiny(40_000, 40_000)]);
+  assert.equal(out.length, 2);
+  for (const m of out) assert.ok(m.entries.length <= limits.peerMessageEntriesMax);
+  assert.equal(decodeMessages(encodeMessages(out)).length, 2);
 });
