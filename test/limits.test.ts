@@ -4,13 +4,13 @@
 // trip; one byte over the max refused at the edge.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
 import { Chan } from '../src/chan.ts';
-import { BinaryReader, BinaryWriter, decodeConfChange, decodeEntry, decodeMessages, encodeConfChange, encodeEntry, encodeMessages, messageEncodedBytes } from '../src/codec/index.ts';
+import { BinaryReader, BinaryWriter, decodeConfChange, decodeEntry, decodeMessages, encodeConfChange, encodeEntry, encodeMessages, encodeSnapshotMetadata, messageEncodedBytes } from '../src/codec/index.ts';
 import { coalesceMessages } from '../src/coalesce.ts';
 import { ConfigError, parseConfig, parsePeerUrl } from '../src/config.ts';
 import { isServiceError } from '../src/errors.ts';
@@ -371,4 +371,42 @@ test('the coalescer never merges appends past the entries a peer decodes', () =>
   assert.equal(out.length, 2);
   for (const m of out) assert.ok(m.entries.length <= limits.peerMessageEntriesMax);
   assert.equal(decodeMessages(encodeMessages(out)).length, 2);
+});
+
+test("the layouts at their largest are what limits.ts assumes", async (t) => {
+  const big = Number.MAX_SAFE_INTEGER;
+  const entry: Entry = { term: big, index: big, type: EntryType.ConfChange, data: new Uint8Array(0) };
+  assert.ok(encodeEntry(entry).length <= limits.entryOverheadBytesMax);
+  const m = msg(MessageType.MsgApp, {
+    to: big, from: big, term: big, logTerm: big, index: big, commit: big, rejectHint: big, reject: true,
+    context: new Uint8Array(limits.contextBytesMax),
+  });
+  assert.ok(messageEncodedBytes(m) <= limits.messageOverheadBytesMax);
+  assert.equal(decodeMessages(encodeMessages([m]))[0]!.context.length, limits.contextBytesMax);
+  const ids = Array.from({ length: limits.confStateIdsMax }, () => big);
+  assert.ok(encodeSnapshotMetadata({ index: big, term: big, confState: { voters: ids, learners: ids } }).length <= limits.snapshotMetadataBytesMax);
+
+  // A snapshot file is its header, its metadata and its data.
+  const dir = await mkdtemp(join(tmpdir(), 'limits-layout-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const metadata = { index: 1, term: 1, confState: { voters: [1], learners: [] } };
+  await new Snapshotter(dir).save({ metadata, data: new Uint8Array(100) });
+  const [name] = await readdir(dir);
+  const size = (await stat(join(dir, name!))).size;
+  assert.equal(size, limits.snapshotFileHeaderBytes + encodeSnapshotMetadata(metadata).length + 100);
+});
+
+test('a Chan with a byte budget is full by bytes as well as by count, keeps order, and takes one oversized value alone', async () => {
+  const c = new Chan<Uint8Array>(10, { bytesMax: 10, sizeOf: (b) => b.length });
+  assert.ok(c.trySend(new Uint8Array(6)));
+  assert.equal(c.trySend(new Uint8Array(6)), false, 'full by bytes');
+  let admitted = false;
+  const pending = c.send(new Uint8Array(6)).then(() => (admitted = true));
+  assert.equal(c.trySend(new Uint8Array(1)), false, 'no overtaking a blocked sender');
+  assert.equal(c.tryRecv()?.length, 6);
+  await pending;
+  assert.ok(admitted && c.bytes === 6);
+  assert.equal(c.tryRecv()?.length, 6);
+  assert.ok(c.trySend(new Uint8Array(50)), 'an empty queue takes a value over the budget');
+  assert.equal(c.bytes, 50);
 });
