@@ -1,7 +1,8 @@
 // A bounded async queue in the spirit of a buffered Go channel: the pipes between
 // httpapi, kvstore and raftnode (proposeC, confChangeC, commitC).
 //
-// `send` waits while the queue is full (backpressure instead of unbounded memory);
+// `send` waits while the queue is full (backpressure instead of unbounded memory): full by
+// count, or by bytes when given a byte budget and a way to weigh each value;
 // `recv` waits while it is empty; `close` lets receivers drain what is buffered and
 // then see the end, and makes every later or pending `send` fail.
 
@@ -22,22 +23,37 @@ interface PendingSend<T> {
 type RecvResult<T> = IteratorResult<T, undefined>;
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
+/** A byte budget: the values buffered weigh at most `bytesMax` (one value alone may weigh more). */
+export interface ChanByteBudget<T> {
+  bytesMax: number;
+  sizeOf: (value: T) => number;
+}
+
 export class Chan<T> implements AsyncIterable<T> {
   readonly capacity: number;
+  private readonly budget: ChanByteBudget<T> | null;
+  private bufBytes = 0;
   // A ring would save the shift(); V8 arrays used as queues are fast enough at these sizes.
   private readonly buf: T[] = [];
   private readonly senders: PendingSend<T>[] = [];
   private readonly receivers: ((r: RecvResult<T>) => void)[] = [];
   private closedFlag = false;
 
-  constructor(capacity: number) {
+  constructor(capacity: number, budget?: ChanByteBudget<T>) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`chan capacity must be >= 1: ${capacity}`);
+    if (budget !== undefined && !(budget.bytesMax >= 1)) throw new RangeError(`chan byte budget must be >= 1: ${budget.bytesMax}`);
     this.capacity = capacity;
+    this.budget = budget ?? null;
   }
 
   /** Items buffered (not counting senders blocked on a full queue). */
   get length(): number {
     return this.buf.length;
+  }
+
+  /** Bytes buffered, by the budget's weighing (0 without a budget). */
+  get bytes(): number {
+    return this.bufBytes;
   }
 
   /** Enqueue without waiting. False if the queue is full; throws if closed. */
@@ -48,8 +64,9 @@ export class Chan<T> implements AsyncIterable<T> {
       rcv({ done: false, value });
       return true;
     }
-    if (this.buf.length >= this.capacity) return false;
-    this.buf.push(value);
+    // Behind a blocked sender (waiting for bytes) a smaller value must not overtake it.
+    if (this.senders.length > 0 || !this.fits(value)) return false;
+    this.push(value);
     return true;
   }
 
@@ -66,18 +83,12 @@ export class Chan<T> implements AsyncIterable<T> {
   /** Dequeue without waiting: undefined when nothing is buffered. */
   tryRecv(): T | undefined {
     if (this.buf.length === 0) return undefined;
-    const v = this.buf.shift() as T;
-    this.admitSender();
-    return v;
+    return this.shift();
   }
 
   /** Dequeue, waiting for a value; `done` once closed and drained. */
   recv(): Promise<RecvResult<T>> {
-    if (this.buf.length > 0) {
-      const value = this.buf.shift() as T;
-      this.admitSender();
-      return Promise.resolve({ done: false, value });
-    }
+    if (this.buf.length > 0) return Promise.resolve({ done: false, value: this.shift() });
     if (this.closedFlag) return Promise.resolve(DONE);
     return new Promise((resolve) => this.receivers.push(resolve));
   }
@@ -98,11 +109,31 @@ export class Chan<T> implements AsyncIterable<T> {
     }
   }
 
-  /** A slot was freed: move the oldest blocked sender's value into the buffer. */
-  private admitSender(): void {
-    const s = this.senders.shift();
-    if (s === undefined) return;
-    this.buf.push(s.value);
-    s.resolve();
+  /** Room for one more value: below the count, and within the byte budget unless the buffer is empty. */
+  private fits(value: T): boolean {
+    if (this.buf.length >= this.capacity) return false;
+    const b = this.budget;
+    return b === null || this.buf.length === 0 || this.bufBytes + b.sizeOf(value) <= b.bytesMax;
+  }
+
+  private push(value: T): void {
+    this.buf.push(value);
+    if (this.budget !== null) this.bufBytes += this.budget.sizeOf(value);
+  }
+
+  private shift(): T {
+    const v = this.buf.shift() as T;
+    if (this.budget !== null) this.bufBytes -= this.budget.sizeOf(v);
+    this.admitSenders();
+    return v;
+  }
+
+  /** Room was freed: move blocked senders' values into the buffer, oldest first, while they fit. */
+  private admitSenders(): void {
+    while (this.senders.length > 0 && this.fits(this.senders[0]!.value)) {
+      const s = this.senders.shift()!;
+      this.push(s.value);
+      s.resolve();
+    }
   }
 }

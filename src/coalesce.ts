@@ -3,10 +3,8 @@
 // longer append, and a follower's later accepting response subsumes its earlier ones.
 // Merging them cuts the messages (and the follower's work) by the batch size.
 
+import { coalescedAppendBytesMax, peerMessageEntriesMax } from './limits.ts';
 import { MessageType, type Message } from './raft/index.ts';
-
-/** Merged appends stay under this many entry bytes (peers accept far more; this keeps requests moderate). */
-const MAX_MERGED_APPEND_BYTES = 4 * 1024 * 1024;
 
 export function coalesceMessages(msgs: Message[]): Message[] {
   if (msgs.length < 2) return msgs;
@@ -39,7 +37,8 @@ function merge(a: Message, b: Message, merged: Map<Message, number>): Message | 
     const aLastTerm = a.entries.length > 0 ? a.entries[a.entries.length - 1]!.term : a.logTerm;
     if (b.index !== aLast || b.logTerm !== aLastTerm) return null;
     const size = (merged.get(a) ?? bytes(a)) + bytes(b);
-    if (size > MAX_MERGED_APPEND_BYTES) return null;
+    // Under the peer message's limits (bytes, and entries a peer decodes), however small the entries.
+    if (size > coalescedAppendBytesMax || a.entries.length + b.entries.length > peerMessageEntriesMax) return null;
     // `a` is either the core's message (copy it once, with its own entries array) or our copy.
     const m = merged.has(a) ? a : { ...a, entries: a.entries.slice() };
     merged.set(m, size);

@@ -5,6 +5,14 @@
 
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import {
+  electionTimeoutMsMax,
+  electionToHeartbeatRatioMin,
+  peerUrlBytesMax,
+  putValueBytesMax,
+  requestBytesDefault,
+  requestTimeoutMsMax,
+} from './limits.ts';
 
 export interface Config {
   id: number;
@@ -41,8 +49,6 @@ export class ConfigError extends Error {
 }
 
 export const EXIT_USAGE = 2;
-const ELECTION_TIMEOUT_MAX_MS = 50_000;
-const MIN_ELECTION_TO_HEARTBEAT = 5;
 
 interface FlagSpec {
   type: 'string' | 'boolean';
@@ -65,7 +71,7 @@ const FLAGS = {
   'max-wals': { type: 'string', default: '5', help: 'WAL segment files to keep once covered by a snapshot' },
   'cluster-token': { type: 'string', default: 'raftexample-cluster', help: 'initial cluster token: clusters with different tokens never talk' },
   'request-timeout-ms': { type: 'string', default: '5000', help: 'a client request not done by then answers 503' },
-  'max-request-bytes': { type: 'string', default: String(1.5 * 1024 * 1024), help: 'largest client request body' },
+  'max-request-bytes': { type: 'string', default: String(requestBytesDefault), help: `largest client request body (at most ${putValueBytesMax})` },
   'log-level': { type: 'string', default: 'info', help: LOG_LEVELS.join('|') },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, FlagSpec>;
@@ -101,16 +107,16 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
   if (id > peerUrls.length) {
     throw new ConfigError(`--id ${id} is not in --cluster: it lists ${peerUrls.length} URL(s), so --id must be 1..${peerUrls.length}`);
   }
-  const tickMs = int('tick-ms', str('tick-ms'), 1, ELECTION_TIMEOUT_MAX_MS);
+  const tickMs = int('tick-ms', str('tick-ms'), 1, electionTimeoutMsMax);
   const electionTicks = int('election-ticks', str('election-ticks'), 1, 1_000_000);
   const heartbeatTicks = int('heartbeat-ticks', str('heartbeat-ticks'), 1, 1_000_000);
-  if (electionTicks < MIN_ELECTION_TO_HEARTBEAT * heartbeatTicks) {
+  if (electionTicks < electionToHeartbeatRatioMin * heartbeatTicks) {
     throw new ConfigError(
-      `election timeout (${electionTicks} ticks) must be at least ${MIN_ELECTION_TO_HEARTBEAT}x the heartbeat (${heartbeatTicks} ticks)`,
+      `election timeout (${electionTicks} ticks) must be at least ${electionToHeartbeatRatioMin}x the heartbeat (${heartbeatTicks} ticks)`,
     );
   }
-  if (electionTicks * tickMs > ELECTION_TIMEOUT_MAX_MS) {
-    throw new ConfigError(`election timeout ${electionTicks * tickMs} ms is longer than ${ELECTION_TIMEOUT_MAX_MS} ms`);
+  if (electionTicks * tickMs > electionTimeoutMsMax) {
+    throw new ConfigError(`election timeout ${electionTicks * tickMs} ms is longer than ${electionTimeoutMsMax} ms`);
   }
   const logLevel = str('log-level');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
@@ -136,8 +142,9 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     maxSnapshots: int('max-snapshots', str('max-snapshots'), 1, 1_000_000),
     maxWals: int('max-wals', str('max-wals'), 1, 1_000_000),
     clusterToken,
-    requestTimeoutMs: int('request-timeout-ms', str('request-timeout-ms'), 1, 24 * 3600 * 1000),
-    maxRequestBytes: int('max-request-bytes', str('max-request-bytes'), 1, 1024 * 1024 * 1024),
+    requestTimeoutMs: int('request-timeout-ms', str('request-timeout-ms'), 1, requestTimeoutMsMax),
+    // A body any larger would make an entry that peers, the WAL or a snapshot could not carry.
+    maxRequestBytes: int('max-request-bytes', str('max-request-bytes'), 1, putValueBytesMax),
     logLevel: logLevel as LogLevel,
   };
   const peer = new URL(peerUrls[id - 1]!);
@@ -164,7 +171,10 @@ export function parseCluster(raw: string): string[] {
   }
   const urls = parts.map((p) => {
     const u = parsePeerUrl(p);
-    if (u === null) throw new ConfigError(`--cluster: ${JSON.stringify(p)} is not a peer URL of the form http://host:port`);
+    if (u === null) {
+      const what = Buffer.byteLength(p, 'utf8') > peerUrlBytesMax ? `a URL longer than ${peerUrlBytesMax} bytes` : JSON.stringify(p);
+      throw new ConfigError(`--cluster: ${what} is not a peer URL of the form http://host:port`);
+    }
     return u;
   });
   const seen = new Set<string>();
@@ -175,8 +185,13 @@ export function parseCluster(raw: string): string[] {
   return urls;
 }
 
-/** `http://host:port` in canonical form, or null when `s` is not such a URL. Shared with POST /<id>. */
+/**
+ * `http://host:port` in canonical form, or null when `s` is not such a URL or is longer than
+ * peerUrlBytesMax (before or after canonicalising): every node's member table must be able to
+ * carry it. Shared with POST /<id>.
+ */
 export function parsePeerUrl(s: string): string | null {
+  if (Buffer.byteLength(s, 'utf8') > peerUrlBytesMax) return null;
   let u: URL;
   try {
     u = new URL(s);
@@ -187,7 +202,8 @@ export function parsePeerUrl(s: string): string | null {
   if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') return null;
   const port = Number(u.port || 80);
   if (port < 1 || port > 65535) return null;
-  return `http://${u.host}`;
+  const url = `http://${u.host}`;
+  return Buffer.byteLength(url, 'utf8') > peerUrlBytesMax ? null : url;
 }
 
 function isLoopbackOrAny(host: string): boolean {

@@ -7,6 +7,7 @@ import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { parsePeerUrl } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
+import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { MemberChange } from './membership.ts';
 import { ConfChangeType } from './raft/types.ts';
 import { parseNodeId } from './transport/headers.ts';
@@ -65,7 +66,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
     // A client must send its whole request within this (slow senders cannot hold sockets forever).
-    requestTimeout: 60_000,
+    requestTimeout: clientRequestReceiveTimeoutMs,
     // We answer our own 503 (with Retry-After) once closing starts: see the onRequest hook.
     return503OnClosing: false,
     // A path fastify's router cannot decode (`/%zz`) gets our table's 400, as text.

@@ -9,6 +9,7 @@ import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
 import type { KvApi } from './httpapi.ts';
+import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
 /**
  * Where a write is on its way to Raft. Queued: waiting in proposeC or the node's inbox, so
@@ -45,15 +46,19 @@ export interface KvStoreOptions {
   /** One ReadIndex round: resolves with the index to wait for, rejects with a ServiceError. */
   readIndex: () => Promise<number>;
   requestTimeoutMs: number;
+  /** For tests: the state's bound (default kvStateBytesMax; every replica must use the same). */
+  stateBytesMax?: number;
 }
 
 const KIND_PUT = 1;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
-const PUT_HEADER_BYTES = 1 + 4 + 4 + 4 + 4;
+const PUT_HEADER_BYTES = kvPutHeaderBytes;
 const SNAPSHOT_VERSION = 1;
 const SWEEP_MS = 25;
 /** Reads waiting for the next ReadIndex round; past this, new ones are refused (503). */
-const MAX_WAITING_READS = 65536;
+const MAX_WAITING_READS = kvWaitingReadsMax;
+/** Bytes snapshot() writes for an empty map: version and count. */
+const SNAPSHOT_EMPTY_BYTES = 1 + varintBytes(0);
 
 interface Waiter {
   resolve: () => void;
@@ -68,6 +73,8 @@ interface WriteWaiter extends Waiter {
 export class KvStore implements KvApi {
   private readonly o: KvStoreOptions;
   private readonly map = new Map<string, Buffer>();
+  /** What snapshot() would write for the map, kept in step: bounded by kvStateBytesMax. */
+  private stateBytes = SNAPSHOT_EMPTY_BYTES;
   private appliedIndex = 0;
   /** Proposals of this process, by seq. Insertion order is deadline order (one fixed timeout). */
   private readonly waiters = new Map<number, WriteWaiter>();
@@ -128,6 +135,9 @@ export class KvStore implements KvApi {
 
   put(key: string, value: Uint8Array): Promise<void> {
     if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    if (keyBytes > keyBytesMax) return Promise.reject(new ServiceError('ERR_KEY_TOO_LONG', `${keyBytes} bytes, at most ${keyBytesMax}`));
+    if (value.length > putValueBytesMax) return Promise.reject(new ServiceError('ERR_TOO_LARGE', `at most ${putValueBytesMax} bytes`));
     const seq = (this.seq = (this.seq + 1) >>> 0);
     const data = this.encodePut(seq, key, value);
     return new Promise<void>((resolve, reject) => {
@@ -153,11 +163,7 @@ export class KvStore implements KvApi {
   /** The map as bytes, for a snapshot. Call only when every commit up to the snapshot index is applied. */
   snapshot(): Uint8Array {
     // Sized first and written into one buffer: no regrowing copies of the whole state.
-    let size = 1 + varintBytes(this.map.size);
-    for (const [k, v] of this.map) {
-      const kl = Buffer.byteLength(k, 'utf8');
-      size += varintBytes(kl) + kl + varintBytes(v.length) + v.length;
-    }
+    const size = this.stateBytes;
     const w = new BinaryWriter(size).u8(SNAPSHOT_VERSION).varint(this.map.size);
     for (const [k, v] of this.map) w.varint(Buffer.byteLength(k, 'utf8')).utf8(k).bytes(v);
     if (w.length !== size) throw new Error(`kv snapshot: wrote ${w.length} bytes, expected ${size}`);
@@ -178,6 +184,8 @@ export class KvStore implements KvApi {
     }
     r.expectEnd('kv snapshot');
     this.appliedIndex = index;
+    this.stateBytes = SNAPSHOT_EMPTY_BYTES - varintBytes(0) + varintBytes(this.map.size);
+    for (const [k, v] of this.map) this.stateBytes += pairBytes(k, v);
   }
 
   private apply(c: Commit): void {
@@ -198,15 +206,33 @@ export class KvStore implements KvApi {
     const keyEnd = PUT_HEADER_BYTES + keyLen;
     if (keyEnd > b.length) return;
     const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
+    const value = b.subarray(keyEnd);
+    const mine = epoch === this.originEpoch && node === this.originNode;
+    // The same rule on every replica, on the same log: all refuse the same writes.
+    const grown = this.stateBytesWith(key, value);
+    const max = this.o.stateBytesMax ?? kvStateBytesMax;
+    if (grown > max) {
+      if (mine) this.settle(seq, new ServiceError('ERR_STORE_FULL', `the state would be ${grown} bytes, at most ${max}`));
+      return;
+    }
+    this.stateBytes = grown;
     // Copy the value out: the entry's bytes may be a view of a whole peer batch.
-    this.map.set(key, Buffer.from(b.subarray(keyEnd)));
-    if (epoch === this.originEpoch && node === this.originNode) {
+    this.map.set(key, Buffer.from(value));
+    if (mine) {
       const w = this.waiters.get(seq);
       if (w !== undefined) {
         this.waiters.delete(seq);
         w.resolve();
       }
     }
+  }
+
+  /** stateBytes once key is set to value. */
+  private stateBytesWith(key: string, value: Uint8Array): number {
+    const old = this.map.get(key);
+    if (old !== undefined) return this.stateBytes - old.length - varintBytes(old.length) + varintBytes(value.length) + value.length;
+    const n = this.map.size;
+    return this.stateBytes - varintBytes(n) + varintBytes(n + 1) + pairBytes(key, value);
   }
 
   private encodePut(seq: number, key: string, value: Uint8Array): Uint8Array {
@@ -310,4 +336,10 @@ function giveUp(p: Proposal, notProposed: ErrorCode, unknown: ErrorCode): Servic
   if (p.state === ProposalState.Proposed) return new ServiceError(unknown);
   p.state = ProposalState.Withdrawn;
   return new ServiceError(notProposed);
+}
+
+/** Bytes one pair takes in a snapshot. */
+function pairBytes(key: string, value: Uint8Array): number {
+  const kl = Buffer.byteLength(key, 'utf8');
+  return varintBytes(kl) + kl + varintBytes(value.length) + value.length;
 }

@@ -7,14 +7,11 @@ import { Chan } from './chan.ts';
 import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
 import { buildApp, type ConfChangeRequest } from './httpapi.ts';
 import { KvStore, type Commit, type Proposal } from './kvstore.ts';
+import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { RaftNode, type StopReason } from './raftnode.ts';
 
 const EXIT_FATAL = 1;
-/** Queue bounds: past these, senders wait (backpressure), memory does not grow. */
-const PROPOSE_QUEUE = 4096;
-const CONF_CHANGE_QUEUE = 16;
-const COMMIT_QUEUE = 256;
 
 async function main(argv: readonly string[]): Promise<number> {
   let config: Config;
@@ -40,9 +37,10 @@ async function main(argv: readonly string[]): Promise<number> {
 }
 
 async function run(cfg: Config, log: Logger): Promise<number> {
-  const proposeC = new Chan<Proposal>(PROPOSE_QUEUE);
-  const confChangeC = new Chan<ConfChangeRequest>(CONF_CHANGE_QUEUE);
-  const commitC = new Chan<Commit>(COMMIT_QUEUE);
+  // Bounded by count and bytes (limits.ts): past these, senders wait or are refused.
+  const proposeC = new Chan<Proposal>(proposeQueueProposalsMax, { bytesMax: proposeQueueBytesMax, sizeOf: (p) => p.data.length });
+  const confChangeC = new Chan<ConfChangeRequest>(confChangeQueueChangesMax);
+  const commitC = new Chan<Commit>(commitQueueCommitsMax);
 
   const kvRef: { kv: KvStore | null } = { kv: null };
   const node = await RaftNode.open({

@@ -6,10 +6,8 @@
 import type { BinaryReader, BinaryWriter } from './codec/index.ts';
 import type { ErrorCode } from './errors.ts';
 import type { Member } from './httpapi.ts';
+import { confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from './limits.ts';
 import { ConfChangeType, type ConfState } from './raft/index.ts';
-
-const MAX_MEMBERS = 4096;
-const MAX_URL_BYTES = 1024;
 
 export class Membership {
   readonly urls = new Map<number, string>();
@@ -36,10 +34,16 @@ export class Membership {
     if (change.type === ConfChangeType.RemoveNode) {
       if (!isMember) return 'ERR_MEMBER_NOT_FOUND';
       if (conf.voters.length === 1 && conf.voters[0] === id) return 'ERR_LAST_VOTER';
+      // Every removed id is kept (ids are single-use) and written into each snapshot.
+      if (this.removed.size >= removedMembersMax) return 'ERR_TOO_MANY_MEMBERS';
       return null;
     }
+    // The API refuses such a URL; one in the log anyway could not be written to a snapshot
+    // and read back, so it is refused here too, on every node alike.
+    if (Buffer.byteLength(change.peerUrl, 'utf8') > peerUrlBytesMax) return 'ERR_BAD_PEER_URL';
     if (this.removed.has(id)) return 'ERR_MEMBER_ID_REMOVED';
     if (isMember) return 'ERR_MEMBER_EXISTS';
+    if (conf.voters.length + conf.learners.length >= confStateIdsMax) return 'ERR_TOO_MANY_MEMBERS';
     for (const other of [...conf.voters, ...conf.learners]) {
       if (other !== id && this.urls.get(other) === change.peerUrl) return 'ERR_PEER_URL_EXISTS';
     }
@@ -50,21 +54,28 @@ export class Membership {
     return [...this.urls].sort((a, b) => a[0] - b[0]).map(([id, peerURL]) => ({ id, peerURL }));
   }
 
+  /** Refuses (throws) what read() would refuse: a table no node could load back. */
   write(w: BinaryWriter): void {
+    if (this.urls.size > membersMax) throw new RangeError(`member table: ${this.urls.size} members, above ${membersMax}`);
+    if (this.removed.size > removedMembersMax) throw new RangeError(`member table: ${this.removed.size} removed ids, above ${removedMembersMax}`);
     w.varint(this.urls.size);
-    for (const [id, url] of this.urls) w.varint(id).bytes(Buffer.from(url, 'utf8'));
+    for (const [id, url] of this.urls) {
+      const bytes = Buffer.from(url, 'utf8');
+      if (bytes.length > peerUrlBytesMax) throw new RangeError(`member ${id}: URL of ${bytes.length} bytes, above ${peerUrlBytesMax}`);
+      w.varint(id).bytes(bytes);
+    }
     w.varint(this.removed.size);
     for (const id of this.removed) w.varint(id);
   }
 
   static read(r: BinaryReader): Membership {
     const m = new Membership();
-    const n = r.count(MAX_MEMBERS, 2, 'members');
+    const n = r.count(membersMax, 2, 'members');
     for (let i = 0; i < n; i++) {
       const id = r.varint('member id');
-      m.urls.set(id, Buffer.from(r.bytes(MAX_URL_BYTES, 'member url')).toString('utf8'));
+      m.urls.set(id, Buffer.from(r.bytes(peerUrlBytesMax, 'member url')).toString('utf8'));
     }
-    const k = r.count(Number.MAX_SAFE_INTEGER, 1, 'removed members');
+    const k = r.count(removedMembersMax, 1, 'removed members');
     for (let i = 0; i < k; i++) m.removed.add(r.varint('removed id'));
     return m;
   }

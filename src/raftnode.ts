@@ -16,6 +16,23 @@ import { ProposalState, type Commit, type Proposal } from './kvstore.ts';
 import { coreLogger, type Logger } from './logger.ts';
 import { coalesceMessages } from './coalesce.ts';
 import {
+  entryOverheadBytesMax,
+  inboxConfChangesMax,
+  inboxProposalBytesMax,
+  inboxProposalsMax,
+  peerBodyBytesMax,
+  peerConnectTimeoutMsMin,
+  peerMessageEntriesMax,
+  peerRequestTimeoutMsMin,
+  peerSnapshotBodyBytesMax,
+  peerSnapshotTimeoutMs,
+  proposalBatchBytesMax,
+  raftInflightMessagesMax,
+  raftMessageEntryBytesMax,
+  raftPendingReadsMax,
+  raftUncommittedBytesMax,
+} from './limits.ts';
+import {
   CONF_CHANGE_REQUEST_ID_BYTES,
   Membership,
   decodeConfChangeContext,
@@ -63,9 +80,6 @@ export interface RaftNodeOptions {
 }
 
 const MAX_TICKS_PER_TURN = 2;
-/** Proposals (and conf changes) waiting for the next Ready; the channels behind them are bounded too. */
-const MAX_INBOX_PROPOSALS = 8192;
-const MAX_INBOX_CONF_CHANGES = 16;
 /** A read's request context: this process's epoch (u32) then the read's sequence number (u64). */
 const READ_CONTEXT_BYTES = 12;
 /** At most one line per this many ms about peer messages the core refused. */
@@ -114,6 +128,11 @@ export class RaftNode implements NodeInfo {
   // Inbox: filled from callbacks at any time, fed to the core between Readies.
   private inMsgs: Message[] = [];
   private inProps: Proposal[] = [];
+  private inPropsBytes = 0;
+  /** Proposals by their entry data, to fail them at once when the transport drops their forwarded MsgProp. */
+  private readonly proposalsByData = new WeakMap<Uint8Array, Proposal>();
+  private proposalsDroppedTotal = 0;
+  private lastDropLog = 0;
   private inConfChanges: ConfChangeRequest[] = [];
   private inboxDrained: (() => void)[] = [];
   private inReads: ReadRequest[] = [];
@@ -186,8 +205,10 @@ export class RaftNode implements NodeInfo {
       heartbeatTicks: this.cfg.heartbeatTicks,
       storage: this.storage,
       applied: snapIndex,
-      maxSizePerMsg: 1024 * 1024,
-      maxInflightMsgs: 256,
+      maxSizePerMsg: raftMessageEntryBytesMax,
+      maxInflightMsgs: raftInflightMessagesMax,
+      maxUncommittedEntriesSize: raftUncommittedBytesMax,
+      maxPendingReads: raftPendingReadsMax,
       preVote: true,
       checkQuorum: true,
       random: (n) => randomInt(n),
@@ -200,8 +221,9 @@ export class RaftNode implements NodeInfo {
     this.transport = new PeerTransport({
       localId: this.id,
       clusterId: this.clusterId,
-      connectTimeoutMs: Math.max(200, this.cfg.tickMs * this.cfg.heartbeatTicks * 5),
-      requestTimeoutMs: Math.max(1000, this.cfg.tickMs * this.cfg.electionTicks),
+      connectTimeoutMs: Math.max(peerConnectTimeoutMsMin, this.cfg.tickMs * this.cfg.heartbeatTicks * 5),
+      requestTimeoutMs: Math.max(peerRequestTimeoutMsMin, this.cfg.tickMs * this.cfg.electionTicks),
+      snapshotTimeoutMs: peerSnapshotTimeoutMs,
       events: {
         unreachable: (id) => this.push(() => this.inUnreachable.add(id)),
         snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
@@ -210,6 +232,7 @@ export class RaftNode implements NodeInfo {
         received: (msgs) => this.push(() => {
           for (const m of msgs) this.inMsgs.push(m);
         }),
+        dropped: (msgs) => this.failDroppedProposals(msgs),
       },
     });
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
@@ -236,8 +259,8 @@ export class RaftNode implements NodeInfo {
         if (this.stopRequested !== null) respond(null);
         else this.transport.hold(from, respond);
       },
-      maxBatchBytes: 64 * 1024 * 1024,
-      maxSnapshotBytes: 1024 * 1024 * 1024,
+      maxBatchBytes: peerBodyBytesMax,
+      maxSnapshotBytes: peerSnapshotBodyBytesMax,
     });
     await app.listen({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
     this.peerApp = app;
@@ -253,8 +276,11 @@ export class RaftNode implements NodeInfo {
       this.pendingTicks++;
       this.kick();
     }, this.cfg.tickMs);
-    void this.consume(this.o.proposeC, () => this.inProps, MAX_INBOX_PROPOSALS);
-    void this.consume(this.o.confChangeC, () => this.inConfChanges, MAX_INBOX_CONF_CHANGES);
+    void this.consume(this.o.proposeC, () => this.inProps, inboxProposalsMax, (p) => {
+      this.inPropsBytes += p.data.length;
+      return this.inPropsBytes >= inboxProposalBytesMax;
+    });
+    void this.consume(this.o.confChangeC, () => this.inConfChanges, inboxConfChangesMax);
     this.loopDone = this.readyLoop();
   }
 
@@ -545,16 +571,24 @@ export class RaftNode implements NodeInfo {
   }
 
   /**
-   * Move what arrives on c into the inbox, a burst at a time, but no more than `max` waiting:
-   * beyond that the channel fills up and its senders feel the backpressure.
+   * Move what arrives on c into the inbox, a burst at a time, but no more than `max` waiting
+   * (nor, when `full` says so after taking a value, more bytes): beyond that the channel fills
+   * up and its senders feel the backpressure.
    */
-  private async consume<T>(c: Chan<T>, inbox: () => T[], max: number): Promise<void> {
+  private async consume<T>(c: Chan<T>, inbox: () => T[], max: number, full: (v: T) => boolean = () => false): Promise<void> {
+    let isFull = false;
     for (;;) {
-      while (inbox().length >= max) await new Promise<void>((r) => this.inboxDrained.push(r));
+      while (inbox().length >= max || (isFull && inbox().length > 0)) {
+        await new Promise<void>((r) => this.inboxDrained.push(r));
+      }
       const r = await c.recv();
       if (r.done) return;
       inbox().push(r.value);
-      for (let v: T | undefined; inbox().length < max && (v = c.tryRecv()) !== undefined; ) inbox().push(v);
+      isFull = full(r.value);
+      for (let v: T | undefined; !isFull && inbox().length < max && (v = c.tryRecv()) !== undefined; ) {
+        inbox().push(v);
+        isFull = full(v);
+      }
       this.kick();
     }
   }
@@ -593,6 +627,7 @@ export class RaftNode implements NodeInfo {
     if (this.inProps.length > 0) {
       const props = this.inProps;
       this.inProps = [];
+      this.inPropsBytes = 0;
       this.propose(props);
     }
     if (this.inboxDrained.length > 0) for (const r of this.inboxDrained.splice(0)) r();
@@ -624,21 +659,60 @@ export class RaftNode implements NodeInfo {
     this.log.warn({ type: m.type, from: m.from, why, dropped: this.droppedPeerMessages }, 'dropped a bad peer message');
   }
 
-  /** All queued proposals as one MsgProp (one append, one broadcast); dropped, they all fail. */
+  /**
+   * The queued proposals as few MsgProps as fit a peer message each (a follower forwards them
+   * to the leader as they are): one append and one broadcast per batch; a dropped batch fails.
+   * A proposal whose client gave up while it waited here was answered "not applied": keep it so.
+   */
   private propose(queued: Proposal[]): void {
-    // A proposal whose client gave up while it waited here was answered "not applied": keep it so.
     const props = queued.filter((p) => p.state === ProposalState.Queued);
-    if (props.length === 0) return;
-    const data = new Array<Uint8Array>(props.length);
-    for (let i = 0; i < props.length; i++) data[i] = props[i]!.data;
+    for (let from = 0; from < props.length; ) {
+      let to = from;
+      let bytes = 0;
+      while (to < props.length && to - from < peerMessageEntriesMax) {
+        const b = props[to]!.data.length + entryOverheadBytesMax;
+        if (to > from && bytes + b > proposalBatchBytesMax) break;
+        bytes += b;
+        to++;
+      }
+      this.proposeBatch(props, from, to);
+      from = to;
+    }
+  }
+
+  private proposeBatch(props: Proposal[], from: number, to: number): void {
+    const data = new Array<Uint8Array>(to - from);
+    for (let i = from; i < to; i++) data[i - from] = props[i]!.data;
     try {
       this.raft.proposeBatch(data);
     } catch (e) {
       const err = this.dropped(e);
-      for (const p of props) p.fail(err);
+      for (let i = from; i < to; i++) props[i]!.fail(err);
       return;
     }
-    for (const p of props) p.state = ProposalState.Proposed;
+    for (let i = from; i < to; i++) props[i]!.state = ProposalState.Proposed;
+    if (this.raftState !== StateType.Leader) for (let i = from; i < to; i++) this.proposalsByData.set(data[i - from]!, props[i]!);
+  }
+
+  /** The transport dropped messages for certain: a forwarded MsgProp's proposals can fail now, not at their timeout. */
+  private failDroppedProposals(msgs: Message[]): void {
+    let n = 0;
+    for (const m of msgs) {
+      if (m.type !== MessageType.MsgProp) continue;
+      for (const e of m.entries) {
+        const p = this.proposalsByData.get(e.data);
+        if (p === undefined) continue;
+        this.proposalsByData.delete(e.data);
+        p.fail(new ServiceError('ERR_NO_LEADER', 'proposal dropped on its way to the leader, try again'));
+        n++;
+      }
+    }
+    if (n === 0) return;
+    this.proposalsDroppedTotal += n;
+    const now = Date.now();
+    if (now - this.lastDropLog < 5000) return;
+    this.lastDropLog = now;
+    this.log.warn({ dropped: n, droppedTotal: this.proposalsDroppedTotal, leader: this.leader }, 'forwarded proposals dropped by the transport');
   }
 
   private proposeConfChange(r: ConfChangeRequest, deadline: number): void {

@@ -20,6 +20,8 @@ export {
   encodeConfState,
   encodeEntry,
   entryEncodedBytes,
+  batchEncodedBytes,
+  messageEncodedBytes,
   encodeHardState,
   encodeMessages,
   encodeSnapshotMetadata,

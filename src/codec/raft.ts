@@ -14,6 +14,14 @@ import {
   type Snapshot,
   type SnapshotMetadata,
 } from '../raft/types.ts';
+import {
+  confStateIdsMax,
+  contextBytesMax,
+  entryBytesMax,
+  peerBatchMessagesDecodeMax,
+  peerMessageEntriesMax,
+  snapshotDataBytesMax,
+} from '../limits.ts';
 import { BinaryReader, BinaryWriter, CodecError, varintBytes } from './binary.ts';
 
 /** Upper bounds a decoder enforces on top of "no larger than the input". */
@@ -29,12 +37,12 @@ export interface DecodeLimits {
 }
 
 export const DEFAULT_LIMITS: Readonly<DecodeLimits> = Object.freeze({
-  maxMessages: 4096,
-  maxEntries: 65536,
-  maxEntryBytes: 16 * 1024 * 1024,
-  maxContextBytes: 64 * 1024,
-  maxSnapshotBytes: 1024 * 1024 * 1024,
-  maxMembers: 1024,
+  maxMessages: peerBatchMessagesDecodeMax,
+  maxEntries: peerMessageEntriesMax,
+  maxEntryBytes: entryBytesMax,
+  maxContextBytes: contextBytesMax,
+  maxSnapshotBytes: snapshotDataBytesMax,
+  maxMembers: confStateIdsMax,
 });
 
 /** First byte of a message batch; bump when the layout changes. */
@@ -190,6 +198,29 @@ export function writeMessage(w: BinaryWriter, m: Message): void {
   for (const e of m.entries) writeEntry(w, e);
   if (m.snapshot) writeSnapshot(w, m.snapshot);
 }
+
+/** Bytes writeMessage(m) writes. */
+export function messageEncodedBytes(m: Message): number {
+  let n =
+    2 + // type, flags
+    varintBytes(m.to) + varintBytes(m.from) + varintBytes(m.term) + varintBytes(m.logTerm) +
+    varintBytes(m.index) + varintBytes(m.commit) + varintBytes(m.rejectHint) +
+    varintBytes(m.context.length) + m.context.length + varintBytes(m.entries.length);
+  for (const e of m.entries) n += entryEncodedBytes(e);
+  if (m.snapshot) n += snapshotEncodedBytes(m.snapshot);
+  return n;
+}
+
+function snapshotEncodedBytes(s: Snapshot): number {
+  const { index, term, confState } = s.metadata;
+  let n = varintBytes(index) + varintBytes(term) + varintBytes(confState.voters.length) + varintBytes(confState.learners.length);
+  for (const id of confState.voters) n += varintBytes(id);
+  for (const id of confState.learners) n += varintBytes(id);
+  return n + varintBytes(s.data.length) + s.data.length;
+}
+
+/** Bytes writeMessages(msgs) writes, given the sum of messageEncodedBytes over them. */
+export const batchEncodedBytes = (count: number, messagesBytes: number): number => 1 + varintBytes(count) + messagesBytes;
 
 export function readMessage(r: BinaryReader, limits: DecodeLimits = DEFAULT_LIMITS): Message {
   const type = r.u8('message type');

@@ -13,6 +13,7 @@
 
 import { crc32 } from 'node:zlib';
 import { BinaryWriter } from '../codec/index.ts';
+import { walRecordBytesMax } from '../limits.ts';
 
 export const RecordType = {
   /** Head of every segment: identity, position, and the HardState/snapshot marker carried over. */
@@ -30,7 +31,7 @@ const MAX_RECORD_TYPE = RecordType.Snapshot;
 
 export const HEADER_BYTES = 16;
 /** No record is larger: bounds every allocation made while reading. */
-export const MAX_RECORD_PAYLOAD_BYTES = 64 * 1024 * 1024;
+export const MAX_RECORD_PAYLOAD_BYTES = walRecordBytesMax;
 
 /** Start a record in w; write the payload, then call endRecord with the returned start. */
 export function beginRecord(w: BinaryWriter, type: RecordType, prevCrc: number): number {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { HardState } from '../raft/types.ts';
 import type { Entry } from '../raft/types.ts';
 import { BinaryReader, BinaryWriter, readEntry, readHardState, writeEntry, writeHardState } from '../codec/index.ts';
+import { clusterIdBytesMax, walBatchOverheadBytesMax } from '../limits.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { isErrno, type StorageFs } from './fs.ts';
 
@@ -25,7 +26,7 @@ export interface SegmentName {
 }
 
 export const META_VERSION = 1;
-export const CLUSTER_ID_MAX_BYTES = 64;
+export const CLUSTER_ID_MAX_BYTES = clusterIdBytesMax;
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.wal$/;
 
 const hex16 = (n: number) => n.toString(16).padStart(16, '0');
@@ -131,7 +132,7 @@ export function readMarker(r: BinaryReader): SnapshotMarker {
 
 const BATCH_HAS_HARDSTATE = 1;
 /** Flags, a HardState of three varints and the entry count, at their largest. */
-export const BATCH_OVERHEAD_MAX_BYTES = 1 + 3 * 8 + 8;
+export const BATCH_OVERHEAD_MAX_BYTES = walBatchOverheadBytesMax;
 const ENTRY_MIN_BYTES = 4;
 
 export function writeBatch(w: BinaryWriter, hs: HardState | null, entries: readonly Entry[], from: number, to: number): void {

@@ -16,6 +16,7 @@ import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import type { Snapshot } from '../raft/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../codec/index.ts';
+import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
 import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   isErrno,
@@ -41,7 +42,7 @@ export interface SnapshotterOptions {
 
 const MAGIC = Buffer.from('RXSNAP\0\x01', 'latin1');
 const FIXED_BYTES = 16;
-const MAX_METADATA_BYTES = 64 * 1024;
+const MAX_METADATA_BYTES = snapshotMetadataBytesMax;
 const NAME_RE = /^([0-9a-f]{16})-([0-9a-f]{16})\.snap$/;
 
 interface SnapName {
@@ -107,7 +108,7 @@ export class Snapshotter {
     opts: SnapshotterOptions = {},
   ) {
     this.maxSnapshots = opts.maxSnapshots ?? 5;
-    this.maxSnapshotBytes = opts.maxSnapshotBytes ?? 1024 * 1024 * 1024;
+    this.maxSnapshotBytes = opts.maxSnapshotBytes ?? snapshotFileBytesMax;
     if (!Number.isSafeInteger(this.maxSnapshots) || this.maxSnapshots < 1) {
       throw new StorageError(StorageErrorCode.BadArgument, `maxSnapshots must be a positive integer, got ${this.maxSnapshots}`);
     }

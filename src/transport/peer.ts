@@ -5,7 +5,14 @@
 
 import { Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { BinaryWriter, decodeMessages, writeMessages } from '../codec/index.ts';
+import { BinaryWriter, batchEncodedBytes, decodeMessages, messageEncodedBytes, writeMessages } from '../codec/index.ts';
+import {
+  peerBatchBytesMax,
+  peerBatchMessagesMax,
+  peerQueueBytesMax,
+  peerQueueMessagesMax,
+  peerSnapshotChunkBytes,
+} from '../limits.ts';
 import type { Message } from '../raft/types.ts';
 import { MessageType } from '../raft/types.ts';
 import { PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
@@ -21,8 +28,6 @@ export type PostFn = (
   headers: Record<string, string>,
 ) => Promise<PostOutcome>;
 
-/** Snapshot data goes out in slices of this size, as views: never copied into one big body. */
-const SNAPSHOT_CHUNK_BYTES = 1024 * 1024;
 
 export interface PeerEvents {
   unreachable(id: number): void;
@@ -33,6 +38,11 @@ export interface PeerEvents {
   rejected(id: number, status: number): void;
   /** Messages the peer sent back in its answer. */
   received(msgs: Message[]): void;
+  /**
+   * Messages certainly never delivered: dropped on a full queue, or in a batch the peer refused
+   * with a 4xx (it refuses before handing anything to its node). Proposals in them can fail now.
+   */
+  dropped?(msgs: Message[]): void;
 }
 
 export interface PeerLimits {
@@ -45,10 +55,10 @@ export interface PeerLimits {
 }
 
 export const DEFAULT_PEER_LIMITS: PeerLimits = {
-  maxQueuedMessages: 4096,
-  maxQueuedBytes: 64 * 1024 * 1024,
-  maxBatchMessages: 1024,
-  maxBatchBytes: 16 * 1024 * 1024,
+  maxQueuedMessages: peerQueueMessagesMax,
+  maxQueuedBytes: peerQueueBytesMax,
+  maxBatchMessages: peerBatchMessagesMax,
+  maxBatchBytes: peerBatchBytesMax,
 };
 
 export class PeerClient {
@@ -61,6 +71,8 @@ export class PeerClient {
   private readonly limits: PeerLimits;
   private readonly headers: Record<string, string>;
   private queue: Message[] = [];
+  /** Encoded bytes of each queued message, in step with `queue`. */
+  private queueSizes: number[] = [];
   private queuedBytes = 0;
   private sending = false;
   private snapshotInFlight = false;
@@ -89,12 +101,14 @@ export class PeerClient {
       this.sendSnapshot(m);
       return;
     }
-    const size = messageBytes(m);
+    const size = messageEncodedBytes(m);
     if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes) {
       this.events.unreachable(this.id); // dropped: Raft will retry once it hears from the peer again
+      this.events.dropped?.([m]);
       return;
     }
     this.queue.push(m);
+    this.queueSizes.push(size);
     this.queuedBytes += size;
     if (!this.sending) this.idle = this.drain();
   }
@@ -110,6 +124,7 @@ export class PeerClient {
   stop(): Promise<void> {
     this.stopped = true;
     this.queue = [];
+    this.queueSizes = [];
     this.queuedBytes = 0;
     return this.idle;
   }
@@ -123,24 +138,29 @@ export class PeerClient {
         this.writer.reset();
         writeMessages(this.writer, batch);
         const outcome = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
-        if (typeof outcome === 'number') this.afterPost(outcome);
-        else this.receive(outcome.body);
+        if (typeof outcome !== 'number') this.receive(outcome.body);
+        else {
+          this.afterPost(outcome);
+          if (outcome >= 400 && outcome < 500) this.events.dropped?.(batch);
+        }
       }
     } finally {
       this.sending = false;
     }
   }
 
+  /** The oldest queued messages whose encoded batch fits maxBatchBytes (at least one). */
   private takeBatch(): Message[] {
     let n = 0;
     let bytes = 0;
     while (n < this.queue.length && n < this.limits.maxBatchMessages) {
-      const b = messageBytes(this.queue[n]!);
-      if (n > 0 && bytes + b > this.limits.maxBatchBytes) break;
+      const b = this.queueSizes[n]!;
+      if (n > 0 && batchEncodedBytes(n + 1, bytes + b) > this.limits.maxBatchBytes) break;
       bytes += b;
       n++;
     }
     this.queuedBytes -= bytes;
+    this.queueSizes.splice(0, n);
     return n === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, n);
   }
 
@@ -196,17 +216,10 @@ export function snapshotChunks(m: Message): Uint8Array[] {
   const w2 = new BinaryWriter(head.length + 8);
   w2.raw(head.subarray(0, head.length - 1)).varint(snap.data.length);
   const chunks = [w2.copy()];
-  for (let off = 0; off < snap.data.length; off += SNAPSHOT_CHUNK_BYTES) {
-    chunks.push(snap.data.subarray(off, Math.min(off + SNAPSHOT_CHUNK_BYTES, snap.data.length)));
+  for (let off = 0; off < snap.data.length; off += peerSnapshotChunkBytes) {
+    chunks.push(snap.data.subarray(off, Math.min(off + peerSnapshotChunkBytes, snap.data.length)));
   }
   return chunks;
-}
-
-/** Rough wire size, for the queue's byte bound. */
-function messageBytes(m: Message): number {
-  let n = 64 + m.context.length;
-  for (const e of m.entries) n += 24 + e.data.length;
-  return n;
 }
 
 export interface PoolOptions {

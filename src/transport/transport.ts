@@ -2,7 +2,8 @@
 // its peer's client, follows membership changes (add, update, remove a peer URL), and
 // turns network outcomes into the reports Raft wants (unreachable, snapshot status).
 
-import { BinaryWriter, writeMessages } from '../codec/index.ts';
+import { BinaryWriter, batchEncodedBytes, messageEncodedBytes, writeMessages } from '../codec/index.ts';
+import { peerBatchBytesMax, peerBatchMessagesMax, peerHeldReplyMsMax } from '../limits.ts';
 import { MessageType, type Message } from '../raft/types.ts';
 import { DEFAULT_PEER_LIMITS, PeerClient, undiciPost, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
 
@@ -25,9 +26,6 @@ interface HeldReply {
   fed: boolean;
   since: number;
 }
-
-/** A held reply not released by then is answered empty (the loop is stuck or stopping). */
-const HELD_REPLY_MAX_MS = 500;
 
 interface PeerEntry {
   client: PeerClient;
@@ -90,23 +88,34 @@ export class PeerTransport {
       else this.held.set(peer, waiting);
     }
     if (answering.size === 0) return msgs;
-    const carried = new Map<number, Message[]>();
+    // Each answer body is bounded like a POST batch; what does not fit goes by POST.
+    const carried = new Map<number, { msgs: Message[]; bytes: number }>();
     const rest: Message[] = [];
+    const batchBytesMax = this.o.limits?.maxBatchBytes ?? peerBatchBytesMax;
+    const batchMessagesMax = this.o.limits?.maxBatchMessages ?? peerBatchMessagesMax;
     for (const m of msgs) {
       if (m.type === MessageType.MsgSnap || !answering.has(m.to)) {
         rest.push(m);
         continue;
       }
-      const list = carried.get(m.to);
-      if (list === undefined) carried.set(m.to, [m]);
-      else list.push(m);
+      const list = carried.get(m.to) ?? { msgs: [], bytes: 0 };
+      const bytes = list.bytes + messageEncodedBytes(m);
+      if (list.msgs.length >= batchMessagesMax || batchEncodedBytes(list.msgs.length + 1, bytes) > batchBytesMax) {
+        list.bytes = Infinity; // full: this peer's later messages go by POST too, in order
+        carried.set(m.to, list);
+        rest.push(m);
+        continue;
+      }
+      list.msgs.push(m);
+      list.bytes = bytes;
+      carried.set(m.to, list);
     }
     for (const [peer, fed] of answering) {
       const mine = carried.get(peer);
       let body: Uint8Array | null = null;
       if (mine !== undefined) {
         this.writer.reset();
-        writeMessages(this.writer, mine);
+        writeMessages(this.writer, mine.msgs);
         body = this.writer.copy();
       }
       fed[0]!.respond(body);
@@ -120,7 +129,7 @@ export class PeerTransport {
     if (this.held.size === 0) return;
     const now = Date.now();
     for (const [peer, list] of this.held) {
-      const keep = list.filter((h) => now - h.since <= HELD_REPLY_MAX_MS);
+      const keep = list.filter((h) => now - h.since <= peerHeldReplyMsMax);
       if (keep.length === list.length) continue;
       for (const h of list) if (!keep.includes(h)) h.respond(null);
       if (keep.length === 0) this.held.delete(peer);
