@@ -108,9 +108,11 @@ test('nothing a peer sends stops the node: an empty proposal or a local-only mes
       method: 'POST',
       headers: peerHeaders(node.clusterId, 2, 1),
       body: Buffer.from(encodeMessages([m])),
+      headersTimeout: 5000,
     });
     await res.body.dump();
     assert.ok(res.statusCode < 500, `answered ${res.statusCode}`);
+    assert.equal(finished, null, `still running after message type ${m.type}`);
   }
   await kv.put('/after', Buffer.from('still serving'));
   assert.equal(Buffer.from((await kv.get('/after', false))!).toString(), 'still serving');
