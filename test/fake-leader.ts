@@ -16,6 +16,7 @@ import type { ConfChangeRequest } from '../src/httpapi.ts';
 import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
 import { createLogger } from '../src/logger.ts';
 import { MessageType, type Message } from '../src/raft/index.ts';
+import { newMessage } from '../src/raft/util.ts';
 import { RaftNode } from '../src/raftnode.ts';
 import { deriveClusterId } from '../src/recovery.ts';
 import { PATH_MESSAGES, PATH_PROBE, peerHeaders } from '../src/transport/index.ts';
@@ -24,21 +25,9 @@ import { freePort, until } from './e2e/cluster.ts';
 export const LEADER_ID = 1;
 export const NODE_ID = 2;
 
-/** A full message with defaults for every field a test does not care about. */
+/** A message from the fake leader to the node, with defaults for every field a test does not care about. */
 export function msg(m: Partial<Message> & Pick<Message, 'type' | 'term'>): Message {
-  return {
-    to: NODE_ID,
-    from: LEADER_ID,
-    logTerm: 0,
-    index: 0,
-    entries: [],
-    commit: 0,
-    snapshot: null,
-    reject: false,
-    rejectHint: 0,
-    context: new Uint8Array(0),
-    ...m,
-  };
+  return newMessage({ to: NODE_ID, from: LEADER_ID, ...m });
 }
 
 /** The scripted member 1: records what member 2 sends it and sends member 2 messages. */
@@ -47,6 +36,8 @@ export class FakeLeader {
   /** What we answer to the node's POST /raft/probe (410: we applied its removal), and how often it asked. */
   probeStatus = 204;
   probes = 0;
+  /** What we answer to the node's message POSTs: 204, or a refusal (412: "another cluster"). */
+  messagesStatus = 204;
   private heartbeat: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -61,9 +52,10 @@ export class FakeLeader {
     const leader = new FakeLeader(server, `http://127.0.0.1:${port}`, nodePeerUrl, clusterId);
     server.on('request', (req, res) => {
       void readBody(req).then((body) => {
-        if (req.method === 'POST' && req.url === PATH_MESSAGES) leader.received.push(...decodeMessages(body));
+        const refused = req.url === PATH_MESSAGES && leader.messagesStatus !== 204;
+        if (req.method === 'POST' && req.url === PATH_MESSAGES && !refused) leader.received.push(...decodeMessages(body));
         if (req.method === 'POST' && req.url === PATH_PROBE) leader.probes++;
-        res.statusCode = req.url === PATH_PROBE ? leader.probeStatus : 204;
+        res.statusCode = req.url === PATH_PROBE ? leader.probeStatus : refused ? leader.messagesStatus : 204;
         res.end();
       });
     });
@@ -120,6 +112,7 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 export interface NodeUnderTest {
   node: RaftNode;
   kv: KvStore;
+  proposeC: Chan<Proposal>;
   confChangeC: Chan<ConfChangeRequest>;
   stop(): Promise<void>;
 }
@@ -148,7 +141,7 @@ export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: 
 
   /** Start (or restart, on the same data dir) the node: a new process incarnation each time. */
   const start = async (): Promise<NodeUnderTest> => {
-    const proposeC = new Chan<Proposal>(64);
+    const proposeC = new Chan<Proposal>(4096);
     const confChangeC = new Chan<ConfChangeRequest>(4);
     const commitC = new Chan<Commit>(16);
     const ref: { kv: KvStore | null } = { kv: null };
@@ -175,7 +168,7 @@ export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: 
       await applying;
     };
     stops.push(stop);
-    return { node, kv, confChangeC, stop };
+    return { node, kv, proposeC, confChangeC, stop };
   };
   return { leader, start, config };
 }

@@ -8,7 +8,6 @@ import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { request } from 'undici';
 import { Chan } from '../src/chan.ts';
 import { BinaryReader, BinaryWriter, decodeConfChange, decodeEntry, decodeMessages, encodeConfChange, encodeEntry, encodeMessages, encodeSnapshotMetadata, messageEncodedBytes } from '../src/codec/index.ts';
 import { coalesceMessages } from '../src/coalesce.ts';
@@ -20,12 +19,11 @@ import * as limits from '../src/limits.ts';
 import { Membership } from '../src/membership.ts';
 import { ConfChangeType, EntryType, MessageType, type Entry, type Message } from '../src/raft/types.ts';
 import { decodeSnapshotData, encodeSnapshotData } from '../src/recovery.ts';
-import { createLogger } from '../src/logger.ts';
-import { RaftNode } from '../src/raftnode.ts';
 import { Snapshotter, Wal } from '../src/storage/index.ts';
 import { PeerClient, PeerTransport, buildPeerApp, peerHeaders } from '../src/transport/index.ts';
 import { snapshotChunks, type PostOutcome } from '../src/transport/peer.ts';
-import { freePort, until } from './e2e/cluster.ts';
+import { until } from './e2e/cluster.ts';
+import { LEADER_ID, twoMemberSetup } from './fake-leader.ts';
 
 const { entryBytesMax, keyBytesMax, putValueBytesMax, peerUrlBytesMax } = limits;
 
@@ -271,53 +269,14 @@ test('the proposer of a write past the state bound gets 507 (it did not and will
   await running;
 });
 
-/**
- * Node 2 of a two-node cluster, in process; node 1 is a fake leader (a peer listener that
- * records what it is sent, under `leaderClusterId`) kept in charge by heartbeats from the test.
- */
-async function followerOfFakeLeader(t: TestContext, leaderClusterId?: string) {
-  const dir = await mkdtemp(join(tmpdir(), 'limits-follower-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const [leaderPort, peerPort, clientPort] = [await freePort(), await freePort(), await freePort()];
-  const parsed = parseConfig([
-    '--id', '2', '--cluster', `http://127.0.0.1:${leaderPort},http://127.0.0.1:${peerPort}`, '--port', String(clientPort),
-    '--data-dir', dir, '--tick-ms', '20', '--log-level', 'silent', '--request-timeout-ms', '60000',
-  ]);
-  if (parsed.help) throw new Error('unreachable');
-  const proposeC = new Chan<Proposal>(4096);
-  const commitC = new Chan<Commit>(16);
-  const node = await RaftNode.open({
-    config: parsed.config, log: createLogger('silent', 2), proposeC, confChangeC: new Chan<ConfChangeRequest>(4), commitC,
-    kvSnapshot: () => new Uint8Array(0), kvApplied: () => 0, kvApplying: () => true,
-  });
-  void (async () => {
-    for await (const c of commitC) c.done?.();
-  })();
-  const received: Message[] = [];
-  const leader = buildPeerApp({
-    identity: { clusterId: leaderClusterId ?? node.clusterId, localId: 1, isRemoved: () => false },
-    deliver: (msgs) => received.push(...msgs),
-    cluster: () => ({ clusterId: node.clusterId, members: [] }),
-    maxBatchBytes: limits.peerBodyBytesMax,
-    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
-  });
-  await leader.listen({ host: '127.0.0.1', port: leaderPort });
-  await node.listenPeers();
-  node.start();
-  const heartbeat = encodeMessages([msg(MessageType.MsgHeartbeat, { from: 1, to: 2, term: 2 })]);
-  const timer = setInterval(() => {
-    request(`http://127.0.0.1:${peerPort}/raft`, { method: 'POST', headers: peerHeaders(node.clusterId, 1, 2), body: heartbeat })
-      .then((r) => r.body.dump(), () => undefined);
-  }, 20);
-  t.after(async () => {
-    clearInterval(timer);
-    proposeC.close();
-    await node.stop().catch(() => undefined);
-    commitC.close();
-    await leader.close();
-  });
-  await until('node 2 follows the fake leader', async () => (node.status().leader === 1 ? true : undefined));
-  return { proposeC, received };
+/** Node 2 of a two-node cluster, in process, following the fake leader (test/fake-leader.ts). */
+async function followerOfFakeLeader(t: TestContext, opts: { refuseMessages?: boolean } = {}) {
+  const { leader, start } = await twoMemberSetup(t, { requestTimeoutMs: 60_000 });
+  const n = await start();
+  leader.lead(2, () => 2, 20);
+  await until('node 2 follows the fake leader', async () => (n.node.status().leader === LEADER_ID ? true : undefined));
+  if (opts.refuseMessages === true) leader.messagesStatus = 412;
+  return { proposeC: n.proposeC, received: leader.received };
 }
 
 /** `count` proposals of `bytes` each, queued at once so that they reach the core in one batch. */
@@ -339,7 +298,7 @@ test('a follower forwards a burst of large proposals to the leader in MsgProps t
 });
 
 test('forwarded proposals the transport certainly did not deliver fail at once, not at their timeout', async (t) => {
-  const { proposeC } = await followerOfFakeLeader(t, 'another-cluster'); // the leader refuses every POST (412)
+  const { proposeC } = await followerOfFakeLeader(t, { refuseMessages: true }); // the leader refuses every POST (412)
   const failed = proposeAtOnce(proposeC, 3, 1024);
   await until('the proposals fail', async () => (failed.length === 3 ? true : undefined), 10_000); // the request timeout is 60 s
   for (const e of failed) assert.ok(isServiceError(e, 'ERR_NO_LEADER'), String(e));

@@ -22,7 +22,7 @@ import {
   peerMessageEntriesMax,
   snapshotDataBytesMax,
 } from '../limits.ts';
-import { BinaryReader, BinaryWriter, CodecError, varintBytes } from './binary.ts';
+import { BinaryReader, BinaryWriter, varintBytes } from './binary.ts';
 
 /** Upper bounds a decoder enforces on top of "no larger than the input". */
 export interface DecodeLimits {

@@ -65,7 +65,6 @@ export class PeerClient {
   readonly id: number;
   url: string;
   private readonly fromId: number;
-  private readonly clusterId: string;
   private readonly post: PostFn;
   private readonly events: PeerEvents;
   private readonly limits: PeerLimits;
@@ -84,7 +83,6 @@ export class PeerClient {
     this.id = o.id;
     this.url = o.url;
     this.fromId = o.fromId;
-    this.clusterId = o.clusterId;
     this.post = o.post;
     this.events = o.events;
     this.limits = o.limits ?? DEFAULT_PEER_LIMITS;
