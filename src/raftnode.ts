@@ -82,16 +82,8 @@ export interface RaftNodeOptions {
 const MAX_TICKS_PER_TURN = 2;
 /** A read's request context: this process's epoch (u32) then the read's sequence number (u64). */
 const READ_CONTEXT_BYTES = 12;
-/** At most one line per this many ms about peer messages the core refused. */
-const DROPPED_MESSAGE_LOG_MS = 5000;
-/** Message types that only the node itself may step: a peer sending one is refused. */
-const LOCAL_ONLY_TYPES: ReadonlySet<number> = new Set([
-  MessageType.MsgHup,
-  MessageType.MsgBeat,
-  MessageType.MsgUnreachable,
-  MessageType.MsgSnapStatus,
-  MessageType.MsgCheckQuorum,
-]);
+/** At most one line per this many ms about dropped peer messages, and about dropped forwarded proposals. */
+const DROPPED_LOG_INTERVAL_MS = 5000;
 
 interface ReadRequest {
   id: number;
@@ -638,9 +630,12 @@ export class RaftNode implements NodeInfo {
     }
   }
 
-  /** Nothing a peer sends may stop the node: what the core refuses is counted and dropped. */
+  /**
+   * Nothing a peer sends may stop the node: the core refuses what a peer cannot mean (a
+   * local-only type, a malformed message) with a RaftError before acting on it, and we count
+   * and drop it. Any other error is a bug of ours and stops the node.
+   */
   private stepPeerMessage(m: Message): void {
-    if (LOCAL_ONLY_TYPES.has(m.type)) return this.dropPeerMessage(m, 'local-only message type');
     try {
       this.raft.step(m);
     } catch (e) {
@@ -654,7 +649,7 @@ export class RaftNode implements NodeInfo {
   private dropPeerMessage(m: Message, why: string): void {
     this.droppedPeerMessages++;
     const now = Date.now();
-    if (now - this.lastDroppedLog < DROPPED_MESSAGE_LOG_MS) return;
+    if (now - this.lastDroppedLog < DROPPED_LOG_INTERVAL_MS) return;
     this.lastDroppedLog = now;
     this.log.warn({ type: m.type, from: m.from, why, dropped: this.droppedPeerMessages }, 'dropped a bad peer message');
   }
@@ -710,7 +705,7 @@ export class RaftNode implements NodeInfo {
     if (n === 0) return;
     this.proposalsDroppedTotal += n;
     const now = Date.now();
-    if (now - this.lastDropLog < 5000) return;
+    if (now - this.lastDropLog < DROPPED_LOG_INTERVAL_MS) return;
     this.lastDropLog = now;
     this.log.warn({ dropped: n, droppedTotal: this.proposalsDroppedTotal, leader: this.leader }, 'forwarded proposals dropped by the transport');
   }
