@@ -8,17 +8,10 @@ import { ChanClosedError } from './chan.ts';
 import { parsePeerUrl } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientRequestReceiveTimeoutMs } from './limits.ts';
-import type { MemberChange } from './membership.ts';
+import type { KvApi } from './kvstore.ts';
+import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raft/types.ts';
 import { parseNodeId } from './transport/headers.ts';
-
-/** What the API needs from the key-value store (kvstore.ts implements it). */
-export interface KvApi {
-  /** Resolves once the write is committed and applied; rejects with a ServiceError otherwise. */
-  put(key: string, value: Uint8Array): Promise<void>;
-  /** Linearizable unless `serializable`; undefined when the key is absent. */
-  get(key: string, serializable: boolean): Promise<Uint8Array | undefined>;
-}
 
 export interface NodeStatus {
   id: number;
@@ -40,13 +33,6 @@ export interface NodeInfo {
   members(): Member[];
   /** null when healthy, else why not. */
   unhealthyReason(): string | null;
-}
-
-/** A membership change on its way to raftnode: settled once applied (or refused, failed, or timed out). */
-export interface ConfChangeRequest {
-  change: MemberChange;
-  resolve: () => void;
-  reject: (e: Error) => void;
 }
 
 export interface AppOptions {

@@ -8,35 +8,15 @@ import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
-import type { KvApi } from './httpapi.ts';
+import { ProposalState, type Commit, type Proposal } from './queues.ts';
 import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
-/**
- * Where a write is on its way to Raft. Queued: waiting in proposeC or the node's inbox, so
- * it can still be withdrawn and certainly not applied (503). Proposed: handed to the core,
- * so it may commit whatever happens next (504 if we give up on it). Withdrawn: its client
- * gave up while it was queued; the node skips it.
- */
-export const ProposalState = { Queued: 0, Proposed: 1, Withdrawn: 2 } as const;
-export type ProposalState = (typeof ProposalState)[keyof typeof ProposalState];
-
-/** A write on its way to Raft; `fail` is called if the core drops it. */
-export interface Proposal {
-  data: Uint8Array;
-  state: ProposalState;
-  fail(e: Error): void;
-}
-
-/** Committed work for the state machine, in log order. */
-export interface Commit {
-  /** State to load first (from a snapshot), or null. */
-  snapshot: Uint8Array | null;
-  /** Data of the committed normal entries with a payload. */
-  entries: Uint8Array[];
-  /** Log index this commit brings the state machine to. */
-  index: number;
-  /** Called once applied (raftnode uses it before taking a snapshot). */
-  done: (() => void) | null;
+/** What the HTTP API needs from the key-value store. */
+export interface KvApi {
+  /** Resolves once the write is committed and applied; rejects with a ServiceError otherwise. */
+  put(key: string, value: Uint8Array): Promise<void>;
+  /** Linearizable unless `serializable`; undefined when the key is absent. */
+  get(key: string, serializable: boolean): Promise<Uint8Array | undefined>;
 }
 
 export interface KvStoreOptions {

@@ -5,11 +5,12 @@
 
 import { Chan } from './chan.ts';
 import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
-import { buildApp, type ConfChangeRequest } from './httpapi.ts';
-import { KvStore, type Commit, type Proposal } from './kvstore.ts';
+import { buildApp } from './httpapi.ts';
+import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { RaftNode, type StopReason } from './raftnode.ts';
+import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
 
 const EXIT_FATAL = 1;
 

@@ -6,6 +6,7 @@
 import type { BinaryReader, BinaryWriter } from './codec/index.ts';
 import type { ErrorCode } from './errors.ts';
 import type { Member } from './httpapi.ts';
+import type { MemberChange } from './queues.ts';
 import { confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from './limits.ts';
 import { ConfChangeType, type ConfState } from './raft/index.ts';
 
@@ -79,13 +80,6 @@ export class Membership {
     for (let i = 0; i < k; i++) m.removed.add(r.varint('removed id'));
     return m;
   }
-}
-
-/** A membership change as the service asks for it (the URL is '' for a removal). */
-export interface MemberChange {
-  type: ConfChangeType;
-  nodeId: number;
-  peerUrl: string;
 }
 
 /**

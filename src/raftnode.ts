@@ -11,8 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Chan } from './chan.ts';
 import type { Config } from './config.ts';
 import { ServiceError } from './errors.ts';
-import type { ConfChangeRequest, Member, NodeInfo, NodeStatus } from './httpapi.ts';
-import { ProposalState, type Commit, type Proposal } from './kvstore.ts';
+import type { Member, NodeInfo, NodeStatus } from './httpapi.ts';
 import { coreLogger, type Logger } from './logger.ts';
 import { coalesceMessages } from './coalesce.ts';
 import {
@@ -32,13 +31,7 @@ import {
   raftPendingReadsMax,
   raftUncommittedBytesMax,
 } from './limits.ts';
-import {
-  CONF_CHANGE_REQUEST_ID_BYTES,
-  Membership,
-  decodeConfChangeContext,
-  encodeConfChangeContext,
-  type MemberChange,
-} from './membership.ts';
+import { CONF_CHANGE_REQUEST_ID_BYTES, Membership, decodeConfChangeContext, encodeConfChangeContext } from './membership.ts';
 import {
   ConfChangeType,
   EntryType,
@@ -60,6 +53,7 @@ import {
 import { createNew, decodeSnapshotData, encodeSnapshotData, recover, type Recovered } from './recovery.ts';
 import { Snapshotter, Wal, type StorageFs } from './storage/index.ts';
 import { PeerTransport, buildPeerApp } from './transport/index.ts';
+import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from './queues.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
 

@@ -12,8 +12,7 @@ import { request } from 'undici';
 import { Chan } from '../src/chan.ts';
 import { decodeMessages, encodeMessages } from '../src/codec/index.ts';
 import { parseConfig } from '../src/config.ts';
-import type { ConfChangeRequest } from '../src/httpapi.ts';
-import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
+import { KvStore } from '../src/kvstore.ts';
 import { createLogger } from '../src/logger.ts';
 import { MessageType, type Message } from '../src/raft/index.ts';
 import { newMessage } from '../src/raft/util.ts';
@@ -21,6 +20,7 @@ import { RaftNode } from '../src/raftnode.ts';
 import { deriveClusterId } from '../src/recovery.ts';
 import { PATH_MESSAGES, PATH_PROBE, peerHeaders } from '../src/transport/index.ts';
 import { freePort, until } from './e2e/cluster.ts';
+import type { ConfChangeRequest, Commit, Proposal } from '../src/queues.ts';
 
 export const LEADER_ID = 1;
 export const NODE_ID = 2;

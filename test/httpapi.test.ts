@@ -2,8 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
 import { ServiceError } from '../src/errors.ts';
-import { buildApp, type ConfChangeRequest, type KvApi } from '../src/httpapi.ts';
+import { buildApp } from '../src/httpapi.ts';
 import { ConfChangeType } from '../src/raft/types.ts';
+import type { ConfChangeRequest } from '../src/queues.ts';
+import type { KvApi } from '../src/kvstore.ts';
 
 class FakeKv implements KvApi {
   readonly map = new Map<string, Uint8Array>();

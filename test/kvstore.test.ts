@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
 import { BinaryWriter } from '../src/codec/index.ts';
 import { isServiceError, ServiceError } from '../src/errors.ts';
-import { KvStore, ProposalState, type Commit, type Proposal } from '../src/kvstore.ts';
+import { KvStore } from '../src/kvstore.ts';
+import { ProposalState, type Commit, type Proposal } from '../src/queues.ts';
 
 async function until(cond: () => boolean): Promise<void> {
   for (let i = 0; i < 1000 && !cond(); i++) await new Promise((r) => setImmediate(r));

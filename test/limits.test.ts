@@ -13,8 +13,8 @@ import { BinaryReader, BinaryWriter, decodeConfChange, decodeEntry, decodeMessag
 import { coalesceMessages } from '../src/coalesce.ts';
 import { ConfigError, parseConfig, parsePeerUrl } from '../src/config.ts';
 import { isServiceError } from '../src/errors.ts';
-import { buildApp, type ConfChangeRequest } from '../src/httpapi.ts';
-import { KvStore, ProposalState, type Commit, type Proposal } from '../src/kvstore.ts';
+import { buildApp } from '../src/httpapi.ts';
+import { KvStore } from '../src/kvstore.ts';
 import * as limits from '../src/limits.ts';
 import { Membership } from '../src/membership.ts';
 import { ConfChangeType, EntryType, MessageType, type Entry, type Message } from '../src/raft/types.ts';
@@ -24,6 +24,7 @@ import { PeerClient, PeerTransport, buildPeerApp, peerHeaders } from '../src/tra
 import { snapshotChunks, type PostOutcome } from '../src/transport/peer.ts';
 import { until } from './e2e/cluster.ts';
 import { LEADER_ID, twoMemberSetup } from './fake-leader.ts';
+import { type ConfChangeRequest, ProposalState, type Commit, type Proposal } from '../src/queues.ts';
 
 const { entryBytesMax, keyBytesMax, putValueBytesMax, peerUrlBytesMax } = limits;
 

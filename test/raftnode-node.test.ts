@@ -8,8 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
 import { parseConfig } from '../src/config.ts';
-import type { ConfChangeRequest } from '../src/httpapi.ts';
-import { KvStore, type Commit, type Proposal } from '../src/kvstore.ts';
+import { KvStore } from '../src/kvstore.ts';
 import { createLogger } from '../src/logger.ts';
 import { RaftNode } from '../src/raftnode.ts';
 import { nodeFs, type StorageFs } from '../src/storage/index.ts';
@@ -18,6 +17,7 @@ import { encodeMessages } from '../src/codec/index.ts';
 import { MessageType, type Message } from '../src/raft/index.ts';
 import { PATH_MESSAGES, peerHeaders } from '../src/transport/index.ts';
 import { freePort, until } from './e2e/cluster.ts';
+import type { ConfChangeRequest, Commit, Proposal } from '../src/queues.ts';
 
 async function startNode(dir: string, fs: StorageFs) {
   const parsed = parseConfig([
