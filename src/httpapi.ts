@@ -9,31 +9,10 @@ import { parsePeerUrl } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
+import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raft/types.ts';
 import { parseNodeId } from './transport/headers.ts';
-
-export interface NodeStatus {
-  id: number;
-  leader: number;
-  term: number;
-  commit: number;
-  applied: number;
-  raftState: string;
-}
-
-export interface Member {
-  id: number;
-  peerURL: string;
-}
-
-/** Read-only views of the node, for the /-/ paths. */
-export interface NodeInfo {
-  status(): NodeStatus;
-  members(): Member[];
-  /** null when healthy, else why not. */
-  unhealthyReason(): string | null;
-}
 
 export interface AppOptions {
   kv: KvApi;

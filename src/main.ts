@@ -9,7 +9,7 @@ import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { RaftNode, type StopReason } from './raftnode.ts';
+import { RaftNode, type StopReason } from './node/raft-node.ts';
 import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
 
 const EXIT_FATAL = 1;

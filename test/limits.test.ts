@@ -10,21 +10,21 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Chan } from '../src/chan.ts';
 import { BinaryReader, BinaryWriter, decodeConfChange, decodeEntry, decodeMessages, encodeConfChange, encodeEntry, encodeMessages, encodeSnapshotMetadata, messageEncodedBytes } from '../src/codec/index.ts';
-import { coalesceMessages } from '../src/coalesce.ts';
+import { coalesceMessages } from '../src/transport/coalesce.ts';
 import { ConfigError, parseConfig, parsePeerUrl } from '../src/config.ts';
 import { isServiceError } from '../src/errors.ts';
 import { buildApp } from '../src/httpapi.ts';
 import { KvStore } from '../src/kvstore.ts';
 import * as limits from '../src/limits.ts';
-import { Membership } from '../src/membership.ts';
+import { Membership } from '../src/node/membership.ts';
 import { ConfChangeType, EntryType, MessageType, type Entry, type Message } from '../src/raft/types.ts';
-import { decodeSnapshotData, encodeSnapshotData } from '../src/recovery.ts';
 import { Snapshotter, Wal } from '../src/storage/index.ts';
 import { PeerClient, PeerTransport, buildPeerApp, peerHeaders } from '../src/transport/index.ts';
 import { snapshotChunks, type PostOutcome } from '../src/transport/peer.ts';
 import { until } from './e2e/cluster.ts';
-import { LEADER_ID, twoMemberSetup } from './fake-leader.ts';
+import { LEADER_ID, twoMemberSetup } from './node/fake-leader.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal } from '../src/queues.ts';
+import { decodeSnapshotData, encodeSnapshotData } from '../src/node/snapshot-data.ts';
 
 const { entryBytesMax, keyBytesMax, putValueBytesMax, peerUrlBytesMax } = limits;
 

@@ -8,12 +8,11 @@
 import { randomInt } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
-import type { Chan } from './chan.ts';
-import type { Config } from './config.ts';
-import { ServiceError } from './errors.ts';
-import type { Member, NodeInfo, NodeStatus } from './httpapi.ts';
-import { coreLogger, type Logger } from './logger.ts';
-import { coalesceMessages } from './coalesce.ts';
+import type { Chan } from '../chan.ts';
+import type { Config } from '../config.ts';
+import { ServiceError } from '../errors.ts';
+import { coreLogger, type Logger } from '../logger.ts';
+import { coalesceMessages } from '../transport/coalesce.ts';
 import {
   entryOverheadBytesMax,
   inboxConfChangesMax,
@@ -30,7 +29,7 @@ import {
   raftMessageEntryBytesMax,
   raftPendingReadsMax,
   raftUncommittedBytesMax,
-} from './limits.ts';
+} from '../limits.ts';
 import { CONF_CHANGE_REQUEST_ID_BYTES, Membership, decodeConfChangeContext, encodeConfChangeContext } from './membership.ts';
 import {
   ConfChangeType,
@@ -49,11 +48,13 @@ import {
   type Message,
   type Ready,
   type Snapshot,
-} from './raft/index.ts';
-import { createNew, decodeSnapshotData, encodeSnapshotData, recover, type Recovered } from './recovery.ts';
-import { Snapshotter, Wal, type StorageFs } from './storage/index.ts';
-import { PeerTransport, buildPeerApp } from './transport/index.ts';
-import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from './queues.ts';
+} from '../raft/index.ts';
+import { createNew, recover, type Recovered } from './recovery.ts';
+import { Snapshotter, Wal, type StorageFs } from '../storage/index.ts';
+import { PeerTransport, buildPeerApp } from '../transport/index.ts';
+import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
+import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
+import type { Member, NodeInfo, NodeStatus } from './status.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
 

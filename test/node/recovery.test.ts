@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Membership } from '../src/membership.ts';
-import { decodeSnapshotData, deriveClusterId, encodeSnapshotData } from '../src/recovery.ts';
+import { Membership } from '../../src/node/membership.ts';
+import { deriveClusterId } from '../../src/node/recovery.ts';
+import { decodeSnapshotData, encodeSnapshotData } from '../../src/node/snapshot-data.ts';
 
 test('snapshot data carries the member URL table, the removed set and the kv state', () => {
   const m = new Membership();

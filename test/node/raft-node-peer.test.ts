@@ -5,11 +5,11 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { isServiceError } from '../src/errors.ts';
-import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Message } from '../src/raft/index.ts';
-import { until } from './e2e/cluster.ts';
+import { isServiceError } from '../../src/errors.ts';
+import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Message } from '../../src/raft/index.ts';
+import { until } from '../e2e/cluster.ts';
 import { LEADER_ID, msg, twoMemberSetup, type NodeUnderTest } from './fake-leader.ts';
-import type { MemberChange } from '../src/queues.ts';
+import type { MemberChange } from '../../src/queues.ts';
 
 const TERM = 2;
 /** The two bootstrap entries (term 1) are committed from the start. */

@@ -6,18 +6,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Chan } from '../src/chan.ts';
-import { parseConfig } from '../src/config.ts';
-import { KvStore } from '../src/kvstore.ts';
-import { createLogger } from '../src/logger.ts';
-import { RaftNode } from '../src/raftnode.ts';
-import { nodeFs, type StorageFs } from '../src/storage/index.ts';
+import { Chan } from '../../src/chan.ts';
+import { parseConfig } from '../../src/config.ts';
+import { KvStore } from '../../src/kvstore.ts';
+import { createLogger } from '../../src/logger.ts';
+import { RaftNode } from '../../src/node/raft-node.ts';
+import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { request } from 'undici';
-import { encodeMessages } from '../src/codec/index.ts';
-import { MessageType, type Message } from '../src/raft/index.ts';
-import { PATH_MESSAGES, peerHeaders } from '../src/transport/index.ts';
-import { freePort, until } from './e2e/cluster.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../src/queues.ts';
+import { encodeMessages } from '../../src/codec/index.ts';
+import { MessageType, type Message } from '../../src/raft/index.ts';
+import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
+import { freePort, until } from '../e2e/cluster.ts';
+import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
 
 async function startNode(dir: string, fs: StorageFs) {
   const parsed = parseConfig([

@@ -1,16 +1,14 @@
 // Start-up: what the data dir holds. Restart from the newest snapshot the WAL vouches for
 // plus the WAL after it, or create a new member's WAL (learning the cluster id from a peer
-// when joining). Also the snapshot data layout: member table + kv state.
+// when joining).
 
 import { createHash } from 'node:crypto';
-import { BinaryReader, BinaryWriter } from './codec/index.ts';
 import { Membership } from './membership.ts';
-import { MemoryStorage, type Snapshot } from './raft/index.ts';
-import type { RaftNodeOptions } from './raftnode.ts';
-import { Snapshotter, Wal } from './storage/index.ts';
-import { fetchClusterInfo } from './transport/index.ts';
-
-const SNAPSHOT_DATA_VERSION = 1;
+import { decodeSnapshotData } from './snapshot-data.ts';
+import { MemoryStorage, type Snapshot } from '../raft/index.ts';
+import type { RaftNodeOptions } from './raft-node.ts';
+import { Snapshotter, Wal } from '../storage/index.ts';
+import { fetchClusterInfo } from '../transport/index.ts';
 
 /** What the disk gave back at start-up. */
 export interface Recovered {
@@ -85,24 +83,3 @@ export async function createNew(o: RaftNodeOptions): Promise<Recovered> {
 export function deriveClusterId(token: string, peerUrls: readonly string[]): string {
   return createHash('sha256').update(token).update('\n').update(peerUrls.join(',')).digest('hex').slice(0, 16);
 }
-
-// ---- snapshot data: membership + kv state ----
-
-export function encodeSnapshotData(m: Membership, kv: Uint8Array): Uint8Array {
-  const w = new BinaryWriter(1024 + kv.length);
-  w.u8(SNAPSHOT_DATA_VERSION);
-  m.write(w);
-  w.bytes(kv);
-  return w.view();
-}
-
-export function decodeSnapshotData(data: Uint8Array): { membership: Membership; kv: Uint8Array } {
-  const r = new BinaryReader(data);
-  const v = r.u8('snapshot data version');
-  if (v !== SNAPSHOT_DATA_VERSION) r.fail(`unsupported snapshot data version ${v}`);
-  const membership = Membership.read(r);
-  const kv = r.bytes(Number.MAX_SAFE_INTEGER, 'kv state');
-  r.expectEnd('snapshot data');
-  return { membership, kv };
-}
-

@@ -3,8 +3,8 @@
 // longer append, and a follower's later accepting response subsumes its earlier ones.
 // Merging them cuts the messages (and the follower's work) by the batch size.
 
-import { coalescedAppendBytesMax, peerMessageEntriesMax } from './limits.ts';
-import { MessageType, type Message } from './raft/index.ts';
+import { coalescedAppendBytesMax, peerMessageEntriesMax } from '../limits.ts';
+import { MessageType, type Message } from '../raft/index.ts';
 
 export function coalesceMessages(msgs: Message[]): Message[] {
   if (msgs.length < 2) return msgs;

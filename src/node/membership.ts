@@ -3,12 +3,12 @@
 // they live. It is rebuilt by applying ConfChanges and carried inside every snapshot, so
 // it survives restarts and compaction.
 
-import type { BinaryReader, BinaryWriter } from './codec/index.ts';
-import type { ErrorCode } from './errors.ts';
-import type { Member } from './httpapi.ts';
-import type { MemberChange } from './queues.ts';
-import { confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from './limits.ts';
-import { ConfChangeType, type ConfState } from './raft/index.ts';
+import type { BinaryReader, BinaryWriter } from '../codec/index.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { MemberChange } from '../queues.ts';
+import { confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from '../limits.ts';
+import { ConfChangeType, type ConfState } from '../raft/index.ts';
+import type { Member } from './status.ts';
 
 export class Membership {
   readonly urls = new Map<number, string>();

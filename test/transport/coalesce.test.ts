@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { coalesceMessages } from '../src/coalesce.ts';
-import { MessageType, type Entry, type Message } from '../src/raft/index.ts';
+import { coalesceMessages } from '../../src/transport/coalesce.ts';
+import { MessageType, type Entry, type Message } from '../../src/raft/index.ts';
 
 const ent = (index: number, term = 2): Entry => ({ index, term, type: 0, data: new Uint8Array([index]) });
 function msg(type: MessageType, to: number, over: Partial<Message> = {}): Message {
