@@ -1,6 +1,7 @@
 // The one table of service errors: stable code → HTTP status → short message.
-// Client API, peer transport and start-up all raise ServiceError with a code from here,
-// so the status a client sees is decided in exactly one place.
+// The client API and start-up raise ServiceError with a code from here, so the status a
+// client sees is decided in exactly one place. (Peers speak the transport's own errors,
+// src/transport/errors.ts.)
 
 export const ErrorTable = {
   ERR_BAD_REQUEST: { status: 400, message: 'bad request' },
@@ -17,9 +18,6 @@ export const ErrorTable = {
   ERR_MEMBER_ID_REMOVED: { status: 409, message: 'member id was removed: ids are single-use, pick a new one' },
   ERR_TOO_MANY_MEMBERS: { status: 409, message: 'too many members (or removed ids) for the snapshot to carry' },
   ERR_LAST_VOTER: { status: 409, message: 'cannot remove the last voter: nobody would be left to commit' },
-  ERR_MEMBER_REMOVED: { status: 410, message: 'the member has been permanently removed from the cluster' },
-  ERR_CLUSTER_ID_MISMATCH: { status: 412, message: 'cluster id mismatch' },
-  ERR_WRONG_RECIPIENT: { status: 412, message: 'message sent to the wrong member' },
   ERR_TOO_LARGE: { status: 413, message: 'request too large' },
   ERR_KEY_TOO_LONG: { status: 414, message: 'key too long' },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'want application/octet-stream' },

@@ -5,9 +5,6 @@
 // Whatever arrives while a Ready is being persisted waits in the inbox and goes into the
 // next Ready together: that is the group commit.
 
-import { randomInt } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import type { FastifyInstance } from 'fastify';
 import type { Chan } from '../chan.ts';
 import type { Config } from '../config.ts';
 import { ServiceError } from '../errors.ts';
@@ -51,7 +48,9 @@ import {
 } from '../raft/index.ts';
 import { createNew, recover, type Recovered } from './recovery.ts';
 import { Snapshotter, Wal, type StorageFs } from '../storage/index.ts';
-import { PeerTransport, buildPeerApp } from '../transport/index.ts';
+import { PeerTransport, createPeerService, type PeerListener } from '../transport/index.ts';
+import { sleep, type TimerHandle } from '../world.ts';
+import { realWorld, type NodeWorld } from './world.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
 import type { Member, NodeInfo, NodeStatus } from './status.ts';
@@ -70,8 +69,8 @@ export interface RaftNodeOptions {
   kvApplied: () => number;
   /** Whether the kvstore is consuming commitC, for health. */
   kvApplying: () => boolean;
-  /** For tests: the file system under the WAL and snapshots (to inject failures). */
-  storageFs?: StorageFs;
+  /** Time, timers, randomness, file system and network (default: the real ones). */
+  world?: NodeWorld;
 }
 
 const MAX_TICKS_PER_TURN = 2;
@@ -110,7 +109,8 @@ export class RaftNode implements NodeInfo {
   private readonly raft: RawNode;
   private readonly transport: PeerTransport;
   private readonly membership: Membership;
-  private peerApp: FastifyInstance | null = null;
+  private readonly world: NodeWorld;
+  private peerListener: PeerListener | null = null;
 
   // Inbox: filled from callbacks at any time, fed to the core between Readies.
   private inMsgs: Message[] = [];
@@ -135,7 +135,7 @@ export class RaftNode implements NodeInfo {
    * Random per process, in every read context and conf change request id: an answer meant for
    * an earlier incarnation of this node (same sequence numbers, from 1) never settles ours.
    */
-  private readonly epoch = randomInt(1, 0xffff_ffff);
+  private readonly epoch: number;
   private readSeq = 0;
   private confChangeSeq = 0;
   /** Peer messages refused (malformed, local-only types, ...), and when we last said so. */
@@ -159,7 +159,7 @@ export class RaftNode implements NodeInfo {
   private term = 0;
   private commit = 0;
 
-  private tickTimer: NodeJS.Timeout | null = null;
+  private tickTimer: TimerHandle | null = null;
   private running = false;
   private stopRequested: StopReason | null = null;
   private loopDone: Promise<void> = Promise.resolve();
@@ -168,6 +168,8 @@ export class RaftNode implements NodeInfo {
 
   private constructor(o: RaftNodeOptions, rec: Recovered, snapshotter: Snapshotter) {
     this.o = o;
+    this.world = o.world ?? realWorld;
+    this.epoch = 1 + this.world.random.int(0xffff_fffe);
     this.cfg = o.config;
     this.log = o.log;
     this.id = o.config.id;
@@ -198,7 +200,7 @@ export class RaftNode implements NodeInfo {
       maxPendingReads: raftPendingReadsMax,
       preVote: true,
       checkQuorum: true,
-      random: (n) => randomInt(n),
+      random: (n) => this.world.random.int(n),
       logger: coreLogger(this.log),
     });
     if (rec.bootstrap) {
@@ -211,6 +213,8 @@ export class RaftNode implements NodeInfo {
       connectTimeoutMs: Math.max(peerConnectTimeoutMsMin, this.cfg.tickMs * this.cfg.heartbeatTicks * 5),
       requestTimeoutMs: Math.max(peerRequestTimeoutMsMin, this.cfg.tickMs * this.cfg.electionTicks),
       snapshotTimeoutMs: peerSnapshotTimeoutMs,
+      network: this.world.network,
+      clock: this.world.clock,
       events: {
         unreachable: (id) => this.push(() => this.inUnreachable.add(id)),
         snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
@@ -227,16 +231,16 @@ export class RaftNode implements NodeInfo {
 
   /** Look at the data dir and bring back what is there (or create a new member). */
   static async open(o: RaftNodeOptions): Promise<RaftNode> {
-    const snapshotter = new Snapshotter(o.config.snapDir, { maxSnapshots: o.config.maxSnapshots, logger: o.log, fs: o.storageFs });
-    const rec = (await Wal.exists(o.config.walDir, { fs: o.storageFs })) ? await recover(o, snapshotter) : await createNew(o);
-    await mkdir(o.config.snapDir, { recursive: true });
+    const world = o.world ?? realWorld;
+    const snapshotter = new Snapshotter(o.config.snapDir, { maxSnapshots: o.config.maxSnapshots, logger: o.log, fs: world.fs });
+    const rec = (await Wal.exists(o.config.walDir, { fs: world.fs })) ? await recover(o, world, snapshotter) : await createNew(o, world);
+    await world.fs.mkdir(o.config.snapDir, { recursive: true });
     return new RaftNode(o, rec, snapshotter);
   }
 
   /** Open the peer listener on the host:port of this member's URL. */
   async listenPeers(): Promise<void> {
-    const url = new URL(this.cfg.peerUrls[this.id - 1]!);
-    const app = buildPeerApp({
+    const service = createPeerService({
       identity: { clusterId: this.clusterId, localId: this.id, isRemoved: (id) => this.membership.removed.has(id) },
       deliver: (msgs) => this.push(() => {
         for (const m of msgs) this.inMsgs.push(m);
@@ -249,15 +253,14 @@ export class RaftNode implements NodeInfo {
       maxBatchBytes: peerBodyBytesMax,
       maxSnapshotBytes: peerSnapshotBodyBytesMax,
     });
-    await app.listen({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) });
-    this.peerApp = app;
+    this.peerListener = await this.world.network.listen(this.cfg.peerUrls[this.id - 1]!, service);
   }
 
   /** Start ticking and the loops. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.tickTimer = setInterval(() => {
+    this.tickTimer = this.world.timers.setInterval(() => {
       if (this.leaving) this.transport.probe(this.confState.voters);
       this.transport.releaseStale();
       this.pendingTicks++;
@@ -276,7 +279,7 @@ export class RaftNode implements NodeInfo {
     if (this.stopRequested !== null) return Promise.reject(new ServiceError('ERR_STOPPING'));
     return new Promise<number>((resolve, reject) => {
       const id = ++this.readSeq;
-      this.push(() => this.inReads.push({ id, resolve, reject, deadline: Date.now() + this.cfg.requestTimeoutMs }));
+      this.push(() => this.inReads.push({ id, resolve, reject, deadline: this.world.clock.now() + this.cfg.requestTimeoutMs }));
     });
   }
 
@@ -297,9 +300,9 @@ export class RaftNode implements NodeInfo {
     if (target === 0) return;
     this.log.info({ to: target }, 'handing over leadership before stopping');
     this.push(() => (this.inTransferTo = target));
-    const deadline = Date.now() + this.cfg.electionTicks * this.cfg.tickMs;
-    while (this.leader === this.id && Date.now() < deadline && this.stopRequested === null) {
-      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    const deadline = this.world.clock.now() + this.cfg.electionTicks * this.cfg.tickMs;
+    while (this.leader === this.id && this.world.clock.now() < deadline && this.stopRequested === null) {
+      await sleep(this.world.timers, this.cfg.tickMs);
     }
   }
 
@@ -308,7 +311,7 @@ export class RaftNode implements NodeInfo {
     this.requestStop({ kind: 'stopped' });
     await this.loopDone;
     this.transport.releaseAll();
-    await this.peerApp?.close();
+    await this.peerListener?.close();
     await this.transport.close();
     this.failPending();
     await this.wal.close();
@@ -359,7 +362,7 @@ export class RaftNode implements NodeInfo {
     } catch (e) {
       this.requestStop({ kind: 'fatal', error: e as Error });
     } finally {
-      if (this.tickTimer !== null) clearInterval(this.tickTimer);
+      if (this.tickTimer !== null) this.world.timers.clear(this.tickTimer);
       this.running = false;
     }
   }
@@ -608,7 +611,7 @@ export class RaftNode implements NodeInfo {
     if (this.inConfChanges.length > 0) {
       const ccs = this.inConfChanges;
       this.inConfChanges = [];
-      const deadline = Date.now() + this.cfg.requestTimeoutMs;
+      const deadline = this.world.clock.now() + this.cfg.requestTimeoutMs;
       for (const r of ccs) this.proposeConfChange(r, deadline);
     }
     if (this.inProps.length > 0) {
@@ -643,7 +646,7 @@ export class RaftNode implements NodeInfo {
 
   private dropPeerMessage(m: Message, why: string): void {
     this.droppedPeerMessages++;
-    const now = Date.now();
+    const now = this.world.clock.now();
     if (now - this.lastDroppedLog < DROPPED_LOG_INTERVAL_MS) return;
     this.lastDroppedLog = now;
     this.log.warn({ type: m.type, from: m.from, why, dropped: this.droppedPeerMessages }, 'dropped a bad peer message');
@@ -699,7 +702,7 @@ export class RaftNode implements NodeInfo {
     }
     if (n === 0) return;
     this.proposalsDroppedTotal += n;
-    const now = Date.now();
+    const now = this.world.clock.now();
     if (now - this.lastDropLog < DROPPED_LOG_INTERVAL_MS) return;
     this.lastDropLog = now;
     this.log.warn({ dropped: n, droppedTotal: this.proposalsDroppedTotal, leader: this.leader }, 'forwarded proposals dropped by the transport');
@@ -778,7 +781,7 @@ export class RaftNode implements NodeInfo {
   }
 
   private sweepDeadlines(): void {
-    const now = Date.now();
+    const now = this.world.clock.now();
     for (const [id, r] of this.pendingReads) {
       if (r.deadline > now) continue;
       this.pendingReads.delete(id);
@@ -825,7 +828,7 @@ export class RaftNode implements NodeInfo {
   }
 
   private logRejected(id: number, status: number): void {
-    const now = Date.now();
+    const now = this.world.clock.now();
     if (now - this.lastRejectLog < 5000) return;
     this.lastRejectLog = now;
     this.log.error({ peer: id, status }, 'peer refused our messages: cluster id or member id mismatch');

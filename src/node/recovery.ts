@@ -7,6 +7,7 @@ import { Membership } from './membership.ts';
 import { decodeSnapshotData } from './snapshot-data.ts';
 import { MemoryStorage, type Snapshot } from '../raft/index.ts';
 import type { RaftNodeOptions } from './raft-node.ts';
+import type { NodeWorld } from './world.ts';
 import { Snapshotter, Wal } from '../storage/index.ts';
 import { fetchClusterInfo } from '../transport/index.ts';
 
@@ -21,9 +22,9 @@ export interface Recovered {
   bootstrap: boolean;
 }
 
-export async function recover(o: RaftNodeOptions, snapshotter: Snapshotter): Promise<Recovered> {
+export async function recover(o: RaftNodeOptions, world: NodeWorld, snapshotter: Snapshotter): Promise<Recovered> {
   const { config: cfg, log } = o;
-  const fs = o.storageFs;
+  const fs = world.fs;
   const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log, fs });
   const snapshot = await snapshotter.loadNewestAvailable(markers);
   const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };
@@ -61,21 +62,21 @@ export async function recover(o: RaftNodeOptions, snapshotter: Snapshotter): Pro
   return { wal, clusterId: meta.clusterId, storage, snapshot, membership, kvState, bootstrap };
 }
 
-export async function createNew(o: RaftNodeOptions): Promise<Recovered> {
+export async function createNew(o: RaftNodeOptions, world: NodeWorld): Promise<Recovered> {
   const { config: cfg, log } = o;
   const membership = new Membership();
   cfg.peerUrls.forEach((url, i) => membership.urls.set(i + 1, url));
   let clusterId: string;
   if (cfg.join) {
     const others = cfg.peerUrls.filter((_, i) => i + 1 !== cfg.id);
-    const info = await fetchClusterInfo(others, cfg.requestTimeoutMs);
+    const info = await fetchClusterInfo(world.network, others, cfg.requestTimeoutMs);
     clusterId = info.clusterId;
     for (const m of info.members) if (m.id !== cfg.id) membership.urls.set(m.id, m.peerURL);
     log.info({ clusterId, members: info.members.length }, 'joining existing cluster');
   } else {
     clusterId = deriveClusterId(cfg.clusterToken, cfg.peerUrls);
   }
-  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log, fs: o.storageFs });
+  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log, fs: world.fs });
   return { wal, clusterId, storage: new MemoryStorage(), snapshot: null, membership, kvState: null, bootstrap: !cfg.join };
 }
 

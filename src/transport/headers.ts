@@ -2,7 +2,7 @@
 // from another cluster or meant for another member is refused (412), one from a member
 // that was removed is told so (410) and that member stops.
 
-import { ServiceError } from '../errors.ts';
+import { PeerError } from './errors.ts';
 
 export const HEADER_CLUSTER_ID = 'x-raft-cluster-id';
 export const HEADER_FROM = 'x-raft-from';
@@ -30,15 +30,15 @@ export function peerHeaders(clusterId: string, from: number, to: number): Record
   };
 }
 
-/** The sender's id when the request may be served; throws the ServiceError to answer otherwise. */
+/** The sender's id when the request may be served; throws the PeerError to answer otherwise. */
 export function checkPeerHeaders(headers: Record<string, string | string[] | undefined>, me: Identity): number {
   const cid = headers[HEADER_CLUSTER_ID];
-  if (cid !== me.clusterId) throw new ServiceError('ERR_CLUSTER_ID_MISMATCH', `got ${String(cid)}, want ${me.clusterId}`);
+  if (cid !== me.clusterId) throw new PeerError('PEER_CLUSTER_ID_MISMATCH', `got ${String(cid)}, want ${me.clusterId}`);
   const to = parseNodeId(headers[HEADER_TO]);
-  if (to !== me.localId) throw new ServiceError('ERR_WRONG_RECIPIENT', `to ${String(headers[HEADER_TO])}, this is ${me.localId}`);
+  if (to !== me.localId) throw new PeerError('PEER_WRONG_RECIPIENT', `to ${String(headers[HEADER_TO])}, this is ${me.localId}`);
   const from = parseNodeId(headers[HEADER_FROM]);
-  if (from === null) throw new ServiceError('ERR_BAD_REQUEST', `bad ${HEADER_FROM}`);
-  if (me.isRemoved(from)) throw new ServiceError('ERR_MEMBER_REMOVED', `member ${from}`);
+  if (from === null) throw new PeerError('PEER_BAD_REQUEST', `bad ${HEADER_FROM}`);
+  if (me.isRemoved(from)) throw new PeerError('PEER_MEMBER_REMOVED', `member ${from}`);
   return from;
 }
 

@@ -3,8 +3,6 @@
 // Ready, and of any Readies that piled up behind a slow request, travel together).
 // Snapshots take their own request on their own route and report how it went.
 
-import { Readable } from 'node:stream';
-import { Pool } from 'undici';
 import { BinaryWriter, batchEncodedBytes, decodeMessages, messageEncodedBytes, writeMessages } from '../codec/index.ts';
 import {
   peerBatchBytesMax,
@@ -218,56 +216,4 @@ export function snapshotChunks(m: Message): Uint8Array[] {
     chunks.push(snap.data.subarray(off, Math.min(off + peerSnapshotChunkBytes, snap.data.length)));
   }
   return chunks;
-}
-
-export interface PoolOptions {
-  connectTimeoutMs: number;
-  requestTimeoutMs: number;
-  snapshotTimeoutMs: number;
-}
-
-/** The real PostFn: one undici Pool per peer; network errors become status 0. */
-export function undiciPost(url: string, o: PoolOptions): { post: PostFn; close: () => Promise<void> } {
-  const pool = new Pool(url, {
-    connections: 2, // one for messages, one free for a snapshot
-    pipelining: 1,
-    connect: { timeout: o.connectTimeoutMs },
-    keepAliveTimeout: 30_000,
-  });
-  // dispatch with a bare handler, not request(): no response stream to build and drain for
-  // what is almost always an empty 204. This is the hot path of replication.
-  const post: PostFn = (path, body, headers) =>
-    new Promise<PostOutcome>((resolve) => {
-      const timeout = path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
-      let status = 0;
-      let chunks: Buffer[] | null = null;
-      try {
-        pool.dispatch(
-          {
-            origin: url,
-            path,
-            method: 'POST',
-            headers,
-            body: body instanceof Uint8Array ? body : Readable.from(body),
-            headersTimeout: timeout,
-            bodyTimeout: timeout,
-          },
-          // The classic handler interface: undici 7 accepts it on every path (the newer
-          // controller-style one is rejected when a pooled request waits for a connection).
-          {
-            onConnect: () => undefined,
-            onHeaders: (statusCode) => ((status = statusCode), true),
-            onData: (chunk) => {
-              if (status === 200) (chunks ??= []).push(chunk);
-              return true;
-            },
-            onComplete: () => resolve(chunks === null ? status : { status, body: Buffer.concat(chunks) }),
-            onError: () => resolve(0),
-          },
-        );
-      } catch {
-        resolve(0);
-      }
-    });
-  return { post, close: () => pool.destroy() };
 }

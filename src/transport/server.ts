@@ -1,13 +1,16 @@
-// The peer listener: fastify routes that take binary message batches from other members
-// (POST /raft), snapshots on their own route (POST /raft/snapshot), and tell a joining
-// member which cluster it is joining (GET /raft/cluster).
+// What a node serves its peers, as a PeerService (network.ts): binary message batches
+// (POST /raft, answered once the Ready that took them is persisted, with our messages for
+// the sender in the body), snapshots on their own route (POST /raft/snapshot), the cluster
+// a joining member is joining (GET /raft/cluster), and whether a member was removed
+// (POST /raft/probe). Plain request in, answer out: HTTP serves it (http-network.ts), and
+// so does the simulator's network.
 
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { CodecError, decodeMessages } from '../codec/index.ts';
-import { ServiceError, toHttpError } from '../errors.ts';
 import type { Message } from '../raft/types.ts';
 import { MessageType } from '../raft/types.ts';
-import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, checkPeerHeaders, type Identity } from './headers.ts';
+import { PeerError } from './errors.ts';
+import { PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, checkPeerHeaders, type Identity } from './headers.ts';
+import type { PeerResponse, PeerService } from './network.ts';
 
 export interface ClusterInfo {
   clusterId: string;
@@ -28,52 +31,58 @@ export interface PeerServerOptions {
   maxSnapshotBytes: number;
 }
 
-export function buildPeerApp(opts: PeerServerOptions): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: opts.maxBatchBytes, exposeHeadRoutes: false });
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser(CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((err, _req, reply) => sendError(reply, err));
-  app.setNotFoundHandler((_req, reply) => sendError(reply, new ServiceError('ERR_NOT_FOUND')));
+type Headers = Record<string, string | string[] | undefined>;
+const EMPTY = new Uint8Array(0);
+const NO_CONTENT: PeerResponse = { status: 204, body: EMPTY };
+const utf8 = new TextEncoder();
 
-  const receive = (snapshotRoute: boolean) => async (req: { headers: Record<string, string | string[] | undefined>; body: unknown }, reply: FastifyReply) => {
-    const from = checkPeerHeaders(req.headers, opts.identity);
-    if (!(req.body instanceof Uint8Array)) throw new ServiceError('ERR_BAD_REQUEST', 'empty body');
-    let msgs: Message[];
-    try {
-      msgs = decodeMessages(req.body, snapshotRoute ? { maxSnapshotBytes: opts.maxSnapshotBytes } : {});
-    } catch (e) {
-      if (e instanceof CodecError) throw new ServiceError('ERR_BAD_REQUEST', e.message);
-      throw e;
+export function createPeerService(opts: PeerServerOptions): PeerService {
+  const route = async (method: string, path: string, headers: Headers, body: Uint8Array): Promise<PeerResponse> => {
+    if (method === 'POST' && path === PATH_MESSAGES) return receive(opts, headers, body, false);
+    if (method === 'POST' && path === PATH_SNAPSHOT) return receive(opts, headers, body, true);
+    if (method === 'POST' && path === PATH_PROBE) {
+      checkPeerHeaders(headers, opts.identity);
+      return NO_CONTENT;
     }
-    for (const m of msgs) {
-      if (m.from !== from || m.to !== opts.identity.localId) throw new ServiceError('ERR_BAD_REQUEST', 'message from/to differ from headers');
-      if ((m.type === MessageType.MsgSnap) !== snapshotRoute) throw new ServiceError('ERR_BAD_REQUEST', 'snapshots go to ' + PATH_SNAPSHOT);
-    }
-    opts.deliver(msgs);
-    const hold = opts.hold;
-    if (snapshotRoute || hold === undefined) {
-      reply.code(204).send();
-      return;
-    }
-    await new Promise<void>((resolve) => {
-      hold(from, (body) => {
-        if (body === null) reply.code(204).send();
-        else reply.code(200).type(CONTENT_TYPE).send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
-        resolve();
-      });
-    });
+    if (method === 'GET' && path === PATH_CLUSTER) return { status: 200, body: utf8.encode(JSON.stringify(opts.cluster())) };
+    throw new PeerError('PEER_NOT_FOUND', `${method} ${path}`);
   };
-  app.post(PATH_MESSAGES, receive(false));
-  app.post(PATH_SNAPSHOT, { bodyLimit: opts.maxSnapshotBytes }, receive(true));
-  app.get(PATH_CLUSTER, async () => opts.cluster());
-  app.post(PATH_PROBE, async (req, reply) => {
-    checkPeerHeaders(req.headers, opts.identity);
-    reply.code(204).send();
-  });
-  return app;
+  return {
+    bodyBytesMax: (path) => (path === PATH_SNAPSHOT ? opts.maxSnapshotBytes : opts.maxBatchBytes),
+    handle: async (req) => {
+      try {
+        return await route(req.method, req.path, req.headers, req.body);
+      } catch (e) {
+        return errorResponse(e);
+      }
+    },
+  };
 }
 
-function sendError(reply: FastifyReply, err: unknown): void {
-  const e = toHttpError(err);
-  reply.code(e.status).type('text/plain; charset=utf-8').send(e.message + '\n');
+async function receive(opts: PeerServerOptions, headers: Headers, body: Uint8Array, snapshotRoute: boolean): Promise<PeerResponse> {
+  const from = checkPeerHeaders(headers, opts.identity);
+  if (body.length === 0) throw new PeerError('PEER_BAD_REQUEST', 'empty body');
+  let msgs: Message[];
+  try {
+    msgs = decodeMessages(body, snapshotRoute ? { maxSnapshotBytes: opts.maxSnapshotBytes } : {});
+  } catch (e) {
+    if (e instanceof CodecError) throw new PeerError('PEER_BAD_REQUEST', e.message);
+    throw e;
+  }
+  for (const m of msgs) {
+    if (m.from !== from || m.to !== opts.identity.localId) throw new PeerError('PEER_BAD_REQUEST', 'message from/to differ from headers');
+    if ((m.type === MessageType.MsgSnap) !== snapshotRoute) throw new PeerError('PEER_BAD_REQUEST', 'snapshots go to ' + PATH_SNAPSHOT);
+  }
+  opts.deliver(msgs);
+  const hold = opts.hold;
+  if (snapshotRoute || hold === undefined) return NO_CONTENT;
+  return new Promise<PeerResponse>((resolve) => {
+    hold(from, (answer) => resolve(answer === null ? NO_CONTENT : { status: 200, body: answer }));
+  });
+}
+
+/** A PeerError as its status and a one-line text body; anything else is a 500. */
+export function errorResponse(e: unknown): PeerResponse {
+  const err = e instanceof PeerError ? e : new PeerError('PEER_INTERNAL');
+  return { status: err.status, body: utf8.encode(err.message + '\n') };
 }

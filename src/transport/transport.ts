@@ -5,7 +5,10 @@
 import { BinaryWriter, batchEncodedBytes, messageEncodedBytes, writeMessages } from '../codec/index.ts';
 import { peerBatchBytesMax, peerBatchMessagesMax, peerHeldReplyMsMax } from '../limits.ts';
 import { MessageType, type Message } from '../raft/types.ts';
-import { DEFAULT_PEER_LIMITS, PeerClient, undiciPost, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
+import { realClock, type Clock } from '../world.ts';
+import { httpNetwork } from './http-network.ts';
+import type { PeerNetwork } from './network.ts';
+import { DEFAULT_PEER_LIMITS, PeerClient, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
 
 export interface TransportOptions {
   localId: number;
@@ -15,8 +18,10 @@ export interface TransportOptions {
   connectTimeoutMs?: number;
   requestTimeoutMs?: number;
   snapshotTimeoutMs?: number;
-  /** For tests: replace undici with a fake network. */
-  makePost?: (url: string) => { post: PostFn; close: () => Promise<void> };
+  /** How peers are reached (default: HTTP); the simulator and tests pass their own. */
+  network?: PeerNetwork;
+  /** For the age of held replies (default: the real clock). */
+  clock?: Clock;
 }
 
 /** A peer's request held open, so that our answering messages can ride on its response. */
@@ -38,8 +43,11 @@ export class PeerTransport {
   private held = new Map<number, HeldReply[]>();
   private readonly writer = new BinaryWriter(64 * 1024);
 
+  private readonly clock: Clock;
+
   constructor(o: TransportOptions) {
     this.o = o;
+    this.clock = o.clock ?? realClock;
   }
 
   /** Send each message to its peer; messages to unknown peers are dropped and reported. */
@@ -60,7 +68,7 @@ export class PeerTransport {
    */
   hold(from: number, respond: (body: Uint8Array | null) => void): void {
     const list = this.held.get(from);
-    const h: HeldReply = { respond, fed: false, since: Date.now() };
+    const h: HeldReply = { respond, fed: false, since: this.clock.now() };
     if (list === undefined) this.held.set(from, [h]);
     else list.push(h);
   }
@@ -127,7 +135,7 @@ export class PeerTransport {
   /** Answer empty the requests held too long (called from the tick timer, even if the loop is busy). */
   releaseStale(): void {
     if (this.held.size === 0) return;
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [peer, list] of this.held) {
       const keep = list.filter((h) => now - h.since <= peerHeldReplyMsMax);
       if (keep.length === list.length) continue;
@@ -161,21 +169,23 @@ export class PeerTransport {
       if (cur.client.url === url) return;
       this.removePeer(id);
     }
-    const net = this.o.makePost?.(url) ?? undiciPost(url, {
+    const conn = (this.o.network ?? httpNetwork).connect(url, {
       connectTimeoutMs: this.o.connectTimeoutMs ?? 1000,
       requestTimeoutMs: this.o.requestTimeoutMs ?? 5000,
       snapshotTimeoutMs: this.o.snapshotTimeoutMs ?? 60_000,
     });
+    const post: PostFn = (path, body, headers) =>
+      conn.request({ method: 'POST', path, headers, body }).then((r) => (r.status === 200 ? r : r.status));
     const client = new PeerClient({
       id,
       url,
       fromId: this.o.localId,
       clusterId: this.o.clusterId,
-      post: net.post,
+      post,
       events: this.o.events,
       limits: this.o.limits ?? DEFAULT_PEER_LIMITS,
     });
-    this.peers.set(id, { client, close: net.close });
+    this.peers.set(id, { client, close: () => conn.close() });
   }
 
   removePeer(id: number): void {

@@ -11,6 +11,7 @@ import { parseConfig } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
 import { createLogger } from '../../src/logger.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
+import { worldWith } from '../../src/node/world.ts';
 import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { request } from 'undici';
 import { encodeMessages } from '../../src/codec/index.ts';
@@ -31,7 +32,7 @@ async function startNode(dir: string, fs: StorageFs) {
   const commitC = new Chan<Commit>(16);
   const ref: { kv: KvStore | null } = { kv: null };
   const node = await RaftNode.open({
-    config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, storageFs: fs,
+    config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs }),
     kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: 2000 }));

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { decodeMessages, encodeMessages } from '../../src/codec/index.ts';
 import type { Message } from '../../src/raft/types.ts';
 import { MessageType } from '../../src/raft/types.ts';
-import { PeerClient, PeerTransport, buildPeerApp, peerHeaders, type PeerEvents } from '../../src/transport/index.ts';
+import { PeerClient, PeerTransport, buildPeerApp, peerHeaders, type PeerEvents, type PeerNetwork } from '../../src/transport/index.ts';
 import { snapshotChunks } from '../../src/transport/peer.ts';
 
 function msg(type: MessageType, from: number, to: number, over: Partial<Message> = {}): Message {
@@ -134,7 +134,7 @@ test('transport: routes by recipient, reports unknown peers, follows membership'
   const sent: string[] = [];
   const tr = new PeerTransport({
     localId: 1, clusterId: 'c1', events,
-    makePost: (url) => ({ post: async () => { sent.push(url); return 204; }, close: async () => undefined }),
+    network: fakeNetwork((url) => sent.push(url)),
   });
   tr.addPeer(1, 'http://self'); // never a peer of itself
   tr.addPeer(2, 'http://two');
@@ -171,7 +171,7 @@ test('held replies: a fed request carries back our next messages for its sender;
   const { events } = recorder();
   const tr = new PeerTransport({
     localId: 2, clusterId: 'c1', events,
-    makePost: () => ({ post: async () => 204, close: async () => undefined }),
+    network: fakeNetwork(() => undefined),
   });
   const answers: { from: number; msgs: number | null }[] = [];
   const hold = (from: number) => tr.hold(from, (b) => answers.push({ from, msgs: b === null ? null : decodeMessages(b).length }));
@@ -230,3 +230,17 @@ test('sender: messages in an answer are delivered if they come from that peer an
   assert.deepEqual(log, ['received 1']);
   await client.stop();
 });
+
+/** A network on which every request answers 204, and `onRequest` learns where it went. */
+function fakeNetwork(onRequest: (url: string) => void): PeerNetwork {
+  return {
+    connect: (url) => ({
+      request: async () => {
+        onRequest(url);
+        return { status: 204, body: new Uint8Array(0) };
+      },
+      close: async () => undefined,
+    }),
+    listen: async () => ({ close: async () => undefined }),
+  };
+}

@@ -1,0 +1,109 @@
+// The real peer network: undici out (one keep-alive pool per peer URL), fastify in (the
+// PeerService's routes, each body bounded before it is read whole).
+
+import { Readable } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { Pool } from 'undici';
+import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
+import type { PeerConnection, PeerNetwork, PeerRequest, PeerResponse, PeerService, PeerTimeouts } from './network.ts';
+import { createPeerService, errorResponse, type PeerServerOptions } from './server.ts';
+import { PeerError } from './errors.ts';
+
+const EMPTY = new Uint8Array(0);
+
+export const httpNetwork: PeerNetwork = {
+  connect: (url, timeouts) => connectPool(url, timeouts),
+  listen: async (url, service) => {
+    const u = new URL(url);
+    const app = httpPeerApp(service);
+    await app.listen({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) });
+    return { close: () => app.close() };
+  },
+};
+
+/** One undici Pool per peer; network errors and timeouts answer status 0. */
+function connectPool(url: string, o: PeerTimeouts): PeerConnection {
+  const pool = new Pool(url, {
+    connections: 2, // one for messages, one free for a snapshot
+    pipelining: 1,
+    connect: { timeout: o.connectTimeoutMs },
+    keepAliveTimeout: 30_000,
+  });
+  // dispatch with a bare handler, not request(): no response stream to build and drain for
+  // what is almost always an empty 204. This is the hot path of replication.
+  const request = (req: PeerRequest): Promise<PeerResponse> =>
+    new Promise<PeerResponse>((resolve) => {
+      const timeout = req.path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
+      let status = 0;
+      let chunks: Buffer[] | null = null;
+      try {
+        pool.dispatch(
+          {
+            origin: url,
+            path: req.path,
+            method: req.method,
+            headers: req.headers,
+            body: req.method === 'GET' ? null : req.body instanceof Uint8Array ? req.body : Readable.from(req.body),
+            headersTimeout: timeout,
+            bodyTimeout: timeout,
+          },
+          // The classic handler interface: undici 7 accepts it on every path (the newer
+          // controller-style one is rejected when a pooled request waits for a connection).
+          {
+            onConnect: () => undefined,
+            onHeaders: (statusCode) => ((status = statusCode), true),
+            onData: (chunk) => ((chunks ??= []).push(chunk), true),
+            onComplete: () => resolve({ status, body: chunks === null ? EMPTY : Buffer.concat(chunks) }),
+            onError: () => resolve({ status: 0, body: EMPTY }),
+          },
+        );
+      } catch {
+        resolve({ status: 0, body: EMPTY });
+      }
+    });
+  return { request, close: () => pool.destroy() };
+}
+
+/** A fastify app serving `service` (not listening: tests drive it with inject()). */
+export function httpPeerApp(service: PeerService): FastifyInstance {
+  const app = Fastify({ logger: false, bodyLimit: service.bodyBytesMax(PATH_MESSAGES), exposeHeadRoutes: false });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  const send = (reply: FastifyReply, path: string, answer: PeerResponse) => {
+    reply.code(answer.status);
+    if (answer.body.length === 0) return reply.send();
+    const type = answer.status >= 400 ? 'text/plain; charset=utf-8' : path === PATH_CLUSTER ? 'application/json' : CONTENT_TYPE;
+    return reply.type(type).send(Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.byteLength));
+  };
+  app.setErrorHandler((err, req, reply) => {
+    // fastify's own refusals (a body over the route's bound, a bad media type): as PeerErrors.
+    const status = (err as { statusCode?: number }).statusCode;
+    const code = status === 413 ? 'PEER_TOO_LARGE' : status !== undefined && status < 500 ? 'PEER_BAD_REQUEST' : 'PEER_INTERNAL';
+    return send(reply, req.url, errorResponse(new PeerError(code)));
+  });
+  app.setNotFoundHandler((req, reply) => send(reply, req.url, errorResponse(new PeerError('PEER_NOT_FOUND'))));
+  const routes: [method: 'GET' | 'POST', path: string][] = [
+    ['POST', PATH_MESSAGES],
+    ['POST', PATH_SNAPSHOT],
+    ['POST', PATH_PROBE],
+    ['GET', PATH_CLUSTER],
+  ];
+  for (const [method, path] of routes) {
+    // Each route's own bound, checked by fastify while it reads the body.
+    app.route({
+      method,
+      url: path,
+      bodyLimit: service.bodyBytesMax(path),
+      handler: async (req, reply) => {
+        const body = req.body instanceof Uint8Array ? req.body : EMPTY;
+        return send(reply, path, await service.handle({ method, path, headers: req.headers, body }));
+      },
+    });
+  }
+  return app;
+}
+
+/** The peer routes of a node as a fastify app: what tests inject() into. */
+export function buildPeerApp(opts: PeerServerOptions): FastifyInstance {
+  return httpPeerApp(createPeerService(opts));
+}
