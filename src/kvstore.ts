@@ -3,12 +3,12 @@
 // ReadIndex rounds. Entries are binary: a proposal id (so the proposer can find the
 // waiting request when its own entry comes back) then key then value.
 
-import { randomInt } from 'node:crypto';
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
 import { ProposalState, type Commit, type Proposal } from './queues.ts';
+import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';
 import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
 /** What the HTTP API needs from the key-value store. */
@@ -28,6 +28,8 @@ export interface KvStoreOptions {
   requestTimeoutMs: number;
   /** For tests: the state's bound (default kvStateBytesMax; every replica must use the same). */
   stateBytesMax?: number;
+  /** Time, timers and randomness (default: the real ones; the simulator passes its own). */
+  world?: { clock: Clock; timers: Timers; random: Random };
 }
 
 const KIND_PUT = 1;
@@ -64,15 +66,19 @@ export class KvStore implements KvApi {
   private pendingReads: Waiter[] = [];
   private readLoopRunning = false;
   private appliedWaiters: { index: number; resolve: () => void }[] = [];
-  private sweepTimer: NodeJS.Timeout | null = null;
+  private sweepTimer: TimerHandle | null = null;
+  private readonly clock: Clock;
+  private readonly timers: Timers;
   private stopped = false;
   private applying = false;
 
   constructor(o: KvStoreOptions) {
     this.o = o;
+    this.clock = o.world?.clock ?? realClock;
+    this.timers = o.world?.timers ?? realTimers;
     this.originNode = o.nodeId >>> 0;
     // A fresh epoch per process: an entry proposed before a restart never completes a new request.
-    this.originEpoch = randomInt(1, 0xffff_ffff);
+    this.originEpoch = 1 + (o.world?.random ?? realRandom).int(0xffff_fffe);
   }
 
   get applied(): number {
@@ -90,7 +96,7 @@ export class KvStore implements KvApi {
   /** Start applying commits; resolves when commitC is closed and drained. */
   async run(): Promise<void> {
     this.applying = true;
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer = this.timers.setInterval(() => this.sweep(), SWEEP_MS);
     try {
       for (;;) {
         const r = await this.o.commitC.recv();
@@ -106,7 +112,7 @@ export class KvStore implements KvApi {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.sweepTimer !== null) clearInterval(this.sweepTimer);
+    if (this.sweepTimer !== null) this.timers.clear(this.sweepTimer);
     for (const w of this.waiters.values()) w.reject(giveUp(w.proposal, 'ERR_STOPPING', 'ERR_STOPPING_IN_FLIGHT'));
     this.waiters.clear();
     const err = new ServiceError('ERR_STOPPING');
@@ -131,7 +137,7 @@ export class KvStore implements KvApi {
       }
       // A full queue means Raft is far behind: refuse now rather than let waiting writes pile up.
       if (!queued) reject(new ServiceError('ERR_OVERLOADED'));
-      else this.waiters.set(seq, { resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs, proposal: p });
+      else this.waiters.set(seq, { resolve, reject, deadline: this.clock.now() + this.o.requestTimeoutMs, proposal: p });
     });
   }
 
@@ -243,7 +249,7 @@ export class KvStore implements KvApi {
     if (this.stopped) return Promise.reject(new ServiceError('ERR_STOPPING'));
     if (this.pendingReads.length >= MAX_WAITING_READS) return Promise.reject(new ServiceError('ERR_OVERLOADED'));
     return new Promise<void>((resolve, reject) => {
-      this.pendingReads.push({ resolve, reject, deadline: Date.now() + this.o.requestTimeoutMs });
+      this.pendingReads.push({ resolve, reject, deadline: this.clock.now() + this.o.requestTimeoutMs });
       if (!this.readLoopRunning) {
         // Start on a microtask so reads issued in the same turn share the first round.
         this.readLoopRunning = true;
@@ -275,13 +281,13 @@ export class KvStore implements KvApi {
     return new Promise<void>((resolve, reject) => {
       const entry = { index, resolve };
       this.appliedWaiters.push(entry);
-      const t = setTimeout(() => {
+      const t = this.timers.setTimeout(() => {
         const i = this.appliedWaiters.indexOf(entry);
         if (i >= 0) this.appliedWaiters.splice(i, 1);
         reject(new ServiceError('ERR_READ_TIMEOUT', `waiting to apply index ${index}`));
-      }, Math.max(0, deadline - Date.now()));
+      }, Math.max(0, deadline - this.clock.now()));
       entry.resolve = () => {
-        clearTimeout(t);
+        this.timers.clear(t);
         resolve();
       };
     });
@@ -296,7 +302,7 @@ export class KvStore implements KvApi {
 
   /** Time out proposals and queued reads past their deadline (oldest first, so stop at the first live one). */
   private sweep(): void {
-    const now = Date.now();
+    const now = this.clock.now();
     for (const [seq, w] of this.waiters) {
       if (w.deadline > now) break;
       this.waiters.delete(seq);
