@@ -7,7 +7,7 @@
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EntryType, type Entry } from '../src/raft/types.ts';
+import { EntryType, type Entry } from '../src/raftpb/types.ts';
 import { Wal } from '../src/storage/index.ts';
 
 const ENTRY_BYTES = 128;

@@ -11,7 +11,7 @@ import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
 import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
-import { ConfChangeType } from './raft/types.ts';
+import { ConfChangeType } from './raftpb/types.ts';
 import { parseNodeId } from './transport/headers.ts';
 
 export interface AppOptions {

@@ -5,7 +5,7 @@
 
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
-import { BinaryReader, BinaryWriter, varintBytes } from './codec/index.ts';
+import { BinaryReader, BinaryWriter, varintBytes } from './raftpb/index.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
 import { ProposalState, type Commit, type Proposal } from './queues.ts';
 import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';

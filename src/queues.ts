@@ -2,7 +2,7 @@
 // confChangeC (httpapi → node) and commitC (node → kvstore). The payloads live here, beside
 // the queue, so no layer imports a layer above it to name them.
 
-import type { ConfChangeType } from './raft/index.ts';
+import type { ConfChangeType } from './raftpb/index.ts';
 
 /**
  * Where a write is on its way to Raft. Queued: waiting in proposeC or the node's inbox, so

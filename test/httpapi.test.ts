@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
 import { ServiceError } from '../src/errors.ts';
 import { buildApp } from '../src/httpapi.ts';
-import { ConfChangeType } from '../src/raft/types.ts';
+import { ConfChangeType } from '../src/raftpb/types.ts';
 import type { ConfChangeRequest } from '../src/queues.ts';
 import type { KvApi } from '../src/kvstore.ts';
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Chan } from '../src/chan.ts';
-import { BinaryWriter } from '../src/codec/index.ts';
+import { BinaryWriter } from '../src/raftpb/index.ts';
 import { isServiceError, ServiceError } from '../src/errors.ts';
 import { KvStore } from '../src/kvstore.ts';
 import { ProposalState, type Commit, type Proposal } from '../src/queues.ts';

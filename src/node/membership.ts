@@ -3,7 +3,7 @@
 // they live. It is rebuilt by applying ConfChanges and carried inside every snapshot, so
 // it survives restarts and compaction.
 
-import type { BinaryReader, BinaryWriter } from '../codec/index.ts';
+import type { BinaryReader, BinaryWriter } from '../raftpb/index.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { MemberChange } from '../queues.ts';
 import { confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from '../limits.ts';

@@ -1,7 +1,7 @@
 // What a snapshot's data holds, as the service lays it out: a version byte, the member
 // table (peer URLs and removed ids, node/membership.ts), then the kv state (kvstore.ts).
 
-import { BinaryReader, BinaryWriter } from '../codec/index.ts';
+import { BinaryReader, BinaryWriter } from '../raftpb/index.ts';
 import { Membership } from './membership.ts';
 
 const SNAPSHOT_DATA_VERSION = 1;

@@ -1,7 +1,7 @@
 // Configuration of one Raft node, with defaults and validation.
 
 import type { RaftLogger } from './logger.ts';
-import type { NodeId, Storage } from './types.ts';
+import type { NodeId, Storage } from '../raftpb/types.ts';
 
 /** Test-only switches that plant known safety bugs, so the simulator can prove it catches them. */
 export interface PlantedBugs {

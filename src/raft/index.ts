@@ -7,11 +7,11 @@
 // For every MsgSnap sent, report the outcome with reportSnapshot(); report peers the
 // transport cannot reach with reportUnreachable().
 
-export * from './types.ts';
+export * from '../raftpb/types.ts';
 export type { RaftLogger } from './logger.ts';
 export type { RaftConfig, PlantedBugs } from './config.ts';
 export { RawNode, type RaftStatus, type PeerProgressStatus, type ProgressStateName } from './rawnode.ts';
 export { MemoryStorage } from './memory-storage.ts';
 export { canSendBeforePersist } from './util.ts';
-// The one encoding of ConfChange entry data lives with the other encodings in src/codec (pure).
-export { encodeConfChange, decodeConfChange } from '../codec/raft.ts';
+// The one encoding of ConfChange entry data lives with the types, in the leaf src/raftpb.
+export { encodeConfChange, decodeConfChange } from '../raftpb/encoding.ts';

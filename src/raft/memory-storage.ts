@@ -9,7 +9,7 @@ import {
   RaftErrorCode,
   type Snapshot,
   type Storage,
-} from './types.ts';
+} from '../raftpb/types.ts';
 
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: 0, commit: 0 };

@@ -3,7 +3,7 @@
 //   replicate: the follower keeps up; stream MsgApp optimistically, up to the inflight window.
 //   snapshot:  a snapshot is on its way; send nothing until it lands or fails.
 
-import type { NodeId } from './types.ts';
+import type { NodeId } from '../raftpb/types.ts';
 
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 

@@ -2,7 +2,7 @@
 // commit and apply positions. Indexes are 1-based; index 0 (term 0) is the empty log.
 
 import { UnstableLog } from './unstable-log.ts';
-import { type Entry, RaftError, RaftErrorCode, type Snapshot, type Storage } from './types.ts';
+import { type Entry, RaftError, RaftErrorCode, type Snapshot, type Storage } from '../raftpb/types.ts';
 import { entriesSize } from './util.ts';
 
 export class RaftLog {

@@ -11,7 +11,7 @@ import {
   type RaftConfig,
   validateConfig,
 } from './config.ts';
-import { decodeConfChange, encodeConfChange } from '../codec/raft.ts';
+import { decodeConfChange, encodeConfChange } from '../raftpb/encoding.ts';
 import { type RaftLogger, silentLogger } from './logger.ts';
 import { Progress, ProgressTracker } from './progress.ts';
 import { RaftLog } from './raft-log.ts';
@@ -34,7 +34,7 @@ import {
   type SoftState,
   StateType,
   isRaftError,
-} from './types.ts';
+} from '../raftpb/types.ts';
 import { entriesSize, newMessage, voteRespType } from './util.ts';
 
 /** MsgVote context of a campaign started by a leader transfer: voters skip the lease check. */

@@ -2,7 +2,7 @@
 // messages for the core and collects the core's output into Ready batches.
 
 import type { RaftConfig } from './config.ts';
-import { encodeConfChange } from '../codec/raft.ts';
+import { encodeConfChange } from '../raftpb/encoding.ts';
 import { Raft } from './raft.ts';
 import {
   type ConfChange,
@@ -19,7 +19,7 @@ import {
   type SoftState,
   StateType,
   isRaftError,
-} from './types.ts';
+} from '../raftpb/types.ts';
 import { entriesSize, isLocalMsg, isResponseMsg, newMessage } from './util.ts';
 
 export type ProgressStateName = 'probe' | 'replicate' | 'snapshot';

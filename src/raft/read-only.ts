@@ -4,7 +4,7 @@
 // reads waiting; reads that arrive while a round is out ride on the next one. Heartbeats carry
 // a round id (not the application's read context), so read contexts need not be unique.
 
-import type { NodeId } from './types.ts';
+import type { NodeId } from '../raftpb/types.ts';
 
 export interface PendingRead {
   /** The leader's commit index when the read arrived. */

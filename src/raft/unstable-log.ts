@@ -1,7 +1,7 @@
 // The tail of the log the application has not yet persisted: entries past the storage, and
 // possibly a snapshot received from the leader that replaces everything before it.
 
-import type { Entry, Snapshot } from './types.ts';
+import type { Entry, Snapshot } from '../raftpb/types.ts';
 
 export class UnstableLog {
   snapshot: Snapshot | null = null;

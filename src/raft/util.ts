@@ -1,6 +1,6 @@
 // Small helpers shared by the core: entry sizes, message construction, message classes.
 
-import { type Entry, type Message, MessageType, type Ready } from './types.ts';
+import { type Entry, type Message, MessageType, type Ready } from '../raftpb/types.ts';
 
 const EMPTY = new Uint8Array(0);
 

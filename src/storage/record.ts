@@ -12,7 +12,7 @@
 // breaks `prevCrc === crc of the record before`.
 
 import { crc32 } from 'node:zlib';
-import { BinaryWriter } from '../codec/index.ts';
+import { BinaryWriter } from '../raftpb/index.ts';
 import { walRecordBytesMax } from '../limits.ts';
 
 export const RecordType = {

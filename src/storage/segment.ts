@@ -2,9 +2,9 @@
 // at a glance), listing, and the payloads of the Meta and Snapshot-marker records.
 
 import { join } from 'node:path';
-import type { HardState } from '../raft/types.ts';
-import type { Entry } from '../raft/types.ts';
-import { BinaryReader, BinaryWriter, readEntry, readHardState, writeEntry, writeHardState } from '../codec/index.ts';
+import type { HardState } from '../raftpb/types.ts';
+import type { Entry } from '../raftpb/types.ts';
+import { BinaryReader, BinaryWriter, readEntry, readHardState, writeEntry, writeHardState } from '../raftpb/index.ts';
 import { clusterIdBytesMax, walBatchOverheadBytesMax } from '../limits.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { isErrno, type StorageFs } from './fs.ts';

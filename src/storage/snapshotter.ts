@@ -14,8 +14,8 @@
 
 import { crc32 } from 'node:zlib';
 import { dirname, join } from 'node:path';
-import type { Snapshot } from '../raft/types.ts';
-import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../codec/index.ts';
+import type { Snapshot } from '../raftpb/types.ts';
+import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../raftpb/index.ts';
 import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
 import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {

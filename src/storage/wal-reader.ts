@@ -26,8 +26,8 @@
 // rot there is repaired as a tear; every earlier record is protected by its successors.
 
 import { join } from 'node:path';
-import type { Entry, HardState } from '../raft/types.ts';
-import { BinaryReader, CodecError } from '../codec/index.ts';
+import type { Entry, HardState } from '../raftpb/types.ts';
+import { BinaryReader, CodecError } from '../raftpb/index.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { readFileBounded, type StorageFs } from './fs.ts';
 import {

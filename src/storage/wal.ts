@@ -3,8 +3,8 @@
 // repairs a torn tail on open; purges segments a snapshot has made unnecessary.
 
 import { dirname, join } from 'node:path';
-import type { Entry, HardState } from '../raft/types.ts';
-import { BinaryWriter, entryEncodedBytes } from '../codec/index.ts';
+import type { Entry, HardState } from '../raftpb/types.ts';
+import { BinaryWriter, entryEncodedBytes } from '../raftpb/index.ts';
 import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   isErrno,

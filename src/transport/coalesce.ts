@@ -4,7 +4,7 @@
 // Merging them cuts the messages (and the follower's work) by the batch size.
 
 import { coalescedAppendBytesMax, peerMessageEntriesMax } from '../limits.ts';
-import { MessageType, type Message } from '../raft/index.ts';
+import { MessageType, type Message } from '../raftpb/index.ts';
 
 export function coalesceMessages(msgs: Message[]): Message[] {
   if (msgs.length < 2) return msgs;

@@ -3,7 +3,7 @@
 // Ready, and of any Readies that piled up behind a slow request, travel together).
 // Snapshots take their own request on their own route and report how it went.
 
-import { BinaryWriter, batchEncodedBytes, decodeMessages, messageEncodedBytes, writeMessages } from '../codec/index.ts';
+import { BinaryWriter, batchEncodedBytes, decodeMessages, messageEncodedBytes, writeMessages } from '../raftpb/index.ts';
 import {
   peerBatchBytesMax,
   peerBatchMessagesMax,
@@ -11,8 +11,8 @@ import {
   peerQueueMessagesMax,
   peerSnapshotChunkBytes,
 } from '../limits.ts';
-import type { Message } from '../raft/types.ts';
-import { MessageType } from '../raft/types.ts';
+import type { Message } from '../raftpb/types.ts';
+import { MessageType } from '../raftpb/types.ts';
 import { PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
 
 /**

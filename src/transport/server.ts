@@ -5,9 +5,9 @@
 // (POST /raft/probe). Plain request in, answer out: HTTP serves it (http-network.ts), and
 // so does the simulator's network.
 
-import { CodecError, decodeMessages } from '../codec/index.ts';
-import type { Message } from '../raft/types.ts';
-import { MessageType } from '../raft/types.ts';
+import { CodecError, decodeMessages } from '../raftpb/index.ts';
+import type { Message } from '../raftpb/types.ts';
+import { MessageType } from '../raftpb/types.ts';
 import { PeerError } from './errors.ts';
 import { PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, checkPeerHeaders, type Identity } from './headers.ts';
 import type { PeerResponse, PeerService } from './network.ts';

@@ -2,9 +2,9 @@
 // its peer's client, follows membership changes (add, update, remove a peer URL), and
 // turns network outcomes into the reports Raft wants (unreachable, snapshot status).
 
-import { BinaryWriter, batchEncodedBytes, messageEncodedBytes, writeMessages } from '../codec/index.ts';
+import { BinaryWriter, batchEncodedBytes, messageEncodedBytes, writeMessages } from '../raftpb/index.ts';
 import { peerBatchBytesMax, peerBatchMessagesMax, peerHeldReplyMsMax } from '../limits.ts';
-import { MessageType, type Message } from '../raft/types.ts';
+import { MessageType, type Message } from '../raftpb/types.ts';
 import { realClock, type Clock } from '../world.ts';
 import { httpNetwork } from './http-network.ts';
 import type { PeerNetwork } from './network.ts';

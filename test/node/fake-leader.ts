@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { request } from 'undici';
 import { Chan } from '../../src/chan.ts';
-import { decodeMessages, encodeMessages } from '../../src/codec/index.ts';
+import { decodeMessages, encodeMessages } from '../../src/raftpb/index.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
 import { createLogger } from '../../src/logger.ts';

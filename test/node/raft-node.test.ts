@@ -14,7 +14,7 @@ import { RaftNode } from '../../src/node/raft-node.ts';
 import { worldWith } from '../../src/node/world.ts';
 import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { request } from 'undici';
-import { encodeMessages } from '../../src/codec/index.ts';
+import { encodeMessages } from '../../src/raftpb/index.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
 import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
 import { freePort, until } from '../e2e/cluster.ts';

@@ -1,5 +1,5 @@
 // src/raft must stay pure: no I/O, no clock, no timers, no ambient randomness. Checked over the
-// core's whole import graph, which reaches src/codec for the ConfChange encoding.
+// core's whole import graph, which reaches the leaf src/raftpb for the types and their encoding.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';

@@ -3,8 +3,8 @@
 import { mkdtemp, rm, cp, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Entry } from '../../src/raft/types.ts';
-import { EntryType } from '../../src/raft/types.ts';
+import type { Entry } from '../../src/raftpb/types.ts';
+import { EntryType } from '../../src/raftpb/types.ts';
 import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 
 /** Run fn with a fresh temporary directory, removed afterwards. */

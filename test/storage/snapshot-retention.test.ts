@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Snapshot } from '../../src/raft/types.ts';
+import type { Snapshot } from '../../src/raftpb/types.ts';
 import { isStorageError, Snapshotter, snapshotFileName, StorageErrorCode, Wal } from '../../src/storage/index.ts';
 import { brief, ent, faultyFs, range, walFiles, withTmp } from './helpers.ts';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Snapshot } from '../../src/raft/types.ts';
+import type { Snapshot } from '../../src/raftpb/types.ts';
 import { Snapshotter, snapshotFileName } from '../../src/storage/index.ts';
 import { withTmp } from './helpers.ts';
 

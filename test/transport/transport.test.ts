@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeMessages, encodeMessages } from '../../src/codec/index.ts';
-import type { Message } from '../../src/raft/types.ts';
-import { MessageType } from '../../src/raft/types.ts';
+import { decodeMessages, encodeMessages } from '../../src/raftpb/index.ts';
+import type { Message } from '../../src/raftpb/types.ts';
+import { MessageType } from '../../src/raftpb/types.ts';
 import { PeerClient, PeerTransport, buildPeerApp, peerHeaders, type PeerEvents, type PeerNetwork } from '../../src/transport/index.ts';
 import { snapshotChunks } from '../../src/transport/peer.ts';
 

@@ -1,5 +1,8 @@
-// The binary codec: primitives (BinaryWriter/BinaryReader) and the encodings of the Raft
-// data contract used by the WAL, the snapshot files and the peer transport.
+// The leaf every layer shares (as etcd's raftpb): the Raft data contract's types (types.ts)
+// and its binary encoding (encoding.ts, on the primitives of binary.ts), used by the core,
+// the WAL, the snapshot files and the peer transport. It imports nothing but limits.ts.
+
+export * from './types.ts';
 //
 // Decoders throw CodecError (code 'ERR_CODEC', with the byte offset) on any malformed
 // input; they never read out of range and check every length against both a limit and
@@ -38,4 +41,4 @@ export {
   writeMessages,
   writeSnapshot,
   writeSnapshotMetadata,
-} from './raft.ts';
+} from './encoding.ts';

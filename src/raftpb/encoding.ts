@@ -13,7 +13,7 @@ import {
   type Message,
   type Snapshot,
   type SnapshotMetadata,
-} from '../raft/types.ts';
+} from './types.ts';
 import {
   confStateIdsMax,
   contextBytesMax,

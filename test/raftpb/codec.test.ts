@@ -21,8 +21,8 @@ import {
   encodeSnapshotMetadata,
   entryEncodedBytes,
   varintBytes,
-} from '../../src/codec/index.ts';
-import { ConfChangeType, EntryType, MessageType, type Entry, type Message } from '../../src/raft/types.ts';
+} from '../../src/raftpb/index.ts';
+import { ConfChangeType, EntryType, MessageType, type Entry, type Message } from '../../src/raftpb/types.ts';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const BIG = Number.MAX_SAFE_INTEGER;
