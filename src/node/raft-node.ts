@@ -12,9 +12,6 @@ import { coreLogger, type Logger } from '../logger.ts';
 import { coalesceMessages } from '../transport/coalesce.ts';
 import {
   entryOverheadBytesMax,
-  inboxConfChangesMax,
-  inboxProposalBytesMax,
-  inboxProposalsMax,
   peerBodyBytesMax,
   peerConnectTimeoutMsMin,
   peerMessageEntriesMax,
@@ -27,7 +24,7 @@ import {
   raftPendingReadsMax,
   raftUncommittedBytesMax,
 } from '../limits.ts';
-import { CONF_CHANGE_REQUEST_ID_BYTES, Membership, decodeConfChangeContext, encodeConfChangeContext } from './membership.ts';
+import { Membership, decodeConfChangeContext, encodeConfChangeContext } from './membership.ts';
 import {
   ConfChangeType,
   EntryType,
@@ -47,10 +44,13 @@ import {
   type Snapshot,
 } from '../raft/index.ts';
 import { createNew, recover, type Recovered } from './recovery.ts';
-import { Snapshotter, Wal, type StorageFs } from '../storage/index.ts';
+import { Snapshotter, Wal } from '../storage/index.ts';
 import { PeerTransport, createPeerService, type PeerListener } from '../transport/index.ts';
 import { sleep, type TimerHandle } from '../world.ts';
 import { realWorld, type NodeWorld } from './world.ts';
+import { ConfChangeWaiters } from './conf-change-waiters.ts';
+import { Inbox } from './inbox.ts';
+import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
 import type { Member, NodeInfo, NodeStatus } from './status.ts';
@@ -74,23 +74,8 @@ export interface RaftNodeOptions {
 }
 
 const MAX_TICKS_PER_TURN = 2;
-/** A read's request context: this process's epoch (u32) then the read's sequence number (u64). */
-const READ_CONTEXT_BYTES = 12;
 /** At most one line per this many ms about dropped peer messages, and about dropped forwarded proposals. */
 const DROPPED_LOG_INTERVAL_MS = 5000;
-
-interface ReadRequest {
-  id: number;
-  resolve: (index: number) => void;
-  reject: (e: Error) => void;
-  deadline: number;
-}
-
-interface PendingConfChange extends ConfChangeRequest {
-  /** This process's epoch and a sequence number: how the applied entry finds this request. */
-  requestId: Uint8Array;
-  deadline: number;
-}
 
 export class RaftNode implements NodeInfo {
   readonly id: number;
@@ -112,32 +97,17 @@ export class RaftNode implements NodeInfo {
   private readonly world: NodeWorld;
   private peerListener: PeerListener | null = null;
 
-  // Inbox: filled from callbacks at any time, fed to the core between Readies.
-  private inMsgs: Message[] = [];
-  private inProps: Proposal[] = [];
-  private inPropsBytes = 0;
+  private readonly inbox = new Inbox();
   /** Proposals by their entry data, to fail them at once when the transport drops their forwarded MsgProp. */
   private readonly proposalsByData = new WeakMap<Uint8Array, Proposal>();
   private proposalsDroppedTotal = 0;
   private lastDropLog = 0;
-  private inConfChanges: ConfChangeRequest[] = [];
-  private inboxDrained: (() => void)[] = [];
-  private inReads: ReadRequest[] = [];
-  private inUnreachable = new Set<number>();
-  private inSnapStatus: { id: number; ok: boolean }[] = [];
-  private pendingTicks = 0;
-  private inTransferTo = 0;
-  private wake: (() => void) | null = null;
-
-  private readonly pendingReads = new Map<number, ReadRequest>();
-  private pendingConfChanges: PendingConfChange[] = [];
   /**
-   * Random per process, in every read context and conf change request id: an answer meant for
-   * an earlier incarnation of this node (same sequence numbers, from 1) never settles ours.
+   * Both keyed by a random epoch per process, in every read context and conf change request
+   * id: an answer meant for an earlier incarnation of this node never settles ours.
    */
-  private readonly epoch: number;
-  private readSeq = 0;
-  private confChangeSeq = 0;
+  private readonly reads: ReadIndexTracker;
+  private readonly confChanges: ConfChangeWaiters;
   /** Peer messages refused (malformed, local-only types, ...), and when we last said so. */
   private droppedPeerMessages = 0;
   private lastDroppedLog = 0;
@@ -169,7 +139,9 @@ export class RaftNode implements NodeInfo {
   private constructor(o: RaftNodeOptions, rec: Recovered, snapshotter: Snapshotter) {
     this.o = o;
     this.world = o.world ?? realWorld;
-    this.epoch = 1 + this.world.random.int(0xffff_fffe);
+    const epoch = 1 + this.world.random.int(0xffff_fffe);
+    this.reads = new ReadIndexTracker(epoch);
+    this.confChanges = new ConfChangeWaiters(epoch);
     this.cfg = o.config;
     this.log = o.log;
     this.id = o.config.id;
@@ -216,12 +188,12 @@ export class RaftNode implements NodeInfo {
       network: this.world.network,
       clock: this.world.clock,
       events: {
-        unreachable: (id) => this.push(() => this.inUnreachable.add(id)),
-        snapshotStatus: (id, ok) => this.push(() => this.inSnapStatus.push({ id, ok })),
+        unreachable: (id) => this.inbox.push((inbox) => inbox.unreachable.add(id)),
+        snapshotStatus: (id, ok) => this.inbox.push((inbox) => inbox.snapshotStatus.push({ id, ok })),
         removed: (id) => this.onPeerSaysRemoved(id),
         rejected: (id, status) => this.logRejected(id, status),
-        received: (msgs) => this.push(() => {
-          for (const m of msgs) this.inMsgs.push(m);
+        received: (msgs) => this.inbox.push((inbox) => {
+          for (const m of msgs) inbox.msgs.push(m);
         }),
         dropped: (msgs) => this.failDroppedProposals(msgs),
       },
@@ -242,8 +214,8 @@ export class RaftNode implements NodeInfo {
   async listenPeers(): Promise<void> {
     const service = createPeerService({
       identity: { clusterId: this.clusterId, localId: this.id, isRemoved: (id) => this.membership.removed.has(id) },
-      deliver: (msgs) => this.push(() => {
-        for (const m of msgs) this.inMsgs.push(m);
+      deliver: (msgs) => this.inbox.push((inbox) => {
+        for (const m of msgs) inbox.msgs.push(m);
       }),
       cluster: () => ({ clusterId: this.clusterId, members: this.membership.list() }),
       hold: (from, respond) => {
@@ -263,14 +235,9 @@ export class RaftNode implements NodeInfo {
     this.tickTimer = this.world.timers.setInterval(() => {
       if (this.leaving) this.transport.probe(this.confState.voters);
       this.transport.releaseStale();
-      this.pendingTicks++;
-      this.kick();
+      this.inbox.push((inbox) => inbox.ticks++);
     }, this.cfg.tickMs);
-    void this.consume(this.o.proposeC, () => this.inProps, inboxProposalsMax, (p) => {
-      this.inPropsBytes += p.data.length;
-      return this.inPropsBytes >= inboxProposalBytesMax;
-    });
-    void this.consume(this.o.confChangeC, () => this.inConfChanges, inboxConfChangesMax);
+    this.inbox.consume(this.o.proposeC, this.o.confChangeC);
     this.loopDone = this.readyLoop();
   }
 
@@ -278,8 +245,8 @@ export class RaftNode implements NodeInfo {
   readIndex(): Promise<number> {
     if (this.stopRequested !== null) return Promise.reject(new ServiceError('ERR_STOPPING'));
     return new Promise<number>((resolve, reject) => {
-      const id = ++this.readSeq;
-      this.push(() => this.inReads.push({ id, resolve, reject, deadline: this.world.clock.now() + this.cfg.requestTimeoutMs }));
+      const deadline = this.world.clock.now() + this.cfg.requestTimeoutMs;
+      this.inbox.push((inbox) => inbox.reads.push({ resolve, reject, deadline }));
     });
   }
 
@@ -299,7 +266,7 @@ export class RaftNode implements NodeInfo {
     }
     if (target === 0) return;
     this.log.info({ to: target }, 'handing over leadership before stopping');
-    this.push(() => (this.inTransferTo = target));
+    this.inbox.push((inbox) => (inbox.transferTo = target));
     const deadline = this.world.clock.now() + this.cfg.electionTicks * this.cfg.tickMs;
     while (this.leader === this.id && this.world.clock.now() < deadline && this.stopRequested === null) {
       await sleep(this.world.timers, this.cfg.tickMs);
@@ -351,7 +318,7 @@ export class RaftNode implements NodeInfo {
         this.feedInbox();
         if (!this.raft.hasReady()) {
           this.transport.releaseFed([]); // what was fed produced nothing to answer
-          await new Promise<void>((r) => (this.wake = r));
+          await this.inbox.waitForWork();
           continue;
         }
         const rd = this.raft.ready();
@@ -414,7 +381,7 @@ export class RaftNode implements NodeInfo {
     // Persisted: answer the peers' requests fed into this Ready, with our messages for them.
     const rest = this.transport.releaseFed(late);
     if (rest.length > 0) this.transport.send(rest);
-    for (const rs of rd.readStates) this.answerRead(rs.requestCtx, rs.index);
+    for (const rs of rd.readStates) this.reads.answer(rs.requestCtx, rs.index);
     if (committed.length > 0) await this.applyEntries(committed);
   }
 
@@ -444,7 +411,7 @@ export class RaftNode implements NodeInfo {
     const refusal = this.membership.refusal(change, this.confState);
     if (refusal !== null) {
       this.log.warn({ member: cc.nodeId, type: cc.type, index: e.index, refusal }, 'membership change refused at apply');
-      if (requestId !== null) this.settleConfChange(requestId, new ServiceError(refusal));
+      if (requestId !== null) this.confChanges.settle(requestId, new ServiceError(refusal));
       return;
     }
     const wasVoter = this.confState.voters.includes(this.id);
@@ -466,7 +433,7 @@ export class RaftNode implements NodeInfo {
         break;
     }
     // First: a DELETE of this very node, sent to it, still gets its 204.
-    if (requestId !== null) this.settleConfChange(requestId, null);
+    if (requestId !== null) this.confChanges.settle(requestId, null);
     if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) this.leave(wasVoter);
   }
 
@@ -546,84 +513,41 @@ export class RaftNode implements NodeInfo {
 
   // ---- feeding the core ----
 
-  /** Run a mutation of the inbox and make sure the loop notices. */
-  private push(fn: () => void): void {
-    fn();
-    this.kick();
-  }
-
-  private kick(): void {
-    const w = this.wake;
-    if (w !== null) {
-      this.wake = null;
-      w();
-    }
-  }
-
-  /**
-   * Move what arrives on c into the inbox, a burst at a time, but no more than `max` waiting
-   * (nor, when `full` says so after taking a value, more bytes): beyond that the channel fills
-   * up and its senders feel the backpressure.
-   */
-  private async consume<T>(c: Chan<T>, inbox: () => T[], max: number, full: (v: T) => boolean = () => false): Promise<void> {
-    let isFull = false;
-    for (;;) {
-      while (inbox().length >= max || (isFull && inbox().length > 0)) {
-        await new Promise<void>((r) => this.inboxDrained.push(r));
-      }
-      const r = await c.recv();
-      if (r.done) return;
-      inbox().push(r.value);
-      isFull = full(r.value);
-      for (let v: T | undefined; !isFull && inbox().length < max && (v = c.tryRecv()) !== undefined; ) {
-        inbox().push(v);
-        isFull = full(v);
-      }
-      this.kick();
-    }
-  }
-
   private feedInbox(): void {
-    if (this.inSnapStatus.length > 0) {
-      for (const s of this.inSnapStatus) this.raft.reportSnapshot(s.id, s.ok);
-      this.inSnapStatus = [];
+    const inbox = this.inbox;
+    if (inbox.snapshotStatus.length > 0) {
+      for (const st of inbox.snapshotStatus) this.raft.reportSnapshot(st.id, st.ok);
+      inbox.snapshotStatus = [];
     }
-    if (this.inUnreachable.size > 0) {
-      for (const id of this.inUnreachable) this.raft.reportUnreachable(id);
-      this.inUnreachable.clear();
+    if (inbox.unreachable.size > 0) {
+      for (const id of inbox.unreachable) this.raft.reportUnreachable(id);
+      inbox.unreachable.clear();
     }
-    if (this.inMsgs.length > 0) {
-      const msgs = this.inMsgs;
-      this.inMsgs = [];
+    if (inbox.msgs.length > 0) {
+      const msgs = inbox.msgs;
+      inbox.msgs = [];
       this.transport.markFed();
       for (const m of msgs) this.stepPeerMessage(m);
     }
-    if (this.pendingTicks > 0) {
-      const n = Math.min(this.pendingTicks, MAX_TICKS_PER_TURN);
-      this.pendingTicks = 0;
+    if (inbox.ticks > 0) {
+      const n = Math.min(inbox.ticks, MAX_TICKS_PER_TURN);
+      inbox.ticks = 0;
       for (let i = 0; i < n; i++) this.raft.tick();
       this.sweepDeadlines();
     }
-    if (this.inTransferTo !== 0) {
-      this.raft.transferLeader(this.inTransferTo);
-      this.inTransferTo = 0;
+    if (inbox.transferTo !== 0) {
+      this.raft.transferLeader(inbox.transferTo);
+      inbox.transferTo = 0;
     }
-    if (this.inConfChanges.length > 0) {
-      const ccs = this.inConfChanges;
-      this.inConfChanges = [];
+    if (inbox.confChanges.length > 0) {
       const deadline = this.world.clock.now() + this.cfg.requestTimeoutMs;
-      for (const r of ccs) this.proposeConfChange(r, deadline);
+      for (const r of inbox.takeConfChanges()) this.proposeConfChange(r, deadline);
     }
-    if (this.inProps.length > 0) {
-      const props = this.inProps;
-      this.inProps = [];
-      this.inPropsBytes = 0;
-      this.propose(props);
-    }
-    if (this.inboxDrained.length > 0) for (const r of this.inboxDrained.splice(0)) r();
-    if (this.inReads.length > 0) {
-      const reads = this.inReads;
-      this.inReads = [];
+    if (inbox.proposals.length > 0) this.propose(inbox.takeProposals());
+    inbox.drainedForNow();
+    if (inbox.reads.length > 0) {
+      const reads = inbox.reads;
+      inbox.reads = [];
       for (const r of reads) this.requestRead(r);
     }
   }
@@ -714,41 +638,22 @@ export class RaftNode implements NodeInfo {
       r.reject(new ServiceError(refusal));
       return;
     }
-    const requestId = Buffer.allocUnsafe(CONF_CHANGE_REQUEST_ID_BYTES);
-    requestId.writeUInt32LE(this.epoch, 0);
-    requestId.writeUIntLE(++this.confChangeSeq, 4, 6);
-    requestId.writeUInt16LE(0, 10);
+    const requestId = this.confChanges.nextRequestId();
     const { type, nodeId, peerUrl } = r.change;
     try {
       this.raft.proposeConfChange({ type, nodeId, context: encodeConfChangeContext(requestId, peerUrl) });
-      this.pendingConfChanges.push({ ...r, requestId, deadline });
+      this.confChanges.add(r, requestId, deadline);
     } catch (e) {
       r.reject(this.dropped(e));
     }
   }
 
   private requestRead(r: ReadRequest): void {
-    const ctx = Buffer.allocUnsafe(READ_CONTEXT_BYTES);
-    ctx.writeUInt32LE(this.epoch, 0);
-    ctx.writeUInt32LE(r.id >>> 0, 4);
-    ctx.writeUInt32LE(Math.floor(r.id / 0x1_0000_0000), 8);
     try {
-      this.raft.readIndex(ctx);
-      this.pendingReads.set(r.id, r);
+      this.reads.start(r, (ctx) => this.raft.readIndex(ctx));
     } catch (e) {
       r.reject(this.dropped(e));
     }
-  }
-
-  private answerRead(ctx: Uint8Array, index: number): void {
-    if (ctx.length !== READ_CONTEXT_BYTES) return;
-    const b = Buffer.from(ctx.buffer, ctx.byteOffset, READ_CONTEXT_BYTES);
-    if (b.readUInt32LE(0) !== this.epoch) return; // asked by an earlier incarnation of this node
-    const id = b.readUInt32LE(4) + b.readUInt32LE(8) * 0x1_0000_0000;
-    const r = this.pendingReads.get(id);
-    if (r === undefined) return;
-    this.pendingReads.delete(id);
-    r.resolve(index);
   }
 
   private dropped(e: unknown): Error {
@@ -765,47 +670,23 @@ export class RaftNode implements NodeInfo {
     if (!changed) return;
     this.log.info({ leader: lead, state: STATE_NAMES[state], term: this.term }, lead === 0 ? 'lost leader' : 'leader elected');
     // A read sent to the old leader may never be answered: ask the new one.
-    if (this.pendingReads.size > 0) {
-      for (const r of this.pendingReads.values()) this.inReads.push({ ...r, id: ++this.readSeq });
-      this.pendingReads.clear();
-    }
-  }
-
-  /** Answer the request that proposed the applied entry (found by its id): done, or refused. */
-  private settleConfChange(requestId: Uint8Array, refusal: ServiceError | null): void {
-    const i = this.pendingConfChanges.findIndex((r) => Buffer.compare(r.requestId, requestId) === 0);
-    if (i < 0) return;
-    const [r] = this.pendingConfChanges.splice(i, 1);
-    if (refusal === null) r!.resolve();
-    else r!.reject(refusal);
+    if (this.reads.size > 0) for (const r of this.reads.takeAll()) this.inbox.reads.push(r);
   }
 
   private sweepDeadlines(): void {
     const now = this.world.clock.now();
-    for (const [id, r] of this.pendingReads) {
-      if (r.deadline > now) continue;
-      this.pendingReads.delete(id);
-      r.reject(new ServiceError('ERR_READ_TIMEOUT', 'no read index in time'));
-    }
-    if (this.pendingConfChanges.length > 0) {
-      this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
-        if (r.deadline > now) return true;
-        r.reject(new ServiceError('ERR_TIMEOUT', 'membership change not applied in time'));
-        return false;
-      });
-    }
+    this.reads.sweep(now, () => new ServiceError('ERR_READ_TIMEOUT', 'no read index in time'));
+    this.confChanges.sweep(now, () => new ServiceError('ERR_TIMEOUT', 'membership change not applied in time'));
   }
 
   /** Fail everything waiting here: what was proposed has an unknown outcome, the rest was not applied. */
   private failPending(): void {
     const notApplied = new ServiceError('ERR_STOPPING');
-    for (const r of this.pendingReads.values()) r.reject(notApplied);
-    this.pendingReads.clear();
-    for (const r of this.inReads.splice(0)) r.reject(notApplied);
-    const unknown = new ServiceError('ERR_STOPPING_IN_FLIGHT');
-    for (const r of this.pendingConfChanges.splice(0)) r.reject(unknown);
-    for (const r of this.inConfChanges.splice(0)) r.reject(notApplied);
-    for (const p of this.inProps.splice(0)) p.fail(notApplied);
+    for (const r of this.reads.takeAll()) r.reject(notApplied);
+    for (const r of this.inbox.reads.splice(0)) r.reject(notApplied);
+    this.confChanges.failAll(new ServiceError('ERR_STOPPING_IN_FLIGHT'));
+    for (const r of this.inbox.takeConfChanges()) r.reject(notApplied);
+    for (const p of this.inbox.takeProposals()) p.fail(notApplied);
   }
 
   private requestStop(reason: StopReason, why?: string): void {
@@ -816,14 +697,10 @@ export class RaftNode implements NodeInfo {
       // Our removal is committed (we applied it, or a peer that applied it told us): a request
       // for it, waiting here, succeeded even if we stop before applying it ourselves.
       // (Matched by content, not identity: here the effect the request asked for is known to hold.)
-      this.pendingConfChanges = this.pendingConfChanges.filter((r) => {
-        const mine = r.change.type === ConfChangeType.RemoveNode && r.change.nodeId === this.id;
-        if (mine) r.resolve();
-        return !mine;
-      });
+      this.confChanges.resolveWhere((r) => r.change.type === ConfChangeType.RemoveNode && r.change.nodeId === this.id);
     }
     if (reason.kind !== 'stopped') this.failPending();
-    this.kick();
+    this.inbox.kick();
     this.resolveFinished(reason);
   }
 
