@@ -20,16 +20,18 @@ const stateNames = new Map<number, string>(Object.entries(StateType).map(([name,
 const confChangeNames = ['add', 'remove', 'add-learner'];
 /** Longer data is cut, with its size shown: values near a limit stay one line. */
 const dataCharsShown = 16;
+/** Snapshot data is the test state machine's list of values: shown whole while short. */
+const snapshotCharsShown = 80;
 
 export const messageTypeName = (type: number): string => messageTypeNames.get(type) ?? `MsgType${type}`;
 export const stateName = (state: number): string => stateNames.get(state) ?? `State${state}`;
 
 /** Bytes as a quoted string when printable, else as hex. */
-export function describeBytes(bytes: Uint8Array): string {
+export function describeBytes(bytes: Uint8Array, charsShown = dataCharsShown): string {
   const text = new TextDecoder().decode(bytes);
   if (!/^[\x20-\x7e]*$/.test(text)) return `0x${Buffer.from(bytes).toString('hex')}`;
-  if (text.length <= dataCharsShown) return JSON.stringify(text);
-  return `${JSON.stringify(text.slice(0, dataCharsShown) + '…')}(${bytes.length}B)`;
+  if (text.length <= charsShown) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, charsShown) + '…')}(${bytes.length}B)`;
 }
 
 export function describeEntry(e: Entry): string {
@@ -49,7 +51,7 @@ export function describeConfState(cs: ConfState): string {
 }
 
 export function describeSnapshot(s: Snapshot): string {
-  return `Index:${s.metadata.index} Term:${s.metadata.term} ${describeConfState(s.metadata.confState)} Data:${describeBytes(s.data)}`;
+  return `Index:${s.metadata.index} Term:${s.metadata.term} ${describeConfState(s.metadata.confState)} Data:${describeBytes(s.data, snapshotCharsShown)}`;
 }
 
 export const describeHardState = (hs: HardState): string => `Term:${hs.term} Vote:${hs.vote} Commit:${hs.commit}`;
