@@ -399,7 +399,7 @@ export class Scenario {
       const st = node.rn.status();
       const cs = node.confState;
       const member = cs.voters.includes(id) ? 'Voter' : cs.learners.includes(id) ? 'Learner' : 'Non-Member';
-      this.print([`${id}: ${stateName(st.softState.raftState)} (${member}) Term:${st.hardState.term} Vote:${st.hardState.vote} Lead:${st.softState.lead} Commit:${st.commit} Applied:${st.applied}`]);
+      this.print([`${id}: ${stateName(st.softState.raftState)} (${member}) Term:${st.hardState.term} Vote:${st.hardState.vote} Lead:${st.softState.lead} Commit:${st.commit} Applied:${st.applied} Last:${st.lastIndex}`]);
     }
   }
 
