@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RaftErrorCode, isRaftError } from '../../src/raft/index.ts';
-import { CC, MT, Network, ST, enc, storageWith } from './network.ts';
+import { CC, MT, Network, ST, enc } from './network.ts';
 
 const droppedErr = (e: unknown) => isRaftError(e, RaftErrorCode.ProposalDropped);
 
