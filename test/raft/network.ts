@@ -1,6 +1,7 @@
 // An in-memory cluster for rule tests: each node is a RawNode over a MemoryStorage, driven by a
 // Ready loop that persists, applies and sends exactly as the application must. Messages can be
 // dropped per link (cut), per node (isolate) or by a predicate; nothing is delivered unless asked.
+// An observer sees every Ready and every delivery: the scenario interpreter prints them.
 
 import {
   type ConfChange,
@@ -15,6 +16,7 @@ import {
   RawNode,
   type RaftConfig,
   type ReadState,
+  type Ready,
   StateType,
   decodeConfChange,
 } from '../../src/raft/index.ts';
@@ -50,6 +52,16 @@ export interface TestNode {
 
 export type ConfigOverrides = Partial<Omit<RaftConfig, 'id' | 'storage'>>;
 
+/** Sees the cluster's work as it happens, for tests that print it. */
+export interface NetworkObserver {
+  /** Node `id` took `rd` and is about to persist, apply and advance it. */
+  ready?(id: NodeId, rd: Ready): void;
+  /** A message is about to be stepped into its target (`arrived`), or was lost on the way. */
+  delivering?(m: Message, arrived: boolean): void;
+  /** The sender was told how a snapshot send went. */
+  snapshotReported?(m: Message, ok: boolean): void;
+}
+
 export interface NetworkOptions {
   electionTicks?: number;
   heartbeatTicks?: number;
@@ -66,6 +78,9 @@ export class Network {
   dropIf: (m: Message) => boolean = () => false;
   /** Every message that left a node (before any drop), for assertions. */
   readonly sent: Message[] = [];
+  observer: NetworkObserver = {};
+  /** Each node's own config overrides, kept for its restarts. */
+  private readonly overrides = new Map<NodeId, ConfigOverrides>();
   private readonly opts: Required<Omit<NetworkOptions, 'config'>> & Pick<NetworkOptions, 'config'>;
 
   constructor(opts: NetworkOptions = {}) {
@@ -97,6 +112,7 @@ export class Network {
 
   /** Adds a node on `storage` (empty by default) without bootstrapping it. */
   addNode(id: NodeId, storage = new MemoryStorage(), extra: ConfigOverrides = {}): TestNode {
+    this.overrides.set(id, extra);
     const node: TestNode = {
       id,
       rn: new RawNode(this.config(id, storage, extra)),
@@ -126,12 +142,13 @@ export class Network {
     this.node(id).down = true;
   }
 
-  /** Restart from storage with a fresh RawNode; the state machine replays from scratch. */
+  /** Restart from storage with a fresh RawNode (with the overrides it was added with, then
+   *  `extra`); the state machine replays from scratch. */
   restart(id: NodeId, extra: ConfigOverrides = {}): TestNode {
     const old = this.node(id);
     const node: TestNode = {
       id,
-      rn: new RawNode(this.config(id, old.storage, extra)),
+      rn: new RawNode(this.config(id, old.storage, { ...this.overrides.get(id), ...extra })),
       storage: old.storage,
       applied: stateFromSnapshot(old.storage.snapshot().data),
       appliedIndex: old.storage.snapshot().metadata.index,
@@ -158,7 +175,8 @@ export class Network {
     this.dropIf = () => false;
   }
 
-  private delivers(m: Message): boolean {
+  /** Whether the links and the target let `m` through now. */
+  delivers(m: Message): boolean {
     if (this.isolated.has(m.from) || this.isolated.has(m.to)) return false;
     if (this.cuts.has(`${m.from}-${m.to}`)) return false;
     const target = this.nodes.get(m.to);
@@ -173,6 +191,7 @@ export class Network {
     const node = this.node(id);
     if (node.down || !node.rn.hasReady()) return [];
     const rd = node.rn.ready();
+    this.observer.ready?.(id, rd);
     // 1. persist
     if (rd.snapshot !== null) node.storage.applySnapshot(rd.snapshot);
     node.storage.append(rd.entries);
@@ -208,22 +227,35 @@ export class Network {
     let n = 0;
     for (const m of msgs) {
       const ok = this.delivers(m);
+      this.observer.delivering?.(m, ok);
       if (ok) {
         this.node(m.to).rn.step(m);
         n++;
       }
       // The application tells the leader how a snapshot send went.
       const sender = this.nodes.get(m.from);
-      if (m.type === MessageType.MsgSnap && sender !== undefined && !sender.down) sender.rn.reportSnapshot(m.to, ok);
+      if (m.type === MessageType.MsgSnap && sender !== undefined && !sender.down) {
+        sender.rn.reportSnapshot(m.to, ok);
+        this.observer.snapshotReported?.(m, ok);
+      }
     }
     return n;
   }
 
-  /** Snapshots the node's state machine at its applied index and compacts its log there. */
-  compact(id: NodeId): void {
+  /**
+   * Snapshots the node's state machine at `index` (default: its applied index) and compacts its
+   * log there. An earlier index gets the state rebuilt from the log, so no conf change may lie
+   * between it and the applied index.
+   */
+  compact(id: NodeId, index = this.node(id).appliedIndex): void {
     const node = this.node(id);
-    node.storage.createSnapshot(node.appliedIndex, node.confState, enc(JSON.stringify(node.applied)));
-    node.storage.compact(node.appliedIndex);
+    if (index > node.appliedIndex) throw new Error(`node ${id} cannot snapshot at ${index}: applied only ${node.appliedIndex}`);
+    const later = index === node.appliedIndex ? [] : node.storage.entries(index + 1, node.appliedIndex + 1, Infinity);
+    if (later.some((e) => e.type === EntryType.ConfChange)) throw new Error(`node ${id}: a conf change lies after ${index}`);
+    const laterValues = later.filter((e) => e.data.length > 0).length;
+    const values = node.applied.slice(0, node.applied.length - laterValues);
+    node.storage.createSnapshot(index, node.confState, enc(JSON.stringify(values)));
+    node.storage.compact(index);
   }
 
   /**
