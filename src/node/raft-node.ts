@@ -33,7 +33,6 @@ import {
   RaftErrorCode,
   RawNode,
   StateType,
-  canSendBeforePersist,
   decodeConfChange,
   isRaftError,
   type ConfChange,
@@ -51,6 +50,7 @@ import { realWorld, type NodeWorld } from './world.ts';
 import { ConfChangeWaiters } from './conf-change-waiters.ts';
 import { Inbox } from './inbox.ts';
 import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
+import { planReady } from './ready-plan.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
 import type { Member, NodeInfo, NodeStatus } from './status.ts';
@@ -340,32 +340,13 @@ export class RaftNode implements NodeInfo {
       this.term = rd.hardState.term;
       this.commit = rd.hardState.commit;
     }
-    // A leader's appends and heartbeats acknowledge nothing: send them while we fsync.
-    const msgs = coalesceMessages(rd.messages);
-    let late: Message[] = msgs;
-    if (this.raftState === StateType.Leader && msgs.length > 0) {
-      const early: Message[] = [];
-      late = [];
-      for (const m of msgs) (canSendBeforePersist(rd, m) ? early : late).push(m);
-      this.transport.send(early);
-    }
-    const snap = rd.snapshot;
-    // Committed entries already on our own disk need not wait for this Ready's fsync: apply
-    // them (and answer their clients) while it runs. Any others wait for it.
-    let committed = rd.committedEntries;
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
-    const durableIndex = this.storage.lastIndex();
-    if (snap === null && committed.length > 0 && committed[0]!.index <= durableIndex) {
-      // A conf change waits for the fsync, which makes its commit index durable: once applied,
-      // a removal is announced to peers (410) and must never be forgotten by a restart.
-      let n = 0;
-      while (n < committed.length && committed[n]!.index <= durableIndex && committed[n]!.type !== EntryType.ConfChange) n++;
-      if (n > 0) {
-        const now = n === committed.length ? committed : committed.slice(0, n);
-        committed = n === committed.length ? [] : committed.slice(n);
-        await this.applyEntries(now);
-      }
-    }
+    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader, this.storage.lastIndex());
+    if (plan.sendEarly.length > 0) this.transport.send(plan.sendEarly);
+    // Committed entries already on our disk need not wait for this Ready's fsync: apply them
+    // (and answer their clients) while it runs.
+    if (plan.applyEarly.length > 0) await this.applyEntries(plan.applyEarly);
+    const snap = rd.snapshot;
     if (snap !== null) {
       // The file first, then the marker that vouches for it.
       await this.snapshotter.save(snap);
@@ -379,10 +360,10 @@ export class RaftNode implements NodeInfo {
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
     // Persisted: answer the peers' requests fed into this Ready, with our messages for them.
-    const rest = this.transport.releaseFed(late);
+    const rest = this.transport.releaseFed(plan.sendAfterPersist);
     if (rest.length > 0) this.transport.send(rest);
     for (const rs of rd.readStates) this.reads.answer(rs.requestCtx, rs.index);
-    if (committed.length > 0) await this.applyEntries(committed);
+    if (plan.applyAfterPersist.length > 0) await this.applyEntries(plan.applyAfterPersist);
   }
 
   private async applyEntries(ents: Entry[]): Promise<void> {

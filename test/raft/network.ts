@@ -20,6 +20,7 @@ import {
   StateType,
   decodeConfChange,
 } from '../../src/raft/index.ts';
+import { planReady } from '../../src/node/ready-plan.ts';
 
 export const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -192,6 +193,10 @@ export class Network {
     if (node.down || !node.rn.hasReady()) return [];
     const rd = node.rn.ready();
     this.observer.ready?.(id, rd);
+    // The node's own plan for the Ready (src/node/ready-plan.ts); here persisting is
+    // synchronous, so what may go early simply goes first.
+    const plan = planReady(rd, rd.messages, node.rn.status().softState.raftState === StateType.Leader, node.storage.lastIndex());
+    for (const e of plan.applyEarly) this.apply(node, e);
     // 1. persist
     if (rd.snapshot !== null) node.storage.applySnapshot(rd.snapshot);
     node.storage.append(rd.entries);
@@ -202,12 +207,13 @@ export class Network {
       node.confState = rd.snapshot.metadata.confState;
       node.applied = stateFromSnapshot(rd.snapshot.data);
     }
-    for (const e of rd.committedEntries) this.apply(node, e);
+    for (const e of plan.applyAfterPersist) this.apply(node, e);
     node.reads.push(...rd.readStates);
     // 4. advance
     node.rn.advance(rd);
-    this.sent.push(...rd.messages);
-    return rd.messages;
+    const messages = [...plan.sendEarly, ...plan.sendAfterPersist];
+    this.sent.push(...messages);
+    return messages;
   }
 
   private apply(node: TestNode, e: Entry): void {

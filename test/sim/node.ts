@@ -2,8 +2,8 @@
 // send → apply → advance, one Ready in flight, late messages and applies held back until the
 // fsync completes), its fake disk, its key-value state machine and its pending client calls.
 
+import { planReady } from '../../src/node/ready-plan.ts';
 import {
-  canSendBeforePersist,
   type ConfChange,
   ConfChangeType,
   type ConfState,
@@ -259,9 +259,10 @@ export class SimNode {
           hardState: rd.hardState,
         });
       }
-      const early: Message[] = [];
-      const late: Message[] = [];
-      for (const m of rd.messages) (canSendBeforePersist(rd, m) || this.params.sendBeforeFsync === true ? early : late).push(m);
+      // The node's own rules for what may leave before the fsync (the planted bug sends all).
+      const plan = planReady(rd, rd.messages, this.isLeader, this.storage.lastIndex());
+      const early = this.params.sendBeforeFsync === true ? rd.messages : plan.sendEarly;
+      const late = this.params.sendBeforeFsync === true ? [] : plan.sendAfterPersist;
       this.env.send(this, early);
       if (rd.mustSync) {
         this.inflight = { rd, late };
