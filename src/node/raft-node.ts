@@ -51,6 +51,7 @@ import { ConfChangeWaiters } from './conf-change-waiters.ts';
 import { Inbox } from './inbox.ts';
 import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
 import { planReady } from './ready-plan.ts';
+import type { NodeObserver, NodePlantedBugs } from './observer.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
 import type { Member, NodeInfo, NodeStatus } from './status.ts';
@@ -71,6 +72,10 @@ export interface RaftNodeOptions {
   kvApplying: () => boolean;
   /** Time, timers, randomness, file system and network (default: the real ones). */
   world?: NodeWorld;
+  /** For the simulator: what the node does, reported as it happens. */
+  observer?: NodeObserver;
+  /** For the simulator: bugs to plant (see observer.ts). Never set by the service. */
+  plantedBugs?: NodePlantedBugs;
 }
 
 const MAX_TICKS_PER_TURN = 2;
@@ -95,6 +100,10 @@ export class RaftNode implements NodeInfo {
   private readonly transport: PeerTransport;
   private readonly membership: Membership;
   private readonly world: NodeWorld;
+  private readonly observer: NodeObserver | null;
+  private readonly bugs: NodePlantedBugs;
+  /** The index of the previous ReadIndex round (only for the planted bug readFromOlderRound). */
+  private olderReadIndex = 0;
   private peerListener: PeerListener | null = null;
 
   private readonly inbox = new Inbox();
@@ -139,6 +148,8 @@ export class RaftNode implements NodeInfo {
   private constructor(o: RaftNodeOptions, rec: Recovered, snapshotter: Snapshotter) {
     this.o = o;
     this.world = o.world ?? realWorld;
+    this.observer = o.observer ?? null;
+    this.bugs = o.plantedBugs ?? {};
     const epoch = 1 + this.world.random.int(0xffff_fffe);
     this.reads = new ReadIndexTracker(epoch);
     this.confChanges = new ConfChangeWaiters(epoch);
@@ -159,6 +170,11 @@ export class RaftNode implements NodeInfo {
     const hs = rec.storage.initialState().hardState;
     this.term = hs.term;
     this.commit = hs.commit;
+    if (this.observer !== null) {
+      const st = rec.storage;
+      const entries = st.lastIndex() < st.firstIndex() ? [] : st.entries(st.firstIndex(), st.lastIndex() + 1, Number.MAX_SAFE_INTEGER);
+      this.observer.restarted(rec.snapshot, entries, hs);
+    }
 
     this.raft = new RawNode({
       id: this.id,
@@ -322,6 +338,7 @@ export class RaftNode implements NodeInfo {
           continue;
         }
         const rd = this.raft.ready();
+        this.observer?.ready(rd);
         await this.handleReady(rd);
         this.raft.advance(rd);
         await this.maybeSnapshot(this.snapshotForMembership);
@@ -341,8 +358,10 @@ export class RaftNode implements NodeInfo {
       this.commit = rd.hardState.commit;
     }
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
-    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader, this.storage.lastIndex());
-    if (plan.sendEarly.length > 0) this.transport.send(plan.sendEarly);
+    const durableIndex = this.bugs.applyBeforeDurable === true ? Number.MAX_SAFE_INTEGER : this.storage.lastIndex();
+    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, durableIndex);
+    if (this.bugs.ackBeforeFsync === true) plan.sendEarly.push(...plan.sendAfterPersist.splice(0));
+    if (plan.sendEarly.length > 0) this.send(plan.sendEarly);
     // Committed entries already on our disk need not wait for this Ready's fsync: apply them
     // (and answer their clients) while it runs.
     if (plan.applyEarly.length > 0) await this.applyEntries(plan.applyEarly);
@@ -359,11 +378,23 @@ export class RaftNode implements NodeInfo {
     }
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
     if (rd.entries.length > 0) this.storage.append(rd.entries);
+    this.observer?.persisted(rd);
     // Persisted: answer the peers' requests fed into this Ready, with our messages for them.
+    this.observer?.sent(plan.sendAfterPersist);
     const rest = this.transport.releaseFed(plan.sendAfterPersist);
     if (rest.length > 0) this.transport.send(rest);
-    for (const rs of rd.readStates) this.reads.answer(rs.requestCtx, rs.index);
+    for (const rs of rd.readStates) {
+      const index = this.bugs.readFromOlderRound === true ? Math.min(this.olderReadIndex, rs.index) : rs.index;
+      this.olderReadIndex = rs.index;
+      this.reads.answer(rs.requestCtx, index);
+    }
     if (plan.applyAfterPersist.length > 0) await this.applyEntries(plan.applyAfterPersist);
+  }
+
+  /** Hand messages to the transport (and, in the simulator, say so). */
+  private send(msgs: Message[]): void {
+    this.observer?.sent(msgs);
+    this.transport.send(msgs);
   }
 
   private async applyEntries(ents: Entry[]): Promise<void> {
@@ -374,6 +405,7 @@ export class RaftNode implements NodeInfo {
     }
     const last = ents[ents.length - 1]!.index;
     this.appliedIndex = last;
+    this.observer?.applied(ents);
     await this.o.commitC.send({ snapshot: null, entries: data, index: last, done: null });
   }
 
@@ -405,7 +437,7 @@ export class RaftNode implements NodeInfo {
           this.transport.addPeer(cc.nodeId, url);
         }
         this.log.info({ member: cc.nodeId, url, index: e.index }, 'member added');
-        this.snapshotForMembership = true;
+        this.snapshotForMembership = this.bugs.skipSnapshotAfterAddNode !== true;
         break;
       case ConfChangeType.RemoveNode:
         this.membership.remove(cc.nodeId);
@@ -454,6 +486,7 @@ export class RaftNode implements NodeInfo {
     for (const id of membership.removed) this.membership.removed.add(id);
     this.confState = snap.metadata.confState;
     this.appliedIndex = this.snapshotIndex = snap.metadata.index;
+    this.observer?.installed(snap);
     await this.o.commitC.send({ snapshot: kv, entries: [], index: snap.metadata.index, done: null });
     await this.releaseTo(snap.metadata.index);
     this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'applied snapshot from leader');

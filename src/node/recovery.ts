@@ -28,7 +28,12 @@ export async function recover(o: RaftNodeOptions, world: NodeWorld, snapshotter:
   const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log, fs });
   const snapshot = await snapshotter.loadNewestAvailable(markers);
   const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };
-  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, { maxWals: cfg.maxWals, logger: log, fs });
+  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, {
+    maxWals: cfg.maxWals,
+    logger: log,
+    fs,
+    keepSupersededEntries: o.plantedBugs?.replayKeepsSuperseded === true,
+  });
   if (meta.nodeId !== cfg.id) {
     await wal.close();
     throw new Error(`the WAL in ${cfg.walDir} belongs to member ${meta.nodeId}, not ${cfg.id}`);

@@ -92,6 +92,8 @@ export interface ReadWalOptions {
   /** Return entries after this snapshot; null: only validate and collect markers. */
   at: SnapshotMarker | null;
   maxSegmentFileBytes: number;
+  /** Planted bug, for the simulator only: keep the entries an installed snapshot superseded. */
+  keepSupersededEntries?: boolean;
 }
 
 const ZERO_HS: HardState = { term: 0, vote: 0, commit: 0 };
@@ -186,7 +188,10 @@ class WalScan {
   keptEntriesError: StorageError | null = null;
   replacedAfterAtError: StorageError | null = null;
 
-  constructor(readonly at: SnapshotMarker | null) {}
+  constructor(
+    readonly at: SnapshotMarker | null,
+    private readonly keepSuperseded = false,
+  ) {}
 
   /** Apply one record; throws CodecError on a payload that does not decode, StorageError on bad content. */
   apply(rec: RawRecord, seg: SegmentInfo, isHead: boolean): void {
@@ -209,7 +214,8 @@ class WalScan {
         const r = new BinaryReader(rec.payload);
         const m = readMarker(r);
         r.expectEnd('snapshot marker record');
-        return this.marker(m, this.terms.holds(m.index, m.term) === false ? { seg, offset: rec.offset } : null);
+        const installed = this.terms.holds(m.index, m.term) === false && !this.keepSuperseded;
+        return this.marker(m, installed ? { seg, offset: rec.offset } : null);
       }
     }
   }
@@ -301,7 +307,7 @@ class WalScan {
 export async function readWal(fs: StorageFs, dir: string, opts: ReadWalOptions): Promise<WalReadResult> {
   const names = await listSegments(fs, dir);
   if (names.length === 0) throw new StorageError(StorageErrorCode.WalNotFound, `no WAL segments in ${dir}`, { file: dir });
-  const scan = new WalScan(opts.at);
+  const scan = new WalScan(opts.at, opts.keepSupersededEntries === true);
   const segments: SegmentInfo[] = [];
   let validEnd = 0;
   let size = 0;

@@ -44,6 +44,8 @@ export interface WalOptions {
   logger?: StorageLogger;
   /** The file system; tests inject faults here. */
   fs?: StorageFs;
+  /** Planted bug, for the simulator only: replay keeps the entries an installed snapshot superseded. */
+  keepSupersededEntries?: boolean;
 }
 
 export interface WalOpenResult {
@@ -191,7 +193,7 @@ export class Wal {
     const lock = await DirLock.acquire(fs, dir);
     try {
       await removeTempFiles(fs, dir, logger);
-      const r = await readWal(fs, dir, { at, maxSegmentFileBytes: opts.maxSegmentFileBytes });
+      const r = await readWal(fs, dir, { at, maxSegmentFileBytes: opts.maxSegmentFileBytes, keepSupersededEntries: options?.keepSupersededEntries });
       const last = r.segments[r.segments.length - 1]!;
       const repaired = r.size > r.validEnd;
       if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason ?? 'torn tail');
