@@ -263,6 +263,15 @@ export class SimDisk {
     inode.durable.write(position, bytes);
   }
 
+  /** Remove a file durably (as an operator would), for tests. */
+  remove(path: string): void {
+    if (this.lookup(path) === null) return;
+    const { dir, name } = this.parentOf(path, 'unlink');
+    this.changeDir(dir, { seq: this.changeSeq(), doomed: false, kind: 'unlink', name });
+    applyDirChange(dir.durable, { seq: 0, doomed: false, kind: 'unlink', name });
+    dir.pending.pop();
+  }
+
   // ---- used by SimFs ----
 
   trace(line: string): void {
