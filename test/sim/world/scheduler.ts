@@ -104,9 +104,10 @@ export class Scheduler {
       if (ran >= eventsMax) return 'eventsMax';
       const next = this.queue.peekTime();
       if (next > untilMs) {
-        if (untilMs !== Infinity) this.nowMs = Math.max(this.nowMs, untilMs);
-        return untilMs === Infinity ? 'idle' : 'time';
+        this.nowMs = Math.max(this.nowMs, untilMs);
+        return 'time';
       }
+      if (next === Infinity) return 'idle';
       const event = this.queue.pop()!.value;
       if (event.cancelled) continue;
       this.nowMs = event.timeMs;
