@@ -3,8 +3,8 @@
 //
 // FAULT MODEL (what a power cut, a full disk and a failing disk do):
 // - A file's bytes are its durable bytes plus the changes (writes, truncations) made since
-//   its last fsync. datasync()/sync() on a handle make the changes issued before the call
-//   durable when it completes. Reads always see every completed change.
+//   its last fsync. datasync()/sync() on a handle make the changes that completed before
+//   the call durable when it completes (datasync and sync are the same here). Reads always see every completed change.
 // - Creating, renaming and unlinking a file, and mkdir, are changes to a directory; they are
 //   durable only once that directory is fsynced (open it, sync(): syncDir). A rename is one
 //   change (atomic) within a directory; across directories it is an unlink in one and a link
