@@ -3,8 +3,8 @@
 // state between the last synced save and the last one issued (batches are atomic), with
 // any snapshot it uses matching the log. Used by wal-on-sim-fs.test.ts.
 
-import type { Entry, HardState, Snapshot } from '../../../src/raft/types.ts';
-import { EntryType } from '../../../src/raft/types.ts';
+import type { Entry, HardState, Snapshot } from '../../../src/raftpb/index.ts';
+import { EntryType } from '../../../src/raftpb/index.ts';
 import { isStorageError, Snapshotter, Wal, type WalOptions } from '../../../src/storage/index.ts';
 import { syncDir } from '../../../src/storage/fs.ts';
 import { LOCK_FILE } from '../../../src/storage/lock.ts';

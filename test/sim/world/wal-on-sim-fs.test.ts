@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { EntryType, type Entry } from '../../../src/raft/types.ts';
+import { EntryType, type Entry } from '../../../src/raftpb/index.ts';
 import { Wal } from '../../../src/storage/index.ts';
 import { Prng } from '../prng.ts';
 import { Scheduler } from './scheduler.ts';
