@@ -1,13 +1,23 @@
 // A directory lock so two processes (or two Wal objects in one process) never write the
-// same WAL: an exclusively created LOCK file holding the owner's pid. A lock left by a
-// process that no longer runs (kill -9) is taken over.
+// same WAL: an exclusively created LOCK file holding the owner's pid and a newline. A lock
+// left by a process that no longer runs (kill -9) is taken over, and so is one whose content
+// is not a whole pid line: the file is never synced, so a power cut may tear it ("1" would
+// name init, always running).
 
 import { join, resolve } from 'node:path';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { isErrno, writeAll, type StorageFs } from './fs.ts';
 
 export const LOCK_FILE = 'LOCK';
-const heldHere = new Set<string>();
+/** Directories locked by this process, per file system (each simulated node mounts its own). */
+const heldHere = new WeakMap<StorageFs, Set<string>>();
+const PID_LINE = /^([1-9][0-9]{0,15})\n$/;
+
+function held(fs: StorageFs): Set<string> {
+  let set = heldHere.get(fs);
+  if (set === undefined) heldHere.set(fs, (set = new Set()));
+  return set;
+}
 
 function processAlive(pid: number): boolean {
   try {
@@ -28,14 +38,14 @@ export class DirLock {
   static async acquire(fs: StorageFs, dir: string): Promise<DirLock> {
     const key = resolve(dir);
     const path = join(dir, LOCK_FILE);
-    if (heldHere.has(key)) throw new StorageError(StorageErrorCode.WalLocked, 'WAL directory already open in this process', { file: path });
+    if (held(fs).has(key)) throw new StorageError(StorageErrorCode.WalLocked, 'WAL directory already open in this process', { file: path });
     // Claimed before the first await: two overlapping acquires in this process must not both
     // pass the check above (the loser would then take our own pid's LOCK file over).
-    heldHere.add(key);
+    held(fs).add(key);
     try {
       return await DirLock.take(fs, key, path);
     } catch (e) {
-      heldHere.delete(key);
+      held(fs).delete(key);
       throw e;
     }
   }
@@ -53,7 +63,8 @@ export class DirLock {
       } catch (e) {
         if (!isErrno(e, 'EEXIST')) throw e;
       }
-      const owner = Number.parseInt((await fs.readFile(path, { encoding: 'utf8' }).catch(() => '')).trim(), 10);
+      const line = PID_LINE.exec(await fs.readFile(path, { encoding: 'utf8' }).catch(() => ''));
+      const owner = line === null ? 0 : Number(line[1]);
       if (Number.isSafeInteger(owner) && owner > 0 && owner !== process.pid && processAlive(owner)) {
         throw new StorageError(StorageErrorCode.WalLocked, `WAL directory locked by running process ${owner}`, { file: path });
       }
@@ -65,7 +76,7 @@ export class DirLock {
   }
 
   async release(): Promise<void> {
-    if (!heldHere.delete(this.key)) return;
+    if (!held(this.fs).delete(this.key)) return;
     await this.fs.unlink(this.path).catch(() => {});
   }
 }

@@ -186,6 +186,8 @@ class WalScan {
    * and one about a log replaced after `at`.
    */
   keptEntriesError: StorageError | null = null;
+  /** The entry keptEntriesError is about: one written later at or below it rewrote it (Raft's truncation), and the error goes with it. */
+  private keptEntriesErrorIndex = Infinity;
   replacedAfterAtError: StorageError | null = null;
 
   constructor(
@@ -261,6 +263,7 @@ class WalScan {
     // was wrong with them (a gap, a term going down) went with the log they belonged to.
     this.entries.length = 0;
     this.keptEntriesError = null;
+    this.keptEntriesErrorIndex = Infinity;
     if (m.index > at.index) {
       // What the log held in (at.index, m.index] was replaced by the snapshot m: only its file has it.
       this.replacedAfterAtError ??= new StorageError(
@@ -279,6 +282,10 @@ class WalScan {
     const at = this.at;
     if (at === null) return;
     const kept = this.entries;
+    if (e.index <= this.keptEntriesErrorIndex) {
+      this.keptEntriesError = null;
+      this.keptEntriesErrorIndex = Infinity;
+    }
     if (e.index <= at.index) {
       kept.length = 0; // rewritten at or below the snapshot: everything after it goes too
       return;
@@ -287,6 +294,7 @@ class WalScan {
     if (e.index < first + kept.length) kept.length = e.index - first; // Raft's truncation, logged by appending
     if (this.keptEntriesError) return;
     if (e.index > first + kept.length) {
+      this.keptEntriesErrorIndex = e.index;
       this.keptEntriesError = new StorageError(
         StorageErrorCode.WalGap,
         `entry ${e.index} follows ${first + kept.length - 1}: entries missing after the snapshot at ${at.index}`,
@@ -296,6 +304,7 @@ class WalScan {
     }
     const prevTerm = kept.length > 0 ? kept[kept.length - 1]!.term : at.term;
     if (e.term < prevTerm) {
+      this.keptEntriesErrorIndex = e.index;
       this.keptEntriesError = corrupt(seg.path, offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
       return;
     }
