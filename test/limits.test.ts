@@ -94,15 +94,9 @@ test('a WAL batch of several entries at the max is written as records within the
 });
 
 test('a peer message with an entry at the max fits a batch, the receiver takes it; batches of them are split', async (t) => {
-  const app = buildPeerApp({
-    identity: { clusterId: 'c', localId: 2, isRemoved: () => false },
-    deliver: (msgs) => delivered.push(...msgs),
-    cluster: () => ({ clusterId: 'c', members: [] }),
-    maxBatchBytes: limits.peerBodyBytesMax,
-    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
-  });
-  t.after(() => app.close());
   const delivered: Message[] = [];
+  const app = receiverAtTheLimits(delivered);
+  t.after(() => app.close());
   const bodies: Uint8Array[] = [];
   const client = new PeerClient({
     id: 2, url: 'http://unused', fromId: 1, clusterId: 'c',
@@ -171,15 +165,9 @@ test('the largest PUT with a member table at the max goes through a snapshot fil
   const loaded = await ss.loadNewestAvailable([{ index: 1, term: 3 }]);
   assert.ok(loaded, 'the snapshot file loads back');
 
-  const app = buildPeerApp({
-    identity: { clusterId: 'c', localId: 2, isRemoved: () => false },
-    deliver: (msgs) => delivered.push(...msgs),
-    cluster: () => ({ clusterId: 'c', members: [] }),
-    maxBatchBytes: limits.peerBodyBytesMax,
-    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
-  });
-  t.after(() => app.close());
   const delivered: Message[] = [];
+  const app = receiverAtTheLimits(delivered);
+  t.after(() => app.close());
   const body = Buffer.concat(snapshotChunks(msg(MessageType.MsgSnap, { snapshot: loaded })));
   const res = await app.inject({ method: 'POST', url: '/raft/snapshot', headers: peerHeaders('c', 1, 2), payload: body });
   assert.equal(res.statusCode, 204, res.body);
@@ -370,3 +358,14 @@ test('a Chan with a byte budget is full by bytes as well as by count, keeps orde
   assert.ok(c.trySend(new Uint8Array(50)), 'an empty queue takes a value over the budget');
   assert.equal(c.bytes, 50);
 });
+
+/** Member 2's peer routes with the service's body limits, collecting what they deliver. */
+function receiverAtTheLimits(delivered: Message[]) {
+  return buildPeerApp({
+    identity: { clusterId: 'c', localId: 2, isRemoved: () => false },
+    deliver: (msgs) => delivered.push(...msgs),
+    cluster: () => ({ clusterId: 'c', members: [] }),
+    maxBatchBytes: limits.peerBodyBytesMax,
+    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
+  });
+}
