@@ -192,6 +192,9 @@ export function parseCluster(raw: string): string[] {
  */
 export function parsePeerUrl(s: string): string | null {
   if (Buffer.byteLength(s, 'utf8') > peerUrlBytesMax) return null;
+  // WHATWG URL parsing quietly drops control characters and spaces (a leading NUL, a tab
+  // inside): a peer URL must be written as it is meant.
+  if (/[\s\u0000-\u001f\u007f]/.test(s)) return null;
   let u: URL;
   try {
     u = new URL(s);

@@ -45,8 +45,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onRequest', (req, reply, done) => {
-    // A body without a media type is still a value: give it one so the catch-all parser takes it.
-    if (!req.headers['content-type']) req.headers['content-type'] = 'application/octet-stream';
+    // Every body is an opaque value whatever media type it claims, even a malformed one (which
+    // fastify would refuse with 415): the catch-all parser takes it as bytes.
+    req.headers['content-type'] = 'application/octet-stream';
     if (closing) {
       reply.header('connection', 'close');
       sendError(reply, new ServiceError('ERR_STOPPING'));

@@ -86,3 +86,10 @@ test('peer URLs are normalised', () => {
   assert.equal(parsePeerUrl('ftp://x:1'), null);
   assert.equal(parsePeerUrl('127.0.0.1:1'), null);
 });
+
+test('a peer URL with control characters or spaces in it is refused, though the URL parser would drop them', () => {
+  for (const s of ['\u0000http://127.0.0.1:1', 'http://127.0.0.1:1\u0000', 'http://127.0.\t0.1:1', 'http://127.0.0.1 :1', 'http://127.0.0.1:1\n']) {
+    assert.equal(parsePeerUrl(s), null, JSON.stringify(s));
+  }
+  assert.equal(parsePeerUrl('http://127.0.0.1:1'), 'http://127.0.0.1:1');
+});

@@ -2,60 +2,16 @@
 // (the node stops with the cause, it never retries).
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Chan } from '../../src/chan.ts';
-import { parseConfig } from '../../src/config.ts';
-import { KvStore } from '../../src/kvstore.ts';
-import { createLogger } from '../../src/logger.ts';
-import { RaftNode } from '../../src/node/raft-node.ts';
-import { worldWith } from '../../src/node/world.ts';
-import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { request } from 'undici';
-import { encodeMessages } from '../../src/raftpb/index.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
+import { encodeMessages } from '../../src/raftpb/index.ts';
+import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
-import { freePort, until } from '../e2e/cluster.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
-
-async function startNode(dir: string, fs: StorageFs) {
-  const parsed = parseConfig([
-    '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
-    '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent',
-  ]);
-  if (parsed.help) throw new Error('unreachable');
-  const config = parsed.config;
-  const proposeC = new Chan<Proposal>(64);
-  const confChangeC = new Chan<ConfChangeRequest>(4);
-  const commitC = new Chan<Commit>(16);
-  const ref: { kv: KvStore | null } = { kv: null };
-  const node = await RaftNode.open({
-    config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
-  });
-  const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: 2000 }));
-  const applying = kv.run();
-  await node.listenPeers();
-  node.start();
-  const stop = async () => {
-    proposeC.close();
-    confChangeC.close();
-    await node.stop().catch(() => undefined);
-    kv.stop();
-    commitC.close();
-    await applying;
-  };
-  return { node, kv, stop, config };
-}
+import { startOneNode } from './one-node.ts';
 
 test('one node: a write is acknowledged once applied, and read back linearizably', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t);
   await kv.put('/a', Buffer.from('1'));
   assert.equal(Buffer.from((await kv.get('/a', false))!).toString(), '1');
   assert.equal(node.unhealthyReason(), null);
@@ -63,8 +19,6 @@ test('one node: a write is acknowledged once applied, and read back linearizably
 });
 
 test('a failing fsync stops the node as fatal, with the cause', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   let failSync = false;
   const faulty: StorageFs = {
     ...nodeFs,
@@ -81,9 +35,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
       };
     },
   };
-  const { node, kv, stop } = await startNode(dir, faulty);
-  t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t, { fs: faulty });
   failSync = true;
   await assert.rejects(kv.put('/a', Buffer.from('1')));
   const reason = await node.finished;
@@ -92,11 +44,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
 });
 
 test('nothing a peer sends stops the node: an empty proposal or a local-only message is dropped', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop, config } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  const { node, kv, config } = await startOneNode(t);
   let finished: string | null = null;
   void node.finished.then((r) => (finished = r.kind));
   const hostile: Message[] = [
