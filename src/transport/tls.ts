@@ -1,0 +1,36 @@
+// TLS material for one listener and the clients that go with it (etcd's --peer-* and
+// client flags), already read from disk: a property of the HTTP network, never of the seam.
+
+import type { ConnectionOptions, TlsOptions as NodeTlsServerOptions } from 'node:tls';
+
+export interface TlsFiles {
+  /** PEM certificate chain this side presents (as a server, and as a client to peers). */
+  cert: Buffer;
+  /** PEM private key of `cert`. Never logged. */
+  key: Buffer;
+  /** PEM CA bundle that certificates of the other side must chain to; null: the system roots. */
+  trustedCa: Buffer | null;
+  /** Refuse, at the handshake, a client without a certificate signed by `trustedCa`. */
+  clientCertAuth: boolean;
+}
+
+/** What node:https / fastify's `https` option take to serve with `tls`. */
+export function tlsServerOptions(tls: TlsFiles): NodeTlsServerOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.trustedCa !== null ? { ca: tls.trustedCa } : {}),
+    requestCert: tls.clientCertAuth,
+    rejectUnauthorized: tls.clientCertAuth,
+  };
+}
+
+/** What a client of a peer takes: verify the server against the CA, present our own certificate. */
+export function tlsClientOptions(tls: TlsFiles): ConnectionOptions {
+  return {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.trustedCa !== null ? { ca: tls.trustedCa } : {}),
+    rejectUnauthorized: true,
+  };
+}
