@@ -3,9 +3,7 @@
 // value stops the process with exit status 2 and one clear line, before any disk or
 // network is touched.
 
-import { readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { createSecureContext } from 'node:tls';
 import { parseArgs } from 'node:util';
 import {
   electionTimeoutMsMax,
@@ -15,7 +13,6 @@ import {
   requestBytesDefault,
   requestTimeoutMsMax,
 } from './limits.ts';
-import type { TlsFiles } from './transport/tls.ts';
 
 export interface Config {
   id: number;
@@ -43,7 +40,7 @@ export interface Config {
   clientTls: TlsPaths | null;
 }
 
-/** Where a listener's TLS material is (read at start by readTlsFiles). */
+/** Where a listener's TLS material is (read at start by readTlsFiles, src/tls-files.ts). */
 export interface TlsPaths {
   certFile: string;
   keyFile: string;
@@ -220,37 +217,6 @@ function tlsPaths(values: Record<string, string | boolean | undefined>, prefix: 
     throw new ConfigError(`${flag('client-cert-auth')} needs ${flag('trusted-ca-file')}: the CA that must sign the other side's certificate`);
   }
   return { certFile, keyFile, trustedCaFile, clientCertAuth };
-}
-
-/**
- * Read one listener's certificate, key and CA. A file that cannot be read is a ConfigError
- * naming the flag, the path and the reason (never the contents: the key is a secret).
- */
-export function readTlsFiles(paths: TlsPaths, prefix: 'peer-' | ''): TlsFiles {
-  const read = (name: string, path: string): Buffer => {
-    let data: Buffer;
-    try {
-      data = readFileSync(path);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      throw new ConfigError(`--${prefix}${name} ${path}: cannot read it (${err.code ?? err.message})`);
-    }
-    if (!data.includes('-----BEGIN ')) throw new ConfigError(`--${prefix}${name} ${path}: not a PEM file`);
-    return data;
-  };
-  const files: TlsFiles = {
-    cert: read('cert-file', paths.certFile),
-    key: read('key-file', paths.keyFile),
-    trustedCa: paths.trustedCaFile === null ? null : read('trusted-ca-file', paths.trustedCaFile),
-    clientCertAuth: paths.clientCertAuth,
-  };
-  try {
-    // OpenSSL's reason (a key that is not the certificate's, a bad PEM block) names no secret.
-    createSecureContext({ cert: files.cert, key: files.key, ...(files.trustedCa !== null ? { ca: files.trustedCa } : {}) });
-  } catch (e) {
-    throw new ConfigError(`--${prefix}cert-file, --${prefix}key-file, --${prefix}trusted-ca-file: not usable for TLS (${(e as Error).message.split('\n')[0]})`);
-  }
-  return files;
 }
 
 /**

@@ -4,7 +4,7 @@
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
 
 import { Chan } from './chan.ts';
-import { ConfigError, EXIT_USAGE, parseConfig, readTlsFiles, usage, type Config } from './config.ts';
+import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { RaftNode, type StopReason } from './node/raft-node.ts';
 import { worldWith } from './node/world.ts';
 import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
+import { readTlsFiles } from './tls-files.ts';
 import { createHttpNetwork, type TlsFiles } from './transport/index.ts';
 
 const EXIT_FATAL = 1;

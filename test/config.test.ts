@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, parseConfig, parsePeerUrl, readTlsFiles, usage } from '../src/config.ts';
+import { ConfigError, parseConfig, parsePeerUrl, usage } from '../src/config.ts';
+import { readTlsFiles } from '../src/tls-files.ts';
 import { makeTestCertificates } from './tls-certs.ts';
 
 function cfg(args: string[]) {

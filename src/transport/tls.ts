@@ -1,8 +1,6 @@
 // TLS material for one listener and the clients that go with it (etcd's --peer-* and
 // client flags), already read from disk: a property of the HTTP network, never of the seam.
 
-import type { ConnectionOptions, TlsOptions as NodeTlsServerOptions } from 'node:tls';
-
 export interface TlsFiles {
   /** PEM certificate chain this side presents (as a server, and as a client to peers). */
   cert: Buffer;
@@ -14,8 +12,16 @@ export interface TlsFiles {
   clientCertAuth: boolean;
 }
 
+/** The part of node:tls options that both sides set (typed here: transport imports no node:tls). */
+interface TlsContextOptions {
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  rejectUnauthorized: boolean;
+}
+
 /** What node:https / fastify's `https` option take to serve with `tls`. */
-export function tlsServerOptions(tls: TlsFiles): NodeTlsServerOptions {
+export function tlsServerOptions(tls: TlsFiles): TlsContextOptions & { requestCert: boolean } {
   return {
     cert: tls.cert,
     key: tls.key,
@@ -26,7 +32,7 @@ export function tlsServerOptions(tls: TlsFiles): NodeTlsServerOptions {
 }
 
 /** What a client of a peer takes: verify the server against the CA, present our own certificate. */
-export function tlsClientOptions(tls: TlsFiles): ConnectionOptions {
+export function tlsClientOptions(tls: TlsFiles): TlsContextOptions {
   return {
     cert: tls.cert,
     key: tls.key,
