@@ -5,7 +5,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
-import { parsePeerUrl } from './config.ts';
+import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
@@ -13,12 +13,17 @@ import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raftpb/types.ts';
 import { parseNodeId } from './transport/headers.ts';
+import { tlsServerOptions, type TlsFiles } from './transport/tls.ts';
 
 export interface AppOptions {
   kv: KvApi;
   node: NodeInfo;
   confChangeC: Chan<ConfChangeRequest>;
   maxRequestBytes: number;
+  /** The scheme of this cluster's peer URLs: POST /<id> refuses the other one (default http:). */
+  peerScheme?: PeerScheme;
+  /** Serve HTTPS with these (--cert-file, ...); absent or null: plain HTTP. */
+  tls?: TlsFiles | null;
 }
 
 export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
@@ -26,7 +31,10 @@ const RESERVED_PREFIX = '/-/';
 const EMPTY = new Uint8Array(0);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
+  // With TLS the instance is typed for an https server; the routes and hooks are the same.
+  const https = opts.tls ? { https: tlsServerOptions(opts.tls) } : {};
   const app = Fastify({
+    ...https,
     logger: false,
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
@@ -90,6 +98,7 @@ function makeHandler(opts: AppOptions) {
         const nodeId = nodeIdFromPath(path);
         const url = parsePeerUrl(Buffer.from(bodyBytes(req.body)).toString('utf8').trim());
         if (url === null) throw new ServiceError('ERR_BAD_PEER_URL');
+        if (peerSchemeProblem(url, opts.peerScheme ?? 'http:') !== null) throw new ServiceError('ERR_PEER_URL_SCHEME');
         await confChange(opts.confChangeC, { type: ConfChangeType.AddNode, nodeId, peerUrl: url });
         reply.code(204).send();
         return;
