@@ -67,8 +67,10 @@ async function run(cfg: Config, log: Logger): Promise<number> {
 
   await node.listenPeers();
   node.start();
-  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes });
+  const readiness = { listenersOpen: false };
+  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, readiness });
   await listenClients(app, cfg.port);
+  readiness.listenersOpen = true;
   log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir }, 'ready');
 
   const signalled = new Promise<StopReason>((resolve) => {

@@ -55,7 +55,7 @@ test('one node: a write is acknowledged once applied, and read back linearizably
   t.after(() => rm(dir, { recursive: true, force: true }));
   const { node, kv, stop } = await startNode(dir, nodeFs);
   t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
   await kv.put('/a', Buffer.from('1'));
   assert.equal(Buffer.from((await kv.get('/a', false))!).toString(), '1');
   assert.equal(node.unhealthyReason(), null);
@@ -83,7 +83,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
   };
   const { node, kv, stop } = await startNode(dir, faulty);
   t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
   failSync = true;
   await assert.rejects(kv.put('/a', Buffer.from('1')));
   const reason = await node.finished;
@@ -96,7 +96,7 @@ test('nothing a peer sends stops the node: an empty proposal or a local-only mes
   t.after(() => rm(dir, { recursive: true, force: true }));
   const { node, kv, stop, config } = await startNode(dir, nodeFs);
   t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
   let finished: string | null = null;
   void node.finished.then((r) => (finished = r.kind));
   const hostile: Message[] = [
