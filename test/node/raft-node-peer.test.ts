@@ -106,7 +106,7 @@ test('a conf change that is no longer valid when it applies is refused (409) and
   const ours = { ...prop.entries[0]!, term: TERM, index: BOOTSTRAP_COMMIT + 2 };
   await leader.send(msg({ type: MessageType.MsgApp, term: TERM, index: BOOTSTRAP_COMMIT, logTerm: 1, entries: [other, ours], commit: ours.index }));
   await refusedAtApply;
-  assert.deepEqual(n.node.members().find((m) => m.id === 3), { id: 3, peerURL: 'http://127.0.0.1:33' });
+  assert.deepEqual(n.node.members().find((m) => m.id === 3), { id: 3, peerURL: 'http://127.0.0.1:33', role: 'voter' });
 });
 
 test('membership requests are checked before they are proposed: 409 and 404 from the error table', async (t) => {
@@ -140,7 +140,7 @@ test('a voter that applies its own removal stays until a remaining voter confirm
   // Until the survivor confirms, the survivor may still need this node's vote: it stays.
   await until('the leaving node asks the remaining voter', async () => (leader.probes >= 3 ? true : undefined));
   assert.equal(finished, null);
-  assert.match(String(n.node.unhealthyReason()), /removed from the cluster/);
+  assert.match(String(await n.node.unhealthyReason()), /removed from the cluster/);
   leader.probeStatus = 410;
   await until('the node stops once the survivor has applied its removal', async () => (finished === 'removed' ? true : undefined));
 });

@@ -20,7 +20,8 @@ import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
 import { freePort, until } from '../e2e/cluster.ts';
 import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
 
-async function startNode(dir: string, fs: StorageFs) {
+/** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
+async function startNode(dir: string, fs: StorageFs, appliedSeen: (applied: number) => number = (a) => a) {
   const parsed = parseConfig([
     '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
     '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent',
@@ -33,7 +34,7 @@ async function startNode(dir: string, fs: StorageFs) {
   const ref: { kv: KvStore | null } = { kv: null };
   const node = await RaftNode.open({
     config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
+    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: 2000 }));
   const applying = kv.run();
@@ -58,8 +59,37 @@ test('one node: a write is acknowledged once applied, and read back linearizably
   await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
   await kv.put('/a', Buffer.from('1'));
   assert.equal(Buffer.from((await kv.get('/a', false))!).toString(), '1');
-  assert.equal(node.unhealthyReason(), null);
-  assert.deepEqual(node.members().map((m) => m.id), [1]);
+  assert.equal(await node.unhealthyReason(), null);
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter']]);
+  // Status reads the sizes from disk through the node's file system (the bootstrap member
+  // entry was snapshotted at once); a leader alone has no followers.
+  const st = await node.status();
+  assert.ok(st.walBytes > 0, `walBytes ${st.walBytes}`);
+  assert.ok(st.snapshotIndex >= 1, `snapshotIndex ${st.snapshotIndex}`);
+  assert.ok(st.snapshotBytes > 0, `snapshotBytes ${st.snapshotBytes}`);
+  assert.deepEqual(st.progress, []);
+});
+
+test('health waits (bounded) for the applied index to reach the commit index it saw, then answers', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  // The next `staleReads` looks at the applied index see 0: an apply lagging behind commit.
+  let staleReads = 0;
+  const { node, kv, stop } = await startNode(dir, nodeFs, (applied) => (staleReads > 0 && staleReads-- > 0 ? 0 : applied));
+  t.after(stop);
+  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  await kv.put('/a', Buffer.from('1'));
+  const commit = (await node.status()).commit;
+  assert.ok(commit > 0);
+  // A lag of a few looks: health waits it out and reports healthy, it does not flap.
+  staleReads = 3;
+  assert.equal(await node.unhealthyReason(), null);
+  assert.equal(staleReads, 0, 'health looked again until applied caught up');
+  // A lag that outlasts the wait: unhealthy, saying why.
+  staleReads = Number.POSITIVE_INFINITY;
+  assert.equal(await node.unhealthyReason(), `applied index 0 behind commit index ${commit}`);
+  staleReads = 0;
+  assert.equal(await node.unhealthyReason(), null);
 });
 
 test('a failing fsync stops the node as fatal, with the cause', async (t) => {
