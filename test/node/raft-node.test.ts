@@ -18,7 +18,9 @@ import { encodeMessages } from '../../src/raftpb/index.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
 import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
 import { freePort, until } from '../e2e/cluster.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
+import type { ConfChangeRequest, Commit, MemberChange, Proposal } from '../../src/queues.ts';
+import { isServiceError } from '../../src/errors.ts';
+import { ConfChangeType } from '../../src/raft/index.ts';
 
 /** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
 async function startNode(dir: string, fs: StorageFs, appliedSeen: (applied: number) => number = (a) => a) {
@@ -48,7 +50,7 @@ async function startNode(dir: string, fs: StorageFs, appliedSeen: (applied: numb
     commitC.close();
     await applying;
   };
-  return { node, kv, stop, config };
+  return { node, kv, stop, config, confChangeC };
 }
 
 test('one node: a write is acknowledged once applied, and read back linearizably', async (t) => {
@@ -90,6 +92,29 @@ test('health waits (bounded) for the applied index to reach the commit index it 
   assert.equal(await node.unhealthyReason(), `applied index 0 behind commit index ${commit}`);
   staleReads = 0;
   assert.equal(await node.unhealthyReason(), null);
+});
+
+test('the leader refuses to promote a learner it has not heard from (409), and shows its progress', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const { node, kv, stop, confChangeC } = await startNode(dir, nodeFs);
+  t.after(stop);
+  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  const ask = (change: MemberChange) => new Promise<void>((resolve, reject) => void confChangeC.send({ change, resolve, reject }).catch(reject));
+  // A learner nobody runs: the leader probes it and never hears back.
+  await ask({ kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: 2, peerUrl: `http://127.0.0.1:${await freePort()}` });
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter'], [2, 'learner']]);
+  await assert.rejects(
+    ask({ kind: 'promote', type: ConfChangeType.AddNode, nodeId: 2, peerUrl: '' }),
+    (e) => isServiceError(e, 'ERR_LEARNER_NOT_READY') && e.status === 409,
+  );
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter'], [2, 'learner']]);
+  const progress = (await node.status()).progress!;
+  assert.deepEqual(progress.map((p) => [p.id, p.match, p.state, p.msSinceHeard]), [[2, 0, 'probe', null]]);
+  // A learner does not count for quorum: writes commit without it; then it can go.
+  await kv.put('/w', Buffer.from('1'));
+  await ask({ kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: 2, peerUrl: '' });
+  assert.deepEqual(node.members().map((m) => m.id), [1]);
 });
 
 test('a failing fsync stops the node as fatal, with the cause', async (t) => {
