@@ -42,9 +42,11 @@ import {
   type Ready,
   type Snapshot,
 } from '../raft/index.ts';
+import { newMessage } from '../raft/util.ts';
 import { createNew, recover, type Recovered } from './recovery.ts';
 import { Snapshotter, Wal } from '../storage/index.ts';
 import { PeerTransport, createPeerService, type PeerListener } from '../transport/index.ts';
+import { parseNodeId } from '../transport/headers.ts';
 import { sleep, type TimerHandle } from '../world.ts';
 import { realWorld, type NodeWorld } from './world.ts';
 import { ConfChangeWaiters } from './conf-change-waiters.ts';
@@ -633,7 +635,7 @@ export class RaftNode implements NodeInfo {
       this.sweepDeadlines();
     }
     if (inbox.transferTo !== 0) {
-      this.raft.transferLeader(inbox.transferTo);
+      this.startTransfer(inbox.transferTo);
       inbox.transferTo = 0;
     }
     if (inbox.confChanges.length > 0) {
@@ -655,6 +657,11 @@ export class RaftNode implements NodeInfo {
    * and drop it. Any other error is a bug of ours and stops the node.
    */
   private stepPeerMessage(m: Message): void {
+    if (m.type === MessageType.MsgTransferLeader) {
+      const asked = this.transferAskedByPeer(m);
+      if (asked === null) return;
+      m = asked;
+    }
     try {
       this.raft.step(m);
     } catch (e) {
@@ -663,6 +670,33 @@ export class RaftNode implements NodeInfo {
       if (e.code === RaftErrorCode.StepPeerNotFound) this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
       else this.dropPeerMessage(m, `${e.code}: ${e.message}`);
     }
+  }
+
+  /**
+   * A follower asks the leader for a transfer itself. The core's own forward names the
+   * transferee in `from`, which the peer server refuses (a message's `from` must be its
+   * sender); so the transferee travels in the context, and the leader puts it back in `from`.
+   */
+  private startTransfer(to: number): void {
+    if (this.raftState === StateType.Leader || this.leader === 0) {
+      this.raft.transferLeader(to);
+      return;
+    }
+    const context = Buffer.from(String(to), 'utf8');
+    this.send([{ ...TRANSFER_REQUEST, from: this.id, to: this.leader, context }]);
+  }
+
+  /** A peer's transfer request as the core takes it (transferee in `from`), or null to drop it. */
+  private transferAskedByPeer(m: Message): Message | null {
+    // Not the leader (any more): the asker asks again (see transferLeader); the core's forward
+    // would name the transferee as sender, which peers refuse.
+    if (this.raftState !== StateType.Leader) return null;
+    const transferee = parseNodeId(utf8.decode(m.context));
+    if (transferee === null) {
+      this.dropPeerMessage(m, 'transfer request without a transferee');
+      return null;
+    }
+    return { ...m, from: transferee, context: new Uint8Array(0) };
   }
 
   private dropPeerMessage(m: Message, why: string): void {
@@ -833,6 +867,10 @@ export class RaftNode implements NodeInfo {
     this.log.error({ peer: id, status }, 'peer refused our messages: cluster id or member id mismatch');
   }
 }
+
+/** The fields of a follower's transfer request other than from, to and the transferee. */
+const TRANSFER_REQUEST: Message = newMessage({ type: MessageType.MsgTransferLeader });
+const utf8 = new TextDecoder();
 
 const STATE_NAMES: Record<StateType, string> = {
   [StateType.Follower]: 'StateFollower',

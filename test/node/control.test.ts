@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isServiceError } from '../../src/errors.ts';
 import { encodeConfChangeContext } from '../../src/node/membership.ts';
-import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Entry } from '../../src/raft/index.ts';
+import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Entry, type Message } from '../../src/raft/index.ts';
 import type { MemberChange, MemberChangeKind } from '../../src/queues.ts';
 import { until } from '../e2e/cluster.ts';
 import { LEADER_ID, NODE_ID, msg, twoMemberSetup, type NodeUnderTest } from './fake-leader.ts';
@@ -74,23 +74,41 @@ test('a follower refuses a promotion with 503 naming the leader: only the leader
   assert.equal(leader.received.filter((m) => m.type === MessageType.MsgProp || m.type === MessageType.MsgTransferLeader).length, 0);
 });
 
-test('a transfer asked of a follower goes to the leader, and is answered once the follower leads', async (t) => {
+test('a transfer asked of a follower goes to the leader, and is answered once the target leads', async (t) => {
   const { leader, start } = await twoMemberSetup(t);
   const n = await start();
   leader.lead(TERM, () => BOOTSTRAP_COMMIT);
   await following(n);
-  let moved: number | string = 'pending';
-  void n.node.transferLeader(NODE_ID).then((l) => (moved = l), (e: unknown) => (moved = String(e)));
-  const forwarded = await leader.expect('the transfer forwarded to the leader', (m) => m.type === MessageType.MsgTransferLeader);
-  assert.equal(forwarded.from, NODE_ID, 'the transferee is named in `from`, as the core expects');
-  assert.equal(moved, 'pending');
+  const voter3 = confChangeEntry(3, 'addVoter', ConfChangeType.AddNode, 3, 'http://127.0.0.1:33');
+  await leader.send(msg({ type: MessageType.MsgApp, term: TERM, index: BOOTSTRAP_COMMIT, logTerm: 1, entries: [voter3], commit: 3 }));
+  await until('voter 3 added', async () => (roles(n).includes('3:voter') ? true : undefined));
+  const settled = (p: Promise<number>) => {
+    const s: { outcome: number | string } = { outcome: 'pending' };
+    p.then((l) => (s.outcome = l), (e: unknown) => (s.outcome = isServiceError(e) ? e.code : String(e)));
+    return s;
+  };
+  const isTransfer = (m: Message) => m.type === MessageType.MsgTransferLeader;
 
-  // The leader hands over (MsgTimeoutNow); the node campaigns and we vote for it.
+  // To member 3: the request leaves with this node as sender (peers refuse any other) and the
+  // transferee in its context.
+  const toThree = settled(n.node.transferLeader(3));
+  const forwarded = await leader.expect('the transfer to 3 forwarded to the leader', isTransfer);
+  assert.deepEqual([forwarded.from, forwarded.to, Buffer.from(forwarded.context).toString()], [NODE_ID, LEADER_ID, '3']);
+  leader.received.length = 0;
+
+  // To this node: the leader hands over (MsgTimeoutNow); the node campaigns and we vote for it.
+  const toSelf = settled(n.node.transferLeader(NODE_ID));
+  const mine = await leader.expect('the transfer to 2 forwarded to the leader', isTransfer);
+  assert.equal(Buffer.from(mine.context).toString(), String(NODE_ID));
+  assert.equal(toSelf.outcome, 'pending', 'not answered before leadership moved');
   leader.stopLeading();
   await leader.send(msg({ type: MessageType.MsgTimeoutNow, term: TERM }));
   const vote = await leader.expect('the node asks for our vote', (m) => m.type === MessageType.MsgVote);
   await leader.send(msg({ type: MessageType.MsgVoteResp, term: vote.term }));
-  await until('the transfer answers', async () => (moved === 'pending' ? undefined : true));
-  assert.equal(moved, NODE_ID);
+  await until('the transfer answers', async () => (toSelf.outcome === 'pending' ? undefined : true));
+  assert.equal(toSelf.outcome, NODE_ID);
   assert.equal((await n.node.status()).raftState, 'StateLeader');
+  // The transfer to 3 lost: someone else leads now, so it did not and will not happen.
+  await until('the transfer to 3 answers', async () => (toThree.outcome === 'pending' ? undefined : true));
+  assert.equal(toThree.outcome, 'ERR_TRANSFER_REFUSED');
 });
