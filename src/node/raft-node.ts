@@ -683,7 +683,7 @@ export class RaftNode implements NodeInfo {
       return;
     }
     const context = Buffer.from(String(to), 'utf8');
-    this.send([{ ...TRANSFER_REQUEST, from: this.id, to: this.leader, context }]);
+    this.send([{ ...TRANSFER_REQUEST, term: this.term, from: this.id, to: this.leader, context }]);
   }
 
   /** A peer's transfer request as the core takes it (transferee in `from`), or null to drop it. */

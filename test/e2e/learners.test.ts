@@ -31,6 +31,7 @@ clusterTest('a learner gets the data, never counts for quorum, is promoted once 
   // Add node 4 as a learner. Not running yet: far behind, so promotion is refused.
   const n4 = await c.allocate();
   assert.equal((await http('POST', `${n2.url}/4?learner=true`, n4.peerUrl)).status, 204);
+  await until('node 1 applied the learner', async () => ((await roles(c)).includes('4:learner') ? true : undefined));
   assert.deepEqual(await roles(c), ['1:voter', '2:voter', '3:voter', '4:learner']);
   const early = await postToLeader(c, '/-/members/4/promote');
   assert.equal(early.status, 409);

@@ -93,7 +93,11 @@ test('a transfer asked of a follower goes to the leader, and is answered once th
   // transferee in its context.
   const toThree = settled(n.node.transferLeader(3));
   const forwarded = await leader.expect('the transfer to 3 forwarded to the leader', isTransfer);
-  assert.deepEqual([forwarded.from, forwarded.to, Buffer.from(forwarded.context).toString()], [NODE_ID, LEADER_ID, '3']);
+  assert.deepEqual(
+    [forwarded.from, forwarded.to, forwarded.term, Buffer.from(forwarded.context).toString()],
+    [NODE_ID, LEADER_ID, TERM, '3'],
+    'peers refuse a message whose sender is not `from`, and one without a term',
+  );
   leader.received.length = 0;
 
   // To this node: the leader hands over (MsgTimeoutNow); the node campaigns and we vote for it.
