@@ -43,6 +43,17 @@ clusterTest('a learner gets the data, never counts for quorum, is promoted once 
     return r.status === 200 ? r.body : undefined;
   });
   assert.equal(got, 'v19');
+  // The leader's status: what is on disk, who is who, and how far each follower is.
+  const leaderStatus = await until('the leader reports the learner replicating', async () => {
+    const s = JSON.parse((await http('GET', `${c.node(await c.waitLeader()).url}/-/status`)).body);
+    const p4 = s.progress?.find((p: { id: number }) => p.id === 4);
+    return p4?.state === 'replicate' && typeof p4.msSinceHeard === 'number' ? s : undefined;
+  });
+  assert.match(leaderStatus.version, /^\d+\.\d+\.\d+/);
+  assert.ok(leaderStatus.walBytes > 0 && leaderStatus.snapshotBytes > 0 && leaderStatus.snapshotIndex > 0, JSON.stringify(leaderStatus));
+  assert.deepEqual(leaderStatus.members.map((m: { id: number; role: string }) => `${m.id}:${m.role}`), ['1:voter', '2:voter', '3:voter', '4:learner']);
+  assert.equal((await c.status(n4))!.leader, leaderStatus.id);
+  assert.equal('progress' in JSON.parse((await http('GET', `${n4.url}/-/status`)).body), false, 'progress only on the leader');
 
   // With a learner, quorum is still 2 of the 3 voters: the learner and one voter down, writes commit.
   const leaderId = await c.waitLeader();
