@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
-import { parsePeerUrl } from './config.ts';
+import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
@@ -14,14 +14,22 @@ import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raftpb/types.ts';
 import { parseNodeId } from './transport/headers.ts';
+import { tlsServerOptions, type TlsFiles } from './transport/tls.ts';
 
 export interface AppOptions {
   kv: KvApi;
   node: NodeInfo;
   confChangeC: Chan<ConfChangeRequest>;
   maxRequestBytes: number;
-  /** Set by main once both listeners are open (the WAL was replayed before buildApp). */
-  readiness: Readiness;
+  /**
+   * Set by main once both listeners are open (the WAL was replayed before buildApp). Absent:
+   * taken as open (an app that tests drive with inject has no listeners to wait for).
+   */
+  readiness?: Readiness;
+  /** The scheme of this cluster's peer URLs: POST /<id> refuses the other one (default http:). */
+  peerScheme?: PeerScheme;
+  /** Serve HTTPS with these (--cert-file, ...); absent or null: plain HTTP. */
+  tls?: TlsFiles | null;
 }
 
 export interface Readiness {
@@ -36,7 +44,10 @@ const RESERVED_PREFIX = '/-/';
 const EMPTY = new Uint8Array(0);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
+  // With TLS the instance is typed for an https server; the routes and hooks are the same.
+  const https = opts.tls ? { https: tlsServerOptions(opts.tls) } : {};
   const app = Fastify({
+    ...https,
     logger: false,
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
@@ -55,8 +66,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onRequest', (req, reply, done) => {
-    // A body without a media type is still a value: give it one so the catch-all parser takes it.
-    if (!req.headers['content-type']) req.headers['content-type'] = 'application/octet-stream';
+    // Every body is an opaque value whatever media type it claims, even a malformed one (which
+    // fastify would refuse with 415): the catch-all parser takes it as bytes.
+    req.headers['content-type'] = 'application/octet-stream';
     if (closing) {
       reply.header('connection', 'close');
       sendError(reply, new ServiceError('ERR_STOPPING'));
@@ -99,6 +111,7 @@ function makeHandler(opts: AppOptions) {
         const nodeId = nodeIdFromPath(path);
         const url = parsePeerUrl(Buffer.from(bodyBytes(req.body)).toString('utf8').trim());
         if (url === null) throw new ServiceError('ERR_BAD_PEER_URL');
+        if (peerSchemeProblem(url, opts.peerScheme ?? 'http:') !== null) throw new ServiceError('ERR_PEER_URL_SCHEME');
         const change: MemberChange = hasFlag(query, 'learner')
           ? { kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId, peerUrl: url }
           : { kind: 'addVoter', type: ConfChangeType.AddNode, nodeId, peerUrl: url };
@@ -132,7 +145,7 @@ async function serveReserved(opts: AppOptions, method: string, path: string, que
       return;
     }
     case '/-/ready': {
-      const reason = opts.readiness.listenersOpen ? node.notReadyReason() : 'listeners not open yet';
+      const reason = (opts.readiness?.listenersOpen ?? true) ? node.notReadyReason() : 'listeners not open yet';
       if (reason === null) reply.code(200).send({ ready: true });
       else reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ ready: false, reason });
       return;

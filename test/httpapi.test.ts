@@ -333,3 +333,13 @@ test('a closed confChangeC (shutting down) → 503', async (t) => {
   const r = await app.inject({ method: 'DELETE', url: '/2' });
   assert.equal(r.statusCode, 503);
 });
+
+test('a value is taken as bytes whatever media type it claims, even a malformed one', async (t) => {
+  const { app, kv } = setup();
+  t.after(() => app.close());
+  for (const [i, type] of [';;;', 'application/json', 'multipart/form-data; boundary=', 'text/plain; charset=nope', 'a'.repeat(300)].entries()) {
+    const r = await app.inject({ method: 'PUT', url: `/k${i}`, headers: { 'content-type': type }, payload: '{' });
+    assert.equal(r.statusCode, 204, type);
+    assert.equal(Buffer.from(kv.map.get(`/k${i}`)!).toString(), '{');
+  }
+});

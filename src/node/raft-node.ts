@@ -657,6 +657,12 @@ export class RaftNode implements NodeInfo {
    * and drop it. Any other error is a bug of ours and stops the node.
    */
   private stepPeerMessage(m: Message): void {
+    // Only members speak: a message from an id we do not know (a stranger with the cluster id,
+    // or a member added by an entry we have not applied yet) is dropped, as a lost one would be,
+    // so no outsider can move our term or leadership.
+    if (!this.membership.urls.has(m.from) && !this.confState.voters.includes(m.from) && !this.confState.learners.includes(m.from)) {
+      return this.dropPeerMessage(m, 'not a member');
+    }
     if (m.type === MessageType.MsgTransferLeader) {
       const asked = this.transferAskedByPeer(m);
       if (asked === null) return;

@@ -2,7 +2,7 @@
 // tests can inject failures (a failing fsync, a short write), plus durable-write helpers.
 
 import * as fsp from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export interface StorageFileHandle {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
@@ -100,6 +100,33 @@ export async function syncDir(fs: StorageFs, dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Create `dir` and any missing parents so that a crash cannot lose them: each new level's
+ * entry is made durable by syncing the directory it was created in.
+ */
+export async function mkdirDurably(fs: StorageFs, dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (await exists(fs, d)) break;
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    await fs.mkdir(d, { recursive: true });
+    await syncDir(fs, dirname(d));
+  }
+}
+
+async function exists(fs: StorageFs, dir: string): Promise<boolean> {
+  try {
+    await fs.readdir(dir);
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return false;
+    throw e;
   }
 }
 

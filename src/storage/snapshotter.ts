@@ -13,7 +13,7 @@
 // and never removes the newest snapshot the WAL vouches for.
 
 import { crc32 } from 'node:zlib';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Snapshot } from '../raftpb/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../raftpb/index.ts';
 import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
@@ -29,6 +29,7 @@ import {
   writeFileDurably,
   type StorageFs,
   type StorageLogger,
+  mkdirDurably,
 } from './fs.ts';
 import type { SnapshotMarker } from './segment.ts';
 
@@ -123,8 +124,7 @@ export class Snapshotter {
    */
   async save(s: Snapshot): Promise<void> {
     if (!this.dirReady) {
-      await this.fs.mkdir(this.dir, { recursive: true });
-      await syncDir(this.fs, dirname(this.dir));
+      await mkdirDurably(this.fs, this.dir);
       this.dirReady = true;
     }
     const name = snapshotFileName(s.metadata.term, s.metadata.index);

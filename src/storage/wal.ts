@@ -19,6 +19,7 @@ import {
   type StorageFileHandle,
   type StorageFs,
   type StorageLogger,
+  mkdirDurably,
 } from './fs.ts';
 import { DirLock } from './lock.ts';
 import { beginRecord, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
@@ -150,8 +151,7 @@ export class Wal {
     validateMeta(meta);
     const { fs } = opts;
     if (await Wal.exists(dir, opts)) throw new StorageError(StorageErrorCode.WalExists, 'a WAL already exists here', { file: dir });
-    await fs.mkdir(dir, { recursive: true });
-    await syncDir(fs, dirname(dir));
+    await mkdirDurably(fs, dir);
     const lock = await DirLock.acquire(fs, dir);
     try {
       await removeTempFiles(fs, dir, opts.logger);

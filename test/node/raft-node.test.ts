@@ -2,63 +2,19 @@
 // (the node stops with the cause, it never retries).
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Chan } from '../../src/chan.ts';
-import { parseConfig } from '../../src/config.ts';
-import { KvStore } from '../../src/kvstore.ts';
-import { createLogger } from '../../src/logger.ts';
-import { RaftNode } from '../../src/node/raft-node.ts';
-import { worldWith } from '../../src/node/world.ts';
-import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { request } from 'undici';
-import { encodeMessages } from '../../src/raftpb/index.ts';
-import { MessageType, type Message } from '../../src/raft/index.ts';
-import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
-import { freePort, until } from '../e2e/cluster.ts';
-import type { ConfChangeRequest, Commit, MemberChange, Proposal } from '../../src/queues.ts';
 import { isServiceError } from '../../src/errors.ts';
-import { ConfChangeType } from '../../src/raft/index.ts';
-
-/** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
-async function startNode(dir: string, fs: StorageFs, appliedSeen: (applied: number) => number = (a) => a) {
-  const parsed = parseConfig([
-    '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
-    '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent',
-  ]);
-  if (parsed.help) throw new Error('unreachable');
-  const config = parsed.config;
-  const proposeC = new Chan<Proposal>(64);
-  const confChangeC = new Chan<ConfChangeRequest>(4);
-  const commitC = new Chan<Commit>(16);
-  const ref: { kv: KvStore | null } = { kv: null };
-  const node = await RaftNode.open({
-    config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
-  });
-  const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: 2000 }));
-  const applying = kv.run();
-  await node.listenPeers();
-  node.start();
-  const stop = async () => {
-    proposeC.close();
-    confChangeC.close();
-    await node.stop().catch(() => undefined);
-    kv.stop();
-    commitC.close();
-    await applying;
-  };
-  return { node, kv, stop, config, confChangeC };
-}
+import { ConfChangeType, MessageType, type Message } from '../../src/raft/index.ts';
+import type { MemberChange } from '../../src/queues.ts';
+import { encodeMessages } from '../../src/raftpb/index.ts';
+import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
+import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
+import { freePort } from '../e2e/cluster.ts';
+import { startOneNode } from './one-node.ts';
 
 test('one node: a write is acknowledged once applied, and read back linearizably', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t);
   await kv.put('/a', Buffer.from('1'));
   assert.equal(Buffer.from((await kv.get('/a', false))!).toString(), '1');
   assert.equal(await node.unhealthyReason(), null);
@@ -73,13 +29,9 @@ test('one node: a write is acknowledged once applied, and read back linearizably
 });
 
 test('health waits (bounded) for the applied index to reach the commit index it saw, then answers', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   // The next `staleReads` looks at the applied index see 0: an apply lagging behind commit.
   let staleReads = 0;
-  const { node, kv, stop } = await startNode(dir, nodeFs, (applied) => (staleReads > 0 && staleReads-- > 0 ? 0 : applied));
-  t.after(stop);
-  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t, { appliedSeen: (applied) => (staleReads > 0 && staleReads-- > 0 ? 0 : applied) });
   await kv.put('/a', Buffer.from('1'));
   const commit = (await node.status()).commit;
   assert.ok(commit > 0);
@@ -95,11 +47,7 @@ test('health waits (bounded) for the applied index to reach the commit index it 
 });
 
 test('the leader refuses to promote a learner it has not heard from (409), and shows its progress', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop, confChangeC } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  const { node, kv, confChangeC } = await startOneNode(t);
   const ask = (change: MemberChange) => new Promise<void>((resolve, reject) => void confChangeC.send({ change, resolve, reject }).catch(reject));
   // A learner nobody runs: the leader probes it and never hears back.
   await ask({ kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: 2, peerUrl: `http://127.0.0.1:${await freePort()}` });
@@ -118,8 +66,6 @@ test('the leader refuses to promote a learner it has not heard from (409), and s
 });
 
 test('a failing fsync stops the node as fatal, with the cause', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   let failSync = false;
   const faulty: StorageFs = {
     ...nodeFs,
@@ -136,9 +82,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
       };
     },
   };
-  const { node, kv, stop } = await startNode(dir, faulty);
-  t.after(stop);
-  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t, { fs: faulty });
   failSync = true;
   await assert.rejects(kv.put('/a', Buffer.from('1')));
   const reason = await node.finished;
@@ -147,11 +91,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
 });
 
 test('nothing a peer sends stops the node: an empty proposal or a local-only message is dropped', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop, config } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
+  const { node, kv, config } = await startOneNode(t);
   let finished: string | null = null;
   void node.finished.then((r) => (finished = r.kind));
   const hostile: Message[] = [
