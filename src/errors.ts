@@ -9,6 +9,7 @@ export const ErrorTable = {
   ERR_BAD_NODE_ID: { status: 400, message: 'bad node id: want a positive integer' },
   ERR_BAD_PEER_URL: { status: 400, message: 'bad peer URL: want http://host:port or https://host:port' },
   ERR_PEER_URL_SCHEME: { status: 400, message: 'peer URL scheme is not this cluster\'s: https:// with peer TLS, http:// without' },
+  ERR_BAD_TRANSFER_TARGET: { status: 400, message: 'bad transfer target: want ?to=<id> of a voter' },
   ERR_RESERVED_PATH: { status: 400, message: 'paths under /-/ are reserved' },
   ERR_KEY_NOT_FOUND: { status: 404, message: 'Failed to GET' },
   ERR_NOT_FOUND: { status: 404, message: 'not found' },
@@ -18,6 +19,9 @@ export const ErrorTable = {
   ERR_PEER_URL_EXISTS: { status: 409, message: 'peer URL already used by another member' },
   ERR_MEMBER_ID_REMOVED: { status: 409, message: 'member id was removed: ids are single-use, pick a new one' },
   ERR_TOO_MANY_MEMBERS: { status: 409, message: 'too many members (or removed ids) for the snapshot to carry' },
+  ERR_MEMBER_IS_VOTER: { status: 409, message: 'member is already a voter' },
+  ERR_LEARNER_NOT_READY: { status: 409, message: 'learner has not caught up with the leader yet; try again later' },
+  ERR_TRANSFER_TO_LEARNER: { status: 409, message: 'cannot transfer leadership to a learner' },
   ERR_LAST_VOTER: { status: 409, message: 'cannot remove the last voter: nobody would be left to commit' },
   ERR_TOO_LARGE: { status: 413, message: 'request too large' },
   ERR_KEY_TOO_LONG: { status: 414, message: 'key too long' },
@@ -28,10 +32,13 @@ export const ErrorTable = {
   ERR_NO_LEADER: { status: 503, message: 'no leader; not applied' },
   ERR_STOPPING: { status: 503, message: 'server is stopping; not applied' },
   ERR_OVERLOADED: { status: 503, message: 'too many requests waiting; not applied' },
+  ERR_NOT_LEADER: { status: 503, message: 'only the leader can decide this (it knows how far each member is); send it to the leader' },
+  ERR_TRANSFER_REFUSED: { status: 503, message: 'leader transfer refused; leadership did not move' },
   ERR_NOT_PROPOSED: { status: 503, message: 'request timed out before it was proposed; not applied' },
   // 504: the outcome is unknown: the request was proposed and may still commit.
   ERR_TIMEOUT: { status: 504, message: 'request timed out; outcome unknown, it may still be applied' },
   ERR_STOPPING_IN_FLIGHT: { status: 504, message: 'server is stopping; outcome unknown, it may still be applied' },
+  ERR_TRANSFER_TIMEOUT: { status: 504, message: 'leader transfer timed out; leadership may still move' },
   ERR_READ_TIMEOUT: { status: 504, message: 'read timed out' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

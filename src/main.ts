@@ -85,8 +85,10 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
   await node.listenPeers();
   node.start();
   const peerScheme = tls.peer !== null ? 'https:' : 'http:';
-  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client });
+  const readiness = { listenersOpen: false };
+  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client, readiness });
   await listenClients(app, cfg.port);
+  readiness.listenersOpen = true;
   log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir, peerTls: tls.peer !== null, clientTls: tls.client !== null }, 'ready');
 
   const signalled = new Promise<StopReason>((resolve) => {

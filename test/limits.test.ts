@@ -23,6 +23,7 @@ import { PeerClient, PeerTransport, buildPeerApp, peerHeaders } from '../src/tra
 import { snapshotChunks, type PostOutcome } from '../src/transport/peer.ts';
 import { until } from './e2e/cluster.ts';
 import { LEADER_ID, twoMemberSetup } from './node/fake-leader.ts';
+import { fakeNodeInfo } from './fake-node-info.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal } from '../src/queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from '../src/node/snapshot-data.ts';
 
@@ -204,7 +205,8 @@ test('a peer URL at the max: accepted, through a conf change and a member table;
     kv: { put: async () => {}, get: async () => undefined },
     confChangeC,
     maxRequestBytes: limits.requestBytesDefault,
-    node: { status: () => ({ id: 1, leader: 1, term: 1, commit: 1, applied: 1, raftState: 'StateLeader' }), members: () => [], unhealthyReason: () => null },
+    node: fakeNodeInfo(),
+    readiness: { listenersOpen: true },
   });
   const res = await app.inject({ method: 'POST', url: '/4', payload: urlOfBytes(2459) });
   assert.equal(res.statusCode, 400);
@@ -263,7 +265,7 @@ async function followerOfFakeLeader(t: TestContext, opts: { refuseMessages?: boo
   const { leader, start } = await twoMemberSetup(t, { requestTimeoutMs: 60_000 });
   const n = await start();
   leader.lead(2, () => 2, 20);
-  await until('node 2 follows the fake leader', async () => (n.node.status().leader === LEADER_ID ? true : undefined));
+  await until('node 2 follows the fake leader', async () => ((await n.node.status()).leader === LEADER_ID ? true : undefined));
   if (opts.refuseMessages === true) leader.messagesStatus = 412;
   return { proposeC: n.proposeC, received: leader.received };
 }

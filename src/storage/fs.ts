@@ -2,7 +2,7 @@
 // tests can inject failures (a failing fsync, a short write), plus durable-write helpers.
 
 import * as fsp from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export interface StorageFileHandle {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
@@ -41,6 +41,35 @@ export interface StorageLogger {
 
 const noop = () => {};
 export const silentLogger: StorageLogger = { info: noop, warn: noop, error: noop };
+
+/**
+ * Total bytes of the files in `dir`, by opening each through `fs` and asking its size (the
+ * seam has no stat of a path): for status, never on a hot path. A file that goes away
+ * meanwhile (a purge) counts 0; a missing directory is 0 bytes.
+ */
+export async function dirBytes(fs: StorageFs, dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return 0;
+    throw e;
+  }
+  let total = 0;
+  for (const name of names) {
+    try {
+      const fh = await fs.open(join(dir, name), 'r');
+      try {
+        total += (await fh.stat()).size;
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT') && !isErrno(e, 'EISDIR')) throw e;
+    }
+  }
+  return total;
+}
 
 export function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;

@@ -19,6 +19,7 @@ import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnap
 import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
 import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
+  dirBytes,
   isErrno,
   nodeFs,
   readFileBounded,
@@ -129,6 +130,11 @@ export class Snapshotter {
     const name = snapshotFileName(s.metadata.term, s.metadata.index);
     await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s));
     this.logger.info({ file: name, index: s.metadata.index, term: s.metadata.term, bytes: s.data.length }, 'saved snapshot');
+  }
+
+  /** Bytes of the snapshot directory on disk, for status. */
+  diskBytes(): Promise<number> {
+    return dirBytes(this.fs, this.dir);
   }
 
   /**

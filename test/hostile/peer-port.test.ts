@@ -104,7 +104,7 @@ test('thousands of generated hostile requests to the peer port: refused or dropp
   assert.equal(huge.statusCode, 413);
 
   assert.equal(finished, null, 'the node is still running');
-  assert.equal(node.status().leader, 1, 'no stranger moved its leadership');
+  assert.equal((await node.status()).leader, 1, 'no stranger moved its leadership');
   assert.equal(Buffer.from((await kv.get('/kept', false))!).toString(), 'acknowledged');
   await kv.put('/after', Buffer.from('still serving'));
   assert.equal(Buffer.from((await kv.get('/after', false))!).toString(), 'still serving');

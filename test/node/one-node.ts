@@ -24,7 +24,12 @@ export interface OneNode {
 }
 
 /** Started and leading; stopped and its data dir removed after the test. */
-export async function startOneNode(t: TestContext, opts: { fs?: StorageFs; requestTimeoutMs?: number } = {}): Promise<OneNode> {
+/** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
+export async function startOneNode(
+  t: TestContext,
+  opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number } = {},
+): Promise<OneNode> {
+  const appliedSeen = opts.appliedSeen ?? ((applied: number) => applied);
   const dir = await mkdtemp(join(tmpdir(), 'one-node-'));
   const parsed = parseConfig([
     '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
@@ -38,7 +43,7 @@ export async function startOneNode(t: TestContext, opts: { fs?: StorageFs; reque
   const ref: { kv: KvStore | null } = { kv: null };
   const node = await RaftNode.open({
     config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs: opts.fs ?? nodeFs }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
+    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: opts.requestTimeoutMs ?? 2000 }));
   const applying = kv.run();
@@ -59,6 +64,6 @@ export async function startOneNode(t: TestContext, opts: { fs?: StorageFs; reque
     await stop();
     await rm(dir, { recursive: true, force: true });
   });
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  await until('leadership', async () => ((await node.status()).leader === 1 ? true : undefined));
   return { node, kv, confChangeC, config, stop };
 }

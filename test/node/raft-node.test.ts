@@ -4,17 +4,64 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { MessageType, type Message } from '../../src/raft/index.ts';
+import { isServiceError } from '../../src/errors.ts';
+import { ConfChangeType, MessageType, type Message } from '../../src/raft/index.ts';
+import type { MemberChange } from '../../src/queues.ts';
 import { encodeMessages } from '../../src/raftpb/index.ts';
 import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
+import { freePort } from '../e2e/cluster.ts';
 import { startOneNode } from './one-node.ts';
 
 test('one node: a write is acknowledged once applied, and read back linearizably', async (t) => {
   const { node, kv } = await startOneNode(t);
   await kv.put('/a', Buffer.from('1'));
   assert.equal(Buffer.from((await kv.get('/a', false))!).toString(), '1');
-  assert.equal(node.unhealthyReason(), null);
+  assert.equal(await node.unhealthyReason(), null);
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter']]);
+  // Status reads the sizes from disk through the node's file system (the bootstrap member
+  // entry was snapshotted at once); a leader alone has no followers.
+  const st = await node.status();
+  assert.ok(st.walBytes > 0, `walBytes ${st.walBytes}`);
+  assert.ok(st.snapshotIndex >= 1, `snapshotIndex ${st.snapshotIndex}`);
+  assert.ok(st.snapshotBytes > 0, `snapshotBytes ${st.snapshotBytes}`);
+  assert.deepEqual(st.progress, []);
+});
+
+test('health waits (bounded) for the applied index to reach the commit index it saw, then answers', async (t) => {
+  // The next `staleReads` looks at the applied index see 0: an apply lagging behind commit.
+  let staleReads = 0;
+  const { node, kv } = await startOneNode(t, { appliedSeen: (applied) => (staleReads > 0 && staleReads-- > 0 ? 0 : applied) });
+  await kv.put('/a', Buffer.from('1'));
+  const commit = (await node.status()).commit;
+  assert.ok(commit > 0);
+  // A lag of a few looks: health waits it out and reports healthy, it does not flap.
+  staleReads = 3;
+  assert.equal(await node.unhealthyReason(), null);
+  assert.equal(staleReads, 0, 'health looked again until applied caught up');
+  // A lag that outlasts the wait: unhealthy, saying why.
+  staleReads = Number.POSITIVE_INFINITY;
+  assert.equal(await node.unhealthyReason(), `applied index 0 behind commit index ${commit}`);
+  staleReads = 0;
+  assert.equal(await node.unhealthyReason(), null);
+});
+
+test('the leader refuses to promote a learner it has not heard from (409), and shows its progress', async (t) => {
+  const { node, kv, confChangeC } = await startOneNode(t);
+  const ask = (change: MemberChange) => new Promise<void>((resolve, reject) => void confChangeC.send({ change, resolve, reject }).catch(reject));
+  // A learner nobody runs: the leader probes it and never hears back.
+  await ask({ kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: 2, peerUrl: `http://127.0.0.1:${await freePort()}` });
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter'], [2, 'learner']]);
+  await assert.rejects(
+    ask({ kind: 'promote', type: ConfChangeType.AddNode, nodeId: 2, peerUrl: '' }),
+    (e) => isServiceError(e, 'ERR_LEARNER_NOT_READY') && e.status === 409,
+  );
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter'], [2, 'learner']]);
+  const progress = (await node.status()).progress!;
+  assert.deepEqual(progress.map((p) => [p.id, p.match, p.state, p.msSinceHeard]), [[2, 0, 'probe', null]]);
+  // A learner does not count for quorum: writes commit without it; then it can go.
+  await kv.put('/w', Buffer.from('1'));
+  await ask({ kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: 2, peerUrl: '' });
   assert.deepEqual(node.members().map((m) => m.id), [1]);
 });
 
