@@ -128,6 +128,8 @@ export class RaftNode implements NodeInfo {
   private lastDroppedLog = 0;
   /** When a message from each peer last arrived (world clock, ms): for status and promotion. */
   private readonly lastHeardMs = new Map<number, number>();
+  /** The initial members' AddNode entries, if this process bootstrapped the cluster (committed by fiat). */
+  private bootstrapEntries = 0;
   /** We applied our own removal as a voter and wait for a remaining voter to confirm it (see leave). */
   private leaving = false;
 
@@ -200,6 +202,7 @@ export class RaftNode implements NodeInfo {
       logger: coreLogger(this.log),
     });
     if (rec.bootstrap) {
+      this.bootstrapEntries = this.cfg.peerUrls.length;
       this.raft.bootstrap(this.cfg.peerUrls.map((url, i) => ({ id: i + 1, context: Buffer.from(url, 'utf8') })));
     }
 
@@ -503,7 +506,8 @@ export class RaftNode implements NodeInfo {
     const change: MemberChange = { kind, type: cc.type, nodeId: cc.nodeId, peerUrl: url };
     // Decided on replicated state, so every node refuses the same entries: a change that was
     // valid when proposed may not be by the time it applies (two requests for the same id).
-    const refusal = this.membership.refusal(change, this.confState);
+    // The entries of a bootstrap this process made are in the core's configuration already.
+    const refusal = e.index <= this.bootstrapEntries ? null : this.membership.refusal(change, this.confState);
     if (refusal !== null) {
       this.log.warn({ member: cc.nodeId, type: cc.type, index: e.index, refusal }, 'membership change refused at apply');
       if (requestId !== null) this.confChanges.settle(requestId, new ServiceError(refusal));

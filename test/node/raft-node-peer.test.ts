@@ -3,6 +3,7 @@
 // a read answered for another incarnation, a conf change answered by someone else's entry,
 // a conf change that is no longer valid when it applies.
 
+import pino from 'pino';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isServiceError } from '../../src/errors.ts';
@@ -143,4 +144,16 @@ test('a voter that applies its own removal stays until a remaining voter confirm
   assert.match(String(await n.node.unhealthyReason()), /removed from the cluster/);
   leader.probeStatus = 410;
   await until('the node stops once the survivor has applied its removal', async () => (finished === 'removed' ? true : undefined));
+});
+
+test('a fresh member applies its own bootstrap entries as members added, none refused', async (t) => {
+  const lines: { msg: string; member?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const { leader, start } = await twoMemberSetup(t, { log });
+  const n = await start();
+  leader.lead(TERM, () => BOOTSTRAP_COMMIT);
+  await following(n);
+  await until('both bootstrap entries applied', async () => (lines.filter((l) => l.msg === 'member added').length >= 2 ? true : undefined));
+  assert.deepEqual(lines.filter((l) => l.msg === 'member added').map((l) => l.member), [1, 2]);
+  assert.deepEqual(lines.filter((l) => /refused/.test(l.msg)), []);
 });
