@@ -117,6 +117,12 @@ export const peerConnectTimeoutMsMin = 200;
 export const peerRequestTimeoutMsMin = 1000;
 /** A snapshot at its max over 60 s needs 18 MB/s. */
 export const peerSnapshotTimeoutMs = 60_000;
+/** A peer must send its whole request (headers and body) within this: a slow sender cannot hold a socket. */
+export const peerRequestReceiveTimeoutMs = peerSnapshotTimeoutMs;
+/** Peer requests served at once (held ones included); past it a request is refused with 503, as if lost. */
+export const peerRequestsInFlightMax = 256;
+/** Snapshots received at once: each may buffer up to a whole snapshot in memory. */
+export const peerSnapshotsInFlightMax = 1;
 /** A cluster id in the WAL head: a 16-hex-digit hash; 64 leaves room. */
 export const clusterIdBytesMax = 64;
 

@@ -9,6 +9,7 @@ export const PeerErrorTable = {
   PEER_CLUSTER_ID_MISMATCH: { status: 412, message: 'cluster id mismatch' },
   PEER_WRONG_RECIPIENT: { status: 412, message: 'message sent to the wrong member' },
   PEER_TOO_LARGE: { status: 413, message: 'peer request too large' },
+  PEER_OVERLOADED: { status: 503, message: 'too many peer requests at once; try again' },
   PEER_INTERNAL: { status: 500, message: 'internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Pool } from 'undici';
+import { peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
 import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
 import type { PeerConnection, PeerNetwork, PeerRequest, PeerResponse, PeerService, PeerTimeouts } from './network.ts';
 import { createPeerService, errorResponse, type PeerServerOptions } from './server.ts';
@@ -18,12 +19,25 @@ const EMPTY = new Uint8Array(0);
  * when null. A peer whose certificate does not chain to the trusted CA fails the handshake:
  * its requests answer status 0 here, and its connections are dropped before any route runs.
  */
-export function createHttpNetwork(tls: TlsFiles | null): PeerNetwork {
+/** What the peer listener protects itself with (defaults in limits.ts). */
+export interface PeerListenerLimits {
+  requestReceiveTimeoutMs: number;
+  requestsInFlightMax: number;
+  snapshotsInFlightMax: number;
+}
+
+const DEFAULT_LISTENER_LIMITS: PeerListenerLimits = {
+  requestReceiveTimeoutMs: peerRequestReceiveTimeoutMs,
+  requestsInFlightMax: peerRequestsInFlightMax,
+  snapshotsInFlightMax: peerSnapshotsInFlightMax,
+};
+
+export function createHttpNetwork(tls: TlsFiles | null, limits: PeerListenerLimits = DEFAULT_LISTENER_LIMITS): PeerNetwork {
   return {
     connect: (url, timeouts) => connectPool(url, timeouts, tls),
     listen: async (url, service) => {
       const u = new URL(url);
-      const app = httpPeerApp(service, tls);
+      const app = httpPeerApp(service, tls, limits);
       await app.listen({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) });
       return { close: () => app.close() };
     },
@@ -77,8 +91,16 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
 }
 
 /** A fastify app serving `service`, over TLS when `tls` is given (not listening: tests drive it with inject()). */
-export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null): FastifyInstance {
-  const base = { logger: false, bodyLimit: service.bodyBytesMax(PATH_MESSAGES), exposeHeadRoutes: false } as const;
+export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null, limits: PeerListenerLimits = DEFAULT_LISTENER_LIMITS): FastifyInstance {
+  const base = {
+    logger: false,
+    bodyLimit: service.bodyBytesMax(PATH_MESSAGES),
+    exposeHeadRoutes: false,
+    // The whole request within this (node checks it only every 30 s)...
+    requestTimeout: limits.requestReceiveTimeoutMs,
+    // ...and no socket silent for as long: a sender that stalls mid-request is cut off on time.
+    connectionTimeout: limits.requestReceiveTimeoutMs,
+  } as const;
   // Typed as the plain-HTTP instance: the routes and hooks used here are the same on both.
   const app = (tls === null ? Fastify(base) : Fastify({ ...base, https: tlsServerOptions(tls) })) as unknown as FastifyInstance;
   app.removeAllContentTypeParsers();
@@ -96,6 +118,30 @@ export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null): 
     return send(reply, req.url, errorResponse(new PeerError(code)));
   });
   app.setNotFoundHandler((req, reply) => send(reply, req.url, errorResponse(new PeerError('PEER_NOT_FOUND'))));
+  // Shed load before reading a body: a request past the bounds is answered 503 at once (the
+  // sender reports the peer unreachable and Raft retries later), so memory and sockets stay bounded.
+  let inFlight = 0;
+  let snapshotsInFlight = 0;
+  app.addHook('onRequest', (req, reply, done) => {
+    const snapshot = req.url === PATH_SNAPSHOT;
+    if (inFlight >= limits.requestsInFlightMax || (snapshot && snapshotsInFlight >= limits.snapshotsInFlightMax)) {
+      reply.header('connection', 'close');
+      void send(reply, req.url, errorResponse(new PeerError('PEER_OVERLOADED')));
+      return;
+    }
+    inFlight++;
+    if (snapshot) snapshotsInFlight++;
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      inFlight--;
+      if (snapshot) snapshotsInFlight--;
+    };
+    reply.raw.once('finish', release);
+    reply.raw.once('close', release);
+    done();
+  });
   const routes: [method: 'GET' | 'POST', path: string][] = [
     ['POST', PATH_MESSAGES],
     ['POST', PATH_SNAPSHOT],
