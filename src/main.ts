@@ -3,14 +3,13 @@
 // listener → raft → client listener (and the metrics listener) → "ready". SIGINT/SIGTERM run it backwards: stop
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
 
-import { createServer, type Server } from 'node:http';
 import { Chan } from './chan.ts';
 import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { ServiceMetrics } from './metrics.ts';
+import { ServiceMetrics, listenMetrics } from './metrics.ts';
 import { RaftNode, type StopReason } from './node/raft-node.ts';
 import { worldWith } from './node/world.ts';
 import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
@@ -136,29 +135,6 @@ async function listenClients(app: ReturnType<typeof buildApp>, port: number): Pr
     if ((e as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw e;
     await app.listen({ host: '0.0.0.0', port });
   }
-}
-
-/** --listen-metrics-url: GET /metrics on a port of its own (for a scraper outside the client port's TLS, say). */
-async function listenMetrics(metrics: ServiceMetrics, at: { host: string; port: number }): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = (req.url ?? '').split('?')[0];
-    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end(path === '/metrics' ? 'use GET\n' : 'not found\n');
-      return;
-    }
-    metrics.text().then(
-      ({ body, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
-      (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(e as Error).message}\n`),
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(at.port, at.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  return server;
 }
 
 function fatal(log: Logger, err: Error): number {

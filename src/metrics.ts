@@ -3,6 +3,7 @@
 // state is read at scrape time (collect callbacks on its status), so a scrape costs the hot
 // path nothing; the node and the HTTP API report durations through the few calls below.
 
+import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { NodeMetrics } from './node/metrics.ts';
 import type { NodeStatus } from './node/status.ts';
@@ -21,6 +22,8 @@ export type HttpRoute =
 const PREFIX = 'raftexample_';
 /** A status read serves every gauge of one scrape (it lists two directories for the disk bytes). */
 const STATUS_REUSE_MS = 500;
+/** How long a client of the metrics listener has to send its request. */
+const METRICS_REQUEST_TIMEOUT_MS = 10_000;
 
 /** Buckets from `start` seconds, doubling `count` times (etcd's layout). */
 function doubling(start: number, count: number): number[] {
@@ -173,4 +176,30 @@ export class ServiceMetrics implements NodeMetrics {
     }
     return this.statusRead.status;
   }
+}
+
+/** --listen-metrics-url: GET /metrics on a port of its own (for a scraper outside the client port's TLS, say). */
+export async function listenMetrics(metrics: ServiceMetrics, at: { host: string; port: number }): Promise<Server> {
+  const server = createServer((req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain; charset=utf-8' }).end(path === '/metrics' ? 'use GET\n' : 'not found\n');
+      return;
+    }
+    metrics.text().then(
+      ({ body, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(req.method === 'HEAD' ? undefined : body),
+      (e: unknown) => res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`${(e as Error).message}\n`),
+    );
+  });
+  // A scraper that stalls must not hold a socket for node:http's default five minutes.
+  server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
+  server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(at.port, at.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return server;
 }
