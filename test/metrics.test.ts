@@ -3,6 +3,7 @@
 // --listen-metrics-url listener serves the same text, and a peer POST is reported per peer.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parseConfig } from '../src/config.ts';
 import { buildApp } from '../src/httpapi.ts';
@@ -126,6 +127,12 @@ test('--listen-metrics-url: a listener of its own serves the same metrics at /me
   assert.ok(sample(text, 'raftexample_commit_index')! >= 5);
   assert.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404);
   assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'POST' })).status, 405);
+});
+
+test('the README lists every metric', () => {
+  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('\n## ', readme.indexOf('## Metrics') + 1));
+  for (const name of SERVICE_METRICS) assert.match(section, new RegExp('`' + name + '[`{]'), name);
 });
 
 test('--listen-metrics-url takes http://host:port only', () => {
