@@ -19,7 +19,7 @@ clusterTest('--listen-metrics-url serves real peer, WAL and snapshot metrics at 
   await c.waitLeader();
   for (let i = 0; i < 25; i++) await c.putAcked(c.node(1 + (i % 3)), `/m${i}`, `v${i}`);
 
-  let last = "";
+  let last = ''; // the newest scrape, shown if the wait times out
   const text = await until('peer and snapshot metrics on the metrics port', async () => {
     const r = await http('GET', `http://127.0.0.1:${metricsPort}/metrics`).catch(() => null);
     if (r?.status !== 200) return undefined;
