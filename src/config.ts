@@ -34,6 +34,8 @@ export interface Config {
   requestTimeoutMs: number;
   maxRequestBytes: number;
   logLevel: LogLevel;
+  /** json: one JSON object a line (for machines); pretty: coloured text (for people at a terminal). */
+  logFormat: LogFormat;
   /** --peer-*: TLS on the peer listener and to peers (peer URLs are then https://); null: plain HTTP. */
   peerTls: TlsPaths | null;
   /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth: TLS on the client port; null: plain HTTP. */
@@ -55,6 +57,8 @@ export type PeerScheme = 'http:' | 'https:';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** A flag problem: main prints the message on one line and exits with EXIT_USAGE. */
 export class ConfigError extends Error {
@@ -90,6 +94,7 @@ const FLAGS = {
   'request-timeout-ms': { type: 'string', default: '5000', help: 'a client request not done by then answers 503' },
   'max-request-bytes': { type: 'string', default: String(requestBytesDefault), help: `largest client request body (at most ${putValueBytesMax})` },
   'log-level': { type: 'string', default: 'info', help: LOG_LEVELS.join('|') },
+  'log-format': { type: 'string', default: 'json', help: `${LOG_FORMATS.join('|')}: JSON lines, or text for people` },
   'peer-cert-file': { type: 'string', help: 'PEM certificate for the peer listener and for requests to peers (turns on peer TLS)' },
   'peer-key-file': { type: 'string', help: 'PEM private key of --peer-cert-file' },
   'peer-trusted-ca-file': { type: 'string', help: 'PEM CA bundle that peer certificates must chain to (default: system roots)' },
@@ -150,6 +155,10 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}: got ${JSON.stringify(logLevel)}`);
   }
+  const logFormat = str('log-format');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(', ')}: got ${JSON.stringify(logFormat)}`);
+  }
   const clusterToken = str('cluster-token');
   if (clusterToken.length === 0) throw new ConfigError('--cluster-token must not be empty');
 
@@ -174,6 +183,7 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     // A body any larger would make an entry that peers, the WAL or a snapshot could not carry.
     maxRequestBytes: int('max-request-bytes', str('max-request-bytes'), 1, putValueBytesMax),
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
     peerTls,
     clientTls,
     listenMetrics: typeof values['listen-metrics-url'] === 'string' ? parseMetricsUrl(values['listen-metrics-url']) : null,

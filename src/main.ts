@@ -38,7 +38,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`raftexample: ${e.message} (see --help)\n`);
     return EXIT_USAGE;
   }
-  const log = createLogger(config.logLevel, config.id);
+  const log = createLogger(config.logLevel, config.id, config.logFormat);
   try {
     return await run(config, tls, log);
   } catch (e) {
@@ -54,6 +54,7 @@ interface ListenerTls {
 }
 
 async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> {
+  log.info({ id: cfg.id, cluster: cfg.peerUrls, port: cfg.port, dataDir: cfg.dataDir, join: cfg.join, pid: process.pid }, 'started');
   // Bounded by count and bytes (limits.ts): past these, senders wait or are refused.
   const proposeC = new Chan<Proposal>(proposeQueueProposalsMax, { bytesMax: proposeQueueBytesMax, sizeOf: (p) => p.data.length });
   const confChangeC = new Chan<ConfChangeRequest>(confChangeQueueChangesMax);
@@ -98,7 +99,7 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
 
   const signalled = new Promise<StopReason>((resolve) => {
     const on = (sig: NodeJS.Signals) => {
-      log.info({ signal: sig }, 'shutting down');
+      log.info({ signal: sig }, 'stopping');
       resolve({ kind: 'stopped' });
     };
     process.once('SIGINT', on);

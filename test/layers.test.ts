@@ -37,7 +37,7 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   queues: { layers: ['raftpb'], packages: [] },
   errors: { layers: [], packages: [] },
   config: { layers: ['limits'], packages: ['node:path', 'node:util'] },
-  logger: { layers: ['config', 'raft', 'raftpb'], packages: ['pino'] },
+  logger: { layers: ['config', 'raft', 'raftpb'], packages: ['pino', 'pino-pretty'] },
 };
 
 function sourceFiles(dir: string): string[] {

@@ -132,6 +132,8 @@ export class RaftNode implements NodeInfo {
   private lastDroppedLog = 0;
   /** When a message from each peer last arrived (world clock, ms): for status and promotion. */
   private readonly lastHeardMs = new Map<number, number>();
+  /** Peers the transport could not reach since we last heard from them (for the "unreachable" / "back" lines). */
+  private readonly unreachablePeers = new Set<number>();
   /** The initial members' AddNode entries, if this process bootstrapped the cluster (committed by fiat). */
   private bootstrapEntries = 0;
   /** We applied our own removal as a voter and wait for a remaining voter to confirm it (see leave). */
@@ -220,7 +222,13 @@ export class RaftNode implements NodeInfo {
       network: this.world.network,
       clock: this.world.clock,
       events: {
-        unreachable: (id) => this.inbox.push((inbox) => inbox.unreachable.add(id)),
+        unreachable: (id) => {
+          if (!this.unreachablePeers.has(id)) {
+            this.unreachablePeers.add(id);
+            this.log.warn({ peer: id, term: this.term }, 'peer unreachable');
+          }
+          this.inbox.push((inbox) => inbox.unreachable.add(id));
+        },
         snapshotStatus: (id, ok) => this.inbox.push((inbox) => inbox.snapshotStatus.push({ id, ok })),
         removed: (id) => this.onPeerSaysRemoved(id),
         rejected: (id, status) => this.logRejected(id, status),
@@ -411,7 +419,10 @@ export class RaftNode implements NodeInfo {
   /** Peer messages arrived (a request, or replies held for us): step them in the next turn. */
   private receive(msgs: Message[]): void {
     const now = this.world.clock.now();
-    for (const m of msgs) this.lastHeardMs.set(m.from, now);
+    for (const m of msgs) {
+      this.lastHeardMs.set(m.from, now);
+      if (this.unreachablePeers.delete(m.from)) this.log.info({ peer: m.from, term: this.term }, 'peer reachable again');
+    }
     this.inbox.push((inbox) => {
       for (const m of msgs) inbox.msgs.push(m);
     });
@@ -443,11 +454,11 @@ export class RaftNode implements NodeInfo {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (rd.hardState !== null) {
       this.term = rd.hardState.term;
       this.commit = rd.hardState.commit;
     }
+    if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
     const durableIndex = this.bugs.applyBeforeDurable === true ? Number.MAX_SAFE_INTEGER : this.storage.lastIndex();
     const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, durableIndex);
@@ -535,13 +546,13 @@ export class RaftNode implements NodeInfo {
           this.membership.add(cc.nodeId, url);
           this.transport.addPeer(cc.nodeId, url);
         }
-        this.log.info({ member: cc.nodeId, url, role: kind === 'addLearner' ? 'learner' : 'voter', index: e.index }, 'member added');
+        this.log.info({ member: cc.nodeId, url, role: kind === 'addLearner' ? 'learner' : 'voter', index: e.index, term: this.term }, 'member added');
         this.snapshotForMembership = this.bugs.skipSnapshotAfterAddNode !== true;
         break;
       case 'remove':
         this.membership.remove(cc.nodeId);
         this.transport.removePeer(cc.nodeId);
-        this.log.info({ member: cc.nodeId, index: e.index }, 'member removed');
+        this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'member removed');
         break;
     }
     // First: a DELETE of this very node, sent to it, still gets its 204.
@@ -615,7 +626,7 @@ export class RaftNode implements NodeInfo {
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.releaseTo(index);
     this.snapshotIndex = index;
-    this.log.info({ index, compactedTo: compactTo, bytes: data.length }, force ? 'snapshot after membership change' : 'snapshot taken');
+    this.log.info({ index, compactedTo: compactTo, bytes: data.length, term: this.term }, force ? 'snapshot after membership change' : 'snapshot taken');
   }
 
   /** Write (and sync) a snapshot file, timed for the metrics. */
@@ -848,6 +859,7 @@ export class RaftNode implements NodeInfo {
 
   private onSoftState(lead: number, state: StateType): void {
     const changed = lead !== this.leader;
+    if (state !== this.raftState) this.log.info({ term: this.term, leader: lead }, `became ${ROLE_NAMES[state]}`);
     this.leader = lead;
     this.raftState = state;
     if (!changed) return;
@@ -899,6 +911,14 @@ export class RaftNode implements NodeInfo {
 /** The fields of a follower's transfer request other than from, to and the transferee. */
 const TRANSFER_REQUEST: Message = newMessage({ type: MessageType.MsgTransferLeader });
 const utf8 = new TextDecoder();
+
+/** For the lifecycle lines: "became leader", "became candidate", ... */
+const ROLE_NAMES: Record<StateType, string> = {
+  [StateType.Follower]: 'follower',
+  [StateType.Candidate]: 'candidate',
+  [StateType.Leader]: 'leader',
+  [StateType.PreCandidate]: 'pre-candidate',
+};
 
 const STATE_NAMES: Record<StateType, string> = {
   [StateType.Follower]: 'StateFollower',
