@@ -40,6 +40,8 @@ export interface Config {
   peerTls: TlsPaths | null;
   /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth: TLS on the client port; null: plain HTTP. */
   clientTls: TlsPaths | null;
+  /** --listen-metrics-url: where a listener of its own serves /metrics; null: only GET /-/metrics on the client port. */
+  listenMetrics: { host: string; port: number } | null;
 }
 
 /** Where a listener's TLS material is (read at start by readTlsFiles, src/tls-files.ts). */
@@ -101,6 +103,7 @@ const FLAGS = {
   'key-file': { type: 'string', help: 'PEM private key of --cert-file' },
   'trusted-ca-file': { type: 'string', help: 'PEM CA bundle that client certificates must chain to' },
   'client-cert-auth': { type: 'boolean', help: 'refuse clients without a certificate signed by --trusted-ca-file' },
+  'listen-metrics-url': { type: 'string', help: 'http://host:port: serve Prometheus metrics at /metrics there too (besides GET /-/metrics)' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -183,12 +186,28 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     logFormat: logFormat as LogFormat,
     peerTls,
     clientTls,
+    listenMetrics: typeof values['listen-metrics-url'] === 'string' ? parseMetricsUrl(values['listen-metrics-url']) : null,
   };
   const peer = new URL(peerUrls[id - 1]!);
   if (Number(peer.port || (peer.protocol === 'https:' ? 443 : 80)) === config.port && isLoopbackOrAny(peer.hostname)) {
     throw new ConfigError(`--port ${config.port} is also this node's peer port in --cluster`);
   }
   return { help: false, config };
+}
+
+/** --listen-metrics-url: plain http://host:port, nothing else (no path, query or credentials). */
+function parseMetricsUrl(raw: string): { host: string; port: number } {
+  const bad = () => new ConfigError(`--listen-metrics-url must be http://host:port: got ${JSON.stringify(raw)}`);
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    throw bad();
+  }
+  const plain = u.protocol === 'http:' && u.port !== '' && u.username === '' && u.password === '' && u.search === '' && u.hash === '';
+  if (!plain || (u.pathname !== '/' && u.pathname !== '') || /\s/.test(raw)) throw bad();
+  // URL keeps an IPv6 host in brackets; listen() wants it bare.
+  return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) };
 }
 
 function int(flag: string, raw: string, min: number, max: number): number {

@@ -1,6 +1,6 @@
 // The client-facing HTTP API (raftexample-compatible): PUT/GET a key, POST/DELETE a
-// member, plus the reserved /-/ paths (health, ready, status, members, promotion, leader
-// transfer). buildApp does not listen, so tests drive it with app.inject().
+// member, plus the reserved /-/ paths (health, ready, status, members, metrics, promotion,
+// leader transfer). buildApp does not listen, so tests drive it with app.inject().
 
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -10,6 +10,7 @@ import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
+import type { HttpRoute, ServiceMetrics } from './metrics.ts';
 import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raftpb/types.ts';
@@ -30,6 +31,8 @@ export interface AppOptions {
   peerScheme?: PeerScheme;
   /** Serve HTTPS with these (--cert-file, ...); absent or null: plain HTTP. */
   tls?: TlsFiles | null;
+  /** Serves GET /-/metrics and times every request; absent: /-/metrics is 404. */
+  metrics?: ServiceMetrics;
 }
 
 export interface Readiness {
@@ -80,6 +83,14 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   // Every body is an opaque value (or a peer URL): never let fastify parse JSON or forms.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+
+  const metrics = opts.metrics;
+  if (metrics !== undefined) {
+    app.addHook('onResponse', (req, reply, done) => {
+      metrics.observeHttp(routeOf(req.method, splitUrl(req.url).path), reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
 
   app.setErrorHandler((err, _req, reply) => sendError(reply, err));
   app.setNotFoundHandler((req, reply) => {
@@ -156,6 +167,12 @@ async function serveReserved(opts: AppOptions, method: string, path: string, que
     case '/-/members':
       reply.code(200).send({ members: node.members() });
       return;
+    case '/-/metrics': {
+      if (opts.metrics === undefined) throw new ServiceError('ERR_NOT_FOUND');
+      const { body, contentType } = await opts.metrics.text();
+      reply.code(200).type(contentType).send(body);
+      return;
+    }
     default:
       if (PROMOTE_PATH.test(path) || path === '/-/transfer-leader') throw new ServiceError('ERR_RESERVED_PATH', 'use POST');
       throw new ServiceError('ERR_NOT_FOUND');
@@ -184,7 +201,33 @@ async function serveControl(opts: AppOptions, path: string, query: string, reply
 }
 
 function isKnownGetPath(path: string): boolean {
-  return path === '/-/health' || path === '/-/ready' || path === '/-/status' || path === '/-/members';
+  return path === '/-/health' || path === '/-/ready' || path === '/-/status' || path === '/-/members' || path === '/-/metrics';
+}
+
+const RESERVED_ROUTES: Record<string, HttpRoute> = {
+  '/-/health': 'health',
+  '/-/ready': 'ready',
+  '/-/status': 'status',
+  '/-/members': 'members',
+  '/-/metrics': 'metrics',
+  '/-/transfer-leader': 'transfer_leader',
+};
+
+/** A request's route label: one of a fixed few, so no key or id ever becomes a label value. */
+export function routeOf(method: string, path: string): HttpRoute {
+  if (path.startsWith(RESERVED_PREFIX)) return RESERVED_ROUTES[path] ?? (PROMOTE_PATH.test(path) ? 'promote' : 'other');
+  switch (method) {
+    case 'PUT':
+      return 'key_put';
+    case 'GET':
+      return 'key_get';
+    case 'POST':
+      return 'member_add';
+    case 'DELETE':
+      return 'member_remove';
+    default:
+      return 'other';
+  }
 }
 
 function confChange(confChangeC: Chan<ConfChangeRequest>, change: MemberChange): Promise<void> {

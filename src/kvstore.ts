@@ -71,6 +71,9 @@ export class KvStore implements KvApi {
   private readonly timers: Timers;
   private stopped = false;
   private applying = false;
+  /** This process's writes that committed, and that were refused or given up on (for metrics). */
+  private writesCommittedCount = 0;
+  private writesFailedCount = 0;
 
   constructor(o: KvStoreOptions) {
     this.o = o;
@@ -87,6 +90,19 @@ export class KvStore implements KvApi {
 
   get isApplying(): boolean {
     return this.applying;
+  }
+
+  get writesCommitted(): number {
+    return this.writesCommittedCount;
+  }
+
+  get writesFailed(): number {
+    return this.writesFailedCount;
+  }
+
+  /** Writes of this process waiting to commit (queued or proposed). */
+  get writesPending(): number {
+    return this.waiters.size;
   }
 
   get size(): number {
@@ -114,6 +130,7 @@ export class KvStore implements KvApi {
     this.stopped = true;
     if (this.sweepTimer !== null) this.timers.clear(this.sweepTimer);
     for (const w of this.waiters.values()) w.reject(giveUp(w.proposal, 'ERR_STOPPING', 'ERR_STOPPING_IN_FLIGHT'));
+    this.writesFailedCount += this.waiters.size;
     this.waiters.clear();
     const err = new ServiceError('ERR_STOPPING');
     for (const w of this.pendingReads.splice(0)) w.reject(err);
@@ -136,8 +153,10 @@ export class KvStore implements KvApi {
         return;
       }
       // A full queue means Raft is far behind: refuse now rather than let waiting writes pile up.
-      if (!queued) reject(new ServiceError('ERR_OVERLOADED'));
-      else this.waiters.set(seq, { resolve, reject, deadline: this.clock.now() + this.o.requestTimeoutMs, proposal: p });
+      if (!queued) {
+        this.writesFailedCount++;
+        reject(new ServiceError('ERR_OVERLOADED'));
+      } else this.waiters.set(seq, { resolve, reject, deadline: this.clock.now() + this.o.requestTimeoutMs, proposal: p });
     });
   }
 
@@ -208,6 +227,7 @@ export class KvStore implements KvApi {
       const w = this.waiters.get(seq);
       if (w !== undefined) {
         this.waiters.delete(seq);
+        this.writesCommittedCount++;
         w.resolve();
       }
     }
@@ -238,6 +258,7 @@ export class KvStore implements KvApi {
     const w = this.waiters.get(seq);
     if (w === undefined) return;
     this.waiters.delete(seq);
+    this.writesFailedCount++;
     w.reject(err);
   }
 
@@ -306,6 +327,7 @@ export class KvStore implements KvApi {
     for (const [seq, w] of this.waiters) {
       if (w.deadline > now) break;
       this.waiters.delete(seq);
+      this.writesFailedCount++;
       w.reject(giveUp(w.proposal, 'ERR_NOT_PROPOSED', 'ERR_TIMEOUT'));
     }
     while (this.pendingReads.length > 0 && this.pendingReads[0]!.deadline <= now) {

@@ -1,6 +1,6 @@
 // Entry point: `npx tsx src/main.ts --id N --cluster URL,... --port P [--join]`.
 // Start-up: validate flags → look at the data dir → replay snapshot + WAL → peer
-// listener → raft → client listener → "ready". SIGINT/SIGTERM run it backwards: stop
+// listener → raft → client listener (and the metrics listener) → "ready". SIGINT/SIGTERM run it backwards: stop
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
 
 import { Chan } from './chan.ts';
@@ -9,6 +9,7 @@ import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { ServiceMetrics, listenMetrics } from './metrics.ts';
 import { RaftNode, type StopReason } from './node/raft-node.ts';
 import { worldWith } from './node/world.ts';
 import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
@@ -60,7 +61,9 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
   const commitC = new Chan<Commit>(commitQueueCommitsMax);
 
   const kvRef: { kv: KvStore | null } = { kv: null };
+  const metrics = new ServiceMetrics();
   const node = await RaftNode.open({
+    metrics,
     config: cfg,
     log,
     proposeC,
@@ -80,6 +83,7 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
     requestTimeoutMs: cfg.requestTimeoutMs,
   });
   kvRef.kv = kv;
+  metrics.attach({ status: () => node.status(), kv });
   if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
   const applying = kv.run();
 
@@ -87,8 +91,9 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
   node.start();
   const peerScheme = tls.peer !== null ? 'https:' : 'http:';
   const readiness = { listenersOpen: false };
-  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client, readiness });
+  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client, readiness, metrics });
   await listenClients(app, cfg.port);
+  const metricsServer = cfg.listenMetrics === null ? null : await listenMetrics(metrics, cfg.listenMetrics);
   readiness.listenersOpen = true;
   log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir, peerTls: tls.peer !== null, clientTls: tls.client !== null }, 'ready');
 
@@ -110,6 +115,8 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
   // Backwards: clients first. A removed member can commit nothing more, so fail its waiters now.
   if (reason.kind === 'removed') kv.stop();
   await within(app.close(), cfg.requestTimeoutMs + 1000);
+  metricsServer?.closeAllConnections();
+  metricsServer?.close();
   if (reason.kind === 'stopped') await node.transferLeadership();
   proposeC.close();
   confChangeC.close();

@@ -50,6 +50,7 @@ import { parseNodeId } from '../transport/headers.ts';
 import { sleep, type TimerHandle } from '../world.ts';
 import { realWorld, type NodeWorld } from './world.ts';
 import { ConfChangeWaiters } from './conf-change-waiters.ts';
+import { noNodeMetrics, type NodeMetrics } from './metrics.ts';
 import { Inbox } from './inbox.ts';
 import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
 import { planReady } from './ready-plan.ts';
@@ -74,6 +75,8 @@ export interface RaftNodeOptions {
   kvApplying: () => boolean;
   /** Time, timers, randomness, file system and network (default: the real ones). */
   world?: NodeWorld;
+  /** Durations and peer round trips for the metrics registry (default: none). */
+  metrics?: NodeMetrics;
   /** For the simulator: what the node does, reported as it happens. */
   observer?: NodeObserver;
   /** For the simulator: bugs to plant (see observer.ts). Never set by the service. */
@@ -107,6 +110,7 @@ export class RaftNode implements NodeInfo {
   private readonly membership: Membership;
   private readonly world: NodeWorld;
   private readonly observer: NodeObserver | null;
+  private readonly metrics: NodeMetrics;
   private readonly bugs: NodePlantedBugs;
   /** The index of the previous ReadIndex round (only for the planted bug readFromOlderRound). */
   private olderReadIndex = 0;
@@ -161,6 +165,7 @@ export class RaftNode implements NodeInfo {
     this.o = o;
     this.world = o.world ?? realWorld;
     this.observer = o.observer ?? null;
+    this.metrics = o.metrics ?? noNodeMetrics;
     this.bugs = o.plantedBugs ?? {};
     const epoch = 1 + this.world.random.int(0xffff_fffe);
     this.reads = new ReadIndexTracker(epoch);
@@ -230,6 +235,7 @@ export class RaftNode implements NodeInfo {
         received: (msgs) => this.receive(msgs),
         dropped: (msgs) => this.failDroppedProposals(msgs),
       },
+      stats: { roundTrip: (peer, seconds, ok, messages) => this.metrics.peerRoundTrip(peer, seconds, ok, messages) },
     });
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
   }
@@ -464,10 +470,14 @@ export class RaftNode implements NodeInfo {
     const snap = rd.snapshot;
     if (snap !== null) {
       // The file first, then the marker that vouches for it.
-      await this.snapshotter.save(snap);
+      await this.saveSnapshotFile(snap);
       await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
     }
-    if (rd.hardState !== null || rd.entries.length > 0) await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+    if (rd.hardState !== null || rd.entries.length > 0) {
+      const started = this.world.clock.now();
+      await this.wal.save(rd.hardState, rd.entries, rd.mustSync);
+      if (rd.mustSync) this.metrics.walFsync((this.world.clock.now() - started) / 1000);
+    }
     if (snap !== null) {
       this.storage.applySnapshot(snap);
       await this.applySnapshot(snap);
@@ -608,7 +618,7 @@ export class RaftNode implements NodeInfo {
     });
     const data = encodeSnapshotData(this.membership, this.o.kvSnapshot());
     const snap = this.storage.createSnapshot(index, this.confState, data);
-    await this.snapshotter.save(snap);
+    await this.saveSnapshotFile(snap);
     await this.wal.saveSnapshotMarker({ index, term: snap.metadata.term });
     // Never compact what the core has not yet handed out as committed.
     const keepFrom = Math.min(index - this.cfg.snapshotCatchupEntries, this.raft.status().applied);
@@ -617,6 +627,13 @@ export class RaftNode implements NodeInfo {
     await this.releaseTo(index);
     this.snapshotIndex = index;
     this.log.info({ index, compactedTo: compactTo, bytes: data.length, term: this.term }, force ? 'snapshot after membership change' : 'snapshot taken');
+  }
+
+  /** Write (and sync) a snapshot file, timed for the metrics. */
+  private async saveSnapshotFile(snap: Snapshot): Promise<void> {
+    const started = this.world.clock.now();
+    await this.snapshotter.save(snap);
+    this.metrics.snapshotSaved((this.world.clock.now() - started) / 1000);
   }
 
   /** A snapshot at `index` is durable and marked: old WAL segments and snapshot files may go. */
@@ -846,6 +863,7 @@ export class RaftNode implements NodeInfo {
     this.leader = lead;
     this.raftState = state;
     if (!changed) return;
+    if (lead !== 0) this.metrics.leaderChanged();
     this.log.info({ leader: lead, state: STATE_NAMES[state], term: this.term }, lead === 0 ? 'lost leader' : 'leader elected');
     // A read sent to the old leader may never be answered: ask the new one.
     if (this.reads.size > 0) for (const r of this.reads.takeAll()) this.inbox.reads.push(r);

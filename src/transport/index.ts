@@ -3,7 +3,7 @@
 // between them (network.ts) and its HTTP implementation (undici out, fastify in).
 
 export { PeerTransport, type TransportOptions } from './transport.ts';
-export { PeerClient, DEFAULT_PEER_LIMITS, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
+export { PeerClient, DEFAULT_PEER_LIMITS, type PeerEvents, type PeerLimits, type PeerStats, type PostFn } from './peer.ts';
 export { createPeerService, type ClusterInfo, type PeerServerOptions } from './server.ts';
 export { buildPeerApp, createHttpNetwork, httpNetwork, httpPeerApp } from './http-network.ts';
 export { tlsClientOptions, tlsServerOptions, type TlsFiles } from './tls.ts';

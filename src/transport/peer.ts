@@ -13,6 +13,7 @@ import {
 } from '../limits.ts';
 import type { Message } from '../raftpb/types.ts';
 import { MessageType } from '../raftpb/types.ts';
+import type { Clock } from '../world.ts';
 import { PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT, peerHeaders } from './headers.ts';
 
 /**
@@ -43,6 +44,12 @@ export interface PeerEvents {
   dropped?(msgs: Message[]): void;
 }
 
+/** For metrics: how each message POST went (the transport does not know who counts). */
+export interface PeerStats {
+  /** One POST to `peer` carrying `messages` messages took `seconds` (its clock); ok: answered 2xx. */
+  roundTrip(peer: number, seconds: number, ok: boolean, messages: number): void;
+}
+
 export interface PeerLimits {
   /** Messages waiting to be sent; past this new ones are dropped and the peer reported unreachable. */
   maxQueuedMessages: number;
@@ -66,6 +73,8 @@ export class PeerClient {
   private readonly post: PostFn;
   private readonly events: PeerEvents;
   private readonly limits: PeerLimits;
+  private readonly stats: PeerStats | null;
+  private readonly clock: Clock | null;
   private readonly headers: Record<string, string>;
   private queue: Message[] = [];
   /** Encoded bytes of each queued message, in step with `queue`. */
@@ -77,13 +86,26 @@ export class PeerClient {
   private readonly writer = new BinaryWriter(64 * 1024);
   private idle: Promise<void> = Promise.resolve();
 
-  constructor(o: { id: number; url: string; fromId: number; clusterId: string; post: PostFn; events: PeerEvents; limits?: PeerLimits }) {
+  constructor(o: {
+    id: number;
+    url: string;
+    fromId: number;
+    clusterId: string;
+    post: PostFn;
+    events: PeerEvents;
+    limits?: PeerLimits;
+    /** Round trips are reported only with both. */
+    stats?: PeerStats;
+    clock?: Clock;
+  }) {
     this.id = o.id;
     this.url = o.url;
     this.fromId = o.fromId;
     this.post = o.post;
     this.events = o.events;
     this.limits = o.limits ?? DEFAULT_PEER_LIMITS;
+    this.stats = o.stats !== undefined && o.clock !== undefined ? o.stats : null;
+    this.clock = o.clock ?? null;
     this.headers = peerHeaders(o.clusterId, o.fromId, o.id);
   }
 
@@ -133,7 +155,12 @@ export class PeerClient {
         // Encode into the reusable writer and copy once: the body must outlive the next encode.
         this.writer.reset();
         writeMessages(this.writer, batch);
+        const started = this.stats === null ? 0 : this.clock!.now();
         const outcome = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
+        if (this.stats !== null) {
+          const status = typeof outcome === 'number' ? outcome : outcome.status;
+          this.stats.roundTrip(this.id, (this.clock!.now() - started) / 1000, status >= 200 && status < 300, batch.length);
+        }
         if (typeof outcome !== 'number') this.receive(outcome.body);
         else {
           this.afterPost(outcome);

@@ -8,7 +8,7 @@ import { MessageType, type Message } from '../raftpb/types.ts';
 import { realClock, type Clock } from '../world.ts';
 import { httpNetwork } from './http-network.ts';
 import type { PeerNetwork } from './network.ts';
-import { DEFAULT_PEER_LIMITS, PeerClient, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
+import { DEFAULT_PEER_LIMITS, PeerClient, type PeerEvents, type PeerLimits, type PeerStats, type PostFn } from './peer.ts';
 
 export interface TransportOptions {
   localId: number;
@@ -20,8 +20,10 @@ export interface TransportOptions {
   snapshotTimeoutMs?: number;
   /** How peers are reached (default: HTTP); the simulator and tests pass their own. */
   network?: PeerNetwork;
-  /** For the age of held replies (default: the real clock). */
+  /** For the age of held replies and peer round trips (default: the real clock). */
   clock?: Clock;
+  /** Told how each message POST went, for metrics (default: nobody). */
+  stats?: PeerStats;
 }
 
 /** A peer's request held open, so that our answering messages can ride on its response. */
@@ -184,6 +186,7 @@ export class PeerTransport {
       post,
       events: this.o.events,
       limits: this.o.limits ?? DEFAULT_PEER_LIMITS,
+      ...(this.o.stats === undefined ? {} : { stats: this.o.stats, clock: this.clock }),
     });
     this.peers.set(id, { client, close: () => conn.close() });
   }

@@ -9,6 +9,7 @@ import { Chan } from '../../src/chan.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
 import { createLogger } from '../../src/logger.ts';
+import type { NodeMetrics } from '../../src/node/metrics.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import { worldWith } from '../../src/node/world.ts';
 import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
@@ -27,7 +28,7 @@ export interface OneNode {
 /** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
 export async function startOneNode(
   t: TestContext,
-  opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number } = {},
+  opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number; metrics?: NodeMetrics } = {},
 ): Promise<OneNode> {
   const appliedSeen = opts.appliedSeen ?? ((applied: number) => applied);
   const dir = await mkdtemp(join(tmpdir(), 'one-node-'));
@@ -43,6 +44,7 @@ export async function startOneNode(
   const ref: { kv: KvStore | null } = { kv: null };
   const node = await RaftNode.open({
     config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs: opts.fs ?? nodeFs }),
+    ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
     kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: opts.requestTimeoutMs ?? 2000 }));
