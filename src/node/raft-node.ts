@@ -190,6 +190,7 @@ export class RaftNode implements NodeInfo {
       checkQuorum: true,
       random: (n) => this.world.random.int(n),
       logger: coreLogger(this.log),
+      plantedBugs: this.bugs.core,
     });
     if (rec.bootstrap) {
       this.raft.bootstrap(this.cfg.peerUrls.map((url, i) => ({ id: i + 1, context: Buffer.from(url, 'utf8') })));
@@ -405,7 +406,7 @@ export class RaftNode implements NodeInfo {
     }
     const last = ents[ents.length - 1]!.index;
     this.appliedIndex = last;
-    this.observer?.applied(ents);
+    this.observer?.applied(ents, this.confState);
     await this.o.commitC.send({ snapshot: null, entries: data, index: last, done: null });
   }
 

@@ -106,7 +106,7 @@ export class SafetyChecker {
    *  check Quorum Durability (every committed entry is on the disks of a quorum of voters). */
   constructor(
     ids: readonly NodeId[],
-    private readonly ruleChecks = true,
+    readonly ruleChecks = true,
     private readonly durable: DurableView | null = null,
   ) {
     for (const id of ids) this.nodes.set(id, freshView());
