@@ -74,6 +74,20 @@ export async function syncDir(fs: StorageFs, dir: string): Promise<void> {
   }
 }
 
+/**
+ * mkdir -p, durably: the parent of every directory it creates is fsynced (top down), so a
+ * power cut cannot take a new directory, or the path leading to it, away.
+ */
+export async function mkdirDurably(fs: StorageFs, dir: string): Promise<void> {
+  const first = await fs.mkdir(dir, { recursive: true });
+  const parents: string[] = [];
+  for (let d = dirname(dir); ; d = dirname(d)) {
+    parents.push(d);
+    if (typeof first !== 'string' || d === dirname(first) || d === dirname(d)) break;
+  }
+  for (const p of parents.reverse()) await syncDir(fs, p);
+}
+
 /** Write a whole file durably: temporary name, fsync, rename, fsync the directory. */
 export async function writeFileDurably(fs: StorageFs, path: string, chunks: Uint8Array[]): Promise<void> {
   const tmp = `${path}.tmp`;

@@ -23,6 +23,7 @@ import {
   nodeFs,
   readFileBounded,
   removeTempFiles,
+  mkdirDurably,
   syncDir,
   silentLogger,
   writeFileDurably,
@@ -122,8 +123,7 @@ export class Snapshotter {
    */
   async save(s: Snapshot): Promise<void> {
     if (!this.dirReady) {
-      await this.fs.mkdir(this.dir, { recursive: true });
-      await syncDir(this.fs, dirname(this.dir));
+      await mkdirDurably(this.fs, this.dir);
       this.dirReady = true;
     }
     const name = snapshotFileName(s.metadata.term, s.metadata.index);

@@ -12,6 +12,7 @@ import {
   readAll,
   removeTempFiles,
   silentLogger,
+  mkdirDurably,
   syncDir,
   writeAll,
   writeFileDurably,
@@ -149,8 +150,7 @@ export class Wal {
     validateMeta(meta);
     const { fs } = opts;
     if (await Wal.exists(dir, opts)) throw new StorageError(StorageErrorCode.WalExists, 'a WAL already exists here', { file: dir });
-    await fs.mkdir(dir, { recursive: true });
-    await syncDir(fs, dirname(dir));
+    await mkdirDurably(fs, dir);
     const lock = await DirLock.acquire(fs, dir);
     try {
       await removeTempFiles(fs, dir, opts.logger);
