@@ -28,6 +28,7 @@ export interface ClientHost {
   onLiveOp(op: HistoryOp): void;
 }
 
+const LARGEST_VALUE_KEY = 'largest';
 const VALUE_END = 0x3b; // ';' ends the unique part of a value; padding may follow
 
 export class Clients {
@@ -37,6 +38,8 @@ export class Clients {
   /** Ops in flight, by the process life serving them (failed as unknown when it dies). */
   private readonly inFlight = new Map<ProcessLife, Set<HistoryOp>>();
   private largestValueSent = false;
+  /** The next write overwrites the largest value with a small one. */
+  private shrinkLargest = false;
   private stopped = false;
   /** Client requests not answered by then from a live process: the service hung. */
   private readonly hangMs: number;
@@ -107,13 +110,22 @@ export class Clients {
     const life = this.host.pickLife(this.rng);
     if (life === null || life.kv === null) return this.later(client, this.thinkMs());
     const s = this.scenario;
-    const key = this.rng.pick(s.keys);
+    const largest = this.largestValueDue();
+    // The largest value goes to a key of its own and is overwritten by a small one right after,
+    // so that it rides in a few snapshots only (each copies the whole state).
+    const key = largest || this.shrinkLargest ? LARGEST_VALUE_KEY : this.rng.pick(s.keys);
     const kv = life.kv;
     const id = life.config.id;
     let op: HistoryOp;
     let call: Promise<Uint8Array | undefined | void>;
     let serializable = false;
-    if (this.rng.chance(s.readRatio)) {
+    if (largest || this.shrinkLargest) {
+      op = this.history.invoke(client, id, 'write', key, '', this.now());
+      op.value = `v${op.id}`;
+      call = kv.put(key, largest ? padded(op.value, putValueBytesMax) : Buffer.from(op.value));
+      this.largestValueSent ||= largest;
+      this.shrinkLargest = largest;
+    } else if (this.rng.chance(s.readRatio)) {
       serializable = this.rng.chance(s.serializableRatio);
       op = this.history.invoke(client, id, 'read', key, null, this.now());
       if (serializable) this.serializableIds.add(op.id);
@@ -153,11 +165,11 @@ export class Clients {
     );
   }
 
+  private largestValueDue(): boolean {
+    return this.scenario.largestValue && !this.largestValueSent && this.host.scheduler.now > 500;
+  }
+
   private valueFor(unique: string): Uint8Array {
-    if (this.scenario.largestValue && !this.largestValueSent && this.host.scheduler.now > 200) {
-      this.largestValueSent = true;
-      return padded(unique, putValueBytesMax);
-    }
     if (this.rng.chance(this.scenario.mediumValueRatio)) return padded(unique, this.rng.range(1024, 64 * 1024));
     return Buffer.from(unique);
   }

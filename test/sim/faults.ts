@@ -39,6 +39,8 @@ export class FaultInjector {
   private churnUntilMs = -1;
   /** One membership request at a time, as an operator would. */
   private changing = false;
+  /** Healed: no more faults, not even those already on their way. */
+  stopped = false;
   readonly changes: { change: string; outcome: ChangeOutcome | 'pending' }[] = [];
 
   constructor(
@@ -57,7 +59,7 @@ export class FaultInjector {
     const delay = this.rng.int(this.host.scenario.flags.tickMs * this.host.scenario.flags.electionTicks);
     const life = m.current;
     this.host.network.scheduler.after(delay, () => {
-      if (m.current !== life || life === null) return;
+      if (m.current !== life || life === null || this.stopped) return;
       const r = this.rng.int(3);
       if (r === 0) this.host.crash(m);
       else if (r === 1) this.host.kill(m);

@@ -146,7 +146,9 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     disk: {
       latencyMs: { minMs: 0.02, maxMs: rng.pick([0.1, 0.5]) },
       syncLatencyMs: rng.pick([{ minMs: 0.5, maxMs: 2 }, { minMs: 1, maxMs: 5 }, { minMs: 2, maxMs: 20 }]),
-      crashOrder: rng.chance(0.7) ? 'prefix' : 'independent',
+      // In issue order: the WAL refuses to start after a later unsynced write outlived an earlier one
+      // (docs/storage.md), which world/wal-on-sim-fs.test.ts covers on its own.
+      crashOrder: 'prefix',
       tornProbability: rng.pick([0, 0.5, 1]),
       dirChangeKeepProbability: rng.pick([0, 0.5, 1]),
     },

@@ -15,6 +15,7 @@ import { type LifeEnd, type LifeHooks, memberArgv, peerUrlOf, type ProcessLife, 
 import { NodeView, nodeObserver, type ObserverContext } from './node-checks.ts';
 import { Prng } from './prng.ts';
 import { type BugName, type ClusterShape, describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
+import type { ScheduledEvent } from './world/scheduler.ts';
 import { SimWorld } from './world/sim-world.ts';
 
 export interface SimOptions {
@@ -79,7 +80,7 @@ export class Simulation implements FaultHost, ObserverContext {
   private liveReadAt = -1;
   private liveAt = -1;
   private lastLeader: SimMember | null = null;
-  private readonly restartPending = new Set<SimMember>();
+  private readonly restartPending = new Map<SimMember, ScheduledEvent>();
   private readonly stats: SimStats = {
     virtualMs: 0, events: 0, ops: 0, opsOk: 0, opsUnknown: 0, committed: 0, leaders: 0, lives: 0, crashes: 0,
     snapshotsInstalled: 0, membershipChanges: 0, recoveryMs: 0,
@@ -242,14 +243,16 @@ export class Simulation implements FaultHost, ObserverContext {
     return ready.length === 0 ? null : rng.pick(ready).readyLife;
   }
 
+  /** Start (or restart) `m` after `delayMs`, or sooner if a start is already due sooner. */
   private startLater(m: SimMember, delayMs: number): void {
-    if (this.restartPending.has(m)) return;
-    this.restartPending.add(m);
-    this.scheduler.after(delayMs, () => {
+    const due = this.restartPending.get(m);
+    if (due !== undefined && due.timeMs <= this.now() + delayMs) return;
+    if (due !== undefined) due.cancelled = true;
+    this.restartPending.set(m, this.scheduler.after(delayMs, () => {
       this.restartPending.delete(m);
       if (m.gone || m.up) return;
       this.startNow(m);
-    });
+    }));
   }
 
   private startNow(m: SimMember): void {
@@ -281,6 +284,9 @@ export class Simulation implements FaultHost, ObserverContext {
         this.fail(new Violation(what, `n${m.id} (life ${life.number}): ${end.error.stack ?? end.error.message}`));
         return;
       }
+      // After a failed write or fsync the page cache cannot be trusted (Linux marks the pages
+      // clean: they read back, but were never written): the machine is power-cycled first.
+      if (m.diskFault) m.crash();
     }
     if (end.kind === 'crashed' || end.kind === 'killed') this.stats.crashes++;
     this.startLater(m, this.restartDelay());
@@ -342,7 +348,7 @@ export class Simulation implements FaultHost, ObserverContext {
     const life = m.current;
     const crash = this.faultRng.chance(0.5);
     this.scheduler.after(this.faultRng.float() * 3, () => {
-      if (m.current !== life) return;
+      if (m.current !== life || this.healed) return;
       this.trace?.(`fault: n${m.id} ${crash ? 'power cut' : 'kill -9'} while installing a snapshot`);
       if (crash) this.crash(m);
       else this.kill(m);
@@ -377,6 +383,7 @@ export class Simulation implements FaultHost, ObserverContext {
   private heal(): void {
     this.healed = true;
     this.healMs = this.now();
+    this.faults.stopped = true;
     this.network.heal();
     Object.assign(this.network.requestFaults, { dropProbability: 0, duplicateProbability: 0, delayProbability: 0 });
     Object.assign(this.network.responseFaults, { dropProbability: 0, duplicateProbability: 0, delayProbability: 0 });
