@@ -29,6 +29,8 @@ export interface ClientHost {
 }
 
 const LARGEST_VALUE_KEY = 'largest';
+/** The client id of burst writes (bursts are one-off, not a client loop). */
+const BURST_CLIENT = 1000;
 const VALUE_END = 0x3b; // ';' ends the unique part of a value; padding may follow
 
 export class Clients {
@@ -96,6 +98,20 @@ export class Clients {
     return Math.round(this.host.scheduler.now);
   }
 
+  /**
+   * `count` writes at once to one process, from clients that send nothing else (a burst of
+   * load; sent to a leader just cut off, they pile up in its log as entries nobody else has).
+   */
+  burst(life: ProcessLife, count: number): void {
+    const kv = life.kv;
+    if (kv === null || this.stopped) return;
+    for (let k = 0; k < count; k++) {
+      const op = this.history.invoke(BURST_CLIENT, life.config.id, 'write', this.rng.pick(this.scenario.keys), '', this.now());
+      op.value = `v${op.id}`;
+      this.send(life, op, kv.put(op.key, Buffer.from(op.value)), false, null);
+    }
+  }
+
   private later(client: number, delayMs: number): void {
     this.host.scheduler.after(delayMs, () => this.issue(client));
   }
@@ -135,6 +151,13 @@ export class Clients {
       op.value = `v${op.id}`;
       call = kv.put(key, this.valueFor(op.value));
     }
+    this.send(life, op, call, serializable, client);
+  }
+
+  /** Wait for the answer to `call` and record it; `client` (null for a burst) then sends its next request. */
+  private send(life: ProcessLife, op: HistoryOp, call: Promise<Uint8Array | undefined | void>, serializable: boolean, client: number | null): void {
+    const id = life.config.id;
+    const key = op.key;
     this.track(life, op);
     const sent = this.host.scheduler.now;
     const hang = this.host.scheduler.after(this.hangMs, () => {
@@ -184,17 +207,17 @@ export class Clients {
     if (op.status !== 'pending') return;
     this.history.info(op, this.now());
     this.host.trace?.(`client ${op.kind} op${op.id} on n${op.node}: ${why}`);
-    this.later(op.client, this.thinkMs());
+    if (op.client !== BURST_CLIENT) this.later(op.client, this.thinkMs());
   }
 
-  private done(client: number, life: ProcessLife, op: HistoryOp, serializable: boolean): void {
+  private done(client: number | null, life: ProcessLife, op: HistoryOp, serializable: boolean): void {
     this.inFlight.get(life)?.delete(op);
     if (serializable && op.status === 'ok') this.serializableReads.push({ op, completeSeq: op.completeSeq });
     else if (op.status === 'ok') this.host.onLiveOp(op);
     if (this.host.trace !== null && op.status === 'ok') {
       this.host.trace(`client ${op.kind}${serializable ? ' (serializable)' : ''} op${op.id} on n${op.node} ${shortKey(op.key)}${op.kind === 'read' ? ` -> ${op.value}` : ` = ${op.value}`} ok`);
     }
-    this.later(client, this.thinkMs());
+    if (client !== null) this.later(client, this.thinkMs());
   }
 }
 

@@ -22,6 +22,8 @@ export interface FaultHost {
   /** Voters and learners as the leader (or any running member) last applied them. */
   conf(): { voters: number[]; learners: number[] };
   crash(m: SimMember): void;
+  /** Many writes at once to `m`'s running process. */
+  burst(m: SimMember, count: number): void;
   kill(m: SimMember): void;
   terminate(m: SimMember): void;
   /** Allocate the next member id and create the member, not started. */
@@ -90,7 +92,10 @@ export class FaultInjector {
         return;
       case 'isolateLeader': {
         const l = h.leader();
-        if (l !== null) h.network.isolate(l.host.url);
+        if (l === null) return;
+        h.network.isolate(l.host.url);
+        // Clients stuck on the old leader: their writes pile up in its log, and nowhere else.
+        if (r.chance(0.5)) h.burst(l, r.range(5, 40));
         return;
       }
       case 'heal':

@@ -85,7 +85,10 @@ export interface ObserverContext {
   /** A node became leader in a Ready (for fault targeting). */
   onLeader(id: number): void;
   /** A Ready carried a snapshot from the leader (a chance to crash while it is being installed). */
-  onSnapshotReceived(id: number): void;
+  /** A Ready carried a snapshot from the leader (a chance to crash while it is being installed); `overLog`: it supersedes entries this node has. */
+  onSnapshotReceived(id: number, overLog: boolean): void;
+  /** That snapshot, its marker and the HardState after it are on disk. */
+  onSnapshotPersisted(id: number): void;
 }
 
 /** The observer of one process life of node `id`. Calls from a dead life are ignored. */
@@ -130,12 +133,13 @@ export function nodeObserver(id: number, life: number, view: NodeView, ctx: Obse
         if (leader !== view.leader) trace?.(`${name} ${leader ? 'LEADER' : 'no longer leader'} in term ${view.term}`);
         view.leader = leader;
       }
-      if (rd.snapshot !== null) ctx.onSnapshotReceived(id);
+      if (rd.snapshot !== null) ctx.onSnapshotReceived(id, view.durable.lastIndex() > rd.snapshot.metadata.index);
       trace?.(`${name} ready ${describeReady(rd)}`);
     }),
     persisted: guard((rd: Ready) => {
       ctx.checker.onReadyPersisted(id, rd);
       dropped(view.durable.persisted(rd));
+      if (rd.snapshot !== null) ctx.onSnapshotPersisted(id);
       if (trace !== null && (rd.entries.length > 0 || rd.snapshot !== null || rd.mustSync)) trace(`${name} persisted${rd.mustSync ? ' (fsync)' : ''}`);
     }),
     sent: guard((msgs: readonly Message[]) => {

@@ -114,7 +114,7 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     slowDisk: w(2),
     clock: w(2),
     transfer: w(3),
-    membership: 1 + w(3),
+    membership: 2 + w(4),
     leaderChurn: w(2),
   };
   if (onlyFaults !== undefined) {
@@ -141,7 +141,7 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     faultGapMs: rng.pick([[1, 6], [2, 15], [5, 30]] as [number, number][]).map((k) => k * electionMs) as [number, number],
     faultWeights,
     restartDelayMs: rng.pick([[1, 5], [3, 20], [10, 60]] as [number, number][]).map((k) => k * electionMs) as [number, number],
-    snapshotCrashProbability: rng.pick([0, 0.05, 0.2]),
+    snapshotCrashProbability: rng.pick([0, 0.1, 0.3, 0.6]),
     clockDriftMax: rng.pick([0, 0.001, 0.01, 0.05]),
     disk: {
       latencyMs: { minMs: 0.02, maxMs: rng.pick([0.1, 0.5]) },

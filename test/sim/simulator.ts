@@ -44,6 +44,8 @@ export interface SimStats {
   lives: number;
   crashes: number;
   snapshotsInstalled: number;
+  /** Of those, snapshots that superseded entries the node had (a deposed leader's, say). */
+  snapshotsOverLog: number;
   membershipChanges: number;
   /** Virtual ms from healing until a write and a read both succeeded. */
   recoveryMs: number;
@@ -80,10 +82,12 @@ export class Simulation implements FaultHost, ObserverContext {
   private liveReadAt = -1;
   private liveAt = -1;
   private lastLeader: SimMember | null = null;
+  /** Nodes to crash once the snapshot they are installing is on disk. */
+  private readonly crashInstalling = new Set<number>();
   private readonly restartPending = new Map<SimMember, ScheduledEvent>();
   private readonly stats: SimStats = {
     virtualMs: 0, events: 0, ops: 0, opsOk: 0, opsUnknown: 0, committed: 0, leaders: 0, lives: 0, crashes: 0,
-    snapshotsInstalled: 0, membershipChanges: 0, recoveryMs: 0,
+    snapshotsInstalled: 0, snapshotsOverLog: 0, membershipChanges: 0, recoveryMs: 0,
   };
 
   constructor(private readonly opts: SimOptions) {
@@ -319,6 +323,13 @@ export class Simulation implements FaultHost, ObserverContext {
     if (!m.up && !m.gone) this.startLater(m, this.restartDelay());
   }
 
+  burst(m: SimMember, count: number): void {
+    const life = m.readyLife;
+    if (life === null) return;
+    this.trace?.(`fault: ${count} writes at once to n${m.id}`);
+    this.clients.burst(life, count);
+  }
+
   kill(m: SimMember): void {
     if (!m.up) return;
     this.trace?.(`fault: n${m.id} kill -9`);
@@ -340,16 +351,29 @@ export class Simulation implements FaultHost, ObserverContext {
     if (!this.healed) this.faults.onLeader(m);
   }
 
-  onSnapshotReceived(id: number): void {
+  onSnapshotReceived(id: number, overLog: boolean): void {
     this.stats.snapshotsInstalled++;
-    const p = this.scenario.snapshotCrashProbability;
+    if (overLog) this.stats.snapshotsOverLog++;
+    // A snapshot that supersedes entries of this node's log (a deposed leader's) is where
+    // recovery has gone wrong before (issue 7, item 1): crash there at least half the time.
+    const p = overLog ? Math.max(0.5, this.scenario.snapshotCrashProbability) : this.scenario.snapshotCrashProbability;
     if (this.healed || !this.faultRng.chance(p)) return;
-    const m = this.all[id - 1]!;
+    // While the snapshot is written, or just after it is (and before the entries after it come).
+    if (this.faultRng.chance(0.5)) this.crashInstalling.add(id);
+    else this.crashSoon(this.all[id - 1]!, this.faultRng.float() * 20, 'while installing a snapshot');
+  }
+
+  onSnapshotPersisted(id: number): void {
+    if (!this.crashInstalling.delete(id)) return;
+    this.crashSoon(this.all[id - 1]!, this.faultRng.float(), 'right after installing a snapshot');
+  }
+
+  private crashSoon(m: SimMember, delayMs: number, why: string): void {
     const life = m.current;
     const crash = this.faultRng.chance(0.5);
-    this.scheduler.after(this.faultRng.float() * 3, () => {
+    this.scheduler.after(delayMs, () => {
       if (m.current !== life || this.healed) return;
-      this.trace?.(`fault: n${m.id} ${crash ? 'power cut' : 'kill -9'} while installing a snapshot`);
+      this.trace?.(`fault: n${m.id} ${crash ? 'power cut' : 'kill -9'} ${why}`);
       if (crash) this.crash(m);
       else this.kill(m);
     });
