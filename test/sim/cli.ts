@@ -11,7 +11,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BUG_NAMES, type BugName, CLUSTER_SHAPES, type ClusterShape, FAULT_KINDS, type FaultKind } from './scenario.ts';
+import { BUG_NAMES, type BugName, CLUSTER_SHAPES, FAULT_KINDS, type FaultKind, nodesForSeed, type NodesOption } from './scenario.ts';
 import { runSimulation, type SimResult } from './simulator.ts';
 
 interface Plan {
@@ -24,13 +24,6 @@ interface Plan {
   logLevel: string | undefined;
   ruleChecks: boolean;
   faults: FaultKind[] | undefined;
-}
-
-type NodesOption = ClusterShape | 'all';
-
-export function nodesForSeed(seed: number, nodes: NodesOption): ClusterShape {
-  if (nodes === 'all') return CLUSTER_SHAPES[(seed + CLUSTER_SHAPES.length - 1) % CLUSTER_SHAPES.length]!;
-  return nodes;
 }
 
 function parseNodes(s: string): NodesOption {

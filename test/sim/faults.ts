@@ -108,7 +108,14 @@ export class FaultInjector {
         return;
       case 'crashLeader': {
         const l = h.leader();
-        if (l !== null) h.crash(l);
+        if (l === null) return;
+        if (r.chance(0.5)) return h.crash(l);
+        // The leader dies with writes in flight: some followers have them, some not, none committed.
+        h.burst(l, r.range(5, 40));
+        const life = l.current;
+        h.network.scheduler.after(r.float() * 8, () => {
+          if (l.current === life && !this.stopped) h.crash(l);
+        });
         return;
       }
       case 'kill': {

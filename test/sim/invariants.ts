@@ -62,7 +62,7 @@ export class ShadowLog {
 /** An entry's identity: its term, type and data (long data by its digest). */
 export function entryId(e: Entry): string {
   const d = e.data;
-  const data = d.length <= 64 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1') : createHash('md5').update(d).digest('latin1');
+  const data = d.length <= 64 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1') : createHash('md5').update(d).digest('base64');
   return `${e.term}/${e.type}/${d.length}/${data}`;
 }
 

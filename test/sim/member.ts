@@ -94,13 +94,17 @@ export class SimMember {
   /** A disk fault (full, EIO) was injected and not yet repaired: a fatal stop is expected. */
   diskFault = false;
   private hooks: LifeHooks | null = null;
+  /** The disk's own fsync latency (a slowDisk fault changes it until the heal). */
+  readonly syncLatencyMs: { minMs: number; maxMs: number };
 
   constructor(
     readonly id: number,
     readonly host: SimNodeHost,
     /** The command line of every life (the first one may --join; later ones restart from the WAL). */
     private readonly argv: string[],
-  ) {}
+  ) {
+    this.syncLatencyMs = host.disk.opts.syncLatencyMs;
+  }
 
   get up(): boolean {
     return this.current !== null;

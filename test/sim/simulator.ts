@@ -208,7 +208,7 @@ export class Simulation implements FaultHost, ObserverContext {
     const host = this.world.node(`n${id}`, peerUrlOf(id), {
       clockRate: 1 + (this.clockRng.float() * 2 - 1) * drift,
       clockOffsetMs: this.clockRng.int(100_000),
-      disk: { ...this.scenario.disk },
+      disk: { ...this.scenario.disk, syncLatencyMs: this.clockRng.pick(this.scenario.disk.syncLatencyMs) },
     });
     const level = this.trace === null ? 'silent' : (this.opts.logLevel ?? 'info');
     const clusterSize = join ? id : this.scenario.voters;
@@ -413,7 +413,7 @@ export class Simulation implements FaultHost, ObserverContext {
     Object.assign(this.network.responseFaults, { dropProbability: 0, duplicateProbability: 0, delayProbability: 0 });
     this.trace?.('HEAL: network healed, disks repaired, clocks steady, every member restarted');
     for (const m of this.all) {
-      m.host.disk.opts.syncLatencyMs = this.scenario.disk.syncLatencyMs;
+      m.host.disk.opts.syncLatencyMs = m.syncLatencyMs;
       m.host.clock.setRate(1);
       if (m.diskFault && !m.up) this.repairDisk(m);
       if (!m.up && !m.gone && m.lives > 0) this.startLater(m, 1);
