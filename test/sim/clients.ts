@@ -105,10 +105,12 @@ export class Clients {
   burst(life: ProcessLife, count: number): void {
     const kv = life.kv;
     if (kv === null || this.stopped) return;
+    // Sometimes of large values: a follower then catches up over several appends (1 MiB each).
+    const valueBytes = this.rng.pick([0, 0, 0, 64 * 1024, 400 * 1024]);
     for (let k = 0; k < count; k++) {
       const op = this.history.invoke(BURST_CLIENT, life.config.id, 'write', this.rng.pick(this.scenario.keys), '', this.now());
       op.value = `v${op.id}`;
-      this.send(life, op, kv.put(op.key, Buffer.from(op.value)), false, null);
+      this.send(life, op, kv.put(op.key, padded(op.value, valueBytes)), false, null);
     }
   }
 
