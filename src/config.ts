@@ -34,10 +34,29 @@ export interface Config {
   requestTimeoutMs: number;
   maxRequestBytes: number;
   logLevel: LogLevel;
+  /** json: one JSON object a line (for machines); pretty: coloured text (for people at a terminal). */
+  logFormat: LogFormat;
+  /** --peer-*: TLS on the peer listener and to peers (peer URLs are then https://); null: plain HTTP. */
+  peerTls: TlsPaths | null;
+  /** --cert-file, --key-file, --trusted-ca-file, --client-cert-auth: TLS on the client port; null: plain HTTP. */
+  clientTls: TlsPaths | null;
 }
+
+/** Where a listener's TLS material is (read at start by readTlsFiles, src/tls-files.ts). */
+export interface TlsPaths {
+  certFile: string;
+  keyFile: string;
+  trustedCaFile: string | null;
+  clientCertAuth: boolean;
+}
+
+/** The scheme every peer URL has: https: exactly when the node runs peer TLS. */
+export type PeerScheme = 'http:' | 'https:';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** A flag problem: main prints the message on one line and exits with EXIT_USAGE. */
 export class ConfigError extends Error {
@@ -73,6 +92,15 @@ const FLAGS = {
   'request-timeout-ms': { type: 'string', default: '5000', help: 'a client request not done by then answers 503' },
   'max-request-bytes': { type: 'string', default: String(requestBytesDefault), help: `largest client request body (at most ${putValueBytesMax})` },
   'log-level': { type: 'string', default: 'info', help: LOG_LEVELS.join('|') },
+  'log-format': { type: 'string', default: 'json', help: `${LOG_FORMATS.join('|')}: JSON lines, or text for people` },
+  'peer-cert-file': { type: 'string', help: 'PEM certificate for the peer listener and for requests to peers (turns on peer TLS)' },
+  'peer-key-file': { type: 'string', help: 'PEM private key of --peer-cert-file' },
+  'peer-trusted-ca-file': { type: 'string', help: 'PEM CA bundle that peer certificates must chain to (default: system roots)' },
+  'peer-client-cert-auth': { type: 'boolean', help: 'refuse peers without a certificate signed by --peer-trusted-ca-file' },
+  'cert-file': { type: 'string', help: 'PEM certificate for the client port (turns on client TLS)' },
+  'key-file': { type: 'string', help: 'PEM private key of --cert-file' },
+  'trusted-ca-file': { type: 'string', help: 'PEM CA bundle that client certificates must chain to' },
+  'client-cert-auth': { type: 'boolean', help: 'refuse clients without a certificate signed by --trusted-ca-file' },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -102,7 +130,9 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     return typeof v === 'string' ? v : String((FLAGS[name] as FlagSpec).default ?? '');
   };
 
-  const peerUrls = parseCluster(str('cluster'));
+  const peerTls = tlsPaths(values, 'peer-');
+  const clientTls = tlsPaths(values, '');
+  const peerUrls = parseCluster(str('cluster'), peerTls !== null ? 'https:' : 'http:');
   const id = int('id', str('id'), 1, Number.MAX_SAFE_INTEGER);
   if (id > peerUrls.length) {
     throw new ConfigError(`--id ${id} is not in --cluster: it lists ${peerUrls.length} URL(s), so --id must be 1..${peerUrls.length}`);
@@ -121,6 +151,10 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
   const logLevel = str('log-level');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}: got ${JSON.stringify(logLevel)}`);
+  }
+  const logFormat = str('log-format');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(', ')}: got ${JSON.stringify(logFormat)}`);
   }
   const clusterToken = str('cluster-token');
   if (clusterToken.length === 0) throw new ConfigError('--cluster-token must not be empty');
@@ -146,9 +180,12 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     // A body any larger would make an entry that peers, the WAL or a snapshot could not carry.
     maxRequestBytes: int('max-request-bytes', str('max-request-bytes'), 1, putValueBytesMax),
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat,
+    peerTls,
+    clientTls,
   };
   const peer = new URL(peerUrls[id - 1]!);
-  if (Number(peer.port || 80) === config.port && isLoopbackOrAny(peer.hostname)) {
+  if (Number(peer.port || (peer.protocol === 'https:' ? 443 : 80)) === config.port && isLoopbackOrAny(peer.hostname)) {
     throw new ConfigError(`--port ${config.port} is also this node's peer port in --cluster`);
   }
   return { help: false, config };
@@ -163,8 +200,40 @@ function int(flag: string, raw: string, min: number, max: number): number {
   return v;
 }
 
-/** Split and check --cluster: every URL http://host:port, no path, no duplicates. */
-export function parseCluster(raw: string): string[] {
+/**
+ * One listener's TLS flags (`prefix` 'peer-' or ''), checked as a set: a certificate needs its
+ * key and the reverse; a CA or client-cert-auth needs both; client-cert-auth needs the CA it
+ * checks against. No flag at all: null (plain HTTP).
+ */
+function tlsPaths(values: Record<string, string | boolean | undefined>, prefix: 'peer-' | ''): TlsPaths | null {
+  const flag = (name: string) => `--${prefix}${name}`;
+  const file = (name: string): string | null => {
+    const v = values[`${prefix}${name}`];
+    if (v === '') throw new ConfigError(`${flag(name)} must not be empty`);
+    return typeof v === 'string' ? v : null;
+  };
+  const certFile = file('cert-file');
+  const keyFile = file('key-file');
+  const trustedCaFile = file('trusted-ca-file');
+  const clientCertAuth = values[`${prefix}client-cert-auth`] === true;
+  if (certFile !== null && keyFile === null) throw new ConfigError(`${flag('cert-file')} needs ${flag('key-file')}`);
+  if (keyFile !== null && certFile === null) throw new ConfigError(`${flag('key-file')} needs ${flag('cert-file')}`);
+  if (certFile === null || keyFile === null) {
+    if (trustedCaFile !== null) throw new ConfigError(`${flag('trusted-ca-file')} needs ${flag('cert-file')} and ${flag('key-file')}`);
+    if (clientCertAuth) throw new ConfigError(`${flag('client-cert-auth')} needs ${flag('cert-file')} and ${flag('key-file')}`);
+    return null;
+  }
+  if (clientCertAuth && trustedCaFile === null) {
+    throw new ConfigError(`${flag('client-cert-auth')} needs ${flag('trusted-ca-file')}: the CA that must sign the other side's certificate`);
+  }
+  return { certFile, keyFile, trustedCaFile, clientCertAuth };
+}
+
+/**
+ * Split and check --cluster: every URL scheme://host:port with the node's one peer scheme
+ * (https: with peer TLS, http: without), no path, no duplicates.
+ */
+export function parseCluster(raw: string, scheme: PeerScheme = 'http:'): string[] {
   const parts = raw.split(',').map((s) => s.trim());
   if (parts.length === 0 || parts.some((p) => p.length === 0)) {
     throw new ConfigError(`--cluster must be a comma-separated list of URLs: got ${JSON.stringify(raw)}`);
@@ -173,8 +242,10 @@ export function parseCluster(raw: string): string[] {
     const u = parsePeerUrl(p);
     if (u === null) {
       const what = Buffer.byteLength(p, 'utf8') > peerUrlBytesMax ? `a URL longer than ${peerUrlBytesMax} bytes` : JSON.stringify(p);
-      throw new ConfigError(`--cluster: ${what} is not a peer URL of the form http://host:port`);
+      throw new ConfigError(`--cluster: ${what} is not a peer URL of the form ${scheme}//host:port`);
     }
+    const problem = peerSchemeProblem(u, scheme);
+    if (problem !== null) throw new ConfigError(`--cluster: ${problem}`);
     return u;
   });
   const seen = new Set<string>();
@@ -186,23 +257,38 @@ export function parseCluster(raw: string): string[] {
 }
 
 /**
- * `http://host:port` in canonical form, or null when `s` is not such a URL or is longer than
- * peerUrlBytesMax (before or after canonicalising): every node's member table must be able to
- * carry it. Shared with POST /<id>.
+ * Why the canonical peer URL `url` does not fit a node whose peers speak `scheme`, or null
+ * when it does. Shared with POST /<id>.
+ */
+export function peerSchemeProblem(url: string, scheme: PeerScheme): string | null {
+  if (url.startsWith(`${scheme}//`)) return null;
+  return scheme === 'https:'
+    ? `${url} is plain HTTP, but this node runs peer TLS (--peer-cert-file): peer URLs must be https://`
+    : `${url} is HTTPS, but this node runs no peer TLS: give --peer-cert-file and --peer-key-file, or use http://`;
+}
+
+/**
+ * `http://host:port` or `https://host:port` in canonical form, or null when `s` is not such a
+ * URL or is longer than peerUrlBytesMax (before or after canonicalising): every node's member
+ * table must be able to carry it. Shared with POST /<id>, which also checks the scheme
+ * against the node's (peerSchemeProblem).
  */
 export function parsePeerUrl(s: string): string | null {
   if (Buffer.byteLength(s, 'utf8') > peerUrlBytesMax) return null;
+  // WHATWG URL parsing quietly drops control characters and spaces (a leading NUL, a tab
+  // inside): a peer URL must be written as it is meant.
+  if (/[\s\u0000-\u001f\u007f]/.test(s)) return null;
   let u: URL;
   try {
     u = new URL(s);
   } catch {
     return null;
   }
-  if (u.protocol !== 'http:' || u.hostname === '' || u.username !== '' || u.password !== '') return null;
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.hostname === '' || u.username !== '' || u.password !== '') return null;
   if ((u.pathname !== '/' && u.pathname !== '') || u.search !== '' || u.hash !== '') return null;
-  const port = Number(u.port || 80);
+  const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   if (port < 1 || port > 65535) return null;
-  const url = `http://${u.host}`;
+  const url = `${u.protocol}//${u.host}`;
   return Buffer.byteLength(url, 'utf8') > peerUrlBytesMax ? null : url;
 }
 

@@ -1,11 +1,12 @@
 // The client-facing HTTP API (raftexample-compatible): PUT/GET a key, POST/DELETE a
-// member, plus the reserved /-/ paths (health, status, members). buildApp does not
-// listen, so tests drive it with app.inject().
+// member, plus the reserved /-/ paths (health, ready, status, members, promotion, leader
+// transfer). buildApp does not listen, so tests drive it with app.inject().
 
+import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
-import { parsePeerUrl } from './config.ts';
+import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientRequestReceiveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
@@ -13,20 +14,40 @@ import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raftpb/types.ts';
 import { parseNodeId } from './transport/headers.ts';
+import { tlsServerOptions, type TlsFiles } from './transport/tls.ts';
 
 export interface AppOptions {
   kv: KvApi;
   node: NodeInfo;
   confChangeC: Chan<ConfChangeRequest>;
   maxRequestBytes: number;
+  /**
+   * Set by main once both listeners are open (the WAL was replayed before buildApp). Absent:
+   * taken as open (an app that tests drive with inject has no listeners to wait for).
+   */
+  readiness?: Readiness;
+  /** The scheme of this cluster's peer URLs: POST /<id> refuses the other one (default http:). */
+  peerScheme?: PeerScheme;
+  /** Serve HTTPS with these (--cert-file, ...); absent or null: plain HTTP. */
+  tls?: TlsFiles | null;
 }
+
+export interface Readiness {
+  listenersOpen: boolean;
+}
+
+/** The service's version, for /-/status: package.json's, read once at start. */
+const VERSION = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
 const RESERVED_PREFIX = '/-/';
 const EMPTY = new Uint8Array(0);
 
 export function buildApp(opts: AppOptions): FastifyInstance {
+  // With TLS the instance is typed for an https server; the routes and hooks are the same.
+  const https = opts.tls ? { https: tlsServerOptions(opts.tls) } : {};
   const app = Fastify({
+    ...https,
     logger: false,
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
@@ -45,8 +66,9 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     done();
   });
   app.addHook('onRequest', (req, reply, done) => {
-    // A body without a media type is still a value: give it one so the catch-all parser takes it.
-    if (!req.headers['content-type']) req.headers['content-type'] = 'application/octet-stream';
+    // Every body is an opaque value whatever media type it claims, even a malformed one (which
+    // fastify would refuse with 415): the catch-all parser takes it as bytes.
+    req.headers['content-type'] = 'application/octet-stream';
     if (closing) {
       reply.header('connection', 'close');
       sendError(reply, new ServiceError('ERR_STOPPING'));
@@ -73,7 +95,7 @@ function makeHandler(opts: AppOptions) {
   const { kv, node } = opts;
   return async function handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { path, query } = splitUrl(req.url);
-    if (path.startsWith(RESERVED_PREFIX)) return serveReserved(node, req.method, path, reply);
+    if (path.startsWith(RESERVED_PREFIX)) return serveReserved(opts, req.method, path, query, reply);
     switch (req.method) {
       case 'PUT':
         await kv.put(path, bodyBytes(req.body));
@@ -89,13 +111,17 @@ function makeHandler(opts: AppOptions) {
         const nodeId = nodeIdFromPath(path);
         const url = parsePeerUrl(Buffer.from(bodyBytes(req.body)).toString('utf8').trim());
         if (url === null) throw new ServiceError('ERR_BAD_PEER_URL');
-        await confChange(opts.confChangeC, { type: ConfChangeType.AddNode, nodeId, peerUrl: url });
+        if (peerSchemeProblem(url, opts.peerScheme ?? 'http:') !== null) throw new ServiceError('ERR_PEER_URL_SCHEME');
+        const change: MemberChange = hasFlag(query, 'learner')
+          ? { kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId, peerUrl: url }
+          : { kind: 'addVoter', type: ConfChangeType.AddNode, nodeId, peerUrl: url };
+        await confChange(opts.confChangeC, change);
         reply.code(204).send();
         return;
       }
       case 'DELETE': {
         const nodeId = nodeIdFromPath(path);
-        await confChange(opts.confChangeC, { type: ConfChangeType.RemoveNode, nodeId, peerUrl: '' });
+        await confChange(opts.confChangeC, { kind: 'remove', type: ConfChangeType.RemoveNode, nodeId, peerUrl: '' });
         reply.code(204).send();
         return;
       }
@@ -105,24 +131,60 @@ function makeHandler(opts: AppOptions) {
   };
 }
 
-function serveReserved(node: NodeInfo, method: string, path: string, reply: FastifyReply): void {
+const PROMOTE_PATH = /^\/-\/members\/([^/]*)\/promote$/;
+
+async function serveReserved(opts: AppOptions, method: string, path: string, query: string, reply: FastifyReply): Promise<void> {
+  if (method === 'POST') return serveControl(opts, path, query, reply);
   if (method !== 'GET') throw new ServiceError(isAllowedMethod(method) ? 'ERR_RESERVED_PATH' : 'ERR_METHOD_NOT_ALLOWED');
+  const { node } = opts;
   switch (path) {
     case '/-/health': {
-      const reason = node.unhealthyReason();
+      const reason = await node.unhealthyReason();
       if (reason === null) reply.code(200).send({ health: true });
       else reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ health: false, reason });
       return;
     }
+    case '/-/ready': {
+      const reason = (opts.readiness?.listenersOpen ?? true) ? node.notReadyReason() : 'listeners not open yet';
+      if (reason === null) reply.code(200).send({ ready: true });
+      else reply.code(503).header('retry-after', String(RETRY_AFTER_S)).send({ ready: false, reason });
+      return;
+    }
     case '/-/status':
-      reply.code(200).send(node.status());
+      reply.code(200).send({ version: VERSION, ...(await node.status()) });
       return;
     case '/-/members':
       reply.code(200).send({ members: node.members() });
       return;
     default:
+      if (PROMOTE_PATH.test(path) || path === '/-/transfer-leader') throw new ServiceError('ERR_RESERVED_PATH', 'use POST');
       throw new ServiceError('ERR_NOT_FOUND');
   }
+}
+
+/** POST /-/members/<id>/promote (204 once applied) and POST /-/transfer-leader?to=<id> (200 once moved). */
+async function serveControl(opts: AppOptions, path: string, query: string, reply: FastifyReply): Promise<void> {
+  const promote = PROMOTE_PATH.exec(path);
+  if (promote !== null) {
+    const nodeId = parseNodeId(promote[1]);
+    if (nodeId === null) throw new ServiceError('ERR_BAD_NODE_ID', JSON.stringify(promote[1]));
+    await confChange(opts.confChangeC, { kind: 'promote', type: ConfChangeType.AddNode, nodeId, peerUrl: '' });
+    reply.code(204).send();
+    return;
+  }
+  if (path === '/-/transfer-leader') {
+    const to = query === '' ? null : new URLSearchParams(query).get('to');
+    const target = parseNodeId(to);
+    if (target === null) throw new ServiceError('ERR_BAD_TRANSFER_TARGET', to === null ? 'no ?to=' : JSON.stringify(to));
+    const leader = await opts.node.transferLeader(target);
+    reply.code(200).send({ leader });
+    return;
+  }
+  throw new ServiceError(isKnownGetPath(path) ? 'ERR_RESERVED_PATH' : 'ERR_NOT_FOUND');
+}
+
+function isKnownGetPath(path: string): boolean {
+  return path === '/-/health' || path === '/-/ready' || path === '/-/status' || path === '/-/members';
 }
 
 function confChange(confChangeC: Chan<ConfChangeRequest>, change: MemberChange): Promise<void> {

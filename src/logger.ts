@@ -2,7 +2,8 @@
 // small adapter the Raft core expects: (msg, fields) instead of pino's (fields, msg).
 
 import pino, { type Logger } from 'pino';
-import type { LogLevel } from './config.ts';
+import pretty from 'pino-pretty';
+import type { LogFormat, LogLevel } from './config.ts';
 
 export type { Logger };
 
@@ -13,9 +14,13 @@ export interface CoreLogger {
   error(msg: string, fields?: object): void;
 }
 
-export function createLogger(level: LogLevel, nodeId: number): Logger {
+export function createLogger(level: LogLevel, nodeId: number, format: LogFormat = 'json'): Logger {
   // Synchronous writes: a fatal error is followed by process.exit, and its line must get out.
-  return pino({ level, base: { self: nodeId } }, pino.destination({ fd: 2, sync: true }));
+  const destination =
+    format === 'pretty'
+      ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: true })
+      : pino.destination({ fd: 2, sync: true });
+  return pino({ level, base: { self: nodeId } }, destination);
 }
 
 export function coreLogger(log: Logger): CoreLogger {

@@ -10,12 +10,16 @@ import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { RaftNode, type StopReason } from './node/raft-node.ts';
+import { worldWith } from './node/world.ts';
 import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
+import { readTlsFiles } from './tls-files.ts';
+import { createHttpNetwork, type TlsFiles } from './transport/index.ts';
 
 const EXIT_FATAL = 1;
 
 async function main(argv: readonly string[]): Promise<number> {
   let config: Config;
+  let tls: ListenerTls;
   try {
     const parsed = parseConfig(argv);
     if (parsed.help) {
@@ -23,21 +27,33 @@ async function main(argv: readonly string[]): Promise<number> {
       return 0;
     }
     config = parsed.config;
+    // Certificates are read once, here: a missing or unreadable file is a flag problem.
+    tls = {
+      peer: config.peerTls === null ? null : readTlsFiles(config.peerTls, 'peer-'),
+      client: config.clientTls === null ? null : readTlsFiles(config.clientTls, ''),
+    };
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     process.stderr.write(`raftexample: ${e.message} (see --help)\n`);
     return EXIT_USAGE;
   }
-  const log = createLogger(config.logLevel, config.id);
+  const log = createLogger(config.logLevel, config.id, config.logFormat);
   try {
-    return await run(config, log);
+    return await run(config, tls, log);
   } catch (e) {
     log.fatal({ err: e }, 'cannot start');
     return EXIT_FATAL;
   }
 }
 
-async function run(cfg: Config, log: Logger): Promise<number> {
+/** The TLS material of the two listeners (null: plain HTTP). */
+interface ListenerTls {
+  peer: TlsFiles | null;
+  client: TlsFiles | null;
+}
+
+async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> {
+  log.info({ id: cfg.id, cluster: cfg.peerUrls, port: cfg.port, dataDir: cfg.dataDir, join: cfg.join, pid: process.pid }, 'started');
   // Bounded by count and bytes (limits.ts): past these, senders wait or are refused.
   const proposeC = new Chan<Proposal>(proposeQueueProposalsMax, { bytesMax: proposeQueueBytesMax, sizeOf: (p) => p.data.length });
   const confChangeC = new Chan<ConfChangeRequest>(confChangeQueueChangesMax);
@@ -53,6 +69,8 @@ async function run(cfg: Config, log: Logger): Promise<number> {
     kvSnapshot: () => kvRef.kv!.snapshot(),
     kvApplied: () => kvRef.kv?.applied ?? 0,
     kvApplying: () => kvRef.kv?.isApplying ?? false,
+    // Peer TLS is a property of the HTTP network the node is given.
+    world: worldWith({ network: createHttpNetwork(tls.peer) }),
   });
   const kv = new KvStore({
     nodeId: cfg.id,
@@ -67,13 +85,16 @@ async function run(cfg: Config, log: Logger): Promise<number> {
 
   await node.listenPeers();
   node.start();
-  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes });
+  const peerScheme = tls.peer !== null ? 'https:' : 'http:';
+  const readiness = { listenersOpen: false };
+  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client, readiness });
   await listenClients(app, cfg.port);
-  log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir }, 'ready');
+  readiness.listenersOpen = true;
+  log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir, peerTls: tls.peer !== null, clientTls: tls.client !== null }, 'ready');
 
   const signalled = new Promise<StopReason>((resolve) => {
     const on = (sig: NodeJS.Signals) => {
-      log.info({ signal: sig }, 'shutting down');
+      log.info({ signal: sig }, 'stopping');
       resolve({ kind: 'stopped' });
     };
     process.once('SIGINT', on);

@@ -32,8 +32,15 @@ export interface Commit {
   done: (() => void) | null;
 }
 
-/** A membership change as the service asks for it (the URL is '' for a removal). */
+/**
+ * What a membership change means. The core's types do not say it: an AddNode makes a new
+ * voter or promotes a learner, and the apply-time refusal must know which was asked for.
+ */
+export type MemberChangeKind = 'addVoter' | 'addLearner' | 'promote' | 'remove';
+
+/** A membership change as the service asks for it (the URL is '' for a removal or a promotion). */
 export interface MemberChange {
+  kind: MemberChangeKind;
   type: ConfChangeType;
   nodeId: number;
   peerUrl: string;

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { ConfigError, parseConfig, parsePeerUrl, usage } from '../src/config.ts';
+import { readTlsFiles } from '../src/tls-files.ts';
+import { makeTestCertificates } from './tls-certs.ts';
 
 function cfg(args: string[]) {
   const r = parseConfig(args, '/data');
@@ -43,7 +48,8 @@ test('--help is reported, and usage lists every flag', () => {
   assert.deepEqual(parseConfig(['--help']), { help: true });
   for (const f of ['--id', '--cluster', '--port', '--join', '--data-dir', '--snapshot-count', '--snapshot-catchup-entries',
     '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--max-snapshots', '--max-wals', '--cluster-token',
-    '--request-timeout-ms', '--max-request-bytes', '--log-level']) {
+    '--request-timeout-ms', '--max-request-bytes', '--log-level', '--peer-cert-file', '--peer-key-file',
+    '--peer-trusted-ca-file', '--peer-client-cert-auth', '--cert-file', '--key-file', '--trusted-ca-file', '--client-cert-auth']) {
     assert.match(usage(), new RegExp(`${f}\\b`));
   }
 });
@@ -54,7 +60,19 @@ const bad: [string, string[], RegExp][] = [
   ['id not a number', ['--id', 'one'], /--id must be an integer/],
   ['URL that does not parse', ['--cluster', 'http://127.0.0.1:1,::nope'], /not a peer URL/],
   ['URL with a path', ['--cluster', 'http://127.0.0.1:1/raft'], /not a peer URL/],
-  ['https (no TLS)', ['--cluster', 'https://127.0.0.1:1'], /not a peer URL/],
+  ['https without peer TLS', ['--cluster', 'https://127.0.0.1:1'], /https:\/\/127.0.0.1:1 is HTTPS, but this node runs no peer TLS/],
+  ['http with peer TLS', ['--cluster', 'https://127.0.0.1:1,http://127.0.0.1:2', '--peer-cert-file', 'c', '--peer-key-file', 'k'],
+    /--cluster: http:\/\/127.0.0.1:2 is plain HTTP, but this node runs peer TLS/],
+  ['peer cert without key', ['--peer-cert-file', 'c'], /--peer-cert-file needs --peer-key-file/],
+  ['peer key without cert', ['--peer-key-file', 'k'], /--peer-key-file needs --peer-cert-file/],
+  ['peer CA without cert', ['--peer-trusted-ca-file', 'ca'], /--peer-trusted-ca-file needs --peer-cert-file and --peer-key-file/],
+  ['peer client-cert-auth without a CA', ['--cluster', 'https://127.0.0.1:1', '--peer-cert-file', 'c', '--peer-key-file', 'k',
+    '--peer-client-cert-auth'], /--peer-client-cert-auth needs --peer-trusted-ca-file/],
+  ['client cert without key', ['--cert-file', 'c'], /--cert-file needs --key-file/],
+  ['client key without cert', ['--key-file', 'k'], /--key-file needs --cert-file/],
+  ['client-cert-auth without cert', ['--client-cert-auth'], /--client-cert-auth needs --cert-file and --key-file/],
+  ['client-cert-auth without a CA', ['--cert-file', 'c', '--key-file', 'k', '--client-cert-auth'], /--client-cert-auth needs --trusted-ca-file/],
+  ['empty cert path', ['--cert-file=', '--key-file', 'k'], /--cert-file must not be empty/],
   ['empty URL in the list', ['--cluster', 'http://127.0.0.1:1,'], /comma-separated/],
   ['duplicate URL', ['--cluster', 'http://127.0.0.1:1,http://127.0.0.1:1'], /twice/],
   ['election shorter than 5 heartbeats', ['--election-ticks', '4'], /at least 5x/],
@@ -85,4 +103,48 @@ test('peer URLs are normalised', () => {
   assert.equal(parsePeerUrl('http://[::1]:42379'), 'http://[::1]:42379');
   assert.equal(parsePeerUrl('ftp://x:1'), null);
   assert.equal(parsePeerUrl('127.0.0.1:1'), null);
+});
+
+test('a peer URL with control characters or spaces in it is refused, though the URL parser would drop them', () => {
+  for (const s of ['\u0000http://127.0.0.1:1', 'http://127.0.0.1:1\u0000', 'http://127.0.\t0.1:1', 'http://127.0.0.1 :1', 'http://127.0.0.1:1\n']) {
+    assert.equal(parsePeerUrl(s), null, JSON.stringify(s));
+  }
+  assert.equal(parsePeerUrl('http://127.0.0.1:1'), 'http://127.0.0.1:1');
+});
+
+test('https peer URLs are normalised too, and a TLS node keeps them', () => {
+  assert.equal(parsePeerUrl('https://127.0.0.1:42379/'), 'https://127.0.0.1:42379');
+  assert.equal(parsePeerUrl('https://node-1.example:443'), 'https://node-1.example');
+  const c = cfg(['--cluster', 'https://127.0.0.1:12379,https://127.0.0.1:22379', '--peer-cert-file', 'p.crt', '--peer-key-file', 'p.key',
+    '--peer-trusted-ca-file', 'ca.crt', '--peer-client-cert-auth', '--cert-file', 'c.crt', '--key-file', 'c.key']);
+  assert.deepEqual(c.peerUrls, ['https://127.0.0.1:12379', 'https://127.0.0.1:22379']);
+  assert.deepEqual(c.peerTls, { certFile: 'p.crt', keyFile: 'p.key', trustedCaFile: 'ca.crt', clientCertAuth: true });
+  assert.deepEqual(c.clientTls, { certFile: 'c.crt', keyFile: 'c.key', trustedCaFile: null, clientCertAuth: false });
+  assert.equal(cfg([]).peerTls, null);
+  assert.equal(cfg([]).clientTls, null);
+});
+
+test('TLS files are read at start: a missing, non-PEM or mismatched file is one line naming the flag, never the key', async (t) => {
+  const certs = await makeTestCertificates();
+  t.after(() => rm(certs.dir, { recursive: true, force: true }));
+  const files = readTlsFiles({ certFile: certs.nodeCert, keyFile: certs.nodeKey, trustedCaFile: certs.caCert, clientCertAuth: true }, 'peer-');
+  assert.match(files.cert.toString(), /BEGIN CERTIFICATE/);
+  assert.equal(files.clientCertAuth, true);
+  const dir = await mkdtemp(join(tmpdir(), 'raftexample-tlsfiles-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'garbage.pem'), 'not a certificate');
+  const cases: [paths: Parameters<typeof readTlsFiles>[0], re: RegExp][] = [
+    [{ certFile: join(dir, 'none.crt'), keyFile: certs.nodeKey, trustedCaFile: null, clientCertAuth: false }, /^--cert-file .*none\.crt: cannot read it \(ENOENT\)$/],
+    [{ certFile: certs.nodeCert, keyFile: dir, trustedCaFile: null, clientCertAuth: false }, /^--key-file .*: cannot read it \(EISDIR\)$/],
+    [{ certFile: certs.nodeCert, keyFile: certs.nodeKey, trustedCaFile: join(dir, 'garbage.pem'), clientCertAuth: false }, /^--trusted-ca-file .*garbage\.pem: not a PEM file$/],
+    [{ certFile: certs.nodeCert, keyFile: certs.clientKey, trustedCaFile: null, clientCertAuth: false }, /^--cert-file, --key-file, --trusted-ca-file: not usable for TLS \(.*\)$/],
+  ];
+  for (const [paths, re] of cases) {
+    assert.throws(() => readTlsFiles(paths, ''), (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, re);
+      assert.ok(!e.message.includes('\n') && !e.message.includes('PRIVATE KEY'), e.message);
+      return true;
+    });
+  }
 });

@@ -23,6 +23,7 @@ import { PeerClient, PeerTransport, buildPeerApp, peerHeaders } from '../src/tra
 import { snapshotChunks, type PostOutcome } from '../src/transport/peer.ts';
 import { until } from './e2e/cluster.ts';
 import { LEADER_ID, twoMemberSetup } from './node/fake-leader.ts';
+import { fakeNodeInfo } from './fake-node-info.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal } from '../src/queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from '../src/node/snapshot-data.ts';
 
@@ -94,15 +95,9 @@ test('a WAL batch of several entries at the max is written as records within the
 });
 
 test('a peer message with an entry at the max fits a batch, the receiver takes it; batches of them are split', async (t) => {
-  const app = buildPeerApp({
-    identity: { clusterId: 'c', localId: 2, isRemoved: () => false },
-    deliver: (msgs) => delivered.push(...msgs),
-    cluster: () => ({ clusterId: 'c', members: [] }),
-    maxBatchBytes: limits.peerBodyBytesMax,
-    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
-  });
-  t.after(() => app.close());
   const delivered: Message[] = [];
+  const app = receiverAtTheLimits(delivered);
+  t.after(() => app.close());
   const bodies: Uint8Array[] = [];
   const client = new PeerClient({
     id: 2, url: 'http://unused', fromId: 1, clusterId: 'c',
@@ -171,15 +166,9 @@ test('the largest PUT with a member table at the max goes through a snapshot fil
   const loaded = await ss.loadNewestAvailable([{ index: 1, term: 3 }]);
   assert.ok(loaded, 'the snapshot file loads back');
 
-  const app = buildPeerApp({
-    identity: { clusterId: 'c', localId: 2, isRemoved: () => false },
-    deliver: (msgs) => delivered.push(...msgs),
-    cluster: () => ({ clusterId: 'c', members: [] }),
-    maxBatchBytes: limits.peerBodyBytesMax,
-    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
-  });
-  t.after(() => app.close());
   const delivered: Message[] = [];
+  const app = receiverAtTheLimits(delivered);
+  t.after(() => app.close());
   const body = Buffer.concat(snapshotChunks(msg(MessageType.MsgSnap, { snapshot: loaded })));
   const res = await app.inject({ method: 'POST', url: '/raft/snapshot', headers: peerHeaders('c', 1, 2), payload: body });
   assert.equal(res.statusCode, 204, res.body);
@@ -216,7 +205,8 @@ test('a peer URL at the max: accepted, through a conf change and a member table;
     kv: { put: async () => {}, get: async () => undefined },
     confChangeC,
     maxRequestBytes: limits.requestBytesDefault,
-    node: { status: () => ({ id: 1, leader: 1, term: 1, commit: 1, applied: 1, raftState: 'StateLeader' }), members: () => [], unhealthyReason: () => null },
+    node: fakeNodeInfo(),
+    readiness: { listenersOpen: true },
   });
   const res = await app.inject({ method: 'POST', url: '/4', payload: urlOfBytes(2459) });
   assert.equal(res.statusCode, 400);
@@ -275,7 +265,7 @@ async function followerOfFakeLeader(t: TestContext, opts: { refuseMessages?: boo
   const { leader, start } = await twoMemberSetup(t, { requestTimeoutMs: 60_000 });
   const n = await start();
   leader.lead(2, () => 2, 20);
-  await until('node 2 follows the fake leader', async () => (n.node.status().leader === LEADER_ID ? true : undefined));
+  await until('node 2 follows the fake leader', async () => ((await n.node.status()).leader === LEADER_ID ? true : undefined));
   if (opts.refuseMessages === true) leader.messagesStatus = 412;
   return { proposeC: n.proposeC, received: leader.received };
 }
@@ -370,3 +360,14 @@ test('a Chan with a byte budget is full by bytes as well as by count, keeps orde
   assert.ok(c.trySend(new Uint8Array(50)), 'an empty queue takes a value over the budget');
   assert.equal(c.bytes, 50);
 });
+
+/** Member 2's peer routes with the service's body limits, collecting what they deliver. */
+function receiverAtTheLimits(delivered: Message[]) {
+  return buildPeerApp({
+    identity: { clusterId: 'c', localId: 2, isRemoved: () => false },
+    deliver: (msgs) => delivered.push(...msgs),
+    cluster: () => ({ clusterId: 'c', members: [] }),
+    maxBatchBytes: limits.peerBodyBytesMax,
+    maxSnapshotBytes: limits.peerSnapshotBodyBytesMax,
+  });
+}

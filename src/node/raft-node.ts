@@ -24,7 +24,7 @@ import {
   raftPendingReadsMax,
   raftUncommittedBytesMax,
 } from '../limits.ts';
-import { Membership, decodeConfChangeContext, encodeConfChangeContext } from './membership.ts';
+import { Membership, decodeConfChangeContext, encodeConfChangeContext, learnerNotReadyReason } from './membership.ts';
 import {
   ConfChangeType,
   EntryType,
@@ -42,9 +42,11 @@ import {
   type Ready,
   type Snapshot,
 } from '../raft/index.ts';
+import { newMessage } from '../raft/util.ts';
 import { createNew, recover, type Recovered } from './recovery.ts';
 import { Snapshotter, Wal } from '../storage/index.ts';
 import { PeerTransport, createPeerService, type PeerListener } from '../transport/index.ts';
+import { parseNodeId } from '../transport/headers.ts';
 import { sleep, type TimerHandle } from '../world.ts';
 import { realWorld, type NodeWorld } from './world.ts';
 import { ConfChangeWaiters } from './conf-change-waiters.ts';
@@ -54,7 +56,7 @@ import { planReady } from './ready-plan.ts';
 import type { NodeObserver, NodePlantedBugs } from './observer.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
-import type { Member, NodeInfo, NodeStatus } from './status.ts';
+import type { FollowerProgress, MemberWithRole, NodeInfo, NodeStatus } from './status.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
 
@@ -79,6 +81,10 @@ export interface RaftNodeOptions {
 }
 
 const MAX_TICKS_PER_TURN = 2;
+/** How long /-/health waits for the applied index to reach the commit index it saw (bounded). */
+const HEALTH_APPLY_WAIT_MS = 1000;
+/** How often a waiting health check or leader transfer looks again, at most. */
+const POLL_INTERVAL_MS_MAX = 20;
 /** At most one line per this many ms about dropped peer messages, and about dropped forwarded proposals. */
 const DROPPED_LOG_INTERVAL_MS = 5000;
 
@@ -120,6 +126,12 @@ export class RaftNode implements NodeInfo {
   /** Peer messages refused (malformed, local-only types, ...), and when we last said so. */
   private droppedPeerMessages = 0;
   private lastDroppedLog = 0;
+  /** When a message from each peer last arrived (world clock, ms): for status and promotion. */
+  private readonly lastHeardMs = new Map<number, number>();
+  /** Peers the transport could not reach since we last heard from them (for the "unreachable" / "back" lines). */
+  private readonly unreachablePeers = new Set<number>();
+  /** The initial members' AddNode entries, if this process bootstrapped the cluster (committed by fiat). */
+  private bootstrapEntries = 0;
   /** We applied our own removal as a voter and wait for a remaining voter to confirm it (see leave). */
   private leaving = false;
 
@@ -193,6 +205,7 @@ export class RaftNode implements NodeInfo {
       plantedBugs: this.bugs.core,
     });
     if (rec.bootstrap) {
+      this.bootstrapEntries = this.cfg.peerUrls.length;
       this.raft.bootstrap(this.cfg.peerUrls.map((url, i) => ({ id: i + 1, context: Buffer.from(url, 'utf8') })));
     }
 
@@ -205,13 +218,17 @@ export class RaftNode implements NodeInfo {
       network: this.world.network,
       clock: this.world.clock,
       events: {
-        unreachable: (id) => this.inbox.push((inbox) => inbox.unreachable.add(id)),
+        unreachable: (id) => {
+          if (!this.unreachablePeers.has(id)) {
+            this.unreachablePeers.add(id);
+            this.log.warn({ peer: id, term: this.term }, 'peer unreachable');
+          }
+          this.inbox.push((inbox) => inbox.unreachable.add(id));
+        },
         snapshotStatus: (id, ok) => this.inbox.push((inbox) => inbox.snapshotStatus.push({ id, ok })),
         removed: (id) => this.onPeerSaysRemoved(id),
         rejected: (id, status) => this.logRejected(id, status),
-        received: (msgs) => this.inbox.push((inbox) => {
-          for (const m of msgs) inbox.msgs.push(m);
-        }),
+        received: (msgs) => this.receive(msgs),
         dropped: (msgs) => this.failDroppedProposals(msgs),
       },
     });
@@ -231,9 +248,7 @@ export class RaftNode implements NodeInfo {
   async listenPeers(): Promise<void> {
     const service = createPeerService({
       identity: { clusterId: this.clusterId, localId: this.id, isRemoved: (id) => this.membership.removed.has(id) },
-      deliver: (msgs) => this.inbox.push((inbox) => {
-        for (const m of msgs) inbox.msgs.push(m);
-      }),
+      deliver: (msgs) => this.receive(msgs),
       cluster: () => ({ clusterId: this.clusterId, members: this.membership.list() }),
       hold: (from, respond) => {
         if (this.stopRequested !== null) respond(null);
@@ -303,28 +318,109 @@ export class RaftNode implements NodeInfo {
 
   // ---- NodeInfo (for /-/ paths) ----
 
-  status(): NodeStatus {
-    return {
+  async status(): Promise<NodeStatus> {
+    const [walBytes, snapshotBytes] = await Promise.all([this.wal.diskBytes(), this.snapshotter.diskBytes()]);
+    const status: NodeStatus = {
       id: this.id,
       leader: this.leader,
       term: this.term,
       commit: this.commit,
       applied: this.o.kvApplied(),
       raftState: STATE_NAMES[this.raftState],
+      snapshotIndex: this.snapshotIndex,
+      walBytes,
+      snapshotBytes,
+      members: this.members(),
     };
+    const progress = this.followerProgress();
+    if (progress !== null) status.progress = progress;
+    return status;
   }
 
-  members(): Member[] {
-    return this.membership.list();
+  members(): MemberWithRole[] {
+    return this.membership.withRoles(this.confState);
   }
 
-  unhealthyReason(): string | null {
+  async unhealthyReason(): Promise<string | null> {
+    const reason = this.unhealthyNow();
+    if (reason !== null) return reason;
+    // Under load applied trails commit by a moment: wait for what was committed when asked.
+    const commit = this.commit;
+    const deadline = this.world.clock.now() + HEALTH_APPLY_WAIT_MS;
+    while (this.o.kvApplied() < commit) {
+      if (this.world.clock.now() >= deadline) return `applied index ${this.o.kvApplied()} behind commit index ${commit}`;
+      await sleep(this.world.timers, Math.min(this.cfg.tickMs, POLL_INTERVAL_MS_MAX));
+    }
+    return this.unhealthyNow();
+  }
+
+  notReadyReason(): string | null {
+    if (this.stopRequested !== null) return 'stopping';
+    if (!this.running) return 'not started';
+    return null;
+  }
+
+  async transferLeader(to: number): Promise<number> {
+    if (this.stopRequested !== null) throw new ServiceError('ERR_STOPPING');
+    if (this.confState.learners.includes(to)) throw new ServiceError('ERR_TRANSFER_TO_LEARNER');
+    if (!this.confState.voters.includes(to)) throw new ServiceError('ERR_BAD_TRANSFER_TARGET', `no voter ${to}`);
+    const from = this.leader;
+    if (from === 0) throw new ServiceError('ERR_NO_LEADER');
+    if (from === to) return to;
+    this.log.info({ from, to, term: this.term }, 'leader transfer requested');
+    this.inbox.push((inbox) => (inbox.transferTo = to));
+    const now = () => this.world.clock.now();
+    const deadline = now() + this.cfg.requestTimeoutMs;
+    // The core gives a transfer one election timeout; ask again until ours runs out.
+    const electionMs = this.cfg.electionTicks * this.cfg.tickMs;
+    let askAgainAt = now() + electionMs;
+    while (this.leader !== to) {
+      if (this.stopRequested !== null) throw new ServiceError('ERR_STOPPING_IN_FLIGHT');
+      if (this.leader !== 0 && this.leader !== from) throw new ServiceError('ERR_TRANSFER_REFUSED', `member ${this.leader} became leader instead`);
+      if (now() >= deadline) throw new ServiceError('ERR_TRANSFER_TIMEOUT');
+      if (now() >= askAgainAt && this.leader !== 0) {
+        this.inbox.push((inbox) => (inbox.transferTo = to));
+        askAgainAt = now() + electionMs;
+      }
+      await sleep(this.world.timers, Math.min(this.cfg.tickMs, POLL_INTERVAL_MS_MAX));
+    }
+    return to;
+  }
+
+  private unhealthyNow(): string | null {
     if (this.stopRequested !== null) return 'stopping';
     if (this.leaving) return 'removed from the cluster; waiting for a remaining voter to confirm';
     if (!this.running) return 'not started';
     if (this.leader === 0) return 'no leader';
     if (!this.o.kvApplying()) return 'not applying';
     return null;
+  }
+
+  /** On the leader, each other member's progress (the core's) and when we last heard from it; else null. */
+  private followerProgress(): FollowerProgress[] | null {
+    if (this.raftState !== StateType.Leader) return null;
+    const progress = this.raft.status().progress;
+    if (progress === null) return null;
+    const now = this.world.clock.now();
+    const out: FollowerProgress[] = [];
+    for (const [id, p] of [...progress].sort((a, b) => a[0] - b[0])) {
+      if (id === this.id) continue;
+      const heard = this.lastHeardMs.get(id);
+      out.push({ id, match: p.match, next: p.next, state: p.state, msSinceHeard: heard === undefined ? null : now - heard });
+    }
+    return out;
+  }
+
+  /** Peer messages arrived (a request, or replies held for us): step them in the next turn. */
+  private receive(msgs: Message[]): void {
+    const now = this.world.clock.now();
+    for (const m of msgs) {
+      this.lastHeardMs.set(m.from, now);
+      if (this.unreachablePeers.delete(m.from)) this.log.info({ peer: m.from, term: this.term }, 'peer reachable again');
+    }
+    this.inbox.push((inbox) => {
+      for (const m of msgs) inbox.msgs.push(m);
+    });
   }
 
   // ---- the Ready loop ----
@@ -353,11 +449,11 @@ export class RaftNode implements NodeInfo {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
-    if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     if (rd.hardState !== null) {
       this.term = rd.hardState.term;
       this.commit = rd.hardState.commit;
     }
+    if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
     const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, this.storage.lastIndex());
     if (this.bugs.ackBeforeFsync === true) plan.sendEarly.push(...plan.sendAfterPersist.splice(0));
@@ -421,11 +517,12 @@ export class RaftNode implements NodeInfo {
       this.log.error({ index: e.index, err: (err as Error).message }, 'skipping undecodable conf change entry');
       return;
     }
-    const { requestId, peerUrl: url } = decodeConfChangeContext(cc.context);
-    const change: MemberChange = { type: cc.type, nodeId: cc.nodeId, peerUrl: url };
+    const { requestId, kind, peerUrl: url } = decodeConfChangeContext(cc.context, cc.type);
+    const change: MemberChange = { kind, type: cc.type, nodeId: cc.nodeId, peerUrl: url };
     // Decided on replicated state, so every node refuses the same entries: a change that was
     // valid when proposed may not be by the time it applies (two requests for the same id).
-    const refusal = this.membership.refusal(change, this.confState);
+    // The entries of a bootstrap this process made are in the core's configuration already.
+    const refusal = e.index <= this.bootstrapEntries ? null : this.membership.refusal(change, this.confState);
     if (refusal !== null) {
       this.log.warn({ member: cc.nodeId, type: cc.type, index: e.index, refusal }, 'membership change refused at apply');
       if (requestId !== null) this.confChanges.settle(requestId, new ServiceError(refusal));
@@ -433,20 +530,23 @@ export class RaftNode implements NodeInfo {
     }
     const wasVoter = this.confState.voters.includes(this.id);
     this.confState = this.raft.applyConfChange(cc);
-    switch (cc.type) {
-      case ConfChangeType.AddNode:
-      case ConfChangeType.AddLearnerNode:
+    switch (kind) {
+      case 'promote':
+        this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'learner promoted to voter');
+        break;
+      case 'addVoter':
+      case 'addLearner':
         if (url.length > 0) {
           this.membership.add(cc.nodeId, url);
           this.transport.addPeer(cc.nodeId, url);
         }
-        this.log.info({ member: cc.nodeId, url, index: e.index }, 'member added');
+        this.log.info({ member: cc.nodeId, url, role: kind === 'addLearner' ? 'learner' : 'voter', index: e.index, term: this.term }, 'member added');
         this.snapshotForMembership = this.bugs.skipSnapshotAfterAddNode !== true;
         break;
-      case ConfChangeType.RemoveNode:
+      case 'remove':
         this.membership.remove(cc.nodeId);
         this.transport.removePeer(cc.nodeId);
-        this.log.info({ member: cc.nodeId, index: e.index }, 'member removed');
+        this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'member removed');
         break;
     }
     // First: a DELETE of this very node, sent to it, still gets its 204.
@@ -520,7 +620,7 @@ export class RaftNode implements NodeInfo {
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.releaseTo(index);
     this.snapshotIndex = index;
-    this.log.info({ index, compactedTo: compactTo, bytes: data.length }, force ? 'snapshot after membership change' : 'snapshot taken');
+    this.log.info({ index, compactedTo: compactTo, bytes: data.length, term: this.term }, force ? 'snapshot after membership change' : 'snapshot taken');
   }
 
   /** A snapshot at `index` is durable and marked: old WAL segments and snapshot files may go. */
@@ -554,7 +654,7 @@ export class RaftNode implements NodeInfo {
       this.sweepDeadlines();
     }
     if (inbox.transferTo !== 0) {
-      this.raft.transferLeader(inbox.transferTo);
+      this.startTransfer(inbox.transferTo);
       inbox.transferTo = 0;
     }
     if (inbox.confChanges.length > 0) {
@@ -576,6 +676,17 @@ export class RaftNode implements NodeInfo {
    * and drop it. Any other error is a bug of ours and stops the node.
    */
   private stepPeerMessage(m: Message): void {
+    // Only members speak: a message from an id we do not know (a stranger with the cluster id,
+    // or a member added by an entry we have not applied yet) is dropped, as a lost one would be,
+    // so no outsider can move our term or leadership.
+    if (!this.membership.urls.has(m.from) && !this.confState.voters.includes(m.from) && !this.confState.learners.includes(m.from)) {
+      return this.dropPeerMessage(m, 'not a member');
+    }
+    if (m.type === MessageType.MsgTransferLeader) {
+      const asked = this.transferAskedByPeer(m);
+      if (asked === null) return;
+      m = asked;
+    }
     try {
       this.raft.step(m);
     } catch (e) {
@@ -584,6 +695,33 @@ export class RaftNode implements NodeInfo {
       if (e.code === RaftErrorCode.StepPeerNotFound) this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
       else this.dropPeerMessage(m, `${e.code}: ${e.message}`);
     }
+  }
+
+  /**
+   * A follower asks the leader for a transfer itself. The core's own forward names the
+   * transferee in `from`, which the peer server refuses (a message's `from` must be its
+   * sender); so the transferee travels in the context, and the leader puts it back in `from`.
+   */
+  private startTransfer(to: number): void {
+    if (this.raftState === StateType.Leader || this.leader === 0) {
+      this.raft.transferLeader(to);
+      return;
+    }
+    const context = Buffer.from(String(to), 'utf8');
+    this.send([{ ...TRANSFER_REQUEST, term: this.term, from: this.id, to: this.leader, context }]);
+  }
+
+  /** A peer's transfer request as the core takes it (transferee in `from`), or null to drop it. */
+  private transferAskedByPeer(m: Message): Message | null {
+    // Not the leader (any more): the asker asks again (see transferLeader); the core's forward
+    // would name the transferee as sender, which peers refuse.
+    if (this.raftState !== StateType.Leader) return null;
+    const transferee = parseNodeId(utf8.decode(m.context));
+    if (transferee === null) {
+      this.dropPeerMessage(m, 'transfer request without a transferee');
+      return null;
+    }
+    return { ...m, from: transferee, context: new Uint8Array(0) };
   }
 
   private dropPeerMessage(m: Message, why: string): void {
@@ -656,14 +794,39 @@ export class RaftNode implements NodeInfo {
       r.reject(new ServiceError(refusal));
       return;
     }
+    if (r.change.kind === 'promote') {
+      const notReady = this.promotionRefusal(r.change.nodeId);
+      if (notReady !== null) {
+        r.reject(notReady);
+        return;
+      }
+    }
     const requestId = this.confChanges.nextRequestId();
-    const { type, nodeId, peerUrl } = r.change;
+    const { kind, type, nodeId, peerUrl } = r.change;
     try {
-      this.raft.proposeConfChange({ type, nodeId, context: encodeConfChangeContext(requestId, peerUrl) });
+      this.raft.proposeConfChange({ type, nodeId, context: encodeConfChangeContext(requestId, kind, peerUrl) });
       this.confChanges.add(r, requestId, deadline);
     } catch (e) {
       r.reject(this.dropped(e));
     }
+  }
+
+  /**
+   * Only the leader knows how far a learner is, so only the leader proposes a promotion: a
+   * follower answers 503 naming the leader (a client moves on to the next endpoint).
+   */
+  private promotionRefusal(id: number): ServiceError | null {
+    if (this.leader === 0) return new ServiceError('ERR_NO_LEADER');
+    if (this.raftState !== StateType.Leader) return new ServiceError('ERR_NOT_LEADER', `the leader is member ${this.leader}`);
+    const core = this.raft.status();
+    const heard = this.lastHeardMs.get(id);
+    const why = learnerNotReadyReason({
+      progress: core.progress?.get(id) ?? null,
+      leaderCommit: core.commit,
+      msSinceHeard: heard === undefined ? null : this.world.clock.now() - heard,
+      electionTimeoutMs: this.cfg.electionTicks * this.cfg.tickMs,
+    });
+    return why === null ? null : new ServiceError('ERR_LEARNER_NOT_READY', why);
   }
 
   private requestRead(r: ReadRequest): void {
@@ -683,6 +846,7 @@ export class RaftNode implements NodeInfo {
 
   private onSoftState(lead: number, state: StateType): void {
     const changed = lead !== this.leader;
+    if (state !== this.raftState) this.log.info({ term: this.term, leader: lead }, `became ${ROLE_NAMES[state]}`);
     this.leader = lead;
     this.raftState = state;
     if (!changed) return;
@@ -729,6 +893,18 @@ export class RaftNode implements NodeInfo {
     this.log.error({ peer: id, status }, 'peer refused our messages: cluster id or member id mismatch');
   }
 }
+
+/** The fields of a follower's transfer request other than from, to and the transferee. */
+const TRANSFER_REQUEST: Message = newMessage({ type: MessageType.MsgTransferLeader });
+const utf8 = new TextDecoder();
+
+/** For the lifecycle lines: "became leader", "became candidate", ... */
+const ROLE_NAMES: Record<StateType, string> = {
+  [StateType.Follower]: 'follower',
+  [StateType.Candidate]: 'candidate',
+  [StateType.Leader]: 'leader',
+  [StateType.PreCandidate]: 'pre-candidate',
+};
 
 const STATE_NAMES: Record<StateType, string> = {
   [StateType.Follower]: 'StateFollower',

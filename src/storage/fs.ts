@@ -2,7 +2,7 @@
 // tests can inject failures (a failing fsync, a short write), plus durable-write helpers.
 
 import * as fsp from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 
 export interface StorageFileHandle {
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
@@ -42,6 +42,35 @@ export interface StorageLogger {
 const noop = () => {};
 export const silentLogger: StorageLogger = { info: noop, warn: noop, error: noop };
 
+/**
+ * Total bytes of the files in `dir`, by opening each through `fs` and asking its size (the
+ * seam has no stat of a path): for status, never on a hot path. A file that goes away
+ * meanwhile (a purge) counts 0; a missing directory is 0 bytes.
+ */
+export async function dirBytes(fs: StorageFs, dir: string): Promise<number> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return 0;
+    throw e;
+  }
+  let total = 0;
+  for (const name of names) {
+    try {
+      const fh = await fs.open(join(dir, name), 'r');
+      try {
+        total += (await fh.stat()).size;
+      } finally {
+        await fh.close();
+      }
+    } catch (e) {
+      if (!isErrno(e, 'ENOENT') && !isErrno(e, 'EISDIR')) throw e;
+    }
+  }
+  return total;
+}
+
 export function isErrno(e: unknown, code: string): boolean {
   return typeof e === 'object' && e !== null && (e as { code?: unknown }).code === code;
 }
@@ -75,17 +104,30 @@ export async function syncDir(fs: StorageFs, dir: string): Promise<void> {
 }
 
 /**
- * mkdir -p, durably: the parent of every directory it creates is fsynced (top down), so a
- * power cut cannot take a new directory, or the path leading to it, away.
+ * Create `dir` and any missing parents so that a crash cannot lose them: each new level's
+ * entry is made durable by syncing the directory it was created in.
  */
 export async function mkdirDurably(fs: StorageFs, dir: string): Promise<void> {
-  const first = await fs.mkdir(dir, { recursive: true });
-  const parents: string[] = [];
-  for (let d = dirname(dir); ; d = dirname(d)) {
-    parents.push(d);
-    if (typeof first !== 'string' || d === dirname(first) || d === dirname(d)) break;
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (await exists(fs, d)) break;
+    missing.unshift(d);
+    if (dirname(d) === d) break;
   }
-  for (const p of parents.reverse()) await syncDir(fs, p);
+  for (const d of missing) {
+    await fs.mkdir(d, { recursive: true });
+    await syncDir(fs, dirname(d));
+  }
+}
+
+async function exists(fs: StorageFs, dir: string): Promise<boolean> {
+  try {
+    await fs.readdir(dir);
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'ENOENT')) return false;
+    throw e;
+  }
 }
 
 /** Write a whole file durably: temporary name, fsync, rename, fsync the directory. */

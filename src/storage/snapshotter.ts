@@ -13,22 +13,23 @@
 // and never removes the newest snapshot the WAL vouches for.
 
 import { crc32 } from 'node:zlib';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { Snapshot } from '../raftpb/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../raftpb/index.ts';
 import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
 import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
+  dirBytes,
   isErrno,
   nodeFs,
   readFileBounded,
   removeTempFiles,
-  mkdirDurably,
   syncDir,
   silentLogger,
   writeFileDurably,
   type StorageFs,
   type StorageLogger,
+  mkdirDurably,
 } from './fs.ts';
 import type { SnapshotMarker } from './segment.ts';
 
@@ -129,6 +130,11 @@ export class Snapshotter {
     const name = snapshotFileName(s.metadata.term, s.metadata.index);
     await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s));
     this.logger.info({ file: name, index: s.metadata.index, term: s.metadata.term, bytes: s.data.length }, 'saved snapshot');
+  }
+
+  /** Bytes of the snapshot directory on disk, for status. */
+  diskBytes(): Promise<number> {
+    return dirBytes(this.fs, this.dir);
   }
 
   /**

@@ -7,18 +7,19 @@ import type { Entry, HardState } from '../raftpb/types.ts';
 import { BinaryWriter, entryEncodedBytes } from '../raftpb/index.ts';
 import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
+  dirBytes,
   isErrno,
   nodeFs,
   readAll,
   removeTempFiles,
   silentLogger,
-  mkdirDurably,
   syncDir,
   writeAll,
   writeFileDurably,
   type StorageFileHandle,
   type StorageFs,
   type StorageLogger,
+  mkdirDurably,
 } from './fs.ts';
 import { DirLock } from './lock.ts';
 import { beginRecord, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
@@ -450,6 +451,11 @@ export class Wal {
     s.lastCrc = crc;
     this.opts.logger.info({ file: seg.path }, 'cut WAL segment');
     await this.purge();
+  }
+
+  /** Bytes of the WAL directory on disk (segments, lock, set-aside files), for status. */
+  diskBytes(): Promise<number> {
+    return dirBytes(this.opts.fs, this.dir);
   }
 
   /** Remove the oldest segments that hold nothing after the released index, keeping maxWals of them. */

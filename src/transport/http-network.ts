@@ -1,5 +1,6 @@
 // The real peer network: undici out (one keep-alive pool per peer URL), fastify in (the
-// PeerService's routes, each body bounded before it is read whole).
+// PeerService's routes, each body bounded before it is read whole); over TLS when built with
+// the node's peer certificates (createHttpNetwork), plain HTTP otherwise (httpNetwork).
 
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
@@ -8,25 +9,36 @@ import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } 
 import type { PeerConnection, PeerNetwork, PeerRequest, PeerResponse, PeerService, PeerTimeouts } from './network.ts';
 import { createPeerService, errorResponse, type PeerServerOptions } from './server.ts';
 import { PeerError } from './errors.ts';
+import { tlsClientOptions, tlsServerOptions, type TlsFiles } from './tls.ts';
 
 const EMPTY = new Uint8Array(0);
 
-export const httpNetwork: PeerNetwork = {
-  connect: (url, timeouts) => connectPool(url, timeouts),
-  listen: async (url, service) => {
-    const u = new URL(url);
-    const app = httpPeerApp(service);
-    await app.listen({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 80) });
-    return { close: () => app.close() };
-  },
-};
+/**
+ * The peer network over HTTPS with `tls` (mutual TLS when tls.clientCertAuth), or plain HTTP
+ * when null. A peer whose certificate does not chain to the trusted CA fails the handshake:
+ * its requests answer status 0 here, and its connections are dropped before any route runs.
+ */
+export function createHttpNetwork(tls: TlsFiles | null): PeerNetwork {
+  return {
+    connect: (url, timeouts) => connectPool(url, timeouts, tls),
+    listen: async (url, service) => {
+      const u = new URL(url);
+      const app = httpPeerApp(service, tls);
+      await app.listen({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || (u.protocol === 'https:' ? 443 : 80)) });
+      return { close: () => app.close() };
+    },
+  };
+}
 
-/** One undici Pool per peer; network errors and timeouts answer status 0. */
-function connectPool(url: string, o: PeerTimeouts): PeerConnection {
+/** The plain-HTTP peer network (no TLS): the default of the real world. */
+export const httpNetwork: PeerNetwork = createHttpNetwork(null);
+
+/** One undici Pool per peer; network errors, timeouts and failed handshakes answer status 0. */
+function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerConnection {
   const pool = new Pool(url, {
     connections: 2, // one for messages, one free for a snapshot
     pipelining: 1,
-    connect: { timeout: o.connectTimeoutMs },
+    connect: { timeout: o.connectTimeoutMs, ...(tls !== null ? tlsClientOptions(tls) : {}) },
     keepAliveTimeout: 30_000,
   });
   // dispatch with a bare handler, not request(): no response stream to build and drain for
@@ -64,9 +76,11 @@ function connectPool(url: string, o: PeerTimeouts): PeerConnection {
   return { request, close: () => pool.destroy() };
 }
 
-/** A fastify app serving `service` (not listening: tests drive it with inject()). */
-export function httpPeerApp(service: PeerService): FastifyInstance {
-  const app = Fastify({ logger: false, bodyLimit: service.bodyBytesMax(PATH_MESSAGES), exposeHeadRoutes: false });
+/** A fastify app serving `service`, over TLS when `tls` is given (not listening: tests drive it with inject()). */
+export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null): FastifyInstance {
+  const base = { logger: false, bodyLimit: service.bodyBytesMax(PATH_MESSAGES), exposeHeadRoutes: false } as const;
+  // Typed as the plain-HTTP instance: the routes and hooks used here are the same on both.
+  const app = (tls === null ? Fastify(base) : Fastify({ ...base, https: tlsServerOptions(tls) })) as unknown as FastifyInstance;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   const send = (reply: FastifyReply, path: string, answer: PeerResponse) => {

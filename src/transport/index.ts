@@ -5,7 +5,8 @@
 export { PeerTransport, type TransportOptions } from './transport.ts';
 export { PeerClient, DEFAULT_PEER_LIMITS, type PeerEvents, type PeerLimits, type PostFn } from './peer.ts';
 export { createPeerService, type ClusterInfo, type PeerServerOptions } from './server.ts';
-export { buildPeerApp, httpNetwork, httpPeerApp } from './http-network.ts';
+export { buildPeerApp, createHttpNetwork, httpNetwork, httpPeerApp } from './http-network.ts';
+export { tlsClientOptions, tlsServerOptions, type TlsFiles } from './tls.ts';
 export type * from './network.ts';
 export { PeerError, PeerErrorTable, type PeerErrorCode } from './errors.ts';
 export { coalesceMessages } from './coalesce.ts';

@@ -13,7 +13,7 @@ import { Chan } from '../../src/chan.ts';
 import { decodeMessages, encodeMessages } from '../../src/raftpb/index.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
 import { newMessage } from '../../src/raft/util.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
@@ -118,7 +118,7 @@ export interface NodeUnderTest {
 }
 
 /** Member 2 of the two-member cluster [fake leader, this node], in a data dir of its own. */
-export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: number } = {}) {
+export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: number; log?: Logger } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'fake-leader-'));
   const stops: (() => Promise<void>)[] = [];
   // One hook, in this order: node-test runs hooks first-registered first, and the dir must
@@ -146,7 +146,7 @@ export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: 
     const commitC = new Chan<Commit>(16);
     const ref: { kv: KvStore | null } = { kv: null };
     const node = await RaftNode.open({
-      config, log: createLogger('silent', NODE_ID), proposeC, confChangeC, commitC,
+      config, log: opts.log ?? createLogger('silent', NODE_ID), proposeC, confChangeC, commitC,
       kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
     });
     const kv = (ref.kv = new KvStore({

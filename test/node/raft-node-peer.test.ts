@@ -3,6 +3,7 @@
 // a read answered for another incarnation, a conf change answered by someone else's entry,
 // a conf change that is no longer valid when it applies.
 
+import pino from 'pino';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { isServiceError } from '../../src/errors.ts';
@@ -16,7 +17,7 @@ const TERM = 2;
 const BOOTSTRAP_COMMIT = 2;
 
 async function following(n: NodeUnderTest): Promise<void> {
-  await until('the node follows the fake leader', async () => (n.node.status().leader === LEADER_ID ? true : undefined));
+  await until('the node follows the fake leader', async () => ((await n.node.status()).leader === LEADER_ID ? true : undefined));
 }
 
 function askChange(n: NodeUnderTest, change: MemberChange): Promise<void> {
@@ -67,7 +68,7 @@ test('a conf change request is answered by its own entry, never by an older iden
   const n = await start();
   leader.lead(TERM, () => BOOTSTRAP_COMMIT);
   await following(n);
-  const change: MemberChange = { type: ConfChangeType.AddNode, nodeId: 3, peerUrl: 'http://127.0.0.1:1' };
+  const change: MemberChange = { kind: 'addVoter', type: ConfChangeType.AddNode, nodeId: 3, peerUrl: 'http://127.0.0.1:1' };
 
   const first = assert.rejects(askChange(n, change), (e) => isServiceError(e, 'ERR_TIMEOUT') && e.status === 504);
   const firstProp = await leader.expect('the first request forwarded to the leader', isConfChangeProp);
@@ -92,7 +93,7 @@ test('a conf change that is no longer valid when it applies is refused (409) and
   await following(n);
 
   const refusedAtApply = assert.rejects(
-    askChange(n, { type: ConfChangeType.AddNode, nodeId: 3, peerUrl: 'http://127.0.0.1:3' }),
+    askChange(n, { kind: 'addVoter', type: ConfChangeType.AddNode, nodeId: 3, peerUrl: 'http://127.0.0.1:3' }),
     (e) => isServiceError(e, 'ERR_MEMBER_EXISTS') && e.status === 409,
   );
   const prop = await leader.expect('the request forwarded to the leader', isConfChangeProp);
@@ -106,7 +107,7 @@ test('a conf change that is no longer valid when it applies is refused (409) and
   const ours = { ...prop.entries[0]!, term: TERM, index: BOOTSTRAP_COMMIT + 2 };
   await leader.send(msg({ type: MessageType.MsgApp, term: TERM, index: BOOTSTRAP_COMMIT, logTerm: 1, entries: [other, ours], commit: ours.index }));
   await refusedAtApply;
-  assert.deepEqual(n.node.members().find((m) => m.id === 3), { id: 3, peerURL: 'http://127.0.0.1:33' });
+  assert.deepEqual(n.node.members().find((m) => m.id === 3), { id: 3, peerURL: 'http://127.0.0.1:33', role: 'voter' });
 });
 
 test('membership requests are checked before they are proposed: 409 and 404 from the error table', async (t) => {
@@ -117,9 +118,9 @@ test('membership requests are checked before they are proposed: 409 and 404 from
   const refused = async (change: MemberChange, code: string) => {
     await assert.rejects(askChange(n, change), (e) => isServiceError(e) && e.code === code, `${JSON.stringify(change)}`);
   };
-  await refused({ type: ConfChangeType.AddNode, nodeId: 1, peerUrl: 'http://127.0.0.1:9' }, 'ERR_MEMBER_EXISTS');
-  await refused({ type: ConfChangeType.AddNode, nodeId: 7, peerUrl: config.peerUrls[0]! }, 'ERR_PEER_URL_EXISTS');
-  await refused({ type: ConfChangeType.RemoveNode, nodeId: 5, peerUrl: '' }, 'ERR_MEMBER_NOT_FOUND');
+  await refused({ kind: 'addVoter', type: ConfChangeType.AddNode, nodeId: 1, peerUrl: 'http://127.0.0.1:9' }, 'ERR_MEMBER_EXISTS');
+  await refused({ kind: 'addVoter', type: ConfChangeType.AddNode, nodeId: 7, peerUrl: config.peerUrls[0]! }, 'ERR_PEER_URL_EXISTS');
+  await refused({ kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: 5, peerUrl: '' }, 'ERR_MEMBER_NOT_FOUND');
   assert.equal(leader.received.filter(isConfChangeProp).length, 0, 'nothing refused was proposed');
 });
 
@@ -140,7 +141,19 @@ test('a voter that applies its own removal stays until a remaining voter confirm
   // Until the survivor confirms, the survivor may still need this node's vote: it stays.
   await until('the leaving node asks the remaining voter', async () => (leader.probes >= 3 ? true : undefined));
   assert.equal(finished, null);
-  assert.match(String(n.node.unhealthyReason()), /removed from the cluster/);
+  assert.match(String(await n.node.unhealthyReason()), /removed from the cluster/);
   leader.probeStatus = 410;
   await until('the node stops once the survivor has applied its removal', async () => (finished === 'removed' ? true : undefined));
+});
+
+test('a fresh member applies its own bootstrap entries as members added, none refused', async (t) => {
+  const lines: { msg: string; member?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+  const { leader, start } = await twoMemberSetup(t, { log });
+  const n = await start();
+  leader.lead(TERM, () => BOOTSTRAP_COMMIT);
+  await following(n);
+  await until('both bootstrap entries applied', async () => (lines.filter((l) => l.msg === 'member added').length >= 2 ? true : undefined));
+  assert.deepEqual(lines.filter((l) => l.msg === 'member added').map((l) => l.member), [1, 2]);
+  assert.deepEqual(lines.filter((l) => /refused/.test(l.msg)), []);
 });

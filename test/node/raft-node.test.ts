@@ -2,69 +2,70 @@
 // (the node stops with the cause, it never retries).
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Chan } from '../../src/chan.ts';
-import { parseConfig } from '../../src/config.ts';
-import { KvStore } from '../../src/kvstore.ts';
-import { createLogger } from '../../src/logger.ts';
-import { RaftNode } from '../../src/node/raft-node.ts';
-import { worldWith } from '../../src/node/world.ts';
-import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { request } from 'undici';
+import { isServiceError } from '../../src/errors.ts';
+import { ConfChangeType, MessageType, type Message } from '../../src/raft/index.ts';
+import type { MemberChange } from '../../src/queues.ts';
 import { encodeMessages } from '../../src/raftpb/index.ts';
-import { MessageType, type Message } from '../../src/raft/index.ts';
+import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
 import { PATH_MESSAGES, peerHeaders } from '../../src/transport/index.ts';
-import { freePort, until } from '../e2e/cluster.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
-
-async function startNode(dir: string, fs: StorageFs) {
-  const parsed = parseConfig([
-    '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
-    '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent',
-  ]);
-  if (parsed.help) throw new Error('unreachable');
-  const config = parsed.config;
-  const proposeC = new Chan<Proposal>(64);
-  const confChangeC = new Chan<ConfChangeRequest>(4);
-  const commitC = new Chan<Commit>(16);
-  const ref: { kv: KvStore | null } = { kv: null };
-  const node = await RaftNode.open({
-    config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
-  });
-  const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: 2000 }));
-  const applying = kv.run();
-  await node.listenPeers();
-  node.start();
-  const stop = async () => {
-    proposeC.close();
-    confChangeC.close();
-    await node.stop().catch(() => undefined);
-    kv.stop();
-    commitC.close();
-    await applying;
-  };
-  return { node, kv, stop, config };
-}
+import { freePort } from '../e2e/cluster.ts';
+import { startOneNode } from './one-node.ts';
 
 test('one node: a write is acknowledged once applied, and read back linearizably', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t);
   await kv.put('/a', Buffer.from('1'));
   assert.equal(Buffer.from((await kv.get('/a', false))!).toString(), '1');
-  assert.equal(node.unhealthyReason(), null);
+  assert.equal(await node.unhealthyReason(), null);
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter']]);
+  // Status reads the sizes from disk through the node's file system (the bootstrap member
+  // entry was snapshotted at once); a leader alone has no followers.
+  const st = await node.status();
+  assert.ok(st.walBytes > 0, `walBytes ${st.walBytes}`);
+  assert.ok(st.snapshotIndex >= 1, `snapshotIndex ${st.snapshotIndex}`);
+  assert.ok(st.snapshotBytes > 0, `snapshotBytes ${st.snapshotBytes}`);
+  assert.deepEqual(st.progress, []);
+});
+
+test('health waits (bounded) for the applied index to reach the commit index it saw, then answers', async (t) => {
+  // The next `staleReads` looks at the applied index see 0: an apply lagging behind commit.
+  let staleReads = 0;
+  const { node, kv } = await startOneNode(t, { appliedSeen: (applied) => (staleReads > 0 && staleReads-- > 0 ? 0 : applied) });
+  await kv.put('/a', Buffer.from('1'));
+  const commit = (await node.status()).commit;
+  assert.ok(commit > 0);
+  // A lag of a few looks: health waits it out and reports healthy, it does not flap.
+  staleReads = 3;
+  assert.equal(await node.unhealthyReason(), null);
+  assert.equal(staleReads, 0, 'health looked again until applied caught up');
+  // A lag that outlasts the wait: unhealthy, saying why.
+  staleReads = Number.POSITIVE_INFINITY;
+  assert.equal(await node.unhealthyReason(), `applied index 0 behind commit index ${commit}`);
+  staleReads = 0;
+  assert.equal(await node.unhealthyReason(), null);
+});
+
+test('the leader refuses to promote a learner it has not heard from (409), and shows its progress', async (t) => {
+  const { node, kv, confChangeC } = await startOneNode(t);
+  const ask = (change: MemberChange) => new Promise<void>((resolve, reject) => void confChangeC.send({ change, resolve, reject }).catch(reject));
+  // A learner nobody runs: the leader probes it and never hears back.
+  await ask({ kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: 2, peerUrl: `http://127.0.0.1:${await freePort()}` });
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter'], [2, 'learner']]);
+  await assert.rejects(
+    ask({ kind: 'promote', type: ConfChangeType.AddNode, nodeId: 2, peerUrl: '' }),
+    (e) => isServiceError(e, 'ERR_LEARNER_NOT_READY') && e.status === 409,
+  );
+  assert.deepEqual(node.members().map((m) => [m.id, m.role]), [[1, 'voter'], [2, 'learner']]);
+  const progress = (await node.status()).progress!;
+  assert.deepEqual(progress.map((p) => [p.id, p.match, p.state, p.msSinceHeard]), [[2, 0, 'probe', null]]);
+  // A learner does not count for quorum: writes commit without it; then it can go.
+  await kv.put('/w', Buffer.from('1'));
+  await ask({ kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: 2, peerUrl: '' });
   assert.deepEqual(node.members().map((m) => m.id), [1]);
 });
 
 test('a failing fsync stops the node as fatal, with the cause', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
   let failSync = false;
   const faulty: StorageFs = {
     ...nodeFs,
@@ -81,9 +82,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
       };
     },
   };
-  const { node, kv, stop } = await startNode(dir, faulty);
-  t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  const { node, kv } = await startOneNode(t, { fs: faulty });
   failSync = true;
   await assert.rejects(kv.put('/a', Buffer.from('1')));
   const reason = await node.finished;
@@ -92,11 +91,7 @@ test('a failing fsync stops the node as fatal, with the cause', async (t) => {
 });
 
 test('nothing a peer sends stops the node: an empty proposal or a local-only message is dropped', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'raftnode-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const { node, kv, stop, config } = await startNode(dir, nodeFs);
-  t.after(stop);
-  await until('leadership', async () => (node.status().leader === 1 ? true : undefined));
+  const { node, kv, config } = await startOneNode(t);
   let finished: string | null = null;
   void node.finished.then((r) => (finished = r.kind));
   const hostile: Message[] = [

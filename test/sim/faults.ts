@@ -203,7 +203,7 @@ export class FaultInjector {
   /**
    * An operator's membership request to a random running member: add a voter or a learner
    * (a new id, started with --join once the request is answered), remove a member (maybe the
-   * leader, through itself), or promote a learner / demote a voter (which the API refuses).
+   * leader, through itself), promote a learner, or demote a voter (which the API refuses: 409).
    */
   private changeMembership(): void {
     if (this.changing) return;
@@ -222,20 +222,22 @@ export class FaultInjector {
     if ((choice <= 1 && canAdd) || voters.length === 0) {
       if (!canAdd) return;
       joiner = h.newMember();
-      change = { type: choice === 0 ? ConfChangeType.AddNode : ConfChangeType.AddLearnerNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) };
+      change = choice === 0
+        ? { kind: 'addVoter', type: ConfChangeType.AddNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) }
+        : { kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) };
     } else if (choice === 2 && leader?.readyLife != null && voters.length >= 2) {
       via = leader; // the leader removes itself
-      change = { type: ConfChangeType.RemoveNode, nodeId: leader.id, peerUrl: '' };
+      change = { kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: leader.id, peerUrl: '' };
     } else if (choice === 3 && learners.length > 0) {
       const id = r.pick(learners);
-      change = { type: ConfChangeType.AddNode, nodeId: id, peerUrl: peerUrlOf(id) }; // promote: refused (409)
+      change = { kind: 'promote', type: ConfChangeType.AddNode, nodeId: id, peerUrl: '' };
     } else if (choice === 4 && voters.length > 0) {
       const id = r.pick(voters);
-      change = { type: ConfChangeType.AddLearnerNode, nodeId: id, peerUrl: peerUrlOf(id) }; // demote: refused (409)
+      change = { kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: id, peerUrl: peerUrlOf(id) }; // demotion: the API refuses it (409)
     } else {
       const removable = [...learners, ...(voters.length > Math.max(1, s.voters - 2) ? voters : [])];
       if (removable.length === 0) return;
-      change = { type: ConfChangeType.RemoveNode, nodeId: r.pick(removable), peerUrl: '' };
+      change = { kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: r.pick(removable), peerUrl: '' };
     }
     this.request(via, change, joiner);
   }
@@ -245,13 +247,13 @@ export class FaultInjector {
     const live = this.host.members().filter((m) => m.readyLife !== null);
     if (this.changing || live.length === 0) return retry();
     const joiner = this.host.newMember();
-    const change: MemberChange = { type: ConfChangeType.AddLearnerNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) };
+    const change: MemberChange = { kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) };
     this.request(this.rng.pick(live), change, joiner, retry);
   }
 
   private request(via: SimMember, change: MemberChange, joiner: SimMember | null, onFailed?: () => void): void {
     const life = via.readyLife as ProcessLife;
-    const what = `${CHANGE_NAMES[change.type]} n${change.nodeId} via n${via.id}`;
+    const what = `${change.kind === 'addLearner' && joiner === null ? 'demote' : change.kind} n${change.nodeId} via n${via.id}`;
     const record: { change: string; outcome: ChangeOutcome | 'pending' } = { change: what, outcome: 'pending' };
     this.changes.push(record);
     this.changing = true;
@@ -285,11 +287,6 @@ export class FaultInjector {
   }
 }
 
-const CHANGE_NAMES: Record<number, string> = {
-  [ConfChangeType.AddNode]: 'add voter',
-  [ConfChangeType.AddLearnerNode]: 'add learner',
-  [ConfChangeType.RemoveNode]: 'remove',
-};
 
 /** Call `f` every `ms` on the scheduler while it returns true. */
 function setInterval0(scheduler: SimNetwork['scheduler'], ms: number, f: () => boolean): void {

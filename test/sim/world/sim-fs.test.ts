@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { syncDir, writeAll } from '../../../src/storage/fs.ts';
+import { mkdirDurably, syncDir, writeAll } from '../../../src/storage/fs.ts';
 import { Prng } from '../prng.ts';
 import { Scheduler } from './scheduler.ts';
 import { SimDisk, type SimDiskOptions, type SimFs } from './sim-fs.ts';
@@ -183,6 +183,21 @@ test('a directory whose own entry was never synced may vanish whole at a crash',
     if (disk.peek('/top/wal/seg') === null) lost++;
   }
   assert.ok(lost > 0 && lost < 40, `${lost}`);
+});
+
+test('mkdirDurably: a data dir created several levels deep survives every crash', async () => {
+  for (let seed = 1; seed <= 40; seed++) {
+    const { scheduler, disk, fs } = world(seed);
+    await scheduler.complete(
+      (async () => {
+        await mkdirDurably(fs, '/top/data/wal');
+        await writeFile(fs, '/top/data/wal/seg', 'data', true);
+        await syncDir(fs, '/top/data/wal');
+      })(),
+    );
+    disk.crash();
+    assert.notEqual(disk.peek('/top/data/wal/seg'), null, `seed ${seed}`);
+  }
 });
 
 test('ENOSPC: a write beyond the capacity writes what fits, the next fails; unlinking frees space', async () => {
