@@ -2,7 +2,8 @@
 // Raft's safety properties, and the planted bugs that prove the checker would notice. The
 // service passes neither; then the node pays nothing for them.
 
-import type { Entry, HardState, Message, Ready, Snapshot } from '../raftpb/index.ts';
+import type { PlantedBugs } from '../raft/index.ts';
+import type { ConfState, Entry, HardState, Message, Ready, Snapshot } from '../raftpb/index.ts';
 
 export interface NodeObserver {
   /** The node came back from its disk: the snapshot it restarted from and the log after it. */
@@ -13,8 +14,8 @@ export interface NodeObserver {
   persisted(rd: Ready): void;
   /** Messages handed to the transport. */
   sent(msgs: readonly Message[]): void;
-  /** Committed entries handed to the state machine, in log order. */
-  applied(entries: readonly Entry[]): void;
+  /** Committed entries handed to the state machine, in log order, and the configuration after them. */
+  applied(entries: readonly Entry[], confState: ConfState): void;
   /** A snapshot from the leader replaced the log and the state. */
   installed(snapshot: Snapshot): void;
 }
@@ -31,4 +32,6 @@ export interface NodePlantedBugs {
   readFromOlderRound?: boolean;
   /** WAL replay keeps the entries that a snapshot installed from a leader superseded. */
   replayKeepsSuperseded?: boolean;
+  /** The core's planted bugs (RaftConfig.plantedBugs), passed through to it. */
+  core?: PlantedBugs;
 }

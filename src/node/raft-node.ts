@@ -207,6 +207,7 @@ export class RaftNode implements NodeInfo {
       checkQuorum: true,
       random: (n) => this.world.random.int(n),
       logger: coreLogger(this.log),
+      plantedBugs: this.bugs.core,
     });
     if (rec.bootstrap) {
       this.bootstrapEntries = this.cfg.peerUrls.length;
@@ -460,9 +461,12 @@ export class RaftNode implements NodeInfo {
     }
     if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
-    const durableIndex = this.bugs.applyBeforeDurable === true ? Number.MAX_SAFE_INTEGER : this.storage.lastIndex();
-    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, durableIndex);
+    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, this.storage.lastIndex());
     if (this.bugs.ackBeforeFsync === true) plan.sendEarly.push(...plan.sendAfterPersist.splice(0));
+    if (this.bugs.applyBeforeDurable === true && rd.snapshot === null) {
+      const confChange = plan.applyAfterPersist.findIndex((e) => e.type === EntryType.ConfChange);
+      plan.applyEarly = [...plan.applyEarly, ...plan.applyAfterPersist.splice(0, confChange < 0 ? plan.applyAfterPersist.length : confChange)];
+    }
     if (plan.sendEarly.length > 0) this.send(plan.sendEarly);
     // Committed entries already on our disk need not wait for this Ready's fsync: apply them
     // (and answer their clients) while it runs.
@@ -511,7 +515,7 @@ export class RaftNode implements NodeInfo {
     }
     const last = ents[ents.length - 1]!.index;
     this.appliedIndex = last;
-    this.observer?.applied(ents);
+    this.observer?.applied(ents, this.confState);
     await this.o.commitC.send({ snapshot: null, entries: data, index: last, done: null });
   }
 

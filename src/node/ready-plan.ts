@@ -30,9 +30,11 @@ export function planReady(rd: Ready, messages: readonly Message[], isLeader: boo
   const sendAfterPersist: Message[] = [];
   for (const m of messages) (isLeader && canSendBeforePersist(rd, m) ? sendEarly : sendAfterPersist).push(m);
   const committed = rd.committedEntries;
+  // Entries this Ready rewrites are on our disk only in their old version, if at all.
+  const onDisk = rd.entries.length > 0 ? Math.min(durableIndex, rd.entries[0]!.index - 1) : durableIndex;
   let n = 0;
   if (rd.snapshot === null) {
-    while (n < committed.length && committed[n]!.index <= durableIndex && committed[n]!.type !== EntryType.ConfChange) n++;
+    while (n < committed.length && committed[n]!.index <= onDisk && committed[n]!.type !== EntryType.ConfChange) n++;
   }
   return {
     sendEarly,

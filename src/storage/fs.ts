@@ -118,6 +118,9 @@ export async function mkdirDurably(fs: StorageFs, dir: string): Promise<void> {
     await fs.mkdir(d, { recursive: true });
     await syncDir(fs, dirname(d));
   }
+  // A `dir` that exists may have been made by a plain mkdir (RaftNode.open makes the snapshot
+  // dir so) whose entry no fsync has covered yet: sync it now, or a crash may take it back.
+  if (missing.length === 0) await syncDir(fs, dirname(resolve(dir)));
 }
 
 async function exists(fs: StorageFs, dir: string): Promise<boolean> {

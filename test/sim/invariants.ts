@@ -3,6 +3,7 @@
 // shadow of each node's log (durable + unstable, as exposed through Ready) and a global
 // memory of everything ever seen, so properties hold "across all time", crashes included.
 
+import { createHash } from 'node:crypto';
 import { type Entry, type Message, MessageType, type NodeId, type Ready, type Snapshot, StateType } from '../../src/raft/index.ts';
 
 export class Violation extends Error {
@@ -58,10 +59,11 @@ export class ShadowLog {
   }
 }
 
+/** An entry's identity: its term, type and data (long data by its digest). */
 export function entryId(e: Entry): string {
-  let s = `${e.term}/${e.type}/`;
-  for (let i = 0; i < e.data.length; i++) s += String.fromCharCode(e.data[i]!);
-  return s;
+  const d = e.data;
+  const data = d.length <= 64 ? Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1') : createHash('md5').update(d).digest('base64');
+  return `${e.term}/${e.type}/${d.length}/${data}`;
 }
 
 /** The disks and memberships behind the nodes, for Quorum Durability. */
@@ -106,7 +108,7 @@ export class SafetyChecker {
    *  check Quorum Durability (every committed entry is on the disks of a quorum of voters). */
   constructor(
     ids: readonly NodeId[],
-    private readonly ruleChecks = true,
+    readonly ruleChecks = true,
     private readonly durable: DurableView | null = null,
   ) {
     for (const id of ids) this.nodes.set(id, freshView());

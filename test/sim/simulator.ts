@@ -1,53 +1,54 @@
-// Runs one whole cluster from one seed: nodes, clients, network and disks all advance on one
-// simulated clock through one event queue, so the same seed always gives the same run.
-// Phases: [0, faultTicks) faults come and go; then everything heals, and a client write must
-// commit and a client read be served within livenessTicks. Safety is checked on every Ready
-// and message; linearizability of the clients' history at the end.
+// Runs one whole cluster from one seed: real nodes (RaftNode, Wal, Snapshotter, transport,
+// KvStore) on simulated machines, clients and faults, all on one virtual clock and one
+// seeded world (world/), so the same seed always gives the same run.
+// Phases: [0, faultMs) faults come and go; then everything heals, and a client write and a
+// client read must succeed within livenessMs. Safety is checked on every Ready, persist,
+// send, apply and snapshot (node-checks.ts); linearizability of the history at the end.
 
-import { type ConfChange, ConfChangeType, type Message, MessageType, type NodeId, type PlantedBugs } from '../../src/raft/index.ts';
-import { EventQueue } from './event_queue.ts';
-import { formatOp, History, type HistoryOp } from './history.ts';
+import { isStorageError } from '../../src/storage/index.ts';
+import { Clients } from './clients.ts';
+import { FaultInjector, type FaultHost } from './faults.ts';
+import { formatOp, type HistoryOp } from './history.ts';
 import { SafetyChecker, Violation } from './invariants.ts';
 import { checkLinearizable } from './linearizability.ts';
-import { type DiskProfile, FAST_DISK, type FaultHost, FaultInjector } from './faults.ts';
-import { CALM_LINKS, SimNetwork } from './network.ts';
-import { type NodeEnv, type NodeParams, SimNode } from './node.ts';
+import { type LifeEnd, type LifeHooks, memberArgv, peerUrlOf, type ProcessLife, SimMember } from './member.ts';
+import { NodeView, nodeObserver, type ObserverContext } from './node-checks.ts';
 import { Prng } from './prng.ts';
-import { type ClusterShape, describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
-
-/** Simulated time units per tick: messages and fsyncs take a few units. */
-export const UNITS_PER_TICK = 10;
+import { type BugName, type ClusterShape, describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
+import type { ScheduledEvent } from './world/scheduler.ts';
+import { SimWorld } from './world/sim-world.ts';
 
 export interface SimOptions {
   seed: number;
   nodes: ClusterShape;
-  bug?: keyof PlantedBugs;
-  /** Receives trace lines when set. */
+  bug?: BugName;
+  /** Receives the trace when set: what each node did, the faults, the clients. */
   log?: (line: string) => void;
-  /** Also trace every message. */
+  /** Also trace every message sent and every network event. */
   traceMessages?: boolean;
-  /** Plant a bug in the simulated application instead: it sends every message before its fsync. */
-  appSendsBeforeFsync?: boolean;
+  /** The nodes' own log lines (pino) in the trace, at this level. Default 'info' when tracing. */
+  logLevel?: string;
   /** false: check only the safety properties and linearizability, not the rules behind them. */
   ruleChecks?: boolean;
-  /** Only these fault kinds (plus heal). */
   onlyFaults?: readonly FaultKind[];
 }
 
 export interface SimStats {
-  ticks: number;
+  virtualMs: number;
   events: number;
   ops: number;
   opsOk: number;
-  opsInfo: number;
+  opsUnknown: number;
   committed: number;
   leaders: number;
+  lives: number;
   crashes: number;
-  messages: number;
-  snapshotsSent: number;
-  readsOk: number;
-  /** Ticks from healing until a write and a read both succeeded. */
-  recoveryTicks: number;
+  snapshotsInstalled: number;
+  /** Of those, snapshots that superseded entries the node had (a deposed leader's, say). */
+  snapshotsOverLog: number;
+  membershipChanges: number;
+  /** Virtual ms from healing until a write and a read both succeeded. */
+  recoveryMs: number;
 }
 
 export interface SimResult {
@@ -56,445 +57,397 @@ export interface SimResult {
   ok: boolean;
   invariant?: string;
   detail?: string;
-  tick?: number;
+  /** Virtual ms at the failure. */
+  atMs?: number;
   stats: SimStats;
 }
 
-type SimEvent =
-  | { k: 'tick'; node: SimNode; inc: number }
-  | { k: 'deliver'; m: Message; sender: SimNode }
-  | { k: 'fsync'; node: SimNode; inc: number; upTo: number }
-  | { k: 'restart'; node: SimNode }
-  | { k: 'fault' }
-  | { k: 'heal' }
-  | { k: 'cutLeader'; node: SimNode; inc: number; crash: boolean }
-  | { k: 'client'; client: number }
-  | { k: 'timeout'; op: HistoryOp }
-  | { k: 'call'; op: HistoryOp; node: SimNode }
-  | { k: 'snapStatus'; node: SimNode; inc: number; to: NodeId; ok: boolean }
-  | { k: 'unreachable'; node: SimNode; inc: number; to: NodeId };
-
-export class Simulation implements NodeEnv, FaultHost {
-  readonly checker: SafetyChecker;
-  readonly history = new History();
+export class Simulation implements FaultHost, ObserverContext {
   readonly scenario: Scenario;
-  private readonly queue = new EventQueue<SimEvent>();
-  /** Every node ever created; node id i is at index i - 1. Joiners get fresh ids. */
-  private readonly nodes: SimNode[] = [];
-  private readonly baseParams: NodeParams;
-  private readonly root: Prng;
-  readonly network: SimNetwork;
+  readonly world: SimWorld;
+  readonly checker: SafetyChecker;
+  readonly trace: ((line: string) => void) | null;
+  readonly traceMessages: boolean;
+  private readonly all: SimMember[] = [];
+  private readonly views = new Map<number, NodeView>();
+  private readonly clients: Clients;
   private readonly faults: FaultInjector;
-  private readonly rng: Prng;
   private readonly faultRng: Prng;
-  private readonly clientRng: Prng;
-  private time = 0;
+  private readonly pickRng: Prng;
+  private readonly clockRng: Prng;
+  private failure: { invariant: string; detail: string; atMs: number } | null = null;
   private healed = false;
-  private healTick = Infinity;
-  /** First tick after healing at which a write (and a read) invoked after healing succeeded. */
+  private healMs = Infinity;
   private liveWriteAt = -1;
   private liveReadAt = -1;
   private liveAt = -1;
-  disk: DiskProfile = FAST_DISK;
-  private readonly clientBusy: (HistoryOp | null)[] = [];
-  private readonly stats: SimStats = { ticks: 0, events: 0, ops: 0, opsOk: 0, opsInfo: 0, committed: 0, leaders: 0, crashes: 0, messages: 0, snapshotsSent: 0, readsOk: 0, recoveryTicks: 0 };
+  private lastLeader: SimMember | null = null;
+  /** Nodes to crash once the snapshot they are installing is on disk. */
+  private readonly crashInstalling = new Set<number>();
+  private readonly restartPending = new Map<SimMember, ScheduledEvent>();
+  private readonly stats: SimStats = {
+    virtualMs: 0, events: 0, ops: 0, opsOk: 0, opsUnknown: 0, committed: 0, leaders: 0, lives: 0, crashes: 0,
+    snapshotsInstalled: 0, snapshotsOverLog: 0, membershipChanges: 0, recoveryMs: 0,
+  };
 
   constructor(private readonly opts: SimOptions) {
-    const root = new Prng(opts.seed);
-    this.scenario = makeScenario(root.fork(), opts.nodes, opts.bug, opts.onlyFaults);
-    this.rng = root.fork();
-    this.faultRng = root.fork();
-    this.clientRng = root.fork();
-    const ids = Array.from({ length: this.scenario.nodeCount }, (_, i) => i + 1);
-    this.checker = new SafetyChecker(ids, opts.ruleChecks ?? true, {
-      holds: (id, index, term) => this.nodes[id - 1]?.disk.holds(index, term) === true,
-      configs: (id) => this.nodes[id - 1]?.configsSinceLastReady() ?? [],
+    const s = (this.scenario = makeScenario(new Prng(opts.seed).fork(), opts.nodes, opts.bug, opts.onlyFaults));
+    this.trace = opts.log === undefined ? null : (line) => opts.log!(`${this.world.scheduler.now.toFixed(3).padStart(10)} ${line}`);
+    this.traceMessages = opts.traceMessages === true;
+    this.world = new SimWorld(opts.seed, {
+      network: { latencyMs: s.networkLatencyMs, trace: this.traceMessages && this.trace !== null ? (line) => opts.log!(line) : undefined },
     });
-    this.network = new SimNetwork(root.fork(), [...ids]);
-    const s = this.scenario;
-    this.baseParams = {
-      peers: ids.slice(0, this.scenario.voterCount),
-      learners: ids.slice(this.scenario.voterCount),
-      electionTicks: s.electionTicks,
-      heartbeatTicks: s.heartbeatTicks,
-      maxSizePerMsg: s.maxSizePerMsg,
-      maxInflightMsgs: s.maxInflightMsgs,
-      maxUncommittedEntriesSize: s.maxUncommittedEntriesSize,
-      preVote: s.preVote,
-      checkQuorum: s.checkQuorum,
-      snapshotEvery: s.snapshotEvery,
-      snapshotKeep: s.snapshotKeep,
-      plantedBugs: s.plantedBugs,
-      sendBeforeFsync: opts.appSendsBeforeFsync === true,
-    };
-    for (const id of ids) this.nodes.push(new SimNode(id, this.baseParams, this, root.fork()));
-    this.root = root;
-    this.faults = new FaultInjector(this, this.faultRng, UNITS_PER_TICK);
+    this.faultRng = this.world.prng.fork();
+    this.pickRng = this.world.prng.fork();
+    this.clockRng = this.world.prng.fork();
+    this.checker = new SafetyChecker([], opts.ruleChecks ?? true, {
+      holds: (id, index, term) => this.views.get(id)?.durable.holds(index, term) === true,
+      configs: (id) => this.views.get(id)?.configs() ?? [],
+    });
+    this.clients = new Clients(this, s, this.world.prng.fork());
+    this.faults = new FaultInjector(this, this.faultRng);
   }
 
-  /** Nodes that are part of the cluster (not removed), up or down. */
-  members(): SimNode[] {
-    return this.nodes.filter((n) => !n.removed);
+  get network() {
+    return this.world.network;
   }
 
-  tick(): number {
-    return Math.floor(this.time / UNITS_PER_TICK);
+  get scheduler() {
+    return this.world.scheduler;
   }
 
   now(): number {
-    return this.time;
+    return this.world.scheduler.now;
   }
 
-  trace(line: string): void {
-    this.opts.log?.(`[${String(this.tick()).padStart(5)}] ${line}`);
-  }
-
-  run(): SimResult {
+  async run(): Promise<SimResult> {
     const s = this.scenario;
-    this.trace(`seed ${this.opts.seed}\n${describeScenario(s)}`);
-    let failure: { invariant: string; detail: string } | null = null;
+    this.trace?.(`seed ${this.opts.seed}\n${describeScenario(s)}`);
+    for (let id = 1; id <= s.voters; id++) this.startLater(this.createMember(false), this.pickRng.int(20));
+    for (let k = 0; k < s.learners; k++) this.scheduler.after((k + 1) * 3 * this.electionMs(), () => this.addInitialLearner());
+    this.clients.start();
+    this.scheduler.after(this.faultRng.int(s.faultGapMs[1]) + 1, () => this.faultTick());
+    this.scheduler.after(s.faultMs, () => this.heal());
     try {
-      this.boot();
-      const end = (s.faultTicks + s.livenessTicks) * UNITS_PER_TICK;
-      while (this.queue.size > 0) {
-        const ev = this.queue.pop()!;
-        this.time = ev.time;
-        if (this.time > end) break;
-        this.stats.events++;
-        this.dispatch(ev.value);
-        if (this.liveAt >= 0 && this.tick() > this.liveAt + 3 * s.electionTicks) break;
-        if (this.healed && this.liveAt < 0 && this.tick() > this.healTick + s.livenessTicks) break;
+      const outcome = await this.scheduler.runUntil(() => this.failure !== null || this.finished(), { eventsMax: 5_000_000 });
+      if (outcome === 'eventsMax') this.fail(new Violation('Runaway', 'more than 5 million events'));
+      if (this.failure === null && this.liveAt < 0) {
+        const missing = this.liveWriteAt < 0 ? (this.liveReadAt < 0 ? 'no write and no read succeeded' : 'no write succeeded') : 'no read succeeded';
+        this.fail(new Violation('Liveness', `${missing} within ${s.livenessMs} ms after healing at ${this.healMs.toFixed(0)} ms`));
       }
-      if (this.liveAt < 0) {
-        const missing = this.liveWriteAt < 0 ? (this.liveReadAt < 0 ? 'no write committed and no read served' : 'no write committed') : 'no read served';
-        throw new Violation('Liveness', `${missing} within ${s.livenessTicks} ticks after healing at tick ${this.healTick}`);
-      }
-      failure = this.finish();
+      if (this.failure === null) this.finish();
     } catch (e) {
-      if (e instanceof Violation) failure = { invariant: e.invariant, detail: e.detail };
-      else {
-        const err = e as Error;
-        failure = { invariant: 'Exception', detail: `${err.stack ?? String(err)}` };
-      }
+      this.fail(e);
     }
-    this.stats.ticks = this.tick();
-    this.stats.committed = this.checker.maxCommitted;
-    this.stats.leaders = this.checker.leadersElected;
-    for (const op of this.history.ops) {
-      if (op.status === 'ok') this.stats.opsOk++;
-      if (op.status === 'ok' && op.kind === 'read') this.stats.readsOk++;
-      if (op.status === 'info') this.stats.opsInfo++;
-    }
-    this.stats.ops = this.history.ops.length;
-    const result: SimResult = { seed: this.opts.seed, nodes: this.opts.nodes, ok: failure === null, stats: this.stats };
-    if (failure !== null) {
-      result.invariant = failure.invariant;
-      result.detail = failure.detail;
-      result.tick = this.tick();
-      this.trace(`VIOLATION ${failure.invariant}: ${failure.detail}`);
-      for (const n of this.nodes) this.trace(`  ${safeDescribe(n)}`);
-    }
-    return result;
+    return this.result();
   }
 
-  private boot(): void {
-    const s = this.scenario;
-    for (const n of this.nodes) {
-      n.start();
-      this.scheduleTick(n, this.rng.int(UNITS_PER_TICK));
-    }
-    for (let c = 0; c < s.clients; c++) {
-      this.clientBusy.push(null);
-      this.push(this.clientRng.int(5 * UNITS_PER_TICK), { k: 'client', client: c });
-    }
-    this.push(this.faultRng.int(20 * UNITS_PER_TICK), { k: 'fault' });
-    this.push(s.faultTicks * UNITS_PER_TICK, { k: 'heal' });
+  private finished(): boolean {
+    if (this.liveAt >= 0) return this.now() > this.liveAt + 3 * this.electionMs();
+    return this.healed && this.now() > this.healMs + this.scenario.livenessMs;
   }
 
-  /** End of run: open operations become unknown; the history must be linearizable. */
-  private finish(): { invariant: string; detail: string } | null {
-    for (const op of this.history.ops) if (op.status === 'pending') this.history.info(op, this.tick());
-    const res = checkLinearizable(this.history.ops);
-    if (res.ok) return null;
-    const ops = res.ops.slice().sort((a, b) => a.invokeSeq - b.invokeSeq);
-    const culprit = shortestFailingPrefix(ops);
-    const shown = ops.slice(Math.max(0, culprit - 25), culprit + 1).map(formatOp);
-    this.trace(`history of key ${res.key}, up to the first op that cannot be linearized:\n  ${shown.join('\n  ')}`);
-    const last = ops[culprit]!;
-    return {
-      invariant: 'Linearizability',
-      detail: `key ${res.key}: ${res.reason} (${res.ops.length} ops); first failing prefix ends with ${formatOp(last)}`,
+  private electionMs(): number {
+    return this.scenario.flags.tickMs * this.scenario.flags.electionTicks;
+  }
+
+  /** End of run: open operations stay unknown; the history must be linearizable. */
+  private finish(): void {
+    this.clients.stop();
+    this.clients.finish();
+    try {
+      this.clients.checkSerializableReads();
+    } catch (e) {
+      return this.fail(e);
+    }
+    const ops = this.clients.linearizableOps();
+    const res = checkLinearizable(ops);
+    if (res.ok) return;
+    const sorted = res.ops.filter((op) => ops.includes(op)).sort((a, b) => a.invokeSeq - b.invokeSeq);
+    const culprit = shortestFailingPrefix(sorted);
+    const shown = sorted.slice(Math.max(0, culprit - 25), culprit + 1).map(formatOp);
+    this.trace?.(`history of key ${res.key}, up to the first op that cannot be linearized:\n  ${shown.join('\n  ')}`);
+    this.fail(new Violation('Linearizability', `key ${res.key.length > 8 ? `<${res.key.length} bytes>` : res.key}: ${res.reason} (${res.ops.length} ops); the first failing prefix ends with ${formatOp(sorted[culprit]!)}`));
+  }
+
+  private result(): SimResult {
+    const st = this.stats;
+    st.virtualMs = Math.round(this.now());
+    st.events = this.scheduler.events;
+    st.committed = this.checker.maxCommitted;
+    st.leaders = this.checker.leadersElected;
+    st.membershipChanges = this.faults.changes.filter((c) => c.outcome === 'ok').length;
+    for (const op of this.clients.history.ops) {
+      st.ops++;
+      if (op.status === 'ok') st.opsOk++;
+      if (op.status === 'info') st.opsUnknown++;
+    }
+    for (const m of this.all) st.lives += m.lives;
+    const r: SimResult = { seed: this.opts.seed, nodes: this.opts.nodes, ok: this.failure === null, stats: st };
+    if (this.failure !== null) {
+      r.invariant = this.failure.invariant;
+      r.detail = this.failure.detail;
+      r.atMs = Math.round(this.failure.atMs);
+      this.trace?.(`VIOLATION ${this.failure.invariant}: ${this.failure.detail}`);
+      for (const m of this.all) this.trace?.(`  ${this.describeMember(m)}`);
+    }
+    return r;
+  }
+
+  fail(e: unknown): void {
+    if (this.failure !== null) return;
+    if (e instanceof Violation) this.failure = { invariant: e.invariant, detail: e.detail, atMs: this.now() };
+    else this.failure = { invariant: 'Exception', detail: (e as Error)?.stack ?? String(e), atMs: this.now() };
+  }
+
+  // ---- members and their process lives ----
+
+  private createMember(join: boolean): SimMember {
+    const id = this.all.length + 1;
+    const drift = this.scenario.clockDriftMax;
+    const host = this.world.node(`n${id}`, peerUrlOf(id), {
+      clockRate: 1 + (this.clockRng.float() * 2 - 1) * drift,
+      clockOffsetMs: this.clockRng.int(100_000),
+      disk: { ...this.scenario.disk, syncLatencyMs: this.clockRng.pick(this.scenario.disk.syncLatencyMs) },
+    });
+    const level = this.trace === null ? 'silent' : (this.opts.logLevel ?? 'info');
+    const clusterSize = join ? id : this.scenario.voters;
+    const m = new SimMember(id, host, memberArgv(id, clusterSize, join, this.scenario.flags, level));
+    this.all.push(m);
+    this.views.set(id, new NodeView());
+    this.checker.addNode(id);
+    return m;
+  }
+
+  newMember(): SimMember {
+    return this.createMember(true);
+  }
+
+  startJoiner(m: SimMember): void {
+    this.startLater(m, this.pickRng.int(this.electionMs()) + 1);
+  }
+
+  members(): SimMember[] {
+    return this.all.filter((m) => !m.gone && m.lives > 0 || this.restartPending.has(m));
+  }
+
+  leader(): SimMember | null {
+    const l = this.lastLeader;
+    return l !== null && l.readyLife !== null && this.views.get(l.id)?.leader === true ? l : null;
+  }
+
+  conf(): { voters: number[]; learners: number[] } {
+    const l = this.leader() ?? this.all.find((m) => m.readyLife !== null);
+    const view = l === undefined || l === null ? undefined : this.views.get(l.id);
+    return view === undefined ? { voters: [], learners: [] } : { voters: [...view.conf.voters], learners: [...view.conf.learners] };
+  }
+
+  pickLife(rng: Prng): ProcessLife | null {
+    const ready = this.all.filter((m) => m.readyLife !== null);
+    return ready.length === 0 ? null : rng.pick(ready).readyLife;
+  }
+
+  /** Start (or restart) `m` after `delayMs`, or sooner if a start is already due sooner. */
+  private startLater(m: SimMember, delayMs: number): void {
+    const due = this.restartPending.get(m);
+    if (due !== undefined && due.timeMs <= this.now() + delayMs) return;
+    if (due !== undefined) due.cancelled = true;
+    this.restartPending.set(m, this.scheduler.after(delayMs, () => {
+      this.restartPending.delete(m);
+      if (m.gone || m.up) return;
+      this.startNow(m);
+    }));
+  }
+
+  private startNow(m: SimMember): void {
+    if (m.diskFault) this.repairDisk(m);
+    let life: ProcessLife | null = null;
+    const view = this.views.get(m.id)!;
+    const observer = nodeObserver(m.id, m.lives + 1, view, this, () => life?.alive ?? true, m.pageCacheDirty);
+    const hooks: LifeHooks = {
+      observer,
+      plantedBugs: this.scenario.plantedBugs,
+      logLine: this.trace === null ? null : (line) => this.trace!(formatLogLine(m.id, line)),
+      ready: (l) => this.trace?.(`n${m.id}#${l.number} ready (serving clients)`),
+      ended: (l, end) => this.lifeEnded(m, l, end),
     };
+    this.trace?.(`n${m.id}#${m.lives + 1} starting${m.lives === 0 && m.host.disk.list('/data') === null ? '' : ' (restart)'}`);
+    life = m.start(hooks);
   }
 
-  private push(time: number, ev: SimEvent): void {
-    this.queue.push(time, ev);
-  }
-
-  private scheduleTick(n: SimNode, offset: number): void {
-    this.push(this.time + offset, { k: 'tick', node: n, inc: n.incarnation });
-  }
-
-  /** The node an event happens on, if it is one that a paused node must not see yet. */
-  private pausable(ev: SimEvent): SimNode | undefined {
-    switch (ev.k) {
-      case 'tick':
-      case 'fsync':
-      case 'snapStatus':
-      case 'unreachable':
-      case 'call':
-        return ev.node;
-      case 'deliver':
-        return this.nodes[ev.m.to - 1];
-      default:
-        return undefined;
-    }
-  }
-
-  private dispatch(ev: SimEvent): void {
-    const target = this.pausable(ev);
-    if (target !== undefined && target.pausedUntil > this.time) {
-      this.push(target.pausedUntil, ev);
-      return;
-    }
-    switch (ev.k) {
-      case 'tick':
-        if (!ev.node.up || ev.node.incarnation !== ev.inc) return;
-        if (this.leaveIfConfirmed(ev.node)) return;
-        ev.node.tick();
-        // Clocks run at slightly different rates (fixed per incarnation) and jitter per tick.
-        this.push(this.time + UNITS_PER_TICK - 1 + ((ev.node.id * 7 + ev.inc) % 3) + this.rng.range(-1, 1), ev);
+  private lifeEnded(m: SimMember, life: ProcessLife, end: LifeEnd): void {
+    this.clients.lifeEnded(life);
+    if (this.lastLeader === m) this.lastLeader = null;
+    this.views.get(m.id)!.leader = false;
+    const detail = 'error' in end ? `: ${end.error.message}` : '';
+    this.trace?.(`n${m.id}#${life.number} ${end.kind}${detail}`);
+    if (end.kind === 'removed') return;
+    if (end.kind === 'fatal' || end.kind === 'startFailed') {
+      if (!this.expectedFailure(m, life, end.error)) {
+        const what = end.kind === 'fatal' ? 'Node stopped' : 'Restart failed';
+        this.fail(new Violation(what, `n${m.id} (life ${life.number}): ${end.error.stack ?? end.error.message}`));
         return;
-      case 'deliver':
-        return this.deliver(ev.m, ev.sender);
-      case 'fsync':
-        if (ev.node.up && ev.node.incarnation === ev.inc) {
-          ev.node.fsyncDone(ev.upTo);
-          this.checkDiskDrops(ev.node);
-        }
-        return;
-      case 'restart':
-        if (!ev.node.up && !ev.node.removed) this.restart(ev.node);
-        return;
-      case 'fault':
-        if (this.healed) return;
-        this.faults.inject();
-        this.push(this.time + this.faultRng.range(...this.scenario.faultGapTicks) * UNITS_PER_TICK, { k: 'fault' });
-        return;
-      case 'heal':
-        return this.heal();
-      case 'cutLeader':
-        if (this.healed || !ev.node.up || ev.node.incarnation !== ev.inc) return;
-        if (ev.crash) this.crash(ev.node);
-        else {
-          this.network.isolate(ev.node.id);
-          this.trace(`network: ${this.network.describe()} (churn)`);
-        }
-        return;
-      case 'client':
-        return this.issue(ev.client);
-      case 'call':
-        if (ev.op.status !== 'pending') return;
-        if (ev.op.kind === 'read') ev.node.read(ev.op);
-        else ev.node.propose(ev.op);
-        return;
-      case 'timeout':
-        return this.timeout(ev.op);
-      case 'snapStatus':
-        if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.poke((raw) => raw.reportSnapshot(ev.to, ev.ok));
-        return;
-      case 'unreachable':
-        if (ev.node.up && ev.node.incarnation === ev.inc) ev.node.poke((raw) => raw.reportUnreachable(ev.to));
-        return;
-    }
-  }
-
-  // ---- network ----
-
-  send(from: SimNode, msgs: Message[]): void {
-    for (const m of msgs) {
-      this.stats.messages++;
-      this.checker.onSend(from.id, m);
-      if (m.type === MessageType.MsgSnap) this.stats.snapshotsSent++;
-      if (this.opts.traceMessages) this.trace(`  send ${describeMessage(m)}`);
-      // Route by the node that sends: a forwarded message keeps its original `from`.
-      const delays = this.network.route(from.id, m.to);
-      if (delays.length === 0) {
-        if (m.type === MessageType.MsgSnap) {
-          this.push(this.time + 5 * UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
-        } else if (!this.network.canReach(from.id, m.to) && this.rng.chance(0.3)) {
-          this.push(this.time + UNITS_PER_TICK, { k: 'unreachable', node: from, inc: from.incarnation, to: m.to });
-        }
-        continue;
       }
-      for (const d of delays) this.push(this.time + d, { k: 'deliver', m: cloneMessage(m), sender: from });
+      // After a failed write or fsync the page cache cannot be trusted (Linux marks the pages
+      // clean: they read back, but were never written): the machine is power-cycled first.
+      if (m.diskFault) m.crash();
+    }
+    if (end.kind === 'crashed' || end.kind === 'killed') this.stats.crashes++;
+    this.startLater(m, this.restartDelay());
+  }
+
+  /** A fatal stop after an injected disk fault, or a joiner that found no member to ask, is what the service should do. */
+  private expectedFailure(m: SimMember, life: ProcessLife, e: Error): boolean {
+    if (m.diskFault) return true;
+    if (life.config.join && m.host.disk.list(life.config.walDir) === null) return true;
+    if (isStorageError(e) && /EIO|ENOSPC/.test(e.message)) return m.diskFault;
+    return false;
+  }
+
+  private repairDisk(m: SimMember): void {
+    const disk = m.host.disk;
+    disk.setCapacity(Infinity);
+    disk.clearFailures();
+    m.diskFault = false;
+    this.trace?.(`n${m.id} disk repaired (room again, no more errors)`);
+  }
+
+  private restartDelay(): number {
+    const [lo, hi] = this.scenario.restartDelayMs;
+    return this.healed ? 1 : lo + this.faultRng.int(hi - lo + 1);
+  }
+
+  crash(m: SimMember): void {
+    this.trace?.(`fault: n${m.id} power cut`);
+    m.crash();
+    if (!m.up && !m.gone) this.startLater(m, this.restartDelay());
+  }
+
+  burst(m: SimMember, count: number): void {
+    const life = m.readyLife;
+    if (life === null) return;
+    this.trace?.(`fault: ${count} writes at once to n${m.id}`);
+    this.clients.burst(life, count);
+  }
+
+  kill(m: SimMember): void {
+    if (!m.up) return;
+    this.trace?.(`fault: n${m.id} kill -9`);
+    m.kill();
+  }
+
+  terminate(m: SimMember): void {
+    const life = m.readyLife;
+    if (life === null || life.terminate === null) return;
+    this.trace?.(`fault: n${m.id} SIGTERM`);
+    life.terminate();
+  }
+
+  // ---- the observer context ----
+
+  onLeader(id: number): void {
+    const m = this.all[id - 1]!;
+    this.lastLeader = m;
+    if (!this.healed) this.faults.onLeader(m);
+  }
+
+  onSnapshotReceived(id: number, overLog: boolean): void {
+    this.stats.snapshotsInstalled++;
+    if (overLog) this.stats.snapshotsOverLog++;
+    // A snapshot that supersedes entries of this node's log (a deposed leader's) is where
+    // recovery has gone wrong before (issue 7, item 1): crash there at least half the time.
+    const p = overLog ? Math.max(0.5, this.scenario.snapshotCrashProbability) : this.scenario.snapshotCrashProbability;
+    if (this.healed || !this.faultRng.chance(p)) return;
+    // While the snapshot is written, or just after it is (and before the entries after it come).
+    if (this.faultRng.chance(0.5)) this.crashInstalling.add(id);
+    else this.crashSoon(this.all[id - 1]!, this.faultRng.float() * 20, 'while installing a snapshot');
+  }
+
+  onSnapshotPersisted(id: number): void {
+    if (!this.crashInstalling.delete(id)) return;
+    this.crashSoon(this.all[id - 1]!, this.faultRng.float(), 'right after installing a snapshot');
+  }
+
+  private crashSoon(m: SimMember, delayMs: number, why: string): void {
+    const life = m.current;
+    const crash = this.faultRng.chance(0.5);
+    this.scheduler.after(delayMs, () => {
+      if (m.current !== life || this.healed) return;
+      this.trace?.(`fault: n${m.id} ${crash ? 'power cut' : 'kill -9'} ${why}`);
+      if (crash) this.crash(m);
+      else this.kill(m);
+    });
+  }
+
+  onLiveOp(op: HistoryOp): void {
+    if (!this.healed || op.invokeTick < this.healMs || this.liveAt >= 0) return;
+    if (op.kind === 'write' && this.liveWriteAt < 0) this.liveWriteAt = this.now();
+    if (op.kind === 'read' && this.liveReadAt < 0) this.liveReadAt = this.now();
+    if (this.liveWriteAt >= 0 && this.liveReadAt >= 0) {
+      this.liveAt = this.now();
+      this.stats.recoveryMs = Math.round(this.liveAt - this.healMs);
+      this.trace?.(`liveness: a write and a read succeeded ${this.stats.recoveryMs} ms after healing`);
     }
   }
 
-  private deliver(m: Message, from: SimNode): void {
-    const to = this.nodes[m.to - 1];
-    if (to === undefined) throw new Error(`message to unknown node ${m.to}`);
-    if (!to.up) {
-      if (m.type === MessageType.MsgSnap) this.push(this.time + UNITS_PER_TICK, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: false });
-      return;
-    }
-    if (this.opts.traceMessages) this.trace(`  recv ${describeMessage(m)}`);
-    to.step(m);
-    if (m.type === MessageType.MsgSnap) this.push(this.time + 1, { k: 'snapStatus', node: from, inc: from.incarnation, to: m.to, ok: true });
+  // ---- faults ----
+
+  private faultTick(): void {
+    if (this.healed) return;
+    this.faults.inject();
+    const [lo, hi] = this.scenario.faultGapMs;
+    this.scheduler.after(lo + this.faultRng.int(hi - lo + 1), () => this.faultTick());
   }
 
-  // ---- disk ----
-
-  scheduleFsync(node: SimNode, upTo: number): void {
-    const d = this.rng.range(this.disk.fsyncMin, this.disk.fsyncMax);
-    this.push(this.time + d, { k: 'fsync', node, inc: node.incarnation, upTo });
-  }
-
-  // ---- faults (what they do is in faults.ts) ----
-
-  cutLater(node: SimNode, delay: number, crash: boolean): void {
-    this.push(this.time + delay, { k: 'cutLeader', node, inc: node.incarnation, crash });
-  }
-
-  restart(n: SimNode): void {
-    n.start();
-    this.scheduleTick(n, this.rng.int(UNITS_PER_TICK));
-  }
-
-  crash(n: SimNode): void {
-    if (!n.up) return;
-    this.stats.crashes++;
-    n.crash(this.scenario.tornWrites && this.faultRng.chance(0.5));
-    this.checkDiskDrops(n);
-    this.push(this.time + this.faultRng.range(...this.scenario.restartTicks) * UNITS_PER_TICK, { k: 'restart', node: n });
-  }
-
-  leader(): SimNode | undefined {
-    let best: SimNode | undefined;
-    for (const n of this.nodes) if (n.up && n.isLeader && (best === undefined || n.term > best.term)) best = n;
-    return best;
+  /** An initial learner joins: asked for like any membership change, again until it is in. */
+  private addInitialLearner(): void {
+    this.faults.addLearner(() => this.scheduler.after(this.electionMs(), () => this.addInitialLearner()));
   }
 
   private heal(): void {
     this.healed = true;
-    this.healTick = this.tick();
+    this.healMs = this.now();
+    this.faults.stopped = true;
     this.network.heal();
-    this.network.profile = CALM_LINKS;
-    this.disk = FAST_DISK;
-    for (const n of this.nodes) n.pausedUntil = Math.min(n.pausedUntil, this.time);
-    this.trace('HEAL: network healed, all nodes restart');
-    for (const n of this.members()) if (!n.up) this.restart(n);
-  }
-
-  onLeader(node: SimNode): void {
-    if (!this.healed) this.faults.onLeader(node);
-  }
-
-  // ---- membership ----
-
-  /** A brand-new node (fresh id, empty disk, no bootstrap) that will catch up from the leader. */
-  addNode(): SimNode {
-    const id = this.nodes.length + 1;
-    const n = new SimNode(id, { ...this.baseParams, peers: [], learners: [] }, this, this.root.fork());
-    this.nodes.push(n);
-    this.checker.addNode(id);
-    this.network.addNode(id);
-    return n;
-  }
-
-  nodeCount(): number {
-    return this.nodes.length;
-  }
-
-  onConfChange(node: SimNode, cc: ConfChange, index: number): void {
-    if (cc.type !== ConfChangeType.RemoveNode) return;
-    const gone = this.nodes[cc.nodeId - 1];
-    if (gone === undefined || gone.removed || gone.leavingAt > 0) return;
-    // Committed: the removed node stays up (answering votes and appends) until the voters left
-    // durably know it. Stopping at once can wedge a two-voter cluster: if the one message
-    // carrying the commit is lost, the survivor, still in the old configuration, needs the vote
-    // of a node that is gone (issue 7, item 7; seed 9527: a learner applied the removal first).
-    this.trace(`n${cc.nodeId} removed at ${index} (applied by n${node.id}); it leaves once the voters left know it`);
-    gone.leavingAt = index;
-    gone.leavingVoters = node.voters();
-  }
-
-  /**
-   * A removed node shuts down once every remaining voter's disk vouches
-   * for the commit of that removal. Applied is not enough: a commit index learned from a
-   * heartbeat is not fsynced, and a survivor that restarts with the older commit is back in
-   * the old configuration, needing this node's vote (seed 727, 1+2). Until then the leaving
-   * node answers votes and appends, so such a survivor can still win and commit. (An oracle:
-   * the service must confirm this by other means.)
-   */
-  private leaveIfConfirmed(n: SimNode): boolean {
-    if (n.leavingAt === 0) return false;
-    for (const id of n.leavingVoters) {
-      const v = this.nodes[id - 1];
-      if (v !== undefined && v !== n && v.disk.durableCommit() < n.leavingAt) return false;
+    Object.assign(this.network.requestFaults, { dropProbability: 0, duplicateProbability: 0, delayProbability: 0 });
+    Object.assign(this.network.responseFaults, { dropProbability: 0, duplicateProbability: 0, delayProbability: 0 });
+    this.trace?.('HEAL: network healed, disks repaired, clocks steady, every member restarted');
+    for (const m of this.all) {
+      m.host.disk.opts.syncLatencyMs = m.syncLatencyMs;
+      m.host.clock.setRate(1);
+      if (m.diskFault && !m.up) this.repairDisk(m);
+      if (!m.up && !m.gone && m.lives > 0) this.startLater(m, 1);
     }
-    this.trace(`n${n.id} leaves: the disks of the voters [${n.leavingVoters.join(',')}] vouch for its removal`);
-    n.removed = true;
-    n.crash(false);
-    return true;
   }
 
-  /** Quorum Durability must also survive entries leaving a disk (overwritten or replaced by a snapshot). */
-  private checkDiskDrops(n: SimNode): void {
-    const from = n.disk.takeDroppedFrom();
-    if (from !== Infinity) this.checker.onDiskDropped(n.id, from);
-  }
-
-  // ---- clients ----
-
-  private issue(client: number): void {
-    const s = this.scenario;
-    const r = this.clientRng;
-    const node = r.pick(this.members());
-    const key = r.pick(s.keys);
-    const isRead = r.chance(s.readRatio);
-    const tick = this.tick();
-    const op = isRead
-      ? this.history.invoke(client, node.id, 'read', key, null, tick)
-      : this.history.invoke(client, node.id, 'write', key, '', tick);
-    if (!isRead) op.value = `v${op.id}`;
-    this.clientBusy[client] = op;
-    this.push(this.time + s.clientTimeoutTicks * UNITS_PER_TICK, { k: 'timeout', op });
-    if (node.pausedUntil > this.time) this.push(node.pausedUntil, { k: 'call', op, node });
-    else if (isRead) node.read(op);
-    else node.propose(op);
-  }
-
-  opDone(op: HistoryOp): void {
-    if (op.status === 'ok' && this.healed && op.invokeTick >= this.healTick && this.liveAt < 0) {
-      if (op.kind === 'write' && this.liveWriteAt < 0) this.liveWriteAt = this.tick();
-      if (op.kind === 'read' && this.liveReadAt < 0) this.liveReadAt = this.tick();
-      if (this.liveWriteAt >= 0 && this.liveReadAt >= 0) {
-        this.liveAt = this.tick();
-        this.stats.recoveryTicks = this.liveAt - this.healTick;
-        this.trace(`liveness: a write and a read succeeded ${this.stats.recoveryTicks} ticks after healing`);
-      }
-    }
-    if (this.opts.log !== undefined) this.trace(`client ${formatOp(op)}`);
-    if (this.clientBusy[op.client] !== op) return;
-    this.clientBusy[op.client] = null;
-    this.push(this.time + this.clientRng.int(3 * UNITS_PER_TICK) + 1, { k: 'client', client: op.client });
-  }
-
-  private timeout(op: HistoryOp): void {
-    if (op.status !== 'pending') return;
-    this.nodes[op.node - 1]!.abandon(op);
-    this.history.info(op, this.tick());
-    this.opDone(op);
+  private describeMember(m: SimMember): string {
+    const v = this.views.get(m.id)!;
+    const life = m.current;
+    const node = life?.node;
+    const status = node === null || node === undefined ? (m.gone ? 'removed' : m.up ? 'starting' : 'down') : JSON.stringify(node.status());
+    return `n${m.id} lives ${m.lives} ${status} voters ${v.conf.voters.join(',')} learners ${v.conf.learners.join(',') || '-'} applied ${v.applied} durable to ${v.durable.lastIndex()}`;
   }
 }
 
-export function runSimulation(opts: SimOptions): SimResult {
+export function runSimulation(opts: SimOptions): Promise<SimResult> {
   return new Simulation(opts).run();
 }
 
-/** The index of the op (in invocation order) that ends the shortest non-linearizable prefix:
- *  usually the stale read. Only for display. */
+/** A pino JSON line as one trace line: the node's clock, its message, the other fields. */
+function formatLogLine(id: number, line: string): string {
+  try {
+    const { time, msg, level, self, ...rest } = JSON.parse(line) as Record<string, unknown>;
+    void self;
+    const fields = Object.keys(rest).length > 0 ? ` ${JSON.stringify(rest)}` : '';
+    return `n${id} log[${LEVELS[level as number] ?? level} @${time}] ${msg}${fields}`;
+  } catch {
+    return `n${id} log ${line.trimEnd()}`;
+  }
+}
+
+const LEVELS: Record<number, string> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
+/** The index of the op (in invocation order) that ends the shortest non-linearizable prefix. */
 function shortestFailingPrefix(ops: HistoryOp[]): number {
   let lo = 0;
   let hi = ops.length - 1;
@@ -504,23 +457,4 @@ function shortestFailingPrefix(ops: HistoryOp[]): number {
     else hi = mid;
   }
   return lo;
-}
-
-function cloneMessage(m: Message): Message {
-  return { ...m, entries: m.entries.map((e) => ({ ...e })) };
-}
-
-const MSG_NAMES = Object.fromEntries(Object.entries(MessageType).map(([k, v]) => [v, k.slice(3)]));
-
-function describeMessage(m: Message): string {
-  const ents = m.entries.length > 0 ? ` ents=${m.entries[0]!.index}..${m.entries[m.entries.length - 1]!.index}` : '';
-  return `${m.from}->${m.to} ${MSG_NAMES[m.type]} t${m.term} li${m.index}/lt${m.logTerm} c${m.commit}${ents}${m.reject ? ' REJECT' : ''}${m.snapshot ? ` snap@${m.snapshot.metadata.index}` : ''}`;
-}
-
-function safeDescribe(n: SimNode): string {
-  try {
-    return n.describe();
-  } catch (e) {
-    return `n${n.id} (status failed: ${(e as Error).message})`;
-  }
 }

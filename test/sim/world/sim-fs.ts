@@ -230,6 +230,11 @@ export class SimDisk {
     this.failures.push({ op, code });
   }
 
+  /** Forget the failures asked for with failNext that have not happened yet. */
+  clearFailures(): void {
+    this.failures.length = 0;
+  }
+
   setCapacity(bytes: number): void {
     this.capacityBytes = bytes;
   }

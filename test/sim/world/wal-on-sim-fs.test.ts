@@ -87,3 +87,16 @@ test(
   },
 );
 
+
+// Found by the whole-node simulator (seed 6, 3 voters): --data-dir named a directory that did
+// not exist; Wal.create made it with mkdir -p but synced only the WAL directory's parent, so a
+// power cut lost the data dir's own name, and with it the whole WAL: the node bootstrapped anew.
+test('a WAL created under directories that did not exist survives a power cut that keeps no unsynced directory change', async () => {
+  const scheduler = new Scheduler();
+  const disk = new SimDisk(scheduler, new Prng(1), 'n1', { dirChangeKeepProbability: 0 });
+  const fs = disk.mount();
+  const wal = await scheduler.complete(Wal.create('/data/node/wal', { nodeId: 1, clusterId: 'sim' }, { fs }));
+  await scheduler.complete(wal.save({ term: 1, vote: 1, commit: 0 }, [{ index: 1, term: 1, type: EntryType.Normal, data: new Uint8Array([1]) } satisfies Entry], true));
+  disk.crash();
+  assert.equal(await scheduler.complete(Wal.exists('/data/node/wal', { fs: disk.mount() })), true);
+});
