@@ -36,4 +36,8 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   { seed: 6, nodes: '4+1', found: 'storage: the snapshot dir made by a plain mkdir was lost with its snapshots' },
   { seed: 24, nodes: '4+1', found: 'storage: the snapshot dir made by a plain mkdir was lost with its snapshots' },
   { seed: 29, nodes: '7', found: 'storage: the snapshot dir made by a plain mkdir was lost with its snapshots' },
+  // Simulator: a joiner crashed after making its WAL directory but before its first segment got
+  // its name; started again, it asked for the cluster id and found no member reachable, which
+  // the simulator took for a failed restart instead of a join to retry.
+  { seed: 1443, nodes: '1+2', found: 'sim: a joiner without a WAL segment retries its join' },
 ];

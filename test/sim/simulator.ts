@@ -299,7 +299,10 @@ export class Simulation implements FaultHost, ObserverContext {
   /** A fatal stop after an injected disk fault, or a joiner that found no member to ask, is what the service should do. */
   private expectedFailure(m: SimMember, life: ProcessLife, e: Error): boolean {
     if (m.diskFault) return true;
-    if (life.config.join && m.host.disk.list(life.config.walDir) === null) return true;
+    // A joiner with no WAL yet (none, or one whose first segment never got its name) asks a
+    // member for the cluster id, and may find none reachable: it is started again later.
+    const walFiles = m.host.disk.list(life.config.walDir) ?? [];
+    if (life.config.join && !walFiles.some((name) => name.endsWith('.wal'))) return true;
     if (isStorageError(e) && /EIO|ENOSPC/.test(e.message)) return m.diskFault;
     return false;
   }
