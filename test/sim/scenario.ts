@@ -168,7 +168,9 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     serializableRatio: rng.pick([0, 0.1, 0.3]),
     thinkMs: [0, Math.round(rng.pick([0.25, 0.5, 1, 2]) * electionMs)],
     mediumValueRatio: rng.pick([0, 0.02, 0.1]),
-    largestValue: rng.chance(0.03),
+    // Not on the larger shapes: seven nodes with a 16 MiB entry in flight to each took the
+    // simulator past 3 GiB (seed 2039; copies per message in flight, left open).
+    largestValue: rng.chance(0.03) && voters + learners <= 3,
     bug,
     plantedBugs: plantedBugs(bug),
   };

@@ -18,6 +18,8 @@ import { type BugName, type ClusterShape, describeScenario, type FaultKind, make
 import type { ScheduledEvent } from './world/scheduler.ts';
 import { SimWorld } from './world/sim-world.ts';
 
+const RSS_BYTES_MAX = Number(process.env.SIM_RSS_BYTES_MAX ?? 6 * 2 ** 30);
+
 export interface SimOptions {
   seed: number;
   nodes: ClusterShape;
@@ -129,7 +131,7 @@ export class Simulation implements FaultHost, ObserverContext {
     this.scheduler.after(this.faultRng.int(s.faultGapMs[1]) + 1, () => this.faultTick());
     this.scheduler.after(s.faultMs, () => this.heal());
     try {
-      const outcome = await this.scheduler.runUntil(() => this.failure !== null || this.finished(), { eventsMax: 5_000_000 });
+      const outcome = await this.scheduler.runUntil(() => this.failure !== null || this.finished() || this.overMemory(), { eventsMax: 5_000_000 });
       if (outcome === 'eventsMax') this.fail(new Violation('Runaway', 'more than 5 million events'));
       if (this.failure === null && this.liveAt < 0) {
         const missing = this.liveWriteAt < 0 ? (this.liveReadAt < 0 ? 'no write and no read succeeded' : 'no write succeeded') : 'no read succeeded';
@@ -140,6 +142,15 @@ export class Simulation implements FaultHost, ObserverContext {
       this.fail(e);
     }
     return this.result();
+  }
+
+  /** A run that holds more than this is a runaway (a copy of a large value kept per message, say). */
+  private overMemory(): boolean {
+    if (this.scheduler.events % 2000 !== 0) return false;
+    const rss = process.memoryUsage().rss;
+    if (rss < RSS_BYTES_MAX) return false;
+    this.fail(new Violation('Runaway', `the process holds ${(rss / 2 ** 30).toFixed(1)} GiB after ${this.scheduler.events} events`));
+    return true;
   }
 
   private finished(): boolean {
