@@ -40,4 +40,8 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // its name; started again, it asked for the cluster id and found no member reachable, which
   // the simulator took for a failed restart instead of a join to retry.
   { seed: 1443, nodes: '1+2', found: 'sim: a joiner without a WAL segment retries its join' },
+  // Checker: a single voter became leader of term 5 and appended entry 78, then lost that Ready
+  // to a power cut before its fsync; restarted, it led term 5 again with a different entry 78.
+  // The lost Ready never happened: Log Matching now counts a Ready's entries once persisted.
+  { seed: 3345, nodes: '1+2', found: 'checker: Log Matching counted entries of a Ready lost before its fsync' },
 ];
