@@ -118,9 +118,12 @@ export async function mkdirDurably(fs: StorageFs, dir: string): Promise<void> {
     await fs.mkdir(d, { recursive: true });
     await syncDir(fs, dirname(d));
   }
-  // A `dir` that exists may have been made by a plain mkdir (RaftNode.open makes the snapshot
-  // dir so) whose entry no fsync has covered yet: sync it now, or a crash may take it back.
-  if (missing.length === 0) await syncDir(fs, dirname(resolve(dir)));
+  // Levels that existed may have been made by a plain mkdir (RaftNode.open makes the snapshot
+  // dir so), or by a process killed before its fsync (the page cache kept them): sync their
+  // entries too, top down, or a power cut may take them back.
+  const levels: string[] = [];
+  for (let d = resolve(dir); dirname(d) !== d; d = dirname(d)) levels.unshift(d);
+  for (const d of levels) if (!missing.includes(d)) await syncDir(fs, dirname(d));
 }
 
 async function exists(fs: StorageFs, dir: string): Promise<boolean> {

@@ -76,8 +76,17 @@ export interface DurableView {
   configs(id: NodeId): NodeId[][];
 }
 
+/** An (index, term) pair of a node's log, for Log Matching. */
+type LogNote = [index: number, term: number, eid: string | undefined, prevTerm: number];
+
 interface NodeView {
   shadow: ShadowLog;
+  /**
+   * What each Ready not yet persisted adds to the log. It counts for Log Matching only once
+   * persisted: a Ready lost in a crash (a single voter's new term, say) never happened, and
+   * its entries may come back different under the same term.
+   */
+  unpersisted: Map<Ready, LogNote[]>;
   term: number;
   state: StateType;
   /** The term in which we last saw this node as leader (continuously), or 0. */
@@ -147,9 +156,11 @@ export class SafetyChecker {
     if (rd.softState !== null) v.state = rd.softState.raftState;
     const leaderNow = v.state === StateType.Leader ? v.term : 0;
 
+    const notes: LogNote[] = [];
+    if (rd.snapshot !== null || rd.entries.length > 0) v.unpersisted.set(rd, notes);
     if (rd.snapshot !== null) {
       v.shadow.reset(rd.snapshot.metadata.index, rd.snapshot.metadata.term);
-      this.noteLogEntry(id, rd.snapshot.metadata.index, rd.snapshot.metadata.term, undefined, -1);
+      notes.push([rd.snapshot.metadata.index, rd.snapshot.metadata.term, undefined, -1]);
     }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index;
@@ -159,7 +170,7 @@ export class SafetyChecker {
           `leader ${id} (term ${leaderNow}) rewrote its log from index ${first} (last was ${v.shadow.lastIndex()})`,
         );
       }
-      this.appendToShadow(id, v, rd.entries);
+      this.appendToShadow(id, v, rd.entries, notes);
     }
     if (rd.hardState !== null) {
       const commit = rd.hardState.commit;
@@ -194,6 +205,11 @@ export class SafetyChecker {
   /** The Ready `rd` of node `id` is durable (its fsync completed, or it needed none). */
   onReadyPersisted(id: NodeId, rd: Ready): void {
     const v = this.view(id);
+    const notes = v.unpersisted.get(rd);
+    if (notes !== undefined) {
+      v.unpersisted.delete(rd);
+      for (const [index, term, eid, prevTerm] of notes) this.noteLogEntry(id, index, term, eid, prevTerm);
+    }
     if (rd.changesTermOrVote && v.state === StateType.Leader && v.leaderTerm !== 0) this.claimLeadership(id, v.leaderTerm, v);
   }
 
@@ -274,7 +290,8 @@ export class SafetyChecker {
     }
   }
 
-  private appendToShadow(id: NodeId, v: NodeView, entries: readonly Entry[]): void {
+  /** Entries into the node's shadow log; their Log Matching notes go to `notes`, or are checked at once. */
+  private appendToShadow(id: NodeId, v: NodeView, entries: readonly Entry[], notes?: LogNote[]): void {
     for (const e of entries) {
       if (e.index <= v.shadow.baseIndex) continue;
       if (e.index > v.shadow.lastIndex() + 1) {
@@ -282,7 +299,8 @@ export class SafetyChecker {
       }
       v.shadow.truncateAfter(e.index - 1);
       const eid = entryId(e);
-      this.noteLogEntry(id, e.index, e.term, eid, v.shadow.termAt(e.index - 1));
+      if (notes !== undefined) notes.push([e.index, e.term, eid, v.shadow.termAt(e.index - 1)]);
+      else this.noteLogEntry(id, e.index, e.term, eid, v.shadow.termAt(e.index - 1));
       v.shadow.push(e.term, eid);
     }
   }
@@ -383,5 +401,5 @@ export class SafetyChecker {
 }
 
 function freshView(): NodeView {
-  return { shadow: new ShadowLog(), term: 0, state: StateType.Follower, leaderTerm: 0 };
+  return { shadow: new ShadowLog(), unpersisted: new Map(), term: 0, state: StateType.Follower, leaderTerm: 0 };
 }

@@ -36,8 +36,15 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   { seed: 6, nodes: '4+1', found: 'storage: the snapshot dir made by a plain mkdir was lost with its snapshots' },
   { seed: 24, nodes: '4+1', found: 'storage: the snapshot dir made by a plain mkdir was lost with its snapshots' },
   { seed: 29, nodes: '7', found: 'storage: the snapshot dir made by a plain mkdir was lost with its snapshots' },
+  // The same at a level above: a process killed before its fsync left /data in the page cache;
+  // the next one found it and synced only below it; a power cut took /data and the WAL away.
+  { seed: 6400, nodes: '2+1', found: 'storage: a data dir left unsynced by a killed process was lost with the WAL' },
   // Simulator: a joiner crashed after making its WAL directory but before its first segment got
   // its name; started again, it asked for the cluster id and found no member reachable, which
   // the simulator took for a failed restart instead of a join to retry.
   { seed: 1443, nodes: '1+2', found: 'sim: a joiner without a WAL segment retries its join' },
+  // Checker: a single voter became leader of term 5 and appended entry 78, then lost that Ready
+  // to a power cut before its fsync; restarted, it led term 5 again with a different entry 78.
+  // The lost Ready never happened: Log Matching now counts a Ready's entries once persisted.
+  { seed: 3345, nodes: '1+2', found: 'checker: Log Matching counted entries of a Ready lost before its fsync' },
 ];
