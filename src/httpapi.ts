@@ -103,7 +103,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
 }
 
 function makeHandler(opts: AppOptions) {
-  const { kv, node } = opts;
+  const { kv } = opts;
   return async function handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { path, query } = splitUrl(req.url);
     if (path.startsWith(RESERVED_PREFIX)) return serveReserved(opts, req.method, path, query, reply);

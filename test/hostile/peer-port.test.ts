@@ -16,7 +16,6 @@ import { startOneNode } from '../node/one-node.ts';
 const ALLOWED = new Set([200, 204, 400, 404, 410, 412, 413]);
 const PEER = 2; // a member that does not exist: the node answers it all the same
 
-const id = fc.oneof(fc.constantFrom(0, 1, 2, 3), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER));
 const index = fc.oneof(fc.nat(50), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER));
 const entry = fc.record({ term: index, index, type: fc.constantFrom(0, 1) as fc.Arbitrary<0 | 1>, data: fc.uint8Array({ maxLength: 40 }) });
 const message: fc.Arbitrary<Message> = fc.record({

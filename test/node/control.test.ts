@@ -8,20 +8,10 @@ import { test } from 'node:test';
 import { isServiceError } from '../../src/errors.ts';
 import { encodeConfChangeContext } from '../../src/node/membership.ts';
 import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Entry, type Message } from '../../src/raft/index.ts';
-import type { MemberChange, MemberChangeKind } from '../../src/queues.ts';
+import type { MemberChangeKind } from '../../src/queues.ts';
 import { until } from '../e2e/cluster.ts';
-import { LEADER_ID, NODE_ID, msg, twoMemberSetup, type NodeUnderTest } from './fake-leader.ts';
+import { BOOTSTRAP_COMMIT, TERM, askChange, following, LEADER_ID, NODE_ID, msg, twoMemberSetup, type NodeUnderTest } from './fake-leader.ts';
 
-const TERM = 2;
-const BOOTSTRAP_COMMIT = 2;
-
-async function following(n: NodeUnderTest): Promise<void> {
-  await until('the node follows the fake leader', async () => ((await n.node.status()).leader === LEADER_ID ? true : undefined));
-}
-
-function askChange(n: NodeUnderTest, change: MemberChange): Promise<void> {
-  return new Promise<void>((resolve, reject) => void n.confChangeC.send({ change, resolve, reject }).catch(reject));
-}
 
 /** A conf change entry as another member's request would have put it in the log. */
 function confChangeEntry(index: number, kind: MemberChangeKind, type: ConfChangeType, nodeId: number, url: string): Entry {

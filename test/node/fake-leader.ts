@@ -13,17 +13,22 @@ import { Chan } from '../../src/chan.ts';
 import { decodeMessages, encodeMessages } from '../../src/raftpb/index.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
-import { createLogger, type Logger } from '../../src/logger.ts';
+import type { Logger } from '../../src/logger.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
 import { newMessage } from '../../src/raft/util.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
+import { startInProcess } from './in-process.ts';
 import { deriveClusterId } from '../../src/node/recovery.ts';
 import { PATH_MESSAGES, PATH_PROBE, peerHeaders } from '../../src/transport/index.ts';
 import { freePort, until } from '../e2e/cluster.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
+import type { ConfChangeRequest, MemberChange, Proposal } from '../../src/queues.ts';
 
 export const LEADER_ID = 1;
 export const NODE_ID = 2;
+/** The term the fake leader leads in. */
+export const TERM = 2;
+/** The two bootstrap entries (term 1) are committed from the start. */
+export const BOOTSTRAP_COMMIT = 2;
 
 /** A message from the fake leader to the node, with defaults for every field a test does not care about. */
 export function msg(m: Partial<Message> & Pick<Message, 'type' | 'term'>): Message {
@@ -141,34 +146,19 @@ export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: 
 
   /** Start (or restart, on the same data dir) the node: a new process incarnation each time. */
   const start = async (): Promise<NodeUnderTest> => {
-    const proposeC = new Chan<Proposal>(4096);
-    const confChangeC = new Chan<ConfChangeRequest>(4);
-    const commitC = new Chan<Commit>(16);
-    const ref: { kv: KvStore | null } = { kv: null };
-    const node = await RaftNode.open({
-      config, log: opts.log ?? createLogger('silent', NODE_ID), proposeC, confChangeC, commitC,
-      kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => ref.kv!.applied, kvApplying: () => true,
-    });
-    const kv = (ref.kv = new KvStore({
-      nodeId: NODE_ID, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: config.requestTimeoutMs,
-    }));
-    if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
-    const applying = kv.run();
-    await node.listenPeers();
-    node.start();
-    let stopped = false;
-    const stop = async () => {
-      if (stopped) return;
-      stopped = true;
-      proposeC.close();
-      confChangeC.close();
-      await node.stop().catch(() => undefined);
-      kv.stop();
-      commitC.close();
-      await applying;
-    };
-    stops.push(stop);
-    return { node, kv, proposeC, confChangeC, stop };
+    const n = await startInProcess(config, opts.log === undefined ? {} : { log: opts.log });
+    stops.push(n.stop);
+    return n;
   };
   return { leader, start, config };
+}
+
+/** Until the node follows the fake leader. */
+export async function following(n: NodeUnderTest): Promise<void> {
+  await until('the node follows the fake leader', async () => ((await n.node.status()).leader === LEADER_ID ? true : undefined));
+}
+
+/** Ask the node for a membership change, as the HTTP API does. */
+export function askChange(n: NodeUnderTest, change: MemberChange): Promise<void> {
+  return new Promise<void>((resolve, reject) => void n.confChangeC.send({ change, resolve, reject }).catch(reject));
 }

@@ -8,12 +8,12 @@ import type { TestContext } from 'node:test';
 import { Chan } from '../../src/chan.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
-import { createLogger } from '../../src/logger.ts';
 import type { NodeMetrics } from '../../src/node/metrics.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import { worldWith } from '../../src/node/world.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
+import type { ConfChangeRequest } from '../../src/queues.ts';
 import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
+import { startInProcess } from './in-process.ts';
 import { freePort, until } from '../e2e/cluster.ts';
 
 export interface OneNode {
@@ -30,38 +30,18 @@ export async function startOneNode(
   t: TestContext,
   opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number; metrics?: NodeMetrics } = {},
 ): Promise<OneNode> {
-  const appliedSeen = opts.appliedSeen ?? ((applied: number) => applied);
   const dir = await mkdtemp(join(tmpdir(), 'one-node-'));
   const parsed = parseConfig([
     '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
-    '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent',
+    '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent', '--request-timeout-ms', String(opts.requestTimeoutMs ?? 2000),
   ]);
   if (parsed.help) throw new Error('unreachable');
   const config = parsed.config;
-  const proposeC = new Chan<Proposal>(64);
-  const confChangeC = new Chan<ConfChangeRequest>(4);
-  const commitC = new Chan<Commit>(16);
-  const ref: { kv: KvStore | null } = { kv: null };
-  const node = await RaftNode.open({
-    config, log: createLogger('silent', 1), proposeC, confChangeC, commitC, world: worldWith({ fs: opts.fs ?? nodeFs }),
+  const { node, kv, confChangeC, stop } = await startInProcess(config, {
+    world: worldWith({ fs: opts.fs ?? nodeFs }),
     ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
+    ...(opts.appliedSeen === undefined ? {} : { appliedSeen: opts.appliedSeen }),
   });
-  const kv = (ref.kv = new KvStore({ nodeId: 1, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: opts.requestTimeoutMs ?? 2000 }));
-  const applying = kv.run();
-  await node.listenPeers();
-  node.start();
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    proposeC.close();
-    confChangeC.close();
-    await node.stop().catch(() => undefined);
-    kv.stop();
-    commitC.close();
-    await applying;
-  };
   t.after(async () => {
     await stop();
     await rm(dir, { recursive: true, force: true });

@@ -9,20 +9,9 @@ import { test } from 'node:test';
 import { isServiceError } from '../../src/errors.ts';
 import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Message } from '../../src/raft/index.ts';
 import { until } from '../e2e/cluster.ts';
-import { LEADER_ID, msg, twoMemberSetup, type NodeUnderTest } from './fake-leader.ts';
+import { BOOTSTRAP_COMMIT, TERM, askChange, following, msg, twoMemberSetup } from './fake-leader.ts';
 import type { MemberChange } from '../../src/queues.ts';
 
-const TERM = 2;
-/** The two bootstrap entries (term 1) are committed from the start. */
-const BOOTSTRAP_COMMIT = 2;
-
-async function following(n: NodeUnderTest): Promise<void> {
-  await until('the node follows the fake leader', async () => ((await n.node.status()).leader === LEADER_ID ? true : undefined));
-}
-
-function askChange(n: NodeUnderTest, change: MemberChange): Promise<void> {
-  return new Promise<void>((resolve, reject) => void n.confChangeC.send({ change, resolve, reject }).catch(reject));
-}
 
 /** How a promise settled: 'done', the ServiceError code, or 'pending' so far. */
 function track(p: Promise<unknown>): { state: string } {
