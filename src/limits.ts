@@ -64,6 +64,14 @@ export const removedMembersMax = 1 << 20;
  * entry per term, one conf change at a time; so a MsgApp's entry count is bounded through this.
  */
 export const kvPutEntryBytesMin = kvPutHeaderBytes + 1;
+/** Exactly-once apply (proposal-dedup.ts): sequence numbers remembered below an origin's highest. */
+export const dedupWindowSeqs = 64;
+/** Origins (node ids) the dedup table remembers; the least recently used is forgotten past this. */
+export const dedupOriginsMax = 256;
+/** Bytes of one origin in the dedup table: node id, epoch, highest seq (u32 each), the window's bits. */
+export const dedupOriginBytes = 4 + 4 + 4 + dedupWindowSeqs / 8;
+/** Bytes of the dedup table at its largest, as the kv snapshot carries it. */
+export const dedupTableBytesMax = 4 + dedupOriginsMax * dedupOriginBytes;
 
 // ---- queues between the layers: bounded by count and by bytes ----
 
@@ -196,6 +204,6 @@ check(membersMax >= 2 * confStateIdsMax, 'the member table holds every voter and
 check(snapshotFileHeaderBytes + snapshotMetadataBytesMax + snapshotDataBytesMax <= snapshotFileBytesMax, 'snapshot data at the max fits a snapshot file');
 check(snapshotMessageBytesMax <= peerSnapshotBodyBytesMax, 'snapshot data at the max fits a snapshot POST');
 check(1 + membershipTableBytesMax + varintBytesMax + kvStateBytesMax <= snapshotDataBytesMax, 'a member table and kv state at the max fit a snapshot');
-check(1 + varintBytesMax + kvPairBytesMax <= kvStateBytesMax, 'the largest PUT fits a snapshot');
+check(1 + varintBytesMax + kvPairBytesMax + dedupTableBytesMax <= kvStateBytesMax, 'the largest PUT, with a full dedup table, fits a snapshot');
 check(peerSnapshotBodyBytesMax <= 2 * GiB - 1, "a snapshot fits one Buffer (Node 20's limit is 4 GiB; 2 GiB on 32-bit)");
 check(16 <= clusterIdBytesMax, 'a derived cluster id fits the WAL head');
