@@ -81,6 +81,8 @@ export class ChaosCluster {
   readonly unexpectedExits: UnexpectedExit[] = [];
   readonly agent = new Agent({ connect: { timeout: 2000 }, keepAliveTimeout: 2000 });
   private nextId = 1;
+  /** The founding voters: each of them starts with all of their URLs. */
+  private founders = 0;
 
   constructor(net: ChaosNetwork, dir: string, tuning: NodeTuning) {
     this.net = net;
@@ -113,32 +115,33 @@ export class ChaosCluster {
   }
 
   async start(voters: number): Promise<void> {
+    this.founders = voters;
     for (let i = 0; i < voters; i++) await this.allocate();
     for (const node of this.nodes.values()) this.spawn(node, false);
   }
 
-  /** --cluster lists every id up to this node's (node N is the N-th URL), removed ones too. */
+  /** --cluster lists every founder and every id up to this node's (node N is the N-th URL), removed ones too. */
   private clusterArg(upTo: number): string {
     const urls: string[] = [];
     for (let id = 1; id <= upTo; id++) urls.push(this.peerUrl(id));
     return urls.join(',');
   }
 
-  spawn(node: ChaosNode, join: boolean): void {
+  spawn(node: ChaosNode, joining: boolean): void {
     if (node.running) return;
-    node.joiner ||= join;
+    node.joiner ||= joining;
     const t = this.tuning;
     const main = [
       process.execPath, '--import', 'tsx', '--import', WALL_CLOCK_PRELOAD, 'src/main.ts',
-      '--id', String(node.id), '--cluster', this.clusterArg(node.id), '--port', String(this.net.clientPortOf(node.id)),
+      '--id', String(node.id), '--cluster', this.clusterArg(Math.max(node.id, this.founders)), '--port', String(this.net.clientPortOf(node.id)),
       '--data-dir', node.dataDir, '--tick-ms', String(t.tickMs), '--election-ticks', String(t.electionTicks),
       '--request-timeout-ms', String(t.requestTimeoutMs), '--snapshot-count', String(t.snapshotCount),
       '--snapshot-catchup-entries', String(Math.max(10, Math.floor(t.snapshotCount / 5))),
       ...(node.joiner ? ['--join'] : []),
     ];
     const skew = t.monotonicSkewSeconds(node.id);
-    // unshare makes the time namespace for its child; --kill-child ties the child's life to it.
-    const clock = skew === 0 ? [] : ['unshare', '--time', '--fork', '--kill-child', `--monotonic=${skew}`, `--boottime=${skew}`];
+    // unshare makes a time namespace and execs node in it (so the pid stays node's).
+    const clock = skew === 0 ? [] : ['unshare', '--time', `--monotonic=${skew}`, `--boottime=${skew}`];
     const argv = [...this.net.exec(node.id), ...clock, ...main];
     const log = createWriteStream(join(this.dir, `node-${node.id}.log`), { flags: 'a' });
     const proc = spawn(argv[0]!, argv.slice(1), {

@@ -46,6 +46,18 @@ function alive(pid: number): boolean {
   }
 }
 
+/** SIGKILL every process in a namespace (a node outlives a suite that died, but not its cleanup). */
+async function killAllIn(netns: string): Promise<void> {
+  const pids = await ip('netns', 'pids', netns).catch(() => '');
+  for (const pid of pids.split('\n').filter(Boolean)) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+}
+
 /** Why network namespaces cannot be used here, or null if they can. */
 export async function netnsUnavailable(): Promise<string | null> {
   if (process.getuid?.() !== 0) return 'not root';
@@ -75,6 +87,7 @@ export async function removeLeftovers(): Promise<string[]> {
   for (const line of (await ip('netns', 'list')).split('\n')) {
     const name = line.split(' ')[0] ?? '';
     if (!name.startsWith(NAME_PREFIX) || live(name)) continue;
+    await killAllIn(name);
     await ip('netns', 'del', name).catch(() => undefined);
     removed.push(name);
   }
@@ -246,6 +259,7 @@ export class NetnsNetwork implements ChaosNetwork {
     if (!this.hosts.delete(id)) return;
     for (const key of [...this.cuts]) if (key.split('>').includes(String(id))) this.cuts.delete(key);
     this.slowed.delete(id);
+    await killAllIn(this.netnsOf(id));
     await ip('netns', 'del', this.netnsOf(id)).catch(() => undefined);
   }
 
