@@ -261,6 +261,8 @@ export class NetnsNetwork implements ChaosNetwork {
     this.slowed.delete(id);
     await killAllIn(this.netnsOf(id));
     await ip('netns', 'del', this.netnsOf(id)).catch(() => undefined);
+    // The veth goes with its namespace, but only once the killed processes are reaped: now.
+    await ip('link', 'del', `${NAME_PREFIX}${this.runId}h${id}`).catch(() => undefined);
   }
 
   /** Make exactly these cuts hold (others healed). */
@@ -297,6 +299,7 @@ export class NetnsNetwork implements ChaosNetwork {
   async destroy(): Promise<void> {
     for (const id of [...this.hosts]) await this.removeHost(id);
     await ip('netns', 'del', this.sinkNetns).catch(() => undefined);
+    await ip('link', 'del', `${NAME_PREFIX}${this.runId}hs`).catch(() => undefined);
     await ip('link', 'del', this.bridge).catch(() => undefined);
     rmSync(pidFile(this.runId), { force: true });
   }
