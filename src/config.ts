@@ -314,3 +314,21 @@ export function parsePeerUrl(s: string): string | null {
 function isLoopbackOrAny(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '[::1]' || host === '0.0.0.0' || host === '[::]';
 }
+
+/**
+ * Test-only switches that break a promise on purpose, so the chaos suite (chaos/) can prove it
+ * notices. Read from the environment here and nowhere else; never set in production.
+ */
+export interface TestSwitches {
+  /** RAFTEXAMPLE_TEST_GET_SKIPS_READ_INDEX=1: a linearizable GET answers from local state, as ?serializable does. */
+  getSkipsReadIndex: boolean;
+  /** RAFTEXAMPLE_TEST_ACK_PUT_BEFORE_COMMIT=1: a PUT answers 204 once proposed, before it commits (raftexample's behaviour). */
+  ackPutBeforeCommit: boolean;
+}
+
+export function testSwitchesFromEnv(env: NodeJS.ProcessEnv = process.env): TestSwitches {
+  return {
+    getSkipsReadIndex: env.RAFTEXAMPLE_TEST_GET_SKIPS_READ_INDEX === '1',
+    ackPutBeforeCommit: env.RAFTEXAMPLE_TEST_ACK_PUT_BEFORE_COMMIT === '1',
+  };
+}

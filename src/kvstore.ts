@@ -7,6 +7,7 @@
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './raftpb/index.ts';
+import type { TestSwitches } from './config.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
 import { ProposalState, type Commit, type Proposal } from './queues.ts';
 import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';
@@ -32,6 +33,8 @@ export interface KvStoreOptions {
   stateBytesMax?: number;
   /** Time, timers and randomness (default: the real ones; the simulator passes its own). */
   world?: { clock: Clock; timers: Timers; random: Random };
+  /** Test-only broken promises (config.ts testSwitchesFromEnv), for the chaos suite to catch. */
+  testSwitches?: TestSwitches;
 }
 
 const KIND_PUT = 1;
@@ -161,11 +164,13 @@ export class KvStore implements KvApi {
         this.writesFailedCount++;
         reject(new ServiceError('ERR_OVERLOADED'));
       } else this.waiters.set(seq, { resolve, reject, deadline: this.clock.now() + this.o.requestTimeoutMs, proposal: p });
+      // Test-only: acknowledge what is merely queued (the waiter stays, so the counters still add up).
+      if (queued && this.o.testSwitches?.ackPutBeforeCommit === true) resolve();
     });
   }
 
   async get(key: string, serializable: boolean): Promise<Uint8Array | undefined> {
-    if (!serializable) await this.readBarrier();
+    if (!serializable && this.o.testSwitches?.getSkipsReadIndex !== true) await this.readBarrier();
     return this.map.get(key);
   }
 

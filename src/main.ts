@@ -4,7 +4,7 @@
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
 
 import { Chan } from './chan.ts';
-import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
+import { ConfigError, EXIT_USAGE, parseConfig, testSwitchesFromEnv, usage, type Config } from './config.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
@@ -75,7 +75,10 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
     // Peer TLS is a property of the HTTP network the node is given.
     world: worldWith({ network: createHttpNetwork(tls.peer) }),
   });
+  const testSwitches = testSwitchesFromEnv();
+  if (testSwitches.getSkipsReadIndex || testSwitches.ackPutBeforeCommit) log.warn({ testSwitches }, 'test-only switches on: this node breaks its promises');
   const kv = new KvStore({
+    testSwitches,
     nodeId: cfg.id,
     proposeC,
     commitC,
