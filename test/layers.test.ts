@@ -31,6 +31,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   // node:crypto for hashing only (the cluster id); its randomness comes from the world.
   node: { layers: ['node', 'raft', 'raftpb', 'storage', 'transport', ...LEAVES], packages: ['node:crypto'] },
   client: { layers: ['client'], packages: ['undici'] },
+  // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
+  'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },
