@@ -7,7 +7,7 @@ import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './raftpb/index.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
-import { ProposalState, type Commit, type Proposal } from './queues.ts';
+import { EntryKind, ProposalState, type Commit, type Proposal } from './queues.ts';
 import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';
 import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
@@ -32,7 +32,7 @@ export interface KvStoreOptions {
   world?: { clock: Clock; timers: Timers; random: Random };
 }
 
-const KIND_PUT = 1;
+const KIND_PUT = EntryKind.Put;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
 const PUT_HEADER_BYTES = kvPutHeaderBytes;
 const SNAPSHOT_VERSION = 1;
