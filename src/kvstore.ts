@@ -9,7 +9,7 @@ import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './raftpb/index.ts';
 import type { TestSwitches } from './config.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
-import { ProposalState, type Commit, type Proposal } from './queues.ts';
+import { EntryKind, ProposalState, type Commit, type Proposal } from './queues.ts';
 import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';
 import { ProposalDedup } from './proposal-dedup.ts';
 import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
@@ -37,7 +37,7 @@ export interface KvStoreOptions {
   testSwitches?: TestSwitches;
 }
 
-const KIND_PUT = 1;
+const KIND_PUT = EntryKind.Put;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
 const PUT_HEADER_BYTES = kvPutHeaderBytes;
 /** 1: the map. 2: the map, then the dedup table (version 1 restores with an empty table). */
