@@ -40,7 +40,11 @@ export class Clients {
   /** Ops in flight, by the process life serving them (failed as unknown when it dies). */
   private readonly inFlight = new Map<ProcessLife, Set<HistoryOp>>();
   private largestValueSent = false;
-  /** The next write overwrites the largest value with a small one. */
+  /**
+   * Writes overwrite the largest value with a small one, from when its own write answered until
+   * one of them succeeds. (Sent while it was still in flight, the small one could commit first and
+   * leave 16 MiB in every snapshot of the run: 500 of them in seed 3217, three minutes of CPU.)
+   */
   private shrinkLargest = false;
   private stopped = false;
   /** Client requests not answered by then from a live process: the service hung. */
@@ -142,7 +146,8 @@ export class Clients {
       op.value = `v${op.id}`;
       call = kv.put(key, largest ? padded(op.value, putValueBytesMax) : Buffer.from(op.value));
       this.largestValueSent ||= largest;
-      this.shrinkLargest = largest;
+      if (largest) call.finally(() => (this.shrinkLargest = true)).catch(() => undefined);
+      else call.then(() => (this.shrinkLargest = false), () => undefined);
     } else if (this.rng.chance(s.readRatio)) {
       serializable = this.rng.chance(s.serializableRatio);
       op = this.history.invoke(client, id, 'read', key, null, this.now());

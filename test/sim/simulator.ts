@@ -18,7 +18,7 @@ import { type BugName, type ClusterShape, describeScenario, type FaultKind, make
 import type { ScheduledEvent } from './world/scheduler.ts';
 import { SimWorld } from './world/sim-world.ts';
 
-const RSS_BYTES_MAX = Number(process.env.SIM_RSS_BYTES_MAX ?? 6 * 2 ** 30);
+const HELD_BYTES_MAX = Number(process.env.SIM_HELD_BYTES_MAX ?? 6 * 2 ** 30);
 
 export interface SimOptions {
   seed: number;
@@ -149,9 +149,12 @@ export class Simulation implements FaultHost, ObserverContext {
   /** A run that holds more than this is a runaway (a copy of a large value kept per message, say). */
   private overMemory(): boolean {
     if (this.scheduler.events % 2000 !== 0) return false;
-    const rss = process.memoryUsage().rss;
-    if (rss < RSS_BYTES_MAX) return false;
-    this.fail(new Violation('Runaway', `the process holds ${(rss / 2 ** 30).toFixed(1)} GiB after ${this.scheduler.events} events`));
+    // The JS heap and the buffers, not the RSS: the allocator keeps pages after a runaway seed is
+    // over, and a worker measuring its RSS then failed every seed after it.
+    const m = process.memoryUsage();
+    const held = m.heapUsed + m.external;
+    if (held < HELD_BYTES_MAX) return false;
+    this.fail(new Violation('Runaway', `the process holds ${(held / 2 ** 30).toFixed(1)} GiB after ${this.scheduler.events} events`));
     return true;
   }
 

@@ -345,3 +345,28 @@ test('the same seed gives the same trace; another seed a different one', async (
   assert.deepEqual(a, await run(11));
   assert.notDeepEqual(a, await run(12));
 });
+
+test('a deleted file is kept while a crash could bring it back (its unlink not synced, or a handle open), and freed after', async () => {
+  const { scheduler, disk, fs } = world();
+  const held: Record<string, number> = {};
+  await scheduler.complete(
+    (async () => {
+      await fs.mkdir('/d', { recursive: true });
+      await syncDir(fs, '/');
+      await writeFile(fs, '/d/a', 'x'.repeat(1000), true);
+      await writeFile(fs, '/d/b', 'y', true);
+      await syncDir(fs, '/d');
+      const open = await fs.open('/d/b', 'r');
+      await fs.unlink('/d/a');
+      await fs.unlink('/d/b');
+      held.unlinked = disk.heldFiles();
+      await syncDir(fs, '/d');
+      held.dirSynced = disk.heldFiles(); // b still open
+      await open.close();
+      held.closed = disk.heldFiles();
+    })(),
+  );
+  assert.deepEqual(held, { unlinked: 2, dirSynced: 1, closed: 0 });
+  disk.crash();
+  assert.deepEqual(disk.list('/d'), [], 'the synced unlinks hold');
+});
