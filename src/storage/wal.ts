@@ -199,6 +199,12 @@ export class Wal {
       const repaired = r.size > r.validEnd;
       if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason ?? 'torn tail');
       const fh = await fs.open(last.path, 'r+');
+      // What was read back may be only in the page cache: a process killed before its fsync
+      // leaves its writes there, and the next one must not vote, acknowledge or build a chain
+      // on them as if durable. Sync the last segment (earlier ones were synced at their cut)
+      // and the directory (the last segment's name) before anything is used.
+      await fh.datasync();
+      await syncDir(fs, dir);
       const state: WalState = {
         fh,
         segments: r.segments,
