@@ -39,6 +39,7 @@ function setup(maxRequestBytes = 64) {
     status: async () => ({
       id: 1, leader, term: 2, commit: 7, applied: 7, raftState: 'StateLeader',
       snapshotIndex: 5, walBytes: 1000, snapshotBytes: 200, members,
+      lastIndex: 7, recentLogTerms: { firstIndex: 6, terms: [2, 2] }, links: [],
       progress: [{ id: 4, match: 7, next: 8, state: 'replicate', msSinceHeard: 12 }],
     }),
     members: () => members,
