@@ -31,6 +31,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   // node:crypto for hashing only (the cluster id); its randomness comes from the world.
   node: { layers: ['node', 'raft', 'raftpb', 'storage', 'transport', ...LEAVES], packages: ['node:crypto'] },
   client: { layers: ['client'], packages: ['undici'] },
+  // The dashboard: the node's status and events types, the transport's TLS type; serves files.
+  ui: { layers: ['ui', 'node', 'transport', ...LEAVES], packages: ['undici', 'fastify', 'node:fs/promises', 'node:module', 'node:path'] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },
