@@ -63,11 +63,7 @@ function renderMembers(view) {
     // In id order, moved only when out of place: moving a row would take the keyboard focus away.
     if (tbody.children[position] !== tr) tbody.insertBefore(tr, tbody.children[position] ?? null);
     const s = m.status;
-    tr.dataset.memberId = String(m.id);
-    tr.dataset.role = m.state;
-    tr.dataset.term = s ? String(s.term) : '';
-    tr.dataset.leader = s ? String(s.leader) : '';
-    tr.dataset.commit = s ? String(s.commit) : '';
+    setMemberData(tr, m);
     tr.dataset.self = String(m.id === view.self);
     const cells = [
       m.id === view.self ? `${m.id} (this page)` : String(m.id),
@@ -85,6 +81,16 @@ function renderMembers(view) {
     tr.cells[1].className = `role role-${m.state}`;
     renderMemberActions(tr.cells[10], m, leaderId);
   });
+}
+
+/** What tests and tools read instead of the text: on every element that stands for a member. */
+function setMemberData(el, m) {
+  const s = m.status;
+  el.dataset.memberId = String(m.id);
+  el.dataset.role = m.state;
+  el.dataset.term = s ? String(s.term) : '';
+  el.dataset.leader = s ? String(s.leader) : '';
+  el.dataset.commit = s ? String(s.commit) : '';
 }
 
 function seenText(m) {
@@ -152,7 +158,7 @@ function renderLogs(view) {
 function logLine(m, start, end) {
   const line = document.createElement('div');
   line.className = `log-line role-${m.state}`;
-  line.dataset.memberId = String(m.id);
+  setMemberData(line, m);
   const label = document.createElement('span');
   label.className = 'log-label';
   label.textContent = `member ${m.id}`;
