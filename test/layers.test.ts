@@ -33,6 +33,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   client: { layers: ['client'], packages: ['undici'] },
   // The dashboard: the node's status and events types, the transport's TLS type; serves files.
   ui: { layers: ['ui', 'node', 'transport', ...LEAVES], packages: ['undici', 'fastify', 'node:fs/promises', 'node:module', 'node:path'] },
+  // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
+  'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },
