@@ -6,8 +6,7 @@
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { request } from 'undici';
-import { REPO_ROOT, until } from '../test/e2e/cluster.ts';
-import { startWithClientPortAfterPeerPort, type TestCluster } from '../test/e2e/dashboard-cluster.ts';
+import { REPO_ROOT, TestCluster, until } from '../test/e2e/cluster.ts';
 
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const VIEWPORT = { width: 1400, height: 1000 };
@@ -44,7 +43,7 @@ async function roles(page: Page): Promise<string[]> {
 }
 
 async function main(outDir: string): Promise<void> {
-  const cluster = await startWithClientPortAfterPeerPort(3, { tickMs: TICK_MS });
+  const cluster = await TestCluster.start(3, { tickMs: TICK_MS });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   const stopLoad = writeLoad(cluster);
   try {

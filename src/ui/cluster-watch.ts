@@ -17,7 +17,7 @@ import {
 import type { MemberWithRole, NodeStatus, PeerLink, RecentLogTerms } from '../node/status.ts';
 import type { TlsFiles } from '../transport/tls.ts';
 import type { EventRing } from './event-ring.ts';
-import { memberClientUrl, type ListedMember } from './member-url.ts';
+import { memberClientUrl } from './member-url.ts';
 import { parseTrafficCounters, trafficRates, type TrafficCounters, type TrafficRates } from './traffic.ts';
 
 /** The node serving the page: read in-process, never over HTTP. */
@@ -95,7 +95,7 @@ export interface ClusterView {
 const RATE_STALE_MS = 3 * uiMetricsPollMs;
 
 class WatchedMember {
-  member: ListedMember;
+  member: MemberWithRole;
   status: NodeStatus | null = null;
   /** null until the first poll settles. */
   reachable: boolean | null = null;
@@ -108,7 +108,7 @@ class WatchedMember {
   counters: { atMs: number; counters: TrafficCounters } | null = null;
   rates: { atMs: number; rates: TrafficRates } | null = null;
 
-  constructor(member: ListedMember) {
+  constructor(member: MemberWithRole) {
     this.member = member;
   }
 
@@ -192,7 +192,7 @@ export class ClusterWatch {
 
   /** Follow the membership this node has applied: new members are watched, removed ones dropped. */
   private syncMembers(): void {
-    const listed = this.opts.self.members().slice(0, uiMembersMax) as ListedMember[];
+    const listed = this.opts.self.members().slice(0, uiMembersMax);
     const ids = new Set(listed.map((m) => m.id));
     for (const id of this.watched.keys()) if (!ids.has(id)) this.watched.delete(id);
     for (const member of listed) {

@@ -1,15 +1,13 @@
 // Where the node serving the page reaches another member's client API: the clientURL the
-// member published through Raft (in /-/members) when there is one; otherwise raftexample's
-// own convention, the peer URL's host with the next port (peers 12379 → clients 12380).
+// member published through Raft (in /-/members) when there is one; otherwise (a member not
+// ready yet, or of an older version) raftexample's own layout, the peer URL's host with the
+// next port (peers 12379 → clients 12380).
 
-import type { MemberWithRole } from '../node/status.ts';
-
-/** A member as /-/members lists it, with the client URL once it published one (issue 10). */
-export type ListedMember = MemberWithRole & { clientURL?: unknown };
+import type { Member } from '../node/status.ts';
 
 /** The base URL (no trailing slash) of the member's client API, or null if none can be told. */
-export function memberClientUrl(member: ListedMember, clientScheme: 'http:' | 'https:'): string | null {
-  if (typeof member.clientURL === 'string' && member.clientURL !== '') {
+export function memberClientUrl(member: Member, clientScheme: 'http:' | 'https:'): string | null {
+  if (member.clientURL !== undefined && member.clientURL !== '') {
     const published = httpUrl(member.clientURL);
     if (published !== null) return published;
   }

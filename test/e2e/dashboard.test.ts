@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { http, until } from './cluster.ts';
-import { startWithClientPortAfterPeerPort, type TestCluster, type TestNode } from './dashboard-cluster.ts';
+import { TestCluster, http, until, type TestNode } from './cluster.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -43,7 +42,8 @@ async function statusOf(node: TestNode): Promise<{ id: number; term: number; lea
 
 test('dashboard: members, commits, a leader killed, a transfer from the page', { timeout: 240_000 }, async (t) => {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium (.ci/run does so under CI=true)`);
-  const cluster: TestCluster = await startWithClientPortAfterPeerPort(3, { tickMs: 100 });
+  // Free ports at random: the page reaches the members at the clientURLs they publish.
+  const cluster = await TestCluster.start(3, { tickMs: 100 });
   let browser: Browser | null = null;
   t.after(async () => {
     await browser?.close();

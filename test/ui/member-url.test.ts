@@ -16,7 +16,7 @@ test('without one (or with a bad one): the peer host and the next port, in the c
   assert.equal(memberClientUrl(member(), 'https:'), 'https://127.0.0.1:22380');
   assert.equal(memberClientUrl(member({ clientURL: 'file:///etc/passwd' }), 'http:'), 'http://127.0.0.1:22380');
   assert.equal(memberClientUrl(member({ clientURL: 'http://user:pw@evil:1' }), 'http:'), 'http://127.0.0.1:22380');
-  assert.equal(memberClientUrl(member({ clientURL: 42 }), 'http:'), 'http://127.0.0.1:22380');
+  assert.equal(memberClientUrl(member({ clientURL: '' }), 'http:'), 'http://127.0.0.1:22380');
   assert.equal(memberClientUrl({ ...member(), peerURL: 'http://127.0.0.1:65535' }, 'http:'), null);
   assert.equal(memberClientUrl({ ...member(), peerURL: 'not a url' }, 'http:'), null);
 });

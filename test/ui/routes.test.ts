@@ -32,7 +32,7 @@ async function silentServer(t: TestContext): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
-async function setup(t: TestContext, members: Array<MemberWithRole & { clientURL?: string }>) {
+async function setup(t: TestContext, members: MemberWithRole[]) {
   const node = fakeNodeInfo({ members: () => members });
   const events = new EventRing(1, 100);
   const watch = new ClusterWatch({
