@@ -55,11 +55,20 @@ async function main(outDir: string): Promise<void> {
     await page.screenshot({ path: join(outDir, 'dashboard-healthy.png'), fullPage: true });
 
     await cluster.kill(cluster.node(leader));
-    await until('a member campaigning', async () => {
+    // Between the kill and the next leader: first the old one unreachable and nobody leading;
+    // then, if the page catches it (a campaign is short), a member campaigning.
+    const electionShot = join(outDir, 'dashboard-election.png');
+    await until('the leader gone', async () => {
       const r = await roles(page);
+      return r.includes('unreachable') && !r.includes('leader') ? true : undefined;
+    }, 30_000);
+    await page.screenshot({ path: electionShot, fullPage: true });
+    const campaigning = await until('a member campaigning', async () => {
+      const r = await roles(page);
+      if (r.includes('leader')) return false; // over: keep the first picture
       return r.includes('candidate') || r.includes('pre-candidate') ? true : undefined;
-    }, 30_000).catch(() => undefined); // missed it: the picture still shows the leader gone
-    await page.screenshot({ path: join(outDir, 'dashboard-election.png'), fullPage: true });
+    }, 30_000);
+    if (campaigning) await page.screenshot({ path: electionShot, fullPage: true });
 
     await until('a new leader', async () => ((await roles(page)).includes('leader') ? true : undefined), 30_000);
     await new Promise((r) => setTimeout(r, 6000));

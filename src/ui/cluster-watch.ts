@@ -101,6 +101,8 @@ class WatchedMember {
   reachable: boolean | null = null;
   lastSeenAtMs: number | null = null;
   problem: string | null = null;
+  /** The timeline says it stopped answering (so "answers again" is news when it does). */
+  reportedDown = false;
   statusInFlight = false;
   metricsInFlight = false;
   links: LinkView[] = [];
@@ -226,7 +228,6 @@ export class ClusterWatch {
   private answered(w: WatchedMember, status: NodeStatus): void {
     const now = Date.now();
     const before = w.status;
-    const wasReachable = w.reachable;
     w.status = status;
     w.reachable = true;
     w.lastSeenAtMs = now;
@@ -234,7 +235,8 @@ export class ClusterWatch {
     w.updateLinks(status.links, now);
     // The node's own events cover itself; for the others, what polling shows is all we know.
     if (w.member.id === this.opts.self.id) return;
-    if (wasReachable === false) this.opts.events.observed({ kind: 'reachability', member: w.member.id, up: true });
+    if (w.reportedDown) this.opts.events.observed({ kind: 'reachability', member: w.member.id, up: true });
+    w.reportedDown = false;
     if (before !== null && (before.raftState !== status.raftState || before.term !== status.term)) {
       this.opts.events.observed({ kind: 'observed-role', member: w.member.id, role: roleName(status.raftState), term: status.term });
     }
@@ -242,11 +244,15 @@ export class ClusterWatch {
 
   private failed(w: WatchedMember, e: unknown): void {
     const wasReachable = w.reachable;
+    const guessed = w.member.clientURL === undefined;
     w.reachable = false;
-    w.problem = describeFailure(e);
-    if (wasReachable !== false && w.member.id !== this.opts.self.id) {
-      this.opts.events.observed({ kind: 'reachability', member: w.member.id, up: false });
-    }
+    w.problem = describeFailure(e) + (guessed ? ' (no client URL published yet; tried the peer port + 1)' : '');
+    // A member that never answered at a guessed URL has most likely not published its own yet
+    // (it is starting): not worth a "down" on the timeline.
+    const news = wasReachable === true || (wasReachable === null && !guessed);
+    if (!news || w.member.id === this.opts.self.id) return;
+    w.reportedDown = true;
+    this.opts.events.observed({ kind: 'reachability', member: w.member.id, up: false });
   }
 
   private pollMetrics(): void {

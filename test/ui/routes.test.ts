@@ -65,27 +65,32 @@ test('the page and its assets come from a fixed table; nothing else under /-/ui 
   assert.equal((await app.inject({ method: 'POST', url: '/-/events' })).statusCode, 400, 'reserved for writes');
 });
 
-test('/-/ui/cluster answers 200; a member refusing connections and one that never answers are shown unreachable', async (t) => {
+test('/-/ui/cluster answers 200; members refusing connections, never answering, or not yet published are shown unreachable', async (t) => {
   const refusing = await freePort(); // nothing listens there
   const silent = await silentServer(t);
   const { app, events } = await setup(t, [
     { id: 1, peerURL: 'http://127.0.0.1:1', role: 'voter' },
     { id: 2, peerURL: 'http://127.0.0.1:2', role: 'voter', clientURL: `http://127.0.0.1:${refusing}` },
     { id: 3, peerURL: 'http://127.0.0.1:3', role: 'learner', clientURL: `http://127.0.0.1:${silent}` },
+    // No clientURL yet: tried at the peer port + 1, where nothing listens either.
+    { id: 4, peerURL: `http://127.0.0.1:${refusing - 1}`, role: 'voter' },
   ]);
   const view = await until('both others unreachable', async () => {
     const r = await app.inject({ method: 'GET', url: '/-/ui/cluster' });
     assert.equal(r.statusCode, 200);
     const v = r.json() as ClusterView;
-    return v.members.length === 3 && v.members[1]!.state === 'unreachable' && v.members[2]!.state === 'unreachable' ? v : undefined;
+    return v.members.length === 4 && v.members.slice(1).every((m) => m.state === 'unreachable') ? v : undefined;
   });
-  const [self, refused, hung] = view.members;
+  const [self, refused, hung, unpublished] = view.members;
   assert.equal(self!.state, 'leader');
   assert.equal(self!.status?.term, 1);
   assert.equal(refused!.problem, 'connection refused');
   assert.equal(refused!.lastSeenMsAgo, null);
   assert.equal(hung!.problem, 'no answer in time');
   assert.equal(hung!.membership, 'learner');
+  assert.equal(unpublished!.clientURL, `http://127.0.0.1:${refusing}`);
+  assert.match(unpublished!.problem ?? '', /^connection refused \(no client URL published yet/);
+  // Member 4 has most likely not started yet: no "down" on the timeline for it.
   const observed = events.since(0).filter((e) => e.kind === 'reachability');
   assert.deepEqual(observed.map((e) => e.kind === 'reachability' && [e.member, e.up]).sort(), [[2, false], [3, false]]);
 });
