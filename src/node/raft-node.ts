@@ -651,6 +651,7 @@ export class RaftNode implements NodeInfo {
       case 'remove':
         this.membership.remove(cc.nodeId);
         this.transport.removePeer(cc.nodeId);
+        this.linkCounts.delete(cc.nodeId);
         this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'member removed');
         this.events.event({ kind: 'member', change: 'removed', member: cc.nodeId, index: e.index });
         break;
@@ -687,7 +688,11 @@ export class RaftNode implements NodeInfo {
 
   private async applySnapshot(snap: Snapshot): Promise<void> {
     const { membership, kv } = decodeSnapshotData(snap.data);
-    for (const id of this.transport.peerIds()) if (!membership.urls.has(id)) this.transport.removePeer(id);
+    for (const id of this.transport.peerIds()) {
+      if (membership.urls.has(id)) continue;
+      this.transport.removePeer(id);
+      this.linkCounts.delete(id);
+    }
     this.membership.replaceWith(membership);
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
     this.confState = snap.metadata.confState;
