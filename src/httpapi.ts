@@ -16,6 +16,7 @@ import type { ConfChangeRequest, MemberChange } from './queues.ts';
 import { ConfChangeType } from './raftpb/types.ts';
 import { parseNodeId } from './transport/headers.ts';
 import { tlsServerOptions, type TlsFiles } from './transport/tls.ts';
+import { registerUi, type UiOptions } from './ui/routes.ts';
 
 export interface AppOptions {
   kv: KvApi;
@@ -33,6 +34,8 @@ export interface AppOptions {
   tls?: TlsFiles | null;
   /** Serves GET /-/metrics and times every request; absent: /-/metrics is 404. */
   metrics?: ServiceMetrics;
+  /** Serves the dashboard (GET /-/ui, /-/ui/*, /-/events); absent: those are 404. */
+  ui?: UiOptions;
 }
 
 export interface Readiness {
@@ -97,6 +100,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     sendError(reply, new ServiceError(isAllowedMethod(req.method) ? 'ERR_NOT_FOUND' : 'ERR_METHOD_NOT_ALLOWED'));
   });
 
+  if (opts.ui !== undefined) registerUi(app, opts.ui);
   const handler = makeHandler(opts);
   app.all('/*', handler);
   return app;
@@ -201,6 +205,7 @@ async function serveControl(opts: AppOptions, path: string, query: string, reply
 }
 
 function isKnownGetPath(path: string): boolean {
+  if (path === '/-/ui' || path.startsWith('/-/ui/') || path === '/-/events') return true;
   return path === '/-/health' || path === '/-/ready' || path === '/-/status' || path === '/-/members' || path === '/-/metrics';
 }
 
@@ -211,11 +216,15 @@ const RESERVED_ROUTES: Record<string, HttpRoute> = {
   '/-/members': 'members',
   '/-/metrics': 'metrics',
   '/-/transfer-leader': 'transfer_leader',
+  '/-/events': 'events',
+  '/-/ui': 'ui',
 };
 
 /** A request's route label: one of a fixed few, so no key or id ever becomes a label value. */
 export function routeOf(method: string, path: string): HttpRoute {
-  if (path.startsWith(RESERVED_PREFIX)) return RESERVED_ROUTES[path] ?? (PROMOTE_PATH.test(path) ? 'promote' : 'other');
+  if (path.startsWith(RESERVED_PREFIX)) {
+    return RESERVED_ROUTES[path] ?? (PROMOTE_PATH.test(path) ? 'promote' : path.startsWith('/-/ui/') ? 'ui' : 'other');
+  }
   switch (method) {
     case 'PUT':
       return 'key_put';

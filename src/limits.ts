@@ -171,6 +171,29 @@ export const electionTimeoutMsMax = 50_000;
 /** The election timeout at least this many heartbeats (etcd's rule). */
 export const electionToHeartbeatRatioMin = 5;
 
+// ---- the dashboard (/-/ui, /-/events) ----
+
+/** Entries whose terms /-/status lists for the dashboard's log view (the last ones on disk). */
+export const statusLogTermsMax = 40;
+/** Events the node keeps for /-/events (a ring: the oldest go first). */
+export const uiEventsMax = 500;
+/** Browsers (or tools) streaming /-/events at once; more are refused with 503. */
+export const uiEventClientsMax = 16;
+/** How often the node serving the page asks each member for its /-/status while someone watches. */
+export const uiStatusPollMs = 300;
+/** How often it scrapes each member's /-/metrics for the charts. */
+export const uiMetricsPollMs = 1000;
+/** A member's answer not in by then counts as "unreachable" for that round. */
+export const uiMemberRequestTimeoutMs = 1000;
+/** A member's answer larger than this is refused (a status or a metrics page is a few KiB). */
+export const uiMemberAnswerBytesMax = 1 * MiB;
+/** Polling stops when no page has asked for the cluster's state for this long. */
+export const uiIdleStopMs = 15_000;
+/** Chart samples kept (one per uiMetricsPollMs): five minutes. */
+export const uiChartSamplesMax = 300;
+/** Members the page shows at most (their polls run concurrently). */
+export const uiMembersMax = 64;
+
 // ---- how they relate ----
 
 function check(ok: boolean, what: string): void {

@@ -8,7 +8,7 @@ import { Chan } from './chan.ts';
 import { ConfigError, EXIT_USAGE, parseConfig, testSwitchesFromEnv, usage, type Config } from './config.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
-import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
+import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax, uiEventsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServiceMetrics, listenMetrics } from './metrics.ts';
 import { RaftNode, type StopReason } from './node/raft-node.ts';
@@ -16,6 +16,8 @@ import { worldWith } from './node/world.ts';
 import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { createHttpNetwork, type TlsFiles } from './transport/index.ts';
+import { ClusterWatch, memberDispatcher } from './ui/cluster-watch.ts';
+import { EventRing } from './ui/event-ring.ts';
 
 const EXIT_FATAL = 1;
 
@@ -63,8 +65,10 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
 
   const kvRef: { kv: KvStore | null } = { kv: null };
   const metrics = new ServiceMetrics();
+  const events = new EventRing(cfg.id, uiEventsMax);
   const node = await RaftNode.open({
     metrics,
+    events,
     config: cfg,
     log,
     proposeC,
@@ -95,7 +99,14 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
   node.start();
   const peerScheme = tls.peer !== null ? 'https:' : 'http:';
   const readiness = { listenersOpen: false };
-  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client, readiness, metrics });
+  const watch = new ClusterWatch({
+    self: { id: cfg.id, status: () => node.status(), members: () => node.members(), metricsText: () => metrics.text().then((t) => t.body) },
+    events,
+    clientScheme: tls.client !== null ? 'https:' : 'http:',
+    dispatcher: memberDispatcher(tls.client),
+  });
+  const ui = { watch, events };
+  const app = buildApp({ kv, node, confChangeC, maxRequestBytes: cfg.maxRequestBytes, peerScheme, tls: tls.client, readiness, metrics, ui });
   await listenClients(app, cfg.port);
   const metricsServer = cfg.listenMetrics === null ? null : await listenMetrics(metrics, cfg.listenMetrics);
   readiness.listenersOpen = true;

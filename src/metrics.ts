@@ -17,7 +17,7 @@ export interface MetricsSources {
 /** The client port's routes, as HTTP duration labels: a fixed set, never a key. */
 export type HttpRoute =
   | 'key_put' | 'key_get' | 'member_add' | 'member_remove'
-  | 'health' | 'ready' | 'status' | 'members' | 'promote' | 'transfer_leader' | 'metrics' | 'other';
+  | 'health' | 'ready' | 'status' | 'members' | 'promote' | 'transfer_leader' | 'metrics' | 'ui' | 'events' | 'other';
 
 const PREFIX = 'raftexample_';
 /** A status read serves every gauge of one scrape (it lists two directories for the disk bytes). */

@@ -7,6 +7,7 @@ export function fakeNodeInfo(overrides: Partial<NodeInfo> = {}): NodeInfo {
   const status: NodeStatus = {
     id: 1, leader: 1, term: 1, commit: 1, applied: 1, raftState: 'StateLeader',
     snapshotIndex: 0, walBytes: 0, snapshotBytes: 0, members: [],
+    lastIndex: 1, recentLogTerms: { firstIndex: 1, terms: [1] }, links: [],
   };
   return {
     status: async () => status,

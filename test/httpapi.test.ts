@@ -39,6 +39,7 @@ function setup(maxRequestBytes = 64) {
     status: async () => ({
       id: 1, leader, term: 2, commit: 7, applied: 7, raftState: 'StateLeader',
       snapshotIndex: 5, walBytes: 1000, snapshotBytes: 200, members,
+      lastIndex: 7, recentLogTerms: { firstIndex: 6, terms: [2, 2] }, links: [],
       progress: [{ id: 4, match: 7, next: 8, state: 'replicate', msSinceHeard: 12 }],
     }),
     members: () => members,
@@ -210,7 +211,8 @@ test('reserved paths: health, status, members; writes under /-/ refused', async 
   assert.deepEqual(health.json(), { health: true });
   const st = (await app.inject({ method: 'GET', url: '/-/status' })).json();
   assert.deepEqual(Object.keys(st).sort(), [
-    'applied', 'commit', 'id', 'leader', 'members', 'progress', 'raftState', 'snapshotBytes', 'snapshotIndex', 'term', 'version', 'walBytes',
+    'applied', 'commit', 'id', 'lastIndex', 'leader', 'links', 'members', 'progress', 'raftState', 'recentLogTerms',
+    'snapshotBytes', 'snapshotIndex', 'term', 'version', 'walBytes',
   ]);
   assert.equal(st.version, JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version);
   assert.deepEqual(st.progress, [{ id: 4, match: 7, next: 8, state: 'replicate', msSinceHeard: 12 }]);

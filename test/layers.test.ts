@@ -35,6 +35,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   node: { layers: ['node', 'raft', 'raftpb', 'storage', 'transport', ...LEAVES], packages: ['node:crypto'] },
   // The client speaks HTTP: only the service's error table and bounds from below; raftctl adds its CLI packages.
   client: { layers: ['client', 'errors', 'limits'], packages: ['undici', ...RAFTCTL_PACKAGES] },
+  // The dashboard: the node's status and events types, the transport's TLS type; serves files.
+  ui: { layers: ['ui', 'node', 'transport', ...LEAVES], packages: ['undici', 'fastify', 'node:fs/promises', 'node:module', 'node:path'] },
   // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
   'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
   limits: { layers: [], packages: [] },

@@ -23,6 +23,7 @@ import {
   raftMessageEntryBytesMax,
   raftPendingReadsMax,
   raftUncommittedBytesMax,
+  statusLogTermsMax,
 } from '../limits.ts';
 import { ClientUrlPublisher } from './client-url-publisher.ts';
 import { decodeClientUrlRecord, isClientUrlRecord } from './client-url-record.ts';
@@ -53,13 +54,14 @@ import { sleep, type TimerHandle } from '../world.ts';
 import { realWorld, type NodeWorld } from './world.ts';
 import { ConfChangeWaiters } from './conf-change-waiters.ts';
 import { noNodeMetrics, type NodeMetrics } from './metrics.ts';
+import { noNodeEvents, type NodeEvents } from './events.ts';
 import { Inbox } from './inbox.ts';
 import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
 import { planReady } from './ready-plan.ts';
 import type { NodeObserver, NodePlantedBugs } from './observer.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
 import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
-import type { FollowerProgress, MemberWithRole, NodeInfo, NodeStatus } from './status.ts';
+import type { FollowerProgress, MemberWithRole, NodeInfo, NodeStatus, PeerLink, RecentLogTerms } from './status.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
 
@@ -79,6 +81,8 @@ export interface RaftNodeOptions {
   world?: NodeWorld;
   /** Durations and peer round trips for the metrics registry (default: none). */
   metrics?: NodeMetrics;
+  /** Lifecycle events for the dashboard's timeline (default: none). */
+  events?: NodeEvents;
   /** For the simulator: what the node does, reported as it happens. */
   observer?: NodeObserver;
   /** For the simulator: bugs to plant (see observer.ts). Never set by the service. */
@@ -115,6 +119,9 @@ export class RaftNode implements NodeInfo {
   private readonly world: NodeWorld;
   private readonly observer: NodeObserver | null;
   private readonly metrics: NodeMetrics;
+  private readonly events: NodeEvents;
+  /** Messages delivered to and failed towards each peer (since this process started), for status. */
+  private readonly linkCounts = new Map<number, { sent: number; failed: number }>();
   private readonly bugs: NodePlantedBugs;
   /** The index of the previous ReadIndex round (only for the planted bug readFromOlderRound). */
   private olderReadIndex = 0;
@@ -172,6 +179,7 @@ export class RaftNode implements NodeInfo {
     this.world = o.world ?? realWorld;
     this.observer = o.observer ?? null;
     this.metrics = o.metrics ?? noNodeMetrics;
+    this.events = o.events ?? noNodeEvents;
     this.bugs = o.plantedBugs ?? {};
     const epoch = 1 + this.world.random.int(0xffff_fffe);
     this.reads = new ReadIndexTracker(epoch);
@@ -233,6 +241,7 @@ export class RaftNode implements NodeInfo {
           if (!this.unreachablePeers.has(id)) {
             this.unreachablePeers.add(id);
             this.log.warn({ peer: id, term: this.term }, 'peer unreachable');
+            this.events.event({ kind: 'peer', peer: id, up: false });
           }
           this.inbox.push((inbox) => inbox.unreachable.add(id));
         },
@@ -242,7 +251,7 @@ export class RaftNode implements NodeInfo {
         received: (msgs) => this.receive(msgs),
         dropped: (msgs) => this.failDroppedProposals(msgs),
       },
-      stats: { roundTrip: (peer, seconds, ok, messages) => this.metrics.peerRoundTrip(peer, seconds, ok, messages) },
+      stats: { roundTrip: (peer, seconds, ok, messages) => this.countRoundTrip(peer, seconds, ok, messages) },
     });
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
   }
@@ -368,6 +377,9 @@ export class RaftNode implements NodeInfo {
       walBytes,
       snapshotBytes,
       members: this.members(),
+      lastIndex: this.storage.lastIndex(),
+      recentLogTerms: this.recentLogTerms(),
+      links: this.peerLinks(),
     };
     const progress = this.followerProgress();
     if (progress !== null) status.progress = progress;
@@ -448,12 +460,48 @@ export class RaftNode implements NodeInfo {
     return out;
   }
 
+  /** The terms of the last entries on disk (at most statusLogTermsMax), for the dashboard's log view. */
+  private recentLogTerms(): RecentLogTerms {
+    const last = this.storage.lastIndex();
+    const firstIndex = Math.max(this.storage.firstIndex(), last - statusLogTermsMax + 1);
+    const terms: number[] = [];
+    for (let i = firstIndex; i <= last; i++) terms.push(this.storage.term(i));
+    return { firstIndex, terms };
+  }
+
+  /** Each peer link as this node sees it: messages delivered and failed, reachability, last heard. */
+  private peerLinks(): PeerLink[] {
+    const now = this.world.clock.now();
+    return this.transport.peerIds().sort((a, b) => a - b).map((peer) => {
+      const counts = this.linkCounts.get(peer);
+      const heard = this.lastHeardMs.get(peer);
+      return {
+        peer,
+        messagesSent: counts?.sent ?? 0,
+        messagesFailed: counts?.failed ?? 0,
+        unreachable: this.unreachablePeers.has(peer),
+        msSinceHeard: heard === undefined ? null : now - heard,
+      };
+    });
+  }
+
+  private countRoundTrip(peer: number, seconds: number, ok: boolean, messages: number): void {
+    let counts = this.linkCounts.get(peer);
+    if (counts === undefined) this.linkCounts.set(peer, (counts = { sent: 0, failed: 0 }));
+    if (ok) counts.sent += messages;
+    else counts.failed += messages;
+    this.metrics.peerRoundTrip(peer, seconds, ok, messages);
+  }
+
   /** Peer messages arrived (a request, or replies held for us): step them in the next turn. */
   private receive(msgs: Message[]): void {
     const now = this.world.clock.now();
     for (const m of msgs) {
       this.lastHeardMs.set(m.from, now);
-      if (this.unreachablePeers.delete(m.from)) this.log.info({ peer: m.from, term: this.term }, 'peer reachable again');
+      if (this.unreachablePeers.delete(m.from)) {
+        this.log.info({ peer: m.from, term: this.term }, 'peer reachable again');
+        this.events.event({ kind: 'peer', peer: m.from, up: true });
+      }
     }
     this.inbox.push((inbox) => {
       for (const m of msgs) inbox.msgs.push(m);
@@ -588,6 +636,7 @@ export class RaftNode implements NodeInfo {
     switch (kind) {
       case 'promote':
         this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'learner promoted to voter');
+        this.events.event({ kind: 'member', change: 'promoted', member: cc.nodeId, index: e.index });
         break;
       case 'addVoter':
       case 'addLearner':
@@ -596,12 +645,15 @@ export class RaftNode implements NodeInfo {
           this.transport.addPeer(cc.nodeId, url);
         }
         this.log.info({ member: cc.nodeId, url, role: kind === 'addLearner' ? 'learner' : 'voter', index: e.index, term: this.term }, 'member added');
+        this.events.event({ kind: 'member', change: kind === 'addLearner' ? 'added-learner' : 'added-voter', member: cc.nodeId, index: e.index });
         this.snapshotForMembership = this.bugs.skipSnapshotAfterAddNode !== true;
         break;
       case 'remove':
         this.membership.remove(cc.nodeId);
         this.transport.removePeer(cc.nodeId);
+        this.linkCounts.delete(cc.nodeId);
         this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'member removed');
+        this.events.event({ kind: 'member', change: 'removed', member: cc.nodeId, index: e.index });
         break;
     }
     // First: a DELETE of this very node, sent to it, still gets its 204.
@@ -636,7 +688,11 @@ export class RaftNode implements NodeInfo {
 
   private async applySnapshot(snap: Snapshot): Promise<void> {
     const { membership, kv } = decodeSnapshotData(snap.data);
-    for (const id of this.transport.peerIds()) if (!membership.urls.has(id)) this.transport.removePeer(id);
+    for (const id of this.transport.peerIds()) {
+      if (membership.urls.has(id)) continue;
+      this.transport.removePeer(id);
+      this.linkCounts.delete(id);
+    }
     this.membership.replaceWith(membership);
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
     this.confState = snap.metadata.confState;
@@ -645,6 +701,7 @@ export class RaftNode implements NodeInfo {
     await this.o.commitC.send({ snapshot: kv, entries: [], index: snap.metadata.index, done: null });
     await this.releaseTo(snap.metadata.index);
     this.log.info({ index: snap.metadata.index, term: snap.metadata.term }, 'applied snapshot from leader');
+    this.events.event({ kind: 'snapshot', how: 'installed', index: snap.metadata.index });
     if (this.membership.removed.has(this.id)) this.requestStop({ kind: 'removed' }, 'this member was removed from the cluster');
   }
 
@@ -672,6 +729,7 @@ export class RaftNode implements NodeInfo {
     await this.releaseTo(index);
     this.snapshotIndex = index;
     this.log.info({ index, compactedTo: compactTo, bytes: data.length, term: this.term }, force ? 'snapshot after membership change' : 'snapshot taken');
+    this.events.event({ kind: 'snapshot', how: 'taken', index });
   }
 
   /** Write (and sync) a snapshot file, timed for the metrics. */
@@ -910,12 +968,16 @@ export class RaftNode implements NodeInfo {
 
   private onSoftState(lead: number, state: StateType): void {
     const changed = lead !== this.leader;
-    if (state !== this.raftState) this.log.info({ term: this.term, leader: lead }, `became ${ROLE_NAMES[state]}`);
+    if (state !== this.raftState) {
+      this.log.info({ term: this.term, leader: lead }, `became ${ROLE_NAMES[state]}`);
+      this.events.event({ kind: 'role', role: ROLE_NAMES[state], term: this.term });
+    }
     this.leader = lead;
     this.raftState = state;
     if (!changed) return;
     if (lead !== 0) this.metrics.leaderChanged();
     this.log.info({ leader: lead, state: STATE_NAMES[state], term: this.term }, lead === 0 ? 'lost leader' : 'leader elected');
+    this.events.event({ kind: 'leader', leader: lead, term: this.term });
     // A read sent to the old leader may never be answered: ask the new one.
     if (this.reads.size > 0) for (const r of this.reads.takeAll()) this.inbox.reads.push(r);
   }

@@ -15,8 +15,33 @@ export interface NodeStatus {
   walBytes: number;
   snapshotBytes: number;
   members: MemberWithRole[];
+  /** The last log index on this node's disk. */
+  lastIndex: number;
+  /** The terms of the last few entries on disk, for the dashboard's log view (see RecentLogTerms). */
+  recentLogTerms: RecentLogTerms;
+  /** This node's link to each peer. */
+  links: PeerLink[];
   /** Only on the leader: each follower's replication progress, by id. */
   progress?: FollowerProgress[];
+}
+
+/** `terms[i]` is the term of entry `firstIndex + i`; at most limits.statusLogTermsMax of them, ending at lastIndex. */
+export interface RecentLogTerms {
+  firstIndex: number;
+  terms: number[];
+}
+
+/** One peer as this node's transport sees it (counts since this process started). */
+export interface PeerLink {
+  peer: number;
+  /** Raft messages in POSTs the peer answered 2xx. */
+  messagesSent: number;
+  /** Raft messages in POSTs that failed or were refused. */
+  messagesFailed: number;
+  /** The transport could not reach it, and nothing has arrived from it since. */
+  unreachable: boolean;
+  /** Milliseconds since a message from it last arrived (null: never, in this process). */
+  msSinceHeard: number | null;
 }
 
 export interface FollowerProgress {

@@ -6,6 +6,7 @@ import { Chan } from '../../src/chan.ts';
 import type { Config } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
 import { createLogger, type Logger } from '../../src/logger.ts';
+import type { NodeEvents } from '../../src/node/events.ts';
 import type { NodeMetrics } from '../../src/node/metrics.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import type { NodeWorld } from '../../src/node/world.ts';
@@ -24,6 +25,7 @@ export interface InProcessOptions {
   log?: Logger;
   world?: NodeWorld;
   metrics?: NodeMetrics;
+  events?: NodeEvents;
   /** May stand between the node and the kvstore's applied index (to show a lagging apply). */
   appliedSeen?: (applied: number) => number;
 }
@@ -38,6 +40,7 @@ export async function startInProcess(config: Config, opts: InProcessOptions = {}
     config, log: opts.log ?? createLogger('silent', config.id), proposeC, confChangeC, commitC,
     ...(opts.world === undefined ? {} : { world: opts.world }),
     ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
+    ...(opts.events === undefined ? {} : { events: opts.events }),
     kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: config.id, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: config.requestTimeoutMs }));

@@ -8,6 +8,7 @@ import type { TestContext } from 'node:test';
 import { Chan } from '../../src/chan.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
+import type { NodeEvents } from '../../src/node/events.ts';
 import type { NodeMetrics } from '../../src/node/metrics.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
 import { worldWith } from '../../src/node/world.ts';
@@ -28,7 +29,7 @@ export interface OneNode {
 /** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
 export async function startOneNode(
   t: TestContext,
-  opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number; metrics?: NodeMetrics } = {},
+  opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number; metrics?: NodeMetrics; events?: NodeEvents } = {},
 ): Promise<OneNode> {
   const dir = await mkdtemp(join(tmpdir(), 'one-node-'));
   const parsed = parseConfig([
@@ -40,6 +41,7 @@ export async function startOneNode(
   const { node, kv, confChangeC, stop } = await startInProcess(config, {
     world: worldWith({ fs: opts.fs ?? nodeFs }),
     ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
+    ...(opts.events === undefined ? {} : { events: opts.events }),
     ...(opts.appliedSeen === undefined ? {} : { appliedSeen: opts.appliedSeen }),
   });
   t.after(async () => {
