@@ -11,6 +11,8 @@
 // - Partitions: symmetric cuts between groups, one-way cuts (from → to lost, the other way
 //   works: a request across it is lost, or its answer is), and isolating a host. A cut is
 //   checked when a request or an answer leaves.
+// - Slow links: for a while, everything one way between two hosts (requests and answers)
+//   is late by a random amount, so it arrives out of order and after the sender may be gone.
 // - The sender gets status 0 when nothing came back within its PeerTimeouts
 //   (snapshotTimeoutMs on PATH_SNAPSHOT, requestTimeoutMs otherwise), in virtual time; at
 //   once (after the round trip) when no listener is there (connection refused), or when the
@@ -74,6 +76,8 @@ export class SimNetwork {
   private readonly listeners = new Map<string, Listening>();
   private readonly cuts = new Set<string>();
   private readonly isolated = new Set<string>();
+  /** Per link (from, to): requests and answers that way take up to `extraMsMax` more, until `untilMs`. */
+  private readonly slowLinks = new Map<string, { extraMsMax: number; untilMs: number }>();
   private nextCallId = 1;
 
   constructor(
@@ -120,9 +124,16 @@ export class SimNetwork {
     this.trace(`isolate ${hostOf(url)}`);
   }
 
+  /** Until `untilMs`, whatever goes from `from` to `to` (requests and answers) is late by up to `extraMsMax`, so it arrives out of order. */
+  slowLink(from: string, to: string, extraMsMax: number, untilMs: number): void {
+    this.slowLinks.set(linkKey(hostOf(from), hostOf(to)), { extraMsMax, untilMs });
+    this.trace(`slow ${hostOf(from)} -> ${hostOf(to)}: up to ${extraMsMax} ms more until ${untilMs.toFixed(0)} ms`);
+  }
+
   heal(): void {
     this.cuts.clear();
     this.isolated.clear();
+    this.slowLinks.clear();
     this.trace('heal');
   }
 
@@ -159,7 +170,7 @@ export class SimNetwork {
     }
     const copies = this.prng.chance(faults.duplicateProbability) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
-      const delay = this.delay(faults);
+      const delay = this.delay(faults) + this.slowness(from, to);
       this.scheduler.after(delay, () => this.arrive(from, to, req, body, call, copy > 0));
     }
   }
@@ -203,7 +214,7 @@ export class SimNetwork {
       return;
     }
     const copy: PeerResponse = { status: response.status, body: Uint8Array.from(response.body) };
-    this.scheduler.after(this.delay(faults), () => {
+    this.scheduler.after(this.delay(faults) + this.slowness(from, to), () => {
       this.trace(`${call.label} answer ${copy.status}${call.settled ? ' (too late)' : ''}`);
       call.settle(copy);
     });
@@ -212,6 +223,13 @@ export class SimNetwork {
   private linkUp(from: string, to: string): boolean {
     if (from === to) return true;
     return !this.isolated.has(from) && !this.isolated.has(to) && !this.cuts.has(linkKey(from, to));
+  }
+
+  private slowness(from: string, to: string): number {
+    if (this.slowLinks.size === 0) return 0;
+    const slow = this.slowLinks.get(linkKey(from, to));
+    if (slow === undefined || slow.untilMs <= this.scheduler.now) return 0;
+    return this.prng.float() * slow.extraMsMax;
   }
 
   private delay(faults: PathFaults): number {
