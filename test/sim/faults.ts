@@ -47,8 +47,8 @@ export class FaultInjector {
   private changing = false;
   /** crashAfterRetention: the next removal of a snapshot file is followed by a crash. */
   private retentionCrashArmed = false;
-  /** crashApplyingConfChange: one of the next Readies applying a conf change is cut short by a crash. */
-  private confChangeCrashArmed = false;
+  /** crashApplyingConfChange: the next Ready of one of these voters that commits a conf change is cut short by a crash. */
+  private confChangeCrashOn = new Set<number>();
   /** Healed: no more faults, not even those already on their way. */
   stopped = false;
   readonly changes: { change: string; outcome: ChangeOutcome | 'pending' }[] = [];
@@ -96,13 +96,15 @@ export class FaultInjector {
   }
 
   /**
-   * A Ready of `m` commits a conf change. Half the time (while armed) its fsync is made slow
-   * and the power fails before it completes: a node that applied the change early (planted
-   * bug applyConfChangeEarly) has announced it (410 to a removed peer) and then forgets it.
+   * A Ready of `m` commits a conf change. If `m` is a survivor of the removal asked for by
+   * crashApplyingConfChange, its fsync is made slow and the power fails before it completes:
+   * a node that applied the change early (planted bug applyConfChangeEarly) has announced it
+   * (410 to the removed voter, which then stops) and forgets it: with two voters, the
+   * survivor is back in a configuration that needs the stopped one's vote.
    */
   onConfChangeCommitted(m: SimMember): void {
-    if (!this.confChangeCrashArmed || this.stopped || !this.rng.chance(0.5)) return;
-    this.confChangeCrashArmed = false;
+    if (!this.confChangeCrashOn.has(m.id) || this.stopped) return;
+    this.confChangeCrashOn.clear();
     const disk = m.host.disk;
     const tickMs = this.host.scenario.flags.tickMs;
     const before = disk.opts.syncLatencyMs;
@@ -200,8 +202,7 @@ export class FaultInjector {
         this.retentionCrashArmed = true;
         return;
       case 'crashApplyingConfChange':
-        this.confChangeCrashArmed = true;
-        return;
+        return this.removeVoterAndCrashSurvivor();
       case 'readAcrossRestart':
         return this.readAcrossRestart();
       case 'sameChangeTwice':
@@ -209,13 +210,25 @@ export class FaultInjector {
     }
   }
 
+  /** Remove a voter (the leader itself half the time) and crash a survivor as it commits the removal (onConfChangeCommitted). */
+  private removeVoterAndCrashSurvivor(): void {
+    const leader = this.host.leader();
+    const { voters } = this.host.conf();
+    if (this.changing || leader === null || voters.length < 2) return;
+    const others = voters.filter((id) => id !== leader.id);
+    const removed = this.rng.chance(0.5) || others.length === 0 ? leader.id : this.rng.pick(others);
+    this.confChangeCrashOn = new Set(voters.filter((id) => id !== removed));
+    this.request(leader, { kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: removed, peerUrl: '' }, null);
+  }
+
   /**
    * Answers meant for an earlier process life must not serve the reads of a later one, whose
    * read sequence numbers start again at 1. So: a follower restarts at once (a young life,
-   * with low sequence numbers), serves a little, then everything from the leader to it turns
-   * slow and it is killed and restarted at once again, while the answers to its reads are
-   * still on their way. Being slow, it also lags: an answer taken from its earlier life
-   * (planted bug readEpochConstant) lets it serve a read from state older than the read.
+   * with low sequence numbers); once it knows the leader, every request from the leader to
+   * it arrives a second time, late; and it is killed and restarted at once again. The late
+   * copies bring the answers to its earlier life's reads while the new life, catching up,
+   * waits for reads with the same numbers: taking such an answer (planted bug
+   * readEpochConstant) serves a read at an index older than the read.
    */
   private readAcrossRestart(): void {
     const h = this.host;
@@ -231,15 +244,29 @@ export class FaultInjector {
       if (this.stopped || h.now() > givesUpAt) return false;
       if (follower.readyLife === null) return true;
       const young = follower.readyLife;
-      h.network.scheduler.after(this.rng.float() * electionMs, () => {
+      // Once it knows the leader (so that its reads are asked for), their answers start to lag.
+      this.whenLeaderKnown(young, givesUpAt, () => {
         if (this.stopped || follower.current !== young) return;
-        h.network.slowLink(leader.host.url, follower.host.url, this.rng.range(2, 8) * electionMs, h.now() + 20 * electionMs);
-        h.network.scheduler.after(this.rng.float() * electionMs, () => {
+        h.network.echoLink(leader.host.url, follower.host.url, this.rng.range(2, 8) * electionMs, h.now() + 20 * electionMs);
+        h.network.scheduler.after(this.rng.range(1, 3) * electionMs, () => {
           if (!this.stopped && follower.current === young) h.killAndRestart(follower, this.rng.float() * electionMs);
         });
       });
       return false;
     });
+  }
+
+  /** Call `then` once `life`'s node knows a leader (asked every 10 ms until `givesUpAt`). */
+  private whenLeaderKnown(life: ProcessLife, givesUpAt: number, then: () => void): void {
+    const scheduler = this.host.network.scheduler;
+    const ask = (): void => {
+      if (!life.alive || this.stopped || this.host.now() > givesUpAt) return;
+      void life.node!.status().then(
+        (status) => (status.leader !== 0 ? then() : scheduler.after(10, ask)),
+        () => {},
+      );
+    };
+    ask();
   }
 
   /**

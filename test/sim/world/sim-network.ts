@@ -11,8 +11,9 @@
 // - Partitions: symmetric cuts between groups, one-way cuts (from → to lost, the other way
 //   works: a request across it is lost, or its answer is), and isolating a host. A cut is
 //   checked when a request or an answer leaves.
-// - Slow links: for a while, everything one way between two hosts (requests and answers)
-//   is late by a random amount, so it arrives out of order and after the sender may be gone.
+// - Echoing links: for a while, every request one way between two hosts arrives a second
+//   time, late by a random amount (a retrying proxy, say): after the sender or the receiver
+//   may have restarted. The sender takes the first answer.
 // - The sender gets status 0 when nothing came back within its PeerTimeouts
 //   (snapshotTimeoutMs on PATH_SNAPSHOT, requestTimeoutMs otherwise), in virtual time; at
 //   once (after the round trip) when no listener is there (connection refused), or when the
@@ -76,8 +77,8 @@ export class SimNetwork {
   private readonly listeners = new Map<string, Listening>();
   private readonly cuts = new Set<string>();
   private readonly isolated = new Set<string>();
-  /** Per link (from, to): requests and answers that way take up to `extraMsMax` more, until `untilMs`. */
-  private readonly slowLinks = new Map<string, { extraMsMax: number; untilMs: number }>();
+  /** Per link (from, to): each request that way also arrives a second time, up to `lateMsMax` later, until `untilMs`. */
+  private readonly echoLinks = new Map<string, { lateMsMax: number; untilMs: number }>();
   private nextCallId = 1;
 
   constructor(
@@ -124,16 +125,16 @@ export class SimNetwork {
     this.trace(`isolate ${hostOf(url)}`);
   }
 
-  /** Until `untilMs`, whatever goes from `from` to `to` (requests and answers) is late by up to `extraMsMax`, so it arrives out of order. */
-  slowLink(from: string, to: string, extraMsMax: number, untilMs: number): void {
-    this.slowLinks.set(linkKey(hostOf(from), hostOf(to)), { extraMsMax, untilMs });
-    this.trace(`slow ${hostOf(from)} -> ${hostOf(to)}: up to ${extraMsMax} ms more until ${untilMs.toFixed(0)} ms`);
+  /** Until `untilMs`, every request from `from` to `to` arrives once more, up to `lateMsMax` after the first copy. */
+  echoLink(from: string, to: string, lateMsMax: number, untilMs: number): void {
+    this.echoLinks.set(linkKey(hostOf(from), hostOf(to)), { lateMsMax, untilMs });
+    this.trace(`echo ${hostOf(from)} -> ${hostOf(to)}: late copies up to ${lateMsMax} ms until ${untilMs.toFixed(0)} ms`);
   }
 
   heal(): void {
     this.cuts.clear();
     this.isolated.clear();
-    this.slowLinks.clear();
+    this.echoLinks.clear();
     this.trace('heal');
   }
 
@@ -170,9 +171,11 @@ export class SimNetwork {
     }
     const copies = this.prng.chance(faults.duplicateProbability) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
-      const delay = this.delay(faults) + this.slowness(from, to);
+      const delay = this.delay(faults);
       this.scheduler.after(delay, () => this.arrive(from, to, req, body, call, copy > 0));
     }
+    const lateMs = this.echoLateMs(from, to);
+    if (lateMs > 0) this.scheduler.after(this.delay(faults) + lateMs, () => this.arrive(from, to, req, body, call, true));
   }
 
   private arrive(from: string, to: string, req: PeerRequest, body: Uint8Array, call: Call, duplicate: boolean): void {
@@ -214,7 +217,7 @@ export class SimNetwork {
       return;
     }
     const copy: PeerResponse = { status: response.status, body: Uint8Array.from(response.body) };
-    this.scheduler.after(this.delay(faults) + this.slowness(from, to), () => {
+    this.scheduler.after(this.delay(faults), () => {
       this.trace(`${call.label} answer ${copy.status}${call.settled ? ' (too late)' : ''}`);
       call.settle(copy);
     });
@@ -225,11 +228,12 @@ export class SimNetwork {
     return !this.isolated.has(from) && !this.isolated.has(to) && !this.cuts.has(linkKey(from, to));
   }
 
-  private slowness(from: string, to: string): number {
-    if (this.slowLinks.size === 0) return 0;
-    const slow = this.slowLinks.get(linkKey(from, to));
-    if (slow === undefined || slow.untilMs <= this.scheduler.now) return 0;
-    return this.prng.float() * slow.extraMsMax;
+  /** How late the echo of a request from `from` to `to` comes, or 0: none. */
+  private echoLateMs(from: string, to: string): number {
+    if (this.echoLinks.size === 0) return 0;
+    const echo = this.echoLinks.get(linkKey(from, to));
+    if (echo === undefined || echo.untilMs <= this.scheduler.now) return 0;
+    return this.prng.float() * echo.lateMsMax;
   }
 
   private delay(faults: PathFaults): number {
