@@ -22,7 +22,7 @@ interface PlantedCase {
 const CASES: PlantedCase[] = [
   { bug: 'ackBeforeFsync', nodes: 'all', faults: null, seeds: 10, caughtBy: ['Quorum Durability'] },
   { bug: 'applyBeforeDurable', nodes: 'all', faults: null, seeds: 10, caughtBy: ['Apply after persist'] },
-  { bug: 'readFromOlderRound', nodes: 'all', faults: null, seeds: 20, caughtBy: ['Linearizability'] },
+  { bug: 'readFromOlderRound', nodes: 'all', faults: null, seeds: 24, caughtBy: ['Linearizability'] },
   // A new member needed for a quorum ({1} + a voter) cannot install a snapshot that predates it.
   { bug: 'skipSnapshotAfterAddNode', nodes: '1+2', faults: null, seeds: 20, caughtBy: ['Liveness'] },
   // A deposed leader's log superseded by a snapshot, then a crash right after installing it.
