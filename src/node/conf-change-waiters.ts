@@ -3,7 +3,7 @@
 // applied entry settles exactly the request that proposed it: never one that merely asked
 // for the same change, and never one of another incarnation of this node.
 
-import type { ConfChangeRequest } from '../queues.ts';
+import type { ConfChangeRequest, MemberChange } from '../queues.ts';
 import { CONF_CHANGE_REQUEST_ID_BYTES } from './membership.ts';
 
 interface Waiting extends ConfChangeRequest {
@@ -40,6 +40,18 @@ export class ConfChangeWaiters {
     const [r] = this.waiting.splice(i, 1);
     if (refusal === null) r!.resolve();
     else r!.reject(refusal);
+  }
+
+  /** For the planted bug confChangeByContent only: settle every request asking for `change`, whoever proposed it. */
+  settleSameChange(change: MemberChange, refusal: Error | null): void {
+    const same = (r: ConfChangeRequest) =>
+      r.change.kind === change.kind && r.change.type === change.type && r.change.nodeId === change.nodeId && r.change.peerUrl === change.peerUrl;
+    this.waiting = this.waiting.filter((r) => {
+      if (!same(r)) return true;
+      if (refusal === null) r.resolve();
+      else r.reject(refusal);
+      return false;
+    });
   }
 
   /** Resolve every request whose change `holds` says is known to be in effect. */

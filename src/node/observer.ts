@@ -32,6 +32,14 @@ export interface NodePlantedBugs {
   readFromOlderRound?: boolean;
   /** WAL replay keeps the entries that a snapshot installed from a leader superseded. */
   replayKeepsSuperseded?: boolean;
+  /** Issue 7's fixes, reverted: saving a snapshot file removes the old ones beyond --max-snapshots before the new marker is durable. */
+  retainBeforeMarker?: boolean;
+  /** Read contexts carry the same epoch in every process life (an earlier life's answer serves our read). */
+  readEpochConstant?: boolean;
+  /** An applied conf change settles every waiting request for the same change, not the one that proposed it. */
+  confChangeByContent?: boolean;
+  /** A committed conf change already on disk is applied before the Ready's fsync makes its commit durable. */
+  applyConfChangeEarly?: boolean;
   /** The core's planted bugs (RaftConfig.plantedBugs), passed through to it. */
   core?: PlantedBugs;
 }

@@ -85,6 +85,8 @@ export interface RaftNodeOptions {
   events?: NodeEvents;
   /** For the simulator: what the node does, reported as it happens. */
   observer?: NodeObserver;
+  /** For the simulator: WAL segment size (default 64 MiB), small so that segments are cut and released. */
+  walSegmentBytes?: number;
   /** For the simulator: bugs to plant (see observer.ts). Never set by the service. */
   plantedBugs?: NodePlantedBugs;
 }
@@ -182,7 +184,7 @@ export class RaftNode implements NodeInfo {
     this.events = o.events ?? noNodeEvents;
     this.bugs = o.plantedBugs ?? {};
     const epoch = 1 + this.world.random.int(0xffff_fffe);
-    this.reads = new ReadIndexTracker(epoch);
+    this.reads = new ReadIndexTracker(this.bugs.readEpochConstant === true ? 1 : epoch);
     this.confChanges = new ConfChangeWaiters(epoch);
     this.cfg = o.config;
     this.log = o.log;
@@ -540,7 +542,7 @@ export class RaftNode implements NodeInfo {
     }
     if (rd.softState !== null) this.onSoftState(rd.softState.lead, rd.softState.raftState);
     // MemoryStorage holds exactly what is on disk: it is appended only after the WAL save.
-    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, this.storage.lastIndex());
+    const plan = planReady(rd, coalesceMessages(rd.messages), this.raftState === StateType.Leader || this.bugs.ackBeforeFsync === true, this.storage.lastIndex(), this.bugs.applyConfChangeEarly === true);
     if (this.bugs.ackBeforeFsync === true) plan.sendEarly.push(...plan.sendAfterPersist.splice(0));
     if (this.bugs.applyBeforeDurable === true && rd.snapshot === null) {
       const confChange = plan.applyAfterPersist.findIndex((e) => e.type === EntryType.ConfChange);
@@ -628,7 +630,8 @@ export class RaftNode implements NodeInfo {
     const refusal = e.index <= this.bootstrapEntries ? null : this.membership.refusal(change, this.confState);
     if (refusal !== null) {
       this.log.warn({ member: cc.nodeId, type: cc.type, index: e.index, refusal }, 'membership change refused at apply');
-      if (requestId !== null) this.confChanges.settle(requestId, new ServiceError(refusal));
+      if (this.bugs.confChangeByContent === true) this.confChanges.settleSameChange(change, new ServiceError(refusal));
+      else if (requestId !== null) this.confChanges.settle(requestId, new ServiceError(refusal));
       return;
     }
     const wasVoter = this.confState.voters.includes(this.id);
@@ -657,7 +660,8 @@ export class RaftNode implements NodeInfo {
         break;
     }
     // First: a DELETE of this very node, sent to it, still gets its 204.
-    if (requestId !== null) this.confChanges.settle(requestId, null);
+    if (this.bugs.confChangeByContent === true) this.confChanges.settleSameChange(change, null);
+    else if (requestId !== null) this.confChanges.settle(requestId, null);
     if (cc.type === ConfChangeType.RemoveNode && cc.nodeId === this.id) this.leave(wasVoter);
   }
 
@@ -736,6 +740,7 @@ export class RaftNode implements NodeInfo {
   private async saveSnapshotFile(snap: Snapshot): Promise<void> {
     const started = this.world.clock.now();
     await this.snapshotter.save(snap);
+    if (this.bugs.retainBeforeMarker === true) await this.snapshotter.retain(null);
     this.metrics.snapshotSaved((this.world.clock.now() - started) / 1000);
   }
 

@@ -23,9 +23,10 @@ export interface ReadyPlan {
 
 /**
  * `messages` are the Ready's (coalesced or not); `durableIndex` is the last log index on our
- * disk before this Ready is persisted.
+ * disk before this Ready is persisted. `plantedConfChangesEarly` (the simulator's planted bug
+ * applyConfChangeEarly, never set by the service) lets conf changes be applied early too.
  */
-export function planReady(rd: Ready, messages: readonly Message[], isLeader: boolean, durableIndex: number): ReadyPlan {
+export function planReady(rd: Ready, messages: readonly Message[], isLeader: boolean, durableIndex: number, plantedConfChangesEarly = false): ReadyPlan {
   const sendEarly: Message[] = [];
   const sendAfterPersist: Message[] = [];
   for (const m of messages) (isLeader && canSendBeforePersist(rd, m) ? sendEarly : sendAfterPersist).push(m);
@@ -34,7 +35,7 @@ export function planReady(rd: Ready, messages: readonly Message[], isLeader: boo
   const onDisk = rd.entries.length > 0 ? Math.min(durableIndex, rd.entries[0]!.index - 1) : durableIndex;
   let n = 0;
   if (rd.snapshot === null) {
-    while (n < committed.length && committed[n]!.index <= onDisk && committed[n]!.type !== EntryType.ConfChange) n++;
+    while (n < committed.length && committed[n]!.index <= onDisk && (plantedConfChangesEarly || committed[n]!.type !== EntryType.ConfChange)) n++;
   }
   return {
     sendEarly,

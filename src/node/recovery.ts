@@ -32,6 +32,7 @@ export async function recover(o: RaftNodeOptions, world: NodeWorld, snapshotter:
     maxWals: cfg.maxWals,
     logger: log,
     fs,
+    segmentBytes: o.walSegmentBytes,
     keepSupersededEntries: o.plantedBugs?.replayKeepsSuperseded === true,
   });
   if (meta.nodeId !== cfg.id) {
@@ -81,7 +82,7 @@ export async function createNew(o: RaftNodeOptions, world: NodeWorld): Promise<R
   } else {
     clusterId = deriveClusterId(cfg.clusterToken, cfg.peerUrls);
   }
-  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log, fs: world.fs });
+  const wal = await Wal.create(cfg.walDir, { nodeId: cfg.id, clusterId }, { maxWals: cfg.maxWals, logger: log, fs: world.fs, segmentBytes: o.walSegmentBytes });
   return { wal, clusterId, storage: new MemoryStorage(), snapshot: null, membership, kvState: null, bootstrap: !cfg.join };
 }
 

@@ -5,9 +5,11 @@
 import { ServiceError } from '../../src/errors.ts';
 import { ConfChangeType } from '../../src/raftpb/index.ts';
 import type { MemberChange } from '../../src/queues.ts';
+import { Violation } from './invariants.ts';
 import { peerUrlOf, type ProcessLife, type SimMember } from './member.ts';
 import type { Prng } from './prng.ts';
 import type { FaultKind, Scenario } from './scenario.ts';
+import type { SimFsOp } from './world/sim-fs.ts';
 import type { SimNetwork } from './world/sim-network.ts';
 
 /** What the injector may do to the simulation. */
@@ -25,6 +27,8 @@ export interface FaultHost {
   /** Many writes at once to `m`'s running process. */
   burst(m: SimMember, count: number): void;
   kill(m: SimMember): void;
+  /** kill -9, and start it again after `delayMs` (not after the seed's restart delay). */
+  killAndRestart(m: SimMember, delayMs: number): void;
   terminate(m: SimMember): void;
   /** Allocate the next member id and create the member, not started. */
   newMember(): SimMember;
@@ -39,8 +43,12 @@ export type ChangeOutcome = 'ok' | 'failed' | 'unknown';
 export class FaultInjector {
   /** Until then, each newly elected leader soon falls (leaderChurn). */
   private churnUntilMs = -1;
-  /** One membership request at a time, as an operator would. */
+  /** One membership request at a time, as an operator would (or two at once: sameChangeTwice). */
   private changing = false;
+  /** crashAfterRetention: the next removal of a snapshot file is followed by a crash. */
+  private retentionCrashArmed = false;
+  /** crashApplyingConfChange: the next Ready of one of these voters that commits a conf change is cut short by a crash. */
+  private confChangeCrashOn = new Set<number>();
   /** Healed: no more faults, not even those already on their way. */
   stopped = false;
   readonly changes: { change: string; outcome: ChangeOutcome | 'pending' }[] = [];
@@ -66,6 +74,47 @@ export class FaultInjector {
       if (r === 0) this.host.crash(m);
       else if (r === 1) this.host.kill(m);
       else this.host.network.isolate(m.host.url);
+    });
+  }
+
+  /**
+   * A disk operation of `m` completed. Retention removes a snapshot file once the newer one's
+   * WAL marker is durable; a crash right after is harmless unless that order is broken
+   * (planted bug retainBeforeMarker: then nothing vouched for is left to restart from).
+   */
+  onDiskOperation(m: SimMember, op: SimFsOp, path: string): void {
+    if (!this.retentionCrashArmed || this.stopped || op !== 'unlink' || !path.endsWith('.snap')) return;
+    this.retentionCrashArmed = false;
+    const life = m.current;
+    const crash = this.rng.chance(0.75);
+    this.host.network.scheduler.after(this.rng.float() * 20, () => {
+      if (m.current !== life || life === null || this.stopped) return;
+      this.host.trace?.(`fault: n${m.id} ${crash ? 'power cut' : 'kill -9'} right after removing an old snapshot`);
+      if (crash) this.host.crash(m);
+      else this.host.kill(m);
+    });
+  }
+
+  /**
+   * A Ready of `m` commits a conf change. If `m` is a survivor of the removal asked for by
+   * crashApplyingConfChange, its fsync is made slow and the power fails before it completes:
+   * a node that applied the change early (planted bug applyConfChangeEarly) has announced it
+   * (410 to the removed voter, which then stops) and forgets it: with two voters, the
+   * survivor is back in a configuration that needs the stopped one's vote.
+   */
+  onConfChangeCommitted(m: SimMember): void {
+    if (!this.confChangeCrashOn.has(m.id) || this.stopped) return;
+    this.confChangeCrashOn.clear();
+    const disk = m.host.disk;
+    const tickMs = this.host.scenario.flags.tickMs;
+    const before = disk.opts.syncLatencyMs;
+    disk.opts.syncLatencyMs = { minMs: 4 * tickMs, maxMs: 6 * tickMs };
+    const life = m.current;
+    this.host.trace?.(`fault: n${m.id} commits a conf change: its fsync slows to ${4 * tickMs}-${6 * tickMs} ms, and its power fails meanwhile`);
+    this.host.network.scheduler.after(tickMs + this.rng.float() * 3 * tickMs, () => {
+      disk.opts.syncLatencyMs = this.stopped ? m.syncLatencyMs : before;
+      if (m.current !== life || life === null || this.stopped) return;
+      this.host.crash(m);
     });
   }
 
@@ -149,6 +198,102 @@ export class FaultInjector {
         this.churnUntilMs = h.now() + r.range(10, 60) * h.scenario.flags.tickMs * h.scenario.flags.electionTicks;
         h.trace?.(`fault: leader churn until ${this.churnUntilMs.toFixed(0)} ms`);
         return;
+      case 'crashAfterRetention':
+        this.retentionCrashArmed = true;
+        return;
+      case 'crashApplyingConfChange':
+        return this.removeVoterAndCrashSurvivor();
+      case 'readAcrossRestart':
+        return this.readAcrossRestart();
+      case 'sameChangeTwice':
+        return this.sameChangeTwice();
+    }
+  }
+
+  /** Remove a voter (the leader itself half the time) and crash a survivor as it commits the removal (onConfChangeCommitted). */
+  private removeVoterAndCrashSurvivor(): void {
+    const leader = this.host.leader();
+    const { voters } = this.host.conf();
+    if (this.changing || leader === null || voters.length < 2) return;
+    const others = voters.filter((id) => id !== leader.id);
+    const removed = this.rng.chance(0.5) || others.length === 0 ? leader.id : this.rng.pick(others);
+    this.confChangeCrashOn = new Set(voters.filter((id) => id !== removed));
+    this.request(leader, { kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: removed, peerUrl: '' }, null);
+  }
+
+  /**
+   * Answers meant for an earlier process life must not serve the reads of a later one, whose
+   * read sequence numbers start again at 1. So: a follower restarts at once (a young life,
+   * with low sequence numbers); once it knows the leader, every request from the leader to
+   * it arrives a second time, late; and it is killed and restarted at once again. The late
+   * copies bring the answers to its earlier life's reads while the new life, catching up,
+   * waits for reads with the same numbers: taking such an answer (planted bug
+   * readEpochConstant) serves a read at an index older than the read.
+   */
+  private readAcrossRestart(): void {
+    const h = this.host;
+    const leader = h.leader();
+    const followers = h.members().filter((m) => m !== leader && m.readyLife !== null);
+    if (leader === null || followers.length === 0) return;
+    const follower = this.rng.pick(followers);
+    const electionMs = h.scenario.flags.tickMs * h.scenario.flags.electionTicks;
+    h.trace?.(`fault: n${follower.id} restarted at once, then slow from the leader n${leader.id} and restarted again`);
+    h.killAndRestart(follower, 1);
+    const givesUpAt = h.now() + 40 * electionMs;
+    setInterval0(h.network.scheduler, 10, () => {
+      if (this.stopped || h.now() > givesUpAt) return false;
+      if (follower.readyLife === null) return true;
+      const young = follower.readyLife;
+      // Once it knows the leader (so that its reads are asked for), their answers start to lag.
+      this.whenLeaderKnown(young, givesUpAt, () => {
+        if (this.stopped || follower.current !== young) return;
+        h.network.echoLink(leader.host.url, follower.host.url, this.rng.range(2, 8) * electionMs, h.now() + 20 * electionMs);
+        h.network.scheduler.after(this.rng.range(1, 3) * electionMs, () => {
+          if (!this.stopped && follower.current === young) h.killAndRestart(follower, this.rng.float() * electionMs);
+        });
+      });
+      return false;
+    });
+  }
+
+  /** Call `then` once `life`'s node knows a leader (asked every 10 ms until `givesUpAt`). */
+  private whenLeaderKnown(life: ProcessLife, givesUpAt: number, then: () => void): void {
+    const scheduler = this.host.network.scheduler;
+    const ask = (): void => {
+      if (!life.alive || this.stopped || this.host.now() > givesUpAt) return;
+      void life.node!.status().then(
+        (status) => (status.leader !== 0 ? then() : scheduler.after(10, ask)),
+        () => {},
+      );
+    };
+    ask();
+  }
+
+  /**
+   * Two operators ask for the same new member at once, through two members (one if only one
+   * runs). The first entry to apply adds it; the other is refused (409: ids are single-use),
+   * so at most one of the two may answer ok: a second ok was not its own change's answer.
+   */
+  private sameChangeTwice(): void {
+    const h = this.host;
+    const live = h.members().filter((m) => m.readyLife !== null);
+    if (this.changing || live.length === 0 || h.members().length >= h.scenario.voters + h.scenario.learners + 2) return;
+    const joiner = h.newMember();
+    const change: MemberChange = this.rng.chance(0.5)
+      ? { kind: 'addVoter', type: ConfChangeType.AddNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) }
+      : { kind: 'addLearner', type: ConfChangeType.AddLearnerNode, nodeId: joiner.id, peerUrl: peerUrlOf(joiner.id) };
+    const vias = live.length >= 2 ? this.rng.shuffle([...live]).slice(0, 2) : [live[0]!, live[0]!];
+    const outcomes: ChangeOutcome[] = [];
+    this.changing = true;
+    for (const via of vias) {
+      this.ask(via, change, `${change.kind} (asked twice)`, (outcome) => {
+        outcomes.push(outcome);
+        if (outcome !== 'failed' && !outcomes.slice(0, -1).some((o) => o !== 'failed')) h.startJoiner(joiner);
+        if (outcomes.filter((o) => o === 'ok').length > 1) {
+          h.fail(new Violation('Membership', `both requests to add n${joiner.id} answered ok: one answer was not its own entry's (ids are single-use: the second must be refused)`));
+        }
+        if (outcomes.length === vias.length) this.changing = false;
+      });
     }
   }
 
@@ -252,26 +397,33 @@ export class FaultInjector {
   }
 
   private request(via: SimMember, change: MemberChange, joiner: SimMember | null, onFailed?: () => void): void {
+    this.changing = true;
+    const label = change.kind === 'addLearner' && joiner === null ? 'demote' : change.kind;
+    this.ask(via, change, label, (outcome) => {
+      this.changing = false;
+      if (joiner !== null && outcome !== 'failed') this.host.startJoiner(joiner);
+      if (outcome === 'failed') onFailed?.();
+    });
+  }
+
+  /** One request through `via`'s confChangeC, recorded in `changes`; `settled` is called once, with its outcome. */
+  private ask(via: SimMember, change: MemberChange, label: string, settled: (outcome: ChangeOutcome) => void): void {
     const life = via.readyLife as ProcessLife;
-    const what = `${change.kind === 'addLearner' && joiner === null ? 'demote' : change.kind} n${change.nodeId} via n${via.id}`;
+    const what = `${label} n${change.nodeId} via n${via.id}`;
     const record: { change: string; outcome: ChangeOutcome | 'pending' } = { change: what, outcome: 'pending' };
     this.changes.push(record);
-    this.changing = true;
     this.host.trace?.(`membership: ${what}`);
     const settle = (outcome: ChangeOutcome, detail: string) => {
       if (record.outcome !== 'pending') return;
       record.outcome = outcome;
-      this.changing = false;
       this.host.trace?.(`membership: ${what}: ${outcome}${detail}`);
-      if (joiner !== null && outcome !== 'failed') this.host.startJoiner(joiner);
-      if (outcome === 'failed') onFailed?.();
+      settled(outcome);
     };
     const timeout = this.host.network.scheduler.after(3 * this.host.scenario.flags.requestTimeoutMs + 5000, () => settle('unknown', ' (no answer)'));
-    const ended = setInterval0(this.host.network.scheduler, 50, () => {
+    setInterval0(this.host.network.scheduler, 50, () => {
       if (!life.alive) settle('unknown', ' (the node died)');
       return record.outcome === 'pending';
     });
-    void ended;
     life.confChangeC!.send({
       change,
       resolve: () => {

@@ -82,6 +82,7 @@ export interface ProcessLife {
 export interface LifeHooks {
   observer: NodeObserver;
   plantedBugs: NodePlantedBugs;
+  walSegmentBytes: number;
   /** The node's pino logger writes here (one JSON line per call); null: silent. */
   logLine: ((line: string) => void) | null;
   ready(life: ProcessLife): void;
@@ -196,6 +197,7 @@ export class SimMember {
         world,
         observer: hooks.observer,
         plantedBugs: hooks.plantedBugs,
+        walSegmentBytes: hooks.walSegmentBytes,
       });
     } catch (e) {
       return { kind: 'startFailed', error: e as Error };

@@ -89,6 +89,8 @@ export interface ObserverContext {
   onSnapshotReceived(id: number, overLog: boolean): void;
   /** That snapshot, its marker and the HardState after it are on disk. */
   onSnapshotPersisted(id: number): void;
+  /** A Ready commits a conf change (a chance to crash before its fsync). */
+  onConfChangeCommitted(id: number): void;
 }
 
 /** The observer of one process life of node `id`. Calls from a dead life are ignored. */
@@ -134,6 +136,7 @@ export function nodeObserver(id: number, life: number, view: NodeView, ctx: Obse
         view.leader = leader;
       }
       if (rd.snapshot !== null) ctx.onSnapshotReceived(id, view.durable.lastIndex() > rd.snapshot.metadata.index);
+      if (rd.committedEntries.some((e) => e.type === EntryType.ConfChange)) ctx.onConfChangeCommitted(id);
       trace?.(`${name} ready ${describeReady(rd)}`);
     }),
     persisted: guard((rd: Ready) => {

@@ -22,7 +22,7 @@ interface PlantedCase {
 const CASES: PlantedCase[] = [
   { bug: 'ackBeforeFsync', nodes: 'all', faults: null, seeds: 10, caughtBy: ['Quorum Durability'] },
   { bug: 'applyBeforeDurable', nodes: 'all', faults: null, seeds: 10, caughtBy: ['Apply after persist'] },
-  { bug: 'readFromOlderRound', nodes: 'all', faults: null, seeds: 20, caughtBy: ['Linearizability'] },
+  { bug: 'readFromOlderRound', nodes: 'all', faults: null, seeds: 24, caughtBy: ['Linearizability'] },
   // A new member needed for a quorum ({1} + a voter) cannot install a snapshot that predates it.
   { bug: 'skipSnapshotAfterAddNode', nodes: '1+2', faults: null, seeds: 20, caughtBy: ['Liveness'] },
   // A deposed leader's log superseded by a snapshot, then a crash right after installing it.
@@ -31,6 +31,13 @@ const CASES: PlantedCase[] = [
   { bug: 'readWithoutReadIndex', nodes: 'all', faults: null, seeds: 10, caughtBy: ['Linearizability'] },
   // Only where a follower catches up over several appends while the leader's own is on disk.
   { bug: 'commitOldTermByCount', nodes: '3', faults: ['crashLeader', 'kill', 'slowDisk'], seeds: 40, caughtBy: ['Leader commit rule'] },
+  // Issue 7's fixes, reverted, each with the fault aimed at its ground (docs/sim.md).
+  // Old snapshot files removed before the new marker is durable, then a crash: nothing vouched for is left.
+  { bug: 'retainBeforeMarker', nodes: 'all', faults: ['crashAfterRetention'], seeds: 12, caughtBy: ['Restart failed'] },
+  // Two requests for the same new member: the first entry applied answers both.
+  { bug: 'confChangeByContent', nodes: 'all', faults: ['sameChangeTwice'], seeds: 6, caughtBy: ['Membership'] },
+  // A survivor of a removal applies it before its fsync, tells the removed voter (410), and forgets it in a power cut.
+  { bug: 'applyConfChangeEarly', nodes: 'all', faults: ['crashApplyingConfChange'], seeds: 12, caughtBy: ['Liveness'] },
 ];
 
 async function firstFailure(c: PlantedCase): Promise<SimResult | undefined> {

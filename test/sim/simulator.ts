@@ -252,6 +252,7 @@ export class Simulation implements FaultHost, ObserverContext {
     const level = this.trace === null ? 'silent' : (this.opts.logLevel ?? 'info');
     const clusterSize = join ? id : this.scenario.voters;
     const m = new SimMember(id, host, memberArgv(id, clusterSize, join, this.scenario.flags, level));
+    host.disk.onOperation = (op, path) => this.faults.onDiskOperation(m, op, path);
     this.all.push(m);
     this.views.set(id, new NodeView());
     this.checker.addNode(id);
@@ -306,6 +307,7 @@ export class Simulation implements FaultHost, ObserverContext {
     const hooks: LifeHooks = {
       observer,
       plantedBugs: this.scenario.plantedBugs,
+      walSegmentBytes: this.scenario.walSegmentBytes,
       logLine: this.trace === null ? null : (line) => this.trace!(formatLogLine(m.id, line)),
       ready: (l) => this.trace?.(`n${m.id}#${l.number} ready (serving clients)`),
       ended: (l, end) => this.lifeEnded(m, l, end),
@@ -378,6 +380,11 @@ export class Simulation implements FaultHost, ObserverContext {
     m.kill();
   }
 
+  killAndRestart(m: SimMember, delayMs: number): void {
+    this.kill(m);
+    if (!m.gone) this.startLater(m, delayMs);
+  }
+
   terminate(m: SimMember): void {
     const life = m.readyLife;
     if (life === null || life.terminate === null) return;
@@ -403,6 +410,10 @@ export class Simulation implements FaultHost, ObserverContext {
     // While the snapshot is written, or just after it is (and before the entries after it come).
     if (this.faultRng.chance(0.5)) this.crashInstalling.add(id);
     else this.crashSoon(this.all[id - 1]!, this.faultRng.float() * 20, 'while installing a snapshot');
+  }
+
+  onConfChangeCommitted(id: number): void {
+    if (!this.healed) this.faults.onConfChangeCommitted(this.all[id - 1]!);
   }
 
   onSnapshotPersisted(id: number): void {

@@ -173,6 +173,8 @@ export class SimDisk {
   private views: SimFs[] = [];
   private readonly failures: { op: SimFsOp; code: string }[] = [];
   capacityBytes: number;
+  /** Told of every operation that completed (for faults aimed at a moment, such as a snapshot file removed). */
+  onOperation: ((op: SimFsOp, path: string) => void) | null = null;
   readonly opts: Required<Omit<SimDiskOptions, 'capacityBytes' | 'trace'>> & { trace: ((line: string) => void) | undefined };
 
   constructor(
@@ -535,6 +537,7 @@ export class SimFs implements StorageFs {
           const result = work(failure);
           disk.trace(`${op} ${path}${failure ? ` ${failure}` : ''}`);
           resolve(result);
+          disk.onOperation?.(op, path);
         } catch (e) {
           disk.trace(`${op} ${path} ${(e as { code?: string }).code ?? (e as Error).message}`);
           reject(e);

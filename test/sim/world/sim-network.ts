@@ -11,6 +11,9 @@
 // - Partitions: symmetric cuts between groups, one-way cuts (from → to lost, the other way
 //   works: a request across it is lost, or its answer is), and isolating a host. A cut is
 //   checked when a request or an answer leaves.
+// - Echoing links: for a while, every request one way between two hosts arrives a second
+//   time, late by a random amount (a retrying proxy, say): after the sender or the receiver
+//   may have restarted. The sender takes the first answer.
 // - The sender gets status 0 when nothing came back within its PeerTimeouts
 //   (snapshotTimeoutMs on PATH_SNAPSHOT, requestTimeoutMs otherwise), in virtual time; at
 //   once (after the round trip) when no listener is there (connection refused), or when the
@@ -74,6 +77,8 @@ export class SimNetwork {
   private readonly listeners = new Map<string, Listening>();
   private readonly cuts = new Set<string>();
   private readonly isolated = new Set<string>();
+  /** Per link (from, to): each request that way also arrives a second time, up to `lateMsMax` later, until `untilMs`. */
+  private readonly echoLinks = new Map<string, { lateMsMax: number; untilMs: number }>();
   private nextCallId = 1;
 
   constructor(
@@ -120,9 +125,16 @@ export class SimNetwork {
     this.trace(`isolate ${hostOf(url)}`);
   }
 
+  /** Until `untilMs`, every request from `from` to `to` arrives once more, up to `lateMsMax` after the first copy. */
+  echoLink(from: string, to: string, lateMsMax: number, untilMs: number): void {
+    this.echoLinks.set(linkKey(hostOf(from), hostOf(to)), { lateMsMax, untilMs });
+    this.trace(`echo ${hostOf(from)} -> ${hostOf(to)}: late copies up to ${lateMsMax} ms until ${untilMs.toFixed(0)} ms`);
+  }
+
   heal(): void {
     this.cuts.clear();
     this.isolated.clear();
+    this.echoLinks.clear();
     this.trace('heal');
   }
 
@@ -162,6 +174,8 @@ export class SimNetwork {
       const delay = this.delay(faults);
       this.scheduler.after(delay, () => this.arrive(from, to, req, body, call, copy > 0));
     }
+    const lateMs = this.echoLateMs(from, to);
+    if (lateMs > 0) this.scheduler.after(this.delay(faults) + lateMs, () => this.arrive(from, to, req, body, call, true));
   }
 
   private arrive(from: string, to: string, req: PeerRequest, body: Uint8Array, call: Call, duplicate: boolean): void {
@@ -212,6 +226,14 @@ export class SimNetwork {
   private linkUp(from: string, to: string): boolean {
     if (from === to) return true;
     return !this.isolated.has(from) && !this.isolated.has(to) && !this.cuts.has(linkKey(from, to));
+  }
+
+  /** How late the echo of a request from `from` to `to` comes, or 0: none. */
+  private echoLateMs(from: string, to: string): number {
+    if (this.echoLinks.size === 0) return 0;
+    const echo = this.echoLinks.get(linkKey(from, to));
+    if (echo === undefined || echo.untilMs <= this.scheduler.now) return 0;
+    return this.prng.float() * echo.lateMsMax;
   }
 
   private delay(faults: PathFaults): number {
