@@ -7,10 +7,11 @@ import { createHash } from 'node:crypto';
 import { decodeSnapshotData } from '../../src/node/snapshot-data.ts';
 import type { NodeObserver } from '../../src/node/observer.ts';
 import { BinaryReader, type ConfState, type Entry, EntryType, type HardState, type Message, MessageType, type Ready, type Snapshot } from '../../src/raftpb/index.ts';
+import { ProposalDedup } from '../../src/proposal-dedup.ts';
 import { DurableLog } from './durable.ts';
 import { type SafetyChecker, Violation } from './invariants.ts';
 
-/** The kvstore's PUT entry: kind u8 (1), origin node u32, epoch u32, seq u32, key length u32, key, value. */
+/** The kvstore's PUT entry: kind u8 (1), origin node u32, epoch u32, seq u32, key length u32, key, value (each origin's seq applied once). */
 const KIND_PUT = 1;
 const PUT_HEADER_BYTES = 17;
 
@@ -18,6 +19,8 @@ const PUT_HEADER_BYTES = 17;
 export class StateDigest {
   private readonly pairs = new Map<string, number>();
   private sum = 0;
+  /** The exactly-once rule: a copy of a PUT already applied is skipped (src/proposal-dedup.ts). */
+  private dedup = new ProposalDedup();
 
   get value(): string {
     return `${this.pairs.size}:${this.sum >>> 0}`;
@@ -37,6 +40,9 @@ export class StateDigest {
     const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const keyEnd = PUT_HEADER_BYTES + b.readUInt32LE(13);
     if (keyEnd > b.length) return;
+    const [node, epoch, seq] = [b.readUInt32LE(1), b.readUInt32LE(5), b.readUInt32LE(9)];
+    if (this.dedup.check(node, epoch, seq) !== 'new') return;
+    this.dedup.record(node, epoch, seq);
     this.set(b.toString('utf8', PUT_HEADER_BYTES, keyEnd), b.subarray(keyEnd));
   }
 
@@ -45,12 +51,13 @@ export class StateDigest {
     const d = new StateDigest();
     const { kv } = decodeSnapshotData(data);
     const r = new BinaryReader(kv);
-    r.u8('kv snapshot version');
+    const version = r.u8('kv snapshot version');
     const n = r.count(Number.MAX_SAFE_INTEGER, 2, 'kv pairs');
     for (let i = 0; i < n; i++) {
       const key = Buffer.from(r.bytes(Number.MAX_SAFE_INTEGER, 'key')).toString('utf8');
       d.set(key, r.bytes(Number.MAX_SAFE_INTEGER, 'value'));
     }
+    if (version >= 2) d.dedup = ProposalDedup.read(r);
     return d;
   }
 }
