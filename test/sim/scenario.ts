@@ -143,10 +143,9 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     leaderChurn: w(2),
     // Rare in the whole mix: each needs a moment that one fault rarely hits, and costs little.
     crashAfterRetention: w(1),
-    // Only with --faults for now: its quick restarts after kill -9 find an open storage bug (a
-    // WAL tail read back from the page cache is acknowledged and built on before any fsync:
-    // Quorum Durability, seed 2 with --faults readAcrossRestart --nodes 5; docs/sim.md).
-    readAcrossRestart: 0 * w(1),
+    // Its quick restarts after kill -9 found a storage bug (a WAL tail read back from the page
+    // cache was acknowledged and built on before any fsync; Wal.open now syncs it).
+    readAcrossRestart: w(1),
     sameChangeTwice: w(1),
     crashApplyingConfChange: w(1),
   };
@@ -169,9 +168,9 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
       maxWals: rng.pick([1, 2, 5]),
       requestTimeoutMs: rng.pick([3, 5, 10]) * Math.max(electionMs, 200),
     },
-    // Small segments are cut and released, the ground of crashAfterRetention; only there for now,
-    // as they find the same open storage bug (seed 20 with --faults readAcrossRestart --nodes 5).
-    walSegmentBytes: smallSegments(rng.pick([64 * 2 ** 20, 64 * 2 ** 20, 16 * 1024, 4096]), onlyFaults),
+    // Small segments are cut and released (the ground of crashAfterRetention); the 64 MiB default
+    // in half the seeds.
+    walSegmentBytes: smallSegments(rng.pick([WAL_SEGMENT_BYTES_DEFAULT, WAL_SEGMENT_BYTES_DEFAULT, 16 * 1024, 4096]), onlyFaults),
     faultMs: rng.range(40, 90) * Math.max(electionMs, 250),
     livenessMs: 40 * Math.max(electionMs, 250),
     faultGapMs: rng.pick([[1, 6], [2, 15], [5, 30]] as [number, number][]).map((k) => k * electionMs) as [number, number],
@@ -206,7 +205,7 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
 const WAL_SEGMENT_BYTES_DEFAULT = 64 * 2 ** 20;
 
 function smallSegments(picked: number, onlyFaults: readonly FaultKind[] | undefined): number {
-  return onlyFaults?.includes('crashAfterRetention') === true ? Math.min(picked, 16 * 1024) : WAL_SEGMENT_BYTES_DEFAULT;
+  return onlyFaults?.includes('crashAfterRetention') === true ? Math.min(picked, 16 * 1024) : picked;
 }
 
 export function describeScenario(s: Scenario): string {
