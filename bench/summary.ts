@@ -86,9 +86,10 @@ export function ratios(summaries: SystemSummary[]): Ratio[] {
 }
 
 export function formatRatios(list: Ratio[]): string {
+  if (list.every((r) => r.value === null)) return 'ratios: none (they need ours and etcd or raftexample in the run: npm run bench -- --compare)';
   return list
     .map((r) => {
-      const value = r.value === null ? 'n/a (a system was skipped)' : `${r.value.toFixed(2)}x`;
+      const value = r.value === null ? 'n/a (not in this run)' : `${r.value.toFixed(2)}x`;
       const verdict = r.target === null || r.value === null ? '' : `  target ${r.target.toFixed(1)}x: ${r.value >= r.target ? 'met' : 'not met'}`;
       return `${r.what}: ${value}${verdict}`;
     })
@@ -156,5 +157,6 @@ export interface BenchReport {
 export function jsonLine(report: BenchReport): string {
   const rounds = report.rounds.map((r) => ({ ...r, phases: r.phases.map(({ buckets: _series, ...rest }) => rest) }));
   const summaries = summarize(report.rounds);
-  return JSON.stringify({ bench: 'raftexample-ts', ...report, rounds, summary: summaries, ratios: ratios(summaries) });
+  const rounded = (_key: string, value: unknown) => (typeof value === 'number' && !Number.isInteger(value) ? Math.round(value * 1000) / 1000 : value);
+  return JSON.stringify({ bench: 'raftexample-ts', ...report, rounds, summary: summaries, ratios: ratios(summaries) }, rounded);
 }
