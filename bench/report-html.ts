@@ -72,8 +72,9 @@ for (const chart of charts) {
   heading.textContent = chart.phase;
   root.appendChild(heading);
   for (const [what, data, unit] of [['throughput (ok/s per 250 ms)', chart.throughput, 'ok/s'], ['p99 latency per 250 ms', chart.p99Ms, 'ms']]) {
-    const series = [{ label: 's' }].concat(chart.labels.map((label, i) => ({
-      label, stroke: colors[label.split(' ')[0]] || '#888', width: 1.5, dash: i % 2 ? [6, 3] : undefined, spanGaps: false,
+    // One colour per system; even rounds dashed.
+    const series = [{ label: 's' }].concat(chart.labels.map((label) => ({
+      label, stroke: colors[label.split(' ')[0]] || '#888', width: 1.5, dash: Number(label.split(' r')[1]) % 2 === 0 ? [6, 3] : undefined, spanGaps: false,
       value: (u, v) => v == null ? '-' : (unit === 'ms' ? v.toFixed(1) + ' ms' : Math.round(v) + ' ok/s'),
     })));
     const el = document.createElement('div');
