@@ -26,8 +26,12 @@ export function summarizeLatency(latenciesMs: ArrayLike<number>): LatencySummary
   };
 }
 
+/** The middle value; for an even count the mean of the two middle ones (two rounds give their mean, not the lower). */
 export function median(values: number[]): number | null {
-  return percentileSorted(Float64Array.from(values).sort(), 0.5);
+  const sorted = Float64Array.from(values).sort();
+  if (sorted.length === 0) return null;
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 /**

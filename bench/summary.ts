@@ -126,7 +126,7 @@ export function formatTable(summaries: SystemSummary[]): string {
   };
   const committed = (p: PhaseSummary) => {
     const acked = p.okPerSecond !== null && p.committedPerSecond !== null && p.okPerSecond - p.committedPerSecond >= 0.5;
-    const lost = p.lostEstimate ? `, ${p.lostEstimate} lost` : '';
+    const lost = p.lostEstimate ? `, about ${formatRate(p.lostEstimate)} lost in ${p.rounds} round${p.rounds === 1 ? '' : 's'}` : '';
     return `${formatRate(p.committedPerSecond)}${acked ? ` (acknowledged ${formatRate(p.okPerSecond)}${lost})` : lost}`;
   };
   const reads = (system: SystemName) => {

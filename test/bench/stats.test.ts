@@ -23,6 +23,7 @@ test('an empty input has no percentiles (null, not a zero that reads as fast)', 
   assert.equal(percentileSorted([], 0.5), null);
   assert.equal(median([]), null);
   assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5, 'two rounds give their mean, not the lower one');
 });
 
 test('a SampleLog keeps every sample past its initial capacity', () => {

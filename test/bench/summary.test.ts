@@ -97,3 +97,13 @@ test('the JSON line is one line with the config, skips, rounds (no time series),
   assert.equal(parsed.summary.find((s: { system: string }) => s.system === 'ours').phases[0].committedPerSecond, 22_000);
   assert.equal(parsed.ratios[0].value, 2.2);
 });
+
+test('the table shows the writes raftexample lost over all rounds beside its committed rate', () => {
+  const lossy = [round('raftexample', 1, 8_000, 90_000), round('raftexample', 2, 6_000, 90_000)];
+  for (const [i, r] of lossy.entries()) {
+    const spread = r.phases[1]!;
+    spread.committedPerSecond = spread.okPerSecond - 1_000;
+    spread.visibility = { ...spread.visibility!, lostEstimate: 10_000 * (i + 1) };
+  }
+  assert.match(formatTable(summarize(lossy)), /writes spread over all nodes, committed\/s *│ 2,500 \(acknowledged 3,500, about 30,000 lost in 2 rounds\)/);
+});
