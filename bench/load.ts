@@ -13,7 +13,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { TestCluster } from '../test/e2e/cluster.ts';
-import { formatSelfTimes, topSelfTime, type CpuProfile } from './cpu-profile.ts';
+import { formatSelfTimes, rankSelfTime, type CpuProfile } from './cpu-profile.ts';
 import { runClosedLoop } from './load-generator.ts';
 import { parseBenchArgs, USAGE, type BenchOptions } from './options.ts';
 import { stderrProgress } from './progress.ts';
@@ -124,8 +124,13 @@ async function profileRun(opts: BenchOptions, profileDir: string): Promise<void>
     const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${leaderPid}.`));
     if (file === undefined) throw new Error(`no profile of the leader (pid ${leaderPid}) in ${profileDir}`);
     const profile = JSON.parse(await readFile(join(profileDir, file), 'utf8')) as CpuProfile;
-    console.log(`profiles in ${profileDir}; the leader was node ${leader + 1} (${file}). Its top functions by self time (the whole run):`);
-    console.log(formatSelfTimes(topSelfTime(profile, 10)));
+    // The write phase is the last seconds of the profile: the nodes were stopped right after it.
+    const ranking = rankSelfTime(profile, 10, opts.seconds * 1000);
+    console.log(`profiles in ${profileDir}; the leader was node ${leader + 1} (${file}).`);
+    console.log(`Its last ${opts.seconds} s: ${Math.round(ranking.busyMs)} ms busy, ${Math.round(ranking.idleMs)} ms idle. Top functions by self time (% of busy):`);
+    console.log(formatSelfTimes(ranking.functions));
+    console.log('By file or package:');
+    console.log(formatSelfTimes(ranking.files));
   } finally {
     await cluster.destroy();
     running = undefined;
