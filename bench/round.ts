@@ -2,6 +2,7 @@
 // leader, writes spread over all nodes (each followed by the commit-visibility check), then
 // reads from the leader in each read mode the system has. CPU is sampled around each phase.
 
+import { commitRounds, type CommitRounds } from './commit-rounds.ts';
 import { runClosedLoop, type LoadResult } from './load-generator.ts';
 import { cpuSeconds } from './processes.ts';
 import type { ProgressReporter } from './progress.ts';
@@ -32,6 +33,8 @@ export interface PhaseResult {
   /** Writes only: the commit-visibility check and what it leaves of okPerSecond. */
   visibility?: VisibilityResult;
   committedPerSecond?: number;
+  /** Writes to our leader: fsyncs and peer POSTs per second and per write. */
+  commitRounds?: CommitRounds;
   /** Per node: CPU µs per ok request, and CPU cores used over the phase; null where /proc had nothing. */
   nodeCpuMicrosPerOk: (number | null)[];
   nodeCores: (number | null)[];
@@ -58,12 +61,16 @@ export async function runRound(system: SystemUnderTest, round: number, config: B
   let leaderWrites: AcknowledgedWrite[] = [];
   for (const [phase, origins] of [['writes-leader', leaderOnly], ['writes-spread', system.nodeUrls]] as const) {
     const name = phase === 'writes-leader' ? 'leader' : 'spread';
+    const countersBefore = phase === 'writes-leader' ? await system.leaderCounters?.(leader) : undefined;
     const { load, writes, cpu } = await writePhase(system, name, origins, config.seconds, config, progress, label(`${phase} (${config.seconds} s)`));
     progress.note(label(`checking ${Math.min(writes.length, config.checkKeys)} of ${writes.length} acknowledged writes on ${system.nodeUrls.length} nodes`));
     const visibility = await checkVisibility(writes, system.nodeUrls.map((_, i) => system.reader(i)), { ...DEFAULT_VISIBILITY, sampleMax: config.checkKeys });
     const summary = phaseResult(phase, origins.length === 1 ? `node ${leader + 1} (leader)` : 'all nodes', load, cpu);
     summary.visibility = visibility;
     summary.committedPerSecond = visibility.committedEstimate / (load.elapsedMs / 1000);
+    if (countersBefore !== undefined) {
+      summary.commitRounds = commitRounds(countersBefore, await system.leaderCounters!(leader), load.ok, load.elapsedMs / 1000);
+    }
     result.phases.push(summary);
     if (phase === 'writes-leader') leaderWrites = writes;
   }

@@ -3,6 +3,7 @@
 // issue's targets, and one JSON line with all of it (without the time series).
 
 import Table from 'cli-table3';
+import { formatCommitRounds } from './commit-rounds.ts';
 import type { BenchConfig, PhaseName, PhaseResult, RoundResult } from './round.ts';
 import { median } from './stats.ts';
 import type { SystemName } from './systems/system.ts';
@@ -110,7 +111,8 @@ export function formatPhaseLine(round: RoundResult, p: PhaseResult): string {
   const latency = `p50 ${formatMs(p.latency.p50Ms)}, p99 ${formatMs(p.latency.p99Ms)}, max ${formatMs(p.latency.maxMs)}`;
   const cpu = p.nodeCpuMicrosPerOk.map((c, i) => `${formatCpu(c)}${i === round.leaderNode - 1 ? ' (leader)' : ''}`).join(' / ');
   const cores = p.nodeCores.map((c) => (c === null ? 'n/a' : c.toFixed(2))).join(' + ');
-  return `${head}${commit}; ${latency}; CPU µs per request per node ${cpu}; node cores ${cores}; generator ${p.generatorCores.toFixed(2)} cores; failures: ${failed}`;
+  const rounds = p.commitRounds ? `; ${formatCommitRounds(p.commitRounds)}` : '';
+  return `${head}${commit}; ${latency}; CPU µs per request per node ${cpu}; node cores ${cores}; generator ${p.generatorCores.toFixed(2)} cores; failures: ${failed}${rounds}`;
 }
 
 const SYSTEM_ORDER: SystemName[] = ['raftexample', 'etcd', 'ours'];

@@ -1,7 +1,8 @@
 // Our cluster for the benchmark: three real nodes on loopback in a temp dir (the e2e
 // TestCluster), 100 ms ticks as the other two use, fsync on.
 
-import { TestCluster } from '../../test/e2e/cluster.ts';
+import { http, TestCluster } from '../../test/e2e/cluster.ts';
+import { parseLeaderCounters } from '../commit-rounds.ts';
 import { readBody, type SystemFactory, type SystemUnderTest } from './system.ts';
 
 export interface OursOptions {
@@ -33,6 +34,7 @@ export function ours(cluster: TestCluster): SystemUnderTest & { cluster: TestClu
     isWriteOk: (status) => status === 204,
     readRequest: (key, mode) => ({ method: 'GET', path: mode === 'serializable' ? `/${key}?serializable` : `/${key}` }),
     reader: (i) => ({ name: `node ${i + 1}`, read: (key) => readBody(`${nodeUrls[i]}/${key}?serializable`) }),
+    leaderCounters: async (i) => parseLeaderCounters((await http('GET', `${nodeUrls[i]}/-/metrics`)).body),
     logTail: () => cluster.dumpLogs(),
     stop: () => cluster.destroy(),
   };

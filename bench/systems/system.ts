@@ -3,6 +3,7 @@
 // for the commit-visibility check, and how to stop it.
 
 import { request } from 'undici';
+import type { LeaderCounters } from '../commit-rounds.ts';
 import type { BenchRequest } from '../load-generator.ts';
 import type { NodeReader } from '../visibility.ts';
 
@@ -25,6 +26,8 @@ export interface SystemUnderTest {
   readRequest(key: string, mode: ReadMode): BenchRequest;
   /** A read of node i's own state, without forwarding: what the commit-visibility check asks. */
   reader(nodeIndex: number): NodeReader;
+  /** Ours only: node i's counters of fsyncs and peer POSTs, for the commit-round figures. */
+  leaderCounters?(nodeIndex: number): Promise<LeaderCounters>;
   /** The last lines of every node's output (for a failure). */
   logTail(): string;
   stop(): Promise<void>;
