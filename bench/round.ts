@@ -117,7 +117,8 @@ function cpuProbe(system: SystemUnderTest): () => CpuUse {
 async function writePhase(
   system: SystemUnderTest, name: string, origins: string[], seconds: number, config: BenchConfig, progress: ProgressReporter, label: string,
 ): Promise<{ load: LoadResult; writes: AcknowledgedWrite[]; cpu: CpuUse }> {
-  const writes: AcknowledgedWrite[] = [];
+  // Only the seq while the clock runs; the keys and values are rebuilt after it.
+  const acknowledged: number[] = [];
   const cpu = cpuProbe(system);
   const load = await runClosedLoop({
     origins,
@@ -125,11 +126,13 @@ async function writePhase(
     durationMs: seconds * 1000,
     request: (seq) => system.writeRequest(writeKey(name, seq), writeValue(seq, config.valueBytes)),
     isOk: system.isWriteOk,
-    onOk: (seq) => void writes.push({ key: writeKey(name, seq), value: writeValue(seq, config.valueBytes) }),
+    onOk: (seq) => void acknowledged.push(seq),
     onProgress: progress.phase(label, seconds),
   });
+  const used = cpu();
   progress.done();
-  return { load, writes, cpu: cpu() };
+  const writes = acknowledged.map((seq) => ({ key: writeKey(name, seq), value: writeValue(seq, config.valueBytes) }));
+  return { load, writes, cpu: used };
 }
 
 /** Keys are unique per phase (a fresh cluster per round), so an acknowledged write is never masked by a later one. */
