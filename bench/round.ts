@@ -58,22 +58,9 @@ export async function runRound(system: SystemUnderTest, round: number, config: B
   const leaderOnly = [system.nodeUrls[leader]!];
 
   await writePhase(system, 'warmup', leaderOnly, config.warmupSeconds, config, progress, label('warm-up'));
-  let leaderWrites: AcknowledgedWrite[] = [];
-  for (const [phase, origins] of [['writes-leader', leaderOnly], ['writes-spread', system.nodeUrls]] as const) {
-    const name = phase === 'writes-leader' ? 'leader' : 'spread';
-    const countersBefore = phase === 'writes-leader' ? await system.leaderCounters?.(leader) : undefined;
-    const { load, writes, cpu } = await writePhase(system, name, origins, config.seconds, config, progress, label(`${phase} (${config.seconds} s)`));
-    progress.note(label(`checking ${Math.min(writes.length, config.checkKeys)} of ${writes.length} acknowledged writes on ${system.nodeUrls.length} nodes`));
-    const visibility = await checkVisibility(writes, system.nodeUrls.map((_, i) => system.reader(i)), { ...DEFAULT_VISIBILITY, sampleMax: config.checkKeys });
-    const summary = phaseResult(phase, origins.length === 1 ? `node ${leader + 1} (leader)` : 'all nodes', load, cpu);
-    summary.visibility = visibility;
-    summary.committedPerSecond = visibility.committedEstimate / (load.elapsedMs / 1000);
-    if (countersBefore !== undefined) {
-      summary.commitRounds = commitRounds(countersBefore, await system.leaderCounters!(leader), load.ok, load.elapsedMs / 1000);
-    }
-    result.phases.push(summary);
-    if (phase === 'writes-leader') leaderWrites = writes;
-  }
+  const toLeader = await writeAndCheck(system, 'writes-leader', leader, config, progress, label);
+  result.phases.push(toLeader.summary, (await writeAndCheck(system, 'writes-spread', leader, config, progress, label)).summary);
+  const leaderWrites = toLeader.writes;
   // Reads cycle over the keys the leader acknowledged (a key raftexample lost reads as a 404: a failure).
   const readKey = (seq: number) => leaderWrites[seq % leaderWrites.length]?.key ?? 'bench-none';
   for (const mode of system.readModes) {
@@ -91,6 +78,25 @@ export async function runRound(system: SystemUnderTest, round: number, config: B
     result.phases.push(phaseResult(phase, `node ${leader + 1} (leader)`, load, cpu()));
   }
   return result;
+}
+
+/** A timed write phase, to the leader or spread over all nodes, then the commit-visibility check of what it acknowledged. */
+async function writeAndCheck(
+  system: SystemUnderTest, phase: 'writes-leader' | 'writes-spread', leader: number, config: BenchConfig, progress: ProgressReporter, label: (what: string) => string,
+): Promise<{ summary: PhaseResult; writes: AcknowledgedWrite[] }> {
+  const toLeader = phase === 'writes-leader';
+  const origins = toLeader ? [system.nodeUrls[leader]!] : system.nodeUrls;
+  const countersBefore = toLeader ? await system.leaderCounters?.(leader) : undefined;
+  const { load, writes, cpu } = await writePhase(system, toLeader ? 'leader' : 'spread', origins, config.seconds, config, progress, label(`${phase} (${config.seconds} s)`));
+  // Read right away: the heartbeats of the check's seconds are not the commit round's.
+  const countersAfter = countersBefore !== undefined ? await system.leaderCounters!(leader) : undefined;
+  progress.note(label(`checking ${Math.min(writes.length, config.checkKeys)} of ${writes.length} acknowledged writes on ${system.nodeUrls.length} nodes`));
+  const visibility = await checkVisibility(writes, system.nodeUrls.map((_, i) => system.reader(i)), { ...DEFAULT_VISIBILITY, sampleMax: config.checkKeys });
+  const summary = phaseResult(phase, toLeader ? `node ${leader + 1} (leader)` : 'all nodes', load, cpu);
+  summary.visibility = visibility;
+  summary.committedPerSecond = visibility.committedEstimate / (load.elapsedMs / 1000);
+  if (countersBefore !== undefined && countersAfter !== undefined) summary.commitRounds = commitRounds(countersBefore, countersAfter, load.ok, load.elapsedMs / 1000);
+  return { summary, writes };
 }
 
 interface CpuUse {
