@@ -19,8 +19,12 @@ export interface VisibilityOptions {
   sampleMax: number;
   /** Concurrent reads per node. */
   concurrency: number;
-  /** After the first pass, keys still missing are re-read until this deadline (followers catching up). */
+  /**
+   * After the first pass, keys still missing are re-read while a node keeps catching up; the
+   * check gives up on a node once it has shown none of them for settleMs, or after settleMsMax.
+   */
   settleMs: number;
+  settleMsMax: number;
   retryDelayMs: number;
 }
 
@@ -39,7 +43,7 @@ export interface VisibilityResult {
   committedEstimate: number;
 }
 
-export const DEFAULT_VISIBILITY: VisibilityOptions = { sampleMax: 5000, concurrency: 16, settleMs: 5000, retryDelayMs: 200 };
+export const DEFAULT_VISIBILITY: VisibilityOptions = { sampleMax: 5000, concurrency: 16, settleMs: 5000, settleMsMax: 60_000, retryDelayMs: 200 };
 
 /** Every stride-th write, so the sample spans the whole phase; all of them if there are few. */
 export function sampleWrites(writes: AcknowledgedWrite[], sampleMax: number): AcknowledgedWrite[] {
@@ -54,17 +58,7 @@ export async function checkVisibility(
   opts: VisibilityOptions = DEFAULT_VISIBILITY,
 ): Promise<VisibilityResult> {
   const sample = sampleWrites(writes, opts.sampleMax);
-  const deadline = Date.now() + opts.settleMs;
-  const missingByNode = await Promise.all(
-    nodes.map(async (node) => {
-      let missing = await absentOn(node, sample, opts.concurrency);
-      while (missing.length > 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, opts.retryDelayMs));
-        missing = await absentOn(node, missing, opts.concurrency);
-      }
-      return missing;
-    }),
-  );
+  const missingByNode = await Promise.all(nodes.map((node) => absentAfterSettling(node, sample, opts)));
   const missingKeys = new Set(missingByNode.flatMap((m) => m.map((w) => w.key)));
   const lostEstimate = sample.length === 0 ? 0 : Math.round((missingKeys.size * writes.length) / sample.length);
   return {
@@ -76,6 +70,20 @@ export async function checkVisibility(
     lostEstimate,
     committedEstimate: writes.length - lostEstimate,
   };
+}
+
+/** The writes the node still does not show once it has stopped catching up (a lagging follower is not a loss). */
+async function absentAfterSettling(node: NodeReader, writes: AcknowledgedWrite[], opts: VisibilityOptions): Promise<AcknowledgedWrite[]> {
+  const deadline = Date.now() + opts.settleMsMax;
+  let lastProgress = Date.now();
+  let missing = await absentOn(node, writes, opts.concurrency);
+  while (missing.length > 0 && Date.now() - lastProgress < opts.settleMs && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, opts.retryDelayMs));
+    const still = await absentOn(node, missing, opts.concurrency);
+    if (still.length < missing.length) lastProgress = Date.now();
+    missing = still;
+  }
+  return missing;
 }
 
 /** The writes whose value the node does not show; a read that fails counts as not shown. */

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { checkVisibility, sampleWrites, type AcknowledgedWrite, type NodeReader } from '../../bench/visibility.ts';
 
 const writes: AcknowledgedWrite[] = Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: `v${i}` }));
-const quick = { sampleMax: 1000, concurrency: 4, settleMs: 300, retryDelayMs: 10 };
+const quick = { sampleMax: 1000, concurrency: 4, settleMs: 300, settleMsMax: 60_000, retryDelayMs: 10 };
 
 /** A node whose state is `store`; reads are answered from it at the time of the read. */
 function fakeNode(name: string, store: Map<string, string>): NodeReader {
@@ -58,6 +58,21 @@ test('a follower that catches up during the settle time is not counted as missin
   const r = await checkVisibility(writes, [fakeNode('a', fullStore()), catchingUp], { ...quick, settleMs: 10_000 });
   assert.equal(r.missing, 0);
   assert.ok(reads > writes.length, 'the missing keys were read again');
+});
+
+test('a follower still catching up is waited for past the settle time, as long as it keeps showing more', async () => {
+  // It applies one more write every 300 ms; the settle time is 2 s, and all 10 take 3 s.
+  const shown = new Map<string, string>();
+  const reveal = setInterval(() => {
+    const next = writes.find((w) => !shown.has(w.key));
+    if (next !== undefined) shown.set(next.key, next.value);
+  }, 300);
+  try {
+    const r = await checkVisibility(writes, [fakeNode('slow', shown)], { ...quick, settleMs: 2000, retryDelayMs: 50 });
+    assert.equal(r.missing, 0);
+  } finally {
+    clearInterval(reveal);
+  }
 });
 
 test('a sample is an even stride over all writes and the loss is scaled up from it', async () => {
