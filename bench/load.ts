@@ -121,7 +121,7 @@ async function profileRun(opts: BenchOptions, profileDir: string): Promise<void>
     }
     // A clean exit (SIGTERM) is what makes node write its profile.
     await Promise.all(cluster.nodes.map((n) => cluster.kill(n, 'SIGTERM')));
-    const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${leaderPid}.`));
+    const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${leaderPid}.0.`));
     if (file === undefined) throw new Error(`no profile of the leader (pid ${leaderPid}) in ${profileDir}`);
     const profile = JSON.parse(await readFile(join(profileDir, file), 'utf8')) as CpuProfile;
     // The write phase is the last seconds of the profile: the nodes were stopped right after it.
