@@ -1,105 +1,156 @@
-// Load benchmark: a 3-node loopback cluster in a temp dir, 64 concurrent clients writing
-// 128-byte values to the leader for ~10 s (committed writes/s, p50/p99 latency), then
-// linearizable and serializable GETs (reads/s). Kills the cluster at the end.
+// The benchmark users run. Ours (a 3-node loopback cluster in a temp dir) and, with
+// --compare, etcd 3.4 (v2 API) and Go raftexample under the same closed-loop load, in
+// interleaved rounds: writes to the leader, writes spread over all nodes (committed = acked
+// and read back from every node), reads from one node. Prints per-phase lines, a table,
+// ratios and one JSON line; writes an HTML report with uPlot charts.
 //
-//   npm run bench                  # defaults
-//   npm run bench -- --seconds 5 --connections 32
+//   npm run bench                                  # ours only, one round
+//   npm run bench -- --compare                     # ours, etcd, raftexample; 2 interleaved rounds
+//   npm run bench -- --seconds 5 --connections 32 --rounds 3 --report /tmp/r.html
+//   npm run bench -- --profile /tmp/prof           # CPU profiles of ours' write phase; the leader's top functions
 
-import autocannon from 'autocannon';
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
 import { TestCluster } from '../test/e2e/cluster.ts';
+import { formatSelfTimes, rankSelfTime, type CpuProfile } from './cpu-profile.ts';
+import { runClosedLoop } from './load-generator.ts';
+import { parseBenchArgs, USAGE, type BenchOptions } from './options.ts';
+import { stderrProgress } from './progress.ts';
+import { renderReport } from './report-html.ts';
+import { runRound, writeKey, writeValue, type RoundResult } from './round.ts';
+import { formatPhaseLine, formatRatios, formatTable, jsonLine, ratios, summarize, type Skipped } from './summary.ts';
+import { etcdFactory } from './systems/etcd.ts';
+import { ours, oursFactory } from './systems/ours.ts';
+import { raftexampleFactory } from './systems/raftexample.ts';
+import type { SystemFactory, SystemUnderTest } from './systems/system.ts';
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '64' },
-    'value-bytes': { type: 'string', default: '128' },
-    keys: { type: 'string', default: '100000' },
-    'tick-ms': { type: 'string', default: '100' },
-    // Write a V8 CPU profile of each node's write phase into this directory (reads are skipped).
-    profile: { type: 'string' },
-  },
-});
-const seconds = Number(values.seconds);
-const connections = Number(values.connections);
-const keys = Number(values.keys);
-let n = 0;
-const value = Buffer.alloc(Number(values['value-bytes']), 'v');
+const progress = stderrProgress();
+let running: SystemUnderTest | undefined;
+process.once('SIGINT', () => void (running?.stop() ?? Promise.resolve()).finally(() => process.exit(130)));
 
-const profileDir = values.profile;
-const cluster = await TestCluster.start(3, {
-  tickMs: Number(values['tick-ms']),
-  logLevel: 'warn',
-  ...(profileDir !== undefined ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] } : {}),
-});
-const stop = () => void cluster.destroy().finally(() => process.exit(130));
-process.once('SIGINT', stop);
+let options: BenchOptions;
 try {
-  const leader = cluster.node(await cluster.waitLeader());
-  console.log(`cluster up in ${cluster.dir}; leader is node ${leader.id} (${leader.url})`);
+  options = parseBenchArgs(process.argv.slice(2));
+} catch (e) {
+  console.error(`${(e as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
+await (options.profileDir !== undefined ? profileRun(options, options.profileDir) : compareRun(options));
 
-    const cpuBefore = cluster.nodes.map((x) => cpuSeconds(x.proc?.pid));
-  const writes = await autocannon({
-    url: leader.url,
-    connections,
-    duration: seconds,
-    requests: [{ method: 'PUT', body: value, setupRequest: (req) => ({ ...req, path: `/bench-${n++ % keys}` }) }],
-  });
-  report('PUT (committed writes)', writes);
-  // CPU per committed write is steadier than writes/s on a shared machine.
-  const perWrite = cluster.nodes.map((x, i) => {
-    const used = cpuSeconds(x.proc?.pid) - cpuBefore[i]!;
-    return `node ${x.id}${x.id === leader.id ? ' (leader)' : ''} ${((used * 1e6) / Math.max(1, writes['2xx'])).toFixed(0)} µs`;
-  });
-  if (cpuBefore.every((c) => c > 0)) console.log(`CPU per committed write: ${perWrite.join(', ')}`);
-  if (profileDir !== undefined) {
-    // A clean exit (SIGTERM) is what makes node write the profile.
-    await Promise.all(cluster.nodes.map((x) => cluster.kill(x, 'SIGTERM')));
-    for (const x of cluster.nodes) for (const l of x.log.split('\n')) if (/STATS/.test(l)) console.log(`node ${x.id}: ${l}`);
-    console.log(`profiles in ${profileDir} (leader was node ${leader.id}, pid ${leader.proc?.pid})`);
-  } else {
-    await readPhase(leader);
+async function compareRun(opts: BenchOptions): Promise<void> {
+  const { factories, skipped } = await availableSystems(opts);
+  for (const s of skipped) console.log(`skipped ${s.system}: ${s.reason}`);
+  const rounds: RoundResult[] = [];
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const factory of factories) {
+      const result = await oneRound(factory, round, opts);
+      if (typeof result === 'string') skipped.push({ system: factory.name, reason: result });
+      else rounds.push(result);
+    }
   }
-} finally {
-  await cluster.destroy();
+  const summaries = summarize(rounds);
+  const text = [
+    describe(opts),
+    formatTable(summaries),
+    formatRatios(ratios(summaries)),
+    ...skipped.map((s) => `skipped ${s.system}: ${s.reason}`),
+  ].join('\n\n');
+  console.log(`\n${text}`);
+  await mkdir(dirname(opts.reportPath), { recursive: true });
+  await writeFile(opts.reportPath, renderReport(rounds, text));
+  console.log(`\nHTML report: ${opts.reportPath}`);
+  console.log(jsonLine({ config: configOf(opts), machine: machine(), skipped, rounds }));
 }
 
-async function readPhase(leader: (typeof cluster.nodes)[number]): Promise<void> {
-
-  let m = 0;
-  const reads = await autocannon({
-    url: leader.url,
-    connections,
-    duration: Math.max(3, Math.round(seconds / 2)),
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/bench-${m++ % Math.min(keys, n)}` }) }],
-  });
-  report('GET linearizable', reads);
-
-  const follower = cluster.nodes.find((x) => x.id !== leader.id)!;
-  const freads = await autocannon({
-    url: follower.url,
-    connections,
-    duration: Math.max(3, Math.round(seconds / 2)),
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/bench-${m++ % Math.min(keys, n)}` }) }],
-  });
-  report('GET linearizable via a follower', freads);
+/** The round's result, or why it could not run (the cluster did not start). */
+async function oneRound(factory: SystemFactory, round: number, opts: BenchOptions): Promise<RoundResult | string> {
+  progress.note(`${factory.name} round ${round}: starting a 3-node cluster`);
+  try {
+    running = await factory.start();
+  } catch (e) {
+    return `round ${round} did not start: ${(e as Error).message}`;
+  }
+  try {
+    const result = await runRound(running, round, opts, progress);
+    for (const phase of result.phases) console.log(formatPhaseLine(result, phase));
+    return result;
+  } catch (e) {
+    console.error(running.logTail());
+    return `round ${round} failed: ${(e as Error).message}`;
+  } finally {
+    await running.stop();
+    running = undefined;
+  }
 }
 
-function report(what: string, r: Awaited<ReturnType<typeof autocannon>>): void {
-  const ok = r['2xx'];
-  console.log(
-    `${what}: ${(ok / r.duration).toFixed(0)} ok/s (${ok} ok, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts), ` +
-      `latency p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, max ${r.latency.max} ms`,
+async function availableSystems(opts: BenchOptions): Promise<{ factories: SystemFactory[]; skipped: Skipped[] }> {
+  const all = [oursFactory(), etcdFactory(opts.etcdBinary), raftexampleFactory(opts.cacheDir)];
+  const factories: SystemFactory[] = [];
+  const skipped: Skipped[] = [];
+  for (const factory of all.filter((f) => opts.systems.includes(f.name))) {
+    if (factory.name === 'raftexample') progress.note(`raftexample: using or building ${join(opts.cacheDir, 'raftexample')}`);
+    const availability = await factory.check();
+    if (availability.available) factories.push(factory);
+    else skipped.push({ system: factory.name, reason: availability.reason });
+  }
+  if (opts.compare && skipped.length > 0) progress.note('--compare: the ratios to a skipped system are printed as n/a');
+  return { factories, skipped };
+}
+
+/** Ours only, each node under node --cpu-prof: warm-up and the write phase to the leader, then the leader's top self-time functions. */
+async function profileRun(opts: BenchOptions, profileDir: string): Promise<void> {
+  await mkdir(profileDir, { recursive: true });
+  const cluster = await TestCluster.start(3, { tickMs: 100, logLevel: 'warn', nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+  const system = ours(cluster);
+  running = system;
+  try {
+    const leader = await system.leaderIndex();
+    const leaderPid = cluster.nodes[leader]!.proc!.pid!;
+    for (const [label, seconds] of [['warm-up', opts.warmupSeconds], ['writes-leader', opts.seconds]] as const) {
+      const load = await runClosedLoop({
+        origins: [system.nodeUrls[leader]!],
+        clients: opts.connections,
+        durationMs: seconds * 1000,
+        request: (seq) => system.writeRequest(writeKey(label, seq), writeValue(seq, opts.valueBytes)),
+        isOk: system.isWriteOk,
+        onProgress: progress.phase(`ours (profiled) ${label}`, seconds),
+      });
+      progress.done();
+      if (label === 'writes-leader') console.log(`writes to the leader under --cpu-prof: ${Math.round(load.ok / (load.elapsedMs / 1000))} acknowledged/s`);
+    }
+    // A clean exit (SIGTERM) is what makes node write its profile.
+    await Promise.all(cluster.nodes.map((n) => cluster.kill(n, 'SIGTERM')));
+    const file = (await readdir(profileDir)).find((f) => f.endsWith('.cpuprofile') && f.includes(`.${leaderPid}.0.`));
+    if (file === undefined) throw new Error(`no profile of the leader (pid ${leaderPid}) in ${profileDir}`);
+    const profile = JSON.parse(await readFile(join(profileDir, file), 'utf8')) as CpuProfile;
+    // The write phase is the last seconds of the profile: the nodes were stopped right after it.
+    const ranking = rankSelfTime(profile, 10, opts.seconds * 1000);
+    console.log(`profiles in ${profileDir}; the leader was node ${leader + 1} (${file}).`);
+    console.log(`Its last ${opts.seconds} s: ${Math.round(ranking.busyMs)} ms busy, ${Math.round(ranking.idleMs)} ms idle. Top functions by self time (% of busy):`);
+    console.log(formatSelfTimes(ranking.functions));
+    console.log('By file or package:');
+    console.log(formatSelfTimes(ranking.files));
+  } finally {
+    await cluster.destroy();
+    running = undefined;
+  }
+}
+
+function describe(opts: BenchOptions): string {
+  const m = machine();
+  return (
+    `${opts.connections} closed-loop clients, ${opts.valueBytes}-byte values, ${opts.seconds} s per write phase after a ${opts.warmupSeconds} s warm-up, ` +
+    `${opts.readSeconds} s per read phase; ${opts.rounds} round(s) of ${opts.systems.join(', ')}; medians over rounds.\n` +
+    `machine: ${m.cpus} cores, load average ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')} at the end, node ${m.node}; the generator runs on the same cores.`
   );
 }
 
-/** user+system CPU seconds of a process so far (Linux /proc); 0 where unavailable. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
+function configOf(opts: BenchOptions) {
+  const { seconds, warmupSeconds, readSeconds, connections, valueBytes, checkKeys, rounds, compare } = opts;
+  return { seconds, warmupSeconds, readSeconds, connections, valueBytes, checkKeys, rounds, compare };
+}
+
+function machine() {
+  return { cpus: cpus().length, loadAverage: loadavg(), node: process.version };
 }
