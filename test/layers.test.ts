@@ -37,6 +37,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   client: { layers: ['client', 'errors', 'limits'], packages: ['undici', ...RAFTCTL_PACKAGES] },
   // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
   'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
+  // A TCP proxy in front of the client ports: sockets and bounds, nothing of the node.
+  gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream', 'node:util'] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },
