@@ -97,8 +97,11 @@ export class Gateway {
   private accept(client: Socket): void {
     const connection: Connection = { client, upstream: null };
     this.connections.add(connection);
-    // Until the pipes are in place nobody else listens for errors (a client that resets while we dial).
-    client.on('error', (err) => this.log.debug({ err, remote: client.remoteAddress }, 'client connection error'));
+    // Until the pipes are in place nobody else listens for errors (a client that resets while we
+    // dial); after that the pipeline reports them, and this keeps a late one from being unhandled.
+    client.on('error', (err) => {
+      if (connection.upstream === null) this.log.debug({ err: err.message, remote: client.remoteAddress }, 'client left while connecting');
+    });
     // Open until both sockets are closed: the upstream may still be flushing what the client sent last.
     const settle = () => {
       if (client.closed && (connection.upstream === null || connection.upstream.closed)) this.connections.delete(connection);
@@ -107,7 +110,7 @@ export class Gateway {
     void this.dialAny(client).then((upstream) => {
       if (upstream === null) {
         this.log.debug({ remote: client.remoteAddress }, 'no endpoint answered: closing the client connection');
-        client.destroy();
+        client.destroy(); // with the request unread, the client sees a reset, as from etcd's gateway
       } else if (client.destroyed) {
         upstream.destroy(); // the client left while we dialled
       } else {
@@ -170,8 +173,8 @@ function splice(client: Socket, upstream: Socket, log: Logger): void {
   client.setNoDelay(true);
   upstream.setNoDelay(true);
   upstream.on('error', () => {}); // reported by the pipeline below; a second error must not crash us
-  const done = (err: NodeJS.ErrnoException | null) => {
-    if (err === null) return;
+  const done = (err: NodeJS.ErrnoException | null | undefined) => {
+    if (!err) return;
     client.destroy();
     upstream.destroy();
     if (err.code !== 'ERR_STREAM_PREMATURE_CLOSE') log.debug({ err: err.message, code: err.code }, 'connection cut');
