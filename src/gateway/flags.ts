@@ -2,7 +2,7 @@
 // a bad value is a ConfigError, which the caller turns into exit status 2 and one line.
 
 import { parseArgs } from 'node:util';
-import { ConfigError, int, LOG_FORMATS, LOG_LEVELS, parsePeerUrl, type LogFormat, type LogLevel } from '../config.ts';
+import { ConfigError, int, LOG_FORMATS, LOG_LEVELS, parseClientUrl, type LogFormat, type LogLevel } from '../config.ts';
 import { gatewayConnectionsDefault, gatewayConnectionsMax, gatewayEndpointsMax, gatewayRetryDelayMsMax } from '../limits.ts';
 
 /** Where the gateway forwards to: a member's client URL and the TCP address it stands for. */
@@ -92,7 +92,7 @@ export function parseGatewayFlags(argv: readonly string[]): GatewayParseResult {
   return { help: false, config };
 }
 
-/** --endpoints: URLs of the form scheme://host:port (the peer URL rules: no path, query or credentials), no duplicates. */
+/** --endpoints: client URLs as --advertise-client-url takes them (scheme://host:port, no path, query or credentials), no duplicates. */
 export function parseEndpoints(raw: string): GatewayEndpoint[] {
   const parts = raw.split(',').map((s) => s.trim());
   if (parts.some((p) => p.length === 0)) {
@@ -101,7 +101,7 @@ export function parseEndpoints(raw: string): GatewayEndpoint[] {
   if (parts.length > gatewayEndpointsMax) throw new ConfigError(`--endpoints lists ${parts.length} URLs: at most ${gatewayEndpointsMax}`);
   const seen = new Set<string>();
   return parts.map((part) => {
-    const url = parsePeerUrl(part);
+    const url = parseClientUrl(part);
     if (url === null) throw new ConfigError(`--endpoints: ${JSON.stringify(part.slice(0, 200))} is not a URL of the form http://host:port or https://host:port`);
     if (seen.has(url)) throw new ConfigError(`--endpoints lists ${url} twice`);
     seen.add(url);
