@@ -241,7 +241,8 @@ function parseMetricsUrl(raw: string): { host: string; port: number } {
   return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) };
 }
 
-function int(flag: string, raw: string, min: number, max: number): number {
+/** A decimal integer flag in [min, max]; shared with the gateway's flags. */
+export function int(flag: string, raw: string, min: number, max: number): number {
   if (!/^\d+$/.test(raw)) throw new ConfigError(`--${flag} must be an integer: got ${JSON.stringify(raw)}`);
   const v = Number(raw);
   if (!Number.isSafeInteger(v) || v < min || v > max) {

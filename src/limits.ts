@@ -194,6 +194,21 @@ export const uiChartSamplesMax = 300;
 /** Members the page shows at most (their polls run concurrently). */
 export const uiMembersMax = 64;
 
+// ---- gateway (src/gateway/: a TCP proxy in front of the client ports) ----
+
+/** Default --max-connections: each connection holds two sockets and at most their stream buffers (tens of KiB) in the gateway. */
+export const gatewayConnectionsDefault = 1024;
+/** --max-connections at most: 2 sockets each, well inside a raised RLIMIT_NOFILE. */
+export const gatewayConnectionsMax = 65_536;
+/** Endpoints in --endpoints: far more client ports than any cluster has. */
+export const gatewayEndpointsMax = 1024;
+/** --retry-delay-ms at most: an hour; a longer wait for a member that came back is an outage of the gateway's own making. */
+export const gatewayRetryDelayMsMax = 3_600_000;
+/** An endpoint that has not accepted the TCP connection by then counts as refused (a black-holed host), and the next is tried. */
+export const gatewayConnectTimeoutMs = 3000;
+/** On SIGTERM, open connections get this long to finish (a request in flight gets --request-timeout-ms' default) before they are cut. */
+export const gatewayStopGraceMs = 5000;
+
 // ---- how they relate ----
 
 function check(ok: boolean, what: string): void {
@@ -240,3 +255,4 @@ check(1 + membershipTableBytesMax + varintBytesMax + kvStateBytesMax <= snapshot
 check(1 + varintBytesMax + kvPairBytesMax + dedupTableBytesMax <= kvStateBytesMax, 'the largest PUT, with a full dedup table, fits a snapshot');
 check(peerSnapshotBodyBytesMax <= 2 * GiB - 1, "a snapshot fits one Buffer (Node 20's limit is 4 GiB; 2 GiB on 32-bit)");
 check(16 <= clusterIdBytesMax, 'a derived cluster id fits the WAL head');
+check(gatewayConnectionsDefault <= gatewayConnectionsMax, 'the default --max-connections is allowed');

@@ -14,13 +14,14 @@ export interface CoreLogger {
   error(msg: string, fields?: object): void;
 }
 
-export function createLogger(level: LogLevel, nodeId: number, format: LogFormat = 'json'): Logger {
+/** `self` names the process in every line: a node's id, or 'gateway'. */
+export function createLogger(level: LogLevel, self: number | 'gateway', format: LogFormat = 'json'): Logger {
   // Synchronous writes: a fatal error is followed by process.exit, and its line must get out.
   const destination =
     format === 'pretty'
       ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l', singleLine: true })
       : pino.destination({ fd: 2, sync: true });
-  return pino({ level, base: { self: nodeId } }, destination);
+  return pino({ level, base: { self } }, destination);
 }
 
 export function coreLogger(log: Logger): CoreLogger {

@@ -3,9 +3,11 @@
 // listener → raft → client listener (and the metrics listener) → publish the client URL
 // through Raft (in the background) → "ready". SIGINT/SIGTERM run it backwards: stop
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
+// `gateway start ...` runs the TCP gateway instead (src/gateway/), before any node flag is parsed.
 
 import { Chan } from './chan.ts';
 import { ConfigError, EXIT_USAGE, parseConfig, testSwitchesFromEnv, usage, type Config } from './config.ts';
+import { runGatewayCommand } from './gateway/command.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax, uiEventsMax } from './limits.ts';
@@ -22,6 +24,7 @@ import { EventRing } from './ui/event-ring.ts';
 const EXIT_FATAL = 1;
 
 async function main(argv: readonly string[]): Promise<number> {
+  if (argv[0] === 'gateway') return runGatewayCommand(argv.slice(1));
   let config: Config;
   let tls: ListenerTls;
   try {
