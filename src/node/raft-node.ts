@@ -290,6 +290,9 @@ export class RaftNode implements NodeInfo {
     this.tickTimer = this.world.timers.setInterval(() => {
       if (this.leaving) this.transport.probe(this.confState.voters);
       this.transport.releaseStale();
+      // Reads time out on the clock, not on the loop: a loop held up by slow fsyncs must not
+      // hold a read past its deadline (nor send one that waited past it, stale, to the leader).
+      this.sweepReads();
       this.inbox.push((inbox) => inbox.ticks++);
     }, this.cfg.tickMs);
     this.inbox.consume(this.o.proposeC, this.o.confChangeC);
@@ -987,9 +990,20 @@ export class RaftNode implements NodeInfo {
     if (this.reads.size > 0) for (const r of this.reads.takeAll()) this.inbox.reads.push(r);
   }
 
+  private sweepReads(): void {
+    const now = this.world.clock.now();
+    const timedOut = () => new ServiceError('ERR_READ_TIMEOUT', 'no read index in time');
+    this.reads.sweep(now, timedOut);
+    const inbox = this.inbox;
+    if (inbox.reads.some((r) => r.deadline <= now)) {
+      for (const r of inbox.reads) if (r.deadline <= now) r.reject(timedOut());
+      inbox.reads = inbox.reads.filter((r) => r.deadline > now);
+    }
+  }
+
   private sweepDeadlines(): void {
     const now = this.world.clock.now();
-    this.reads.sweep(now, () => new ServiceError('ERR_READ_TIMEOUT', 'no read index in time'));
+    this.sweepReads();
     this.confChanges.sweep(now, () => new ServiceError('ERR_TIMEOUT', 'membership change not applied in time'));
   }
 

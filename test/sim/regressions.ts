@@ -43,6 +43,12 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // the second, applied after a later write of the key, brought the old value back
   // (proposal-dedup.ts now skips a copy of an entry already applied).
   { seed: 2853, nodes: '1+2', found: 'kvstore: a duplicated proposal applied twice undid a later write' },
+  // raft-node.ts: reads were timed out only inside the Ready loop; a loop held up for seconds by
+  // slow fsyncs kept a read waiting (and re-asked it, expired, at each leader change): no answer.
+  { seed: 29, nodes: '3', faults: ['crashLeader', 'kill', 'slowDisk'], found: 'node: a read outlived its deadline while the loop waited on slow fsyncs' },
+  // storage: Wal.open used what a killed process left in the page cache before any fsync; a
+  // power cut then broke the chain a new segment head linked to.
+  { seed: 5, nodes: '7', faults: ['readAcrossRestart', 'crashAfterRetention', 'kill'], found: 'storage: a WAL tail read back after kill -9 was built on unsynced' },
   // Simulator: a joiner crashed after making its WAL directory but before its first segment got
   // its name; started again, it asked for the cluster id and found no member reachable, which
   // the simulator took for a failed restart instead of a join to retry.
