@@ -41,7 +41,12 @@ clusterTest('failover: the node the client talks to is killed, the next request 
   const client = new Client({ endpoints: c.nodes.map((n) => n.url), requestTimeoutMs: 30_000, env });
   try {
     await client.put('failover', 'before');
+    // The victim is a follower: a PUT that reaches a follower just as the leader dies may be
+    // forwarded to the dead leader and end unknown (504), which is right but not this test.
+    const leaderUrl = c.node(await c.waitLeader()).url;
+    for (let i = 0; i < 3 && client.nextEndpoint === leaderUrl; i++) await client.get('failover', { serializable: true });
     const victim = c.nodes.find((n) => n.url === client.nextEndpoint)!;
+    assert.notEqual(victim.url, leaderUrl);
     await c.kill(victim);
     attempts.length = 0;
     await client.put('failover', 'after'); // possibly through an election: 503s are retried
