@@ -47,6 +47,12 @@ export const clientRequestsInFlightMax = 2048;
  * allowed): without it a thousand 1.5 MiB uploads hold 1.5 GiB before any of them is proposed.
  */
 export const clientBodyBytesInFlightMax = 128 * MiB;
+/**
+ * The client listener's accept queue (the kernel caps it at net.core.somaxconn), as Go and so
+ * etcd take it: node's default of 511 overflows when a burst opens thousands of sockets at once,
+ * and the kernel then resets some of them instead of letting the service shed with a 503.
+ */
+export const clientListenBacklog = 4096;
 /** Reads waiting for the next ReadIndex round in the kvstore; past this, new ones answer 503. */
 export const kvWaitingReadsMax = 65_536;
 
