@@ -1,6 +1,6 @@
 // The client listener protects the node: past a bound of requests, or of body bytes, at once,
 // more are shed with 503 overloaded before their bodies are read, while the /-/ paths still
-// answer; and a client that sends its request too slowly is cut off.
+// answer; and a client that sends its headers or body too slowly is cut off.
 
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
@@ -76,17 +76,22 @@ test('past the bound of body bytes at once, a PUT is shed before its body is rea
   assert.deepEqual([(await first).status, (await small).status], [204, 204]);
 });
 
-test('a client that sends its request too slowly is cut off', async (t) => {
-  const url = await listen(t, heldKv(), { ...generous, requestReceiveTimeoutMs: 300 });
+/** Open a socket to url, write `partial` and nothing more; resolves once the listener has cut it off. */
+async function cutOffAfter(url: string, partial: string): Promise<void> {
   const socket = connect(Number(new URL(url).port), '127.0.0.1');
   try {
     let closed = false;
     socket.on('close', () => (closed = true));
     socket.on('error', () => undefined);
-    // Headers promise a body that never comes.
-    socket.write('PUT /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n');
+    socket.write(partial);
     await until('the listener cuts the slow sender off', async () => (closed ? true : undefined), 10_000);
   } finally {
     socket.destroy(); // before the app closes (it waits for its connections)
   }
+}
+
+test('a client that sends its headers or its body too slowly is cut off', async (t) => {
+  const url = await listen(t, heldKv(), { ...generous, requestReceiveTimeoutMs: 300 });
+  await cutOffAfter(url, 'PUT /slow HTTP/1.1\r\nhost: x\r\n'); // headers never end
+  await cutOffAfter(url, 'PUT /slow HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n'); // the body never comes
 });
