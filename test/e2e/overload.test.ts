@@ -1,12 +1,13 @@
-// Overload on a real 3-node cluster: floods of small PUTs over many sockets, PUTs near the
-// body limit and linearizable GETs, all at the leader at once. The leader sheds with 503
+// Overload on a real 3-node cluster: floods of small PUTs over more sockets than the leader
+// serves at once, more uploads near the body limit than it buffers at once, and pipelined
+// linearizable GETs, all at the leader at once. The leader sheds with 503
 // (ERR_OVERLOADED) instead of queueing without bound, keeps its leadership and term, keeps
 // answering /-/health, and loses nothing it acknowledged.
 
 import assert from 'node:assert/strict';
 import { Pool } from 'undici';
 import { ErrorTable } from '../../src/errors.ts';
-import { clientRequestsInFlightMax, raftUncommittedBytesMax, requestBytesDefault } from '../../src/limits.ts';
+import { clientBodyBytesInFlightMax, clientRequestsInFlightMax, requestBytesDefault } from '../../src/limits.ts';
 import { clusterTest, http, until, within, type TestCluster, type TestNode } from './cluster.ts';
 
 /** What one load saw: answers by status and by error body, how many were shed as overloaded, and requests that got no answer. */
@@ -135,8 +136,8 @@ async function lostOn(node: TestNode, acked: Map<string, Buffer>): Promise<strin
 
 /** More sockets than the client listener serves at once (clientRequestsInFlightMax), so some are shed at the door. */
 const SMALL_SOCKETS = clientRequestsInFlightMax + 512;
-/** Uploads near the body limit: together more than the leader's uncommitted bound (raftUncommittedBytesMax). */
-const LARGE_SOCKETS = Math.ceil((1.25 * raftUncommittedBytesMax) / requestBytesDefault);
+/** Uploads near the body limit: together more than the client listener buffers at once (clientBodyBytesInFlightMax). */
+const LARGE_SOCKETS = Math.ceil((1.25 * clientBodyBytesInFlightMax) / requestBytesDefault);
 
 clusterTest('under a flood of writes and reads the leader sheds with 503, keeps its leadership and loses nothing acknowledged', 3, { tickMs: 100, extraArgs: ['--election-ticks', '30', '--snapshot-count', '100000'] }, async (c) => {
   const leaderId = await c.waitLeader();
@@ -158,7 +159,7 @@ clusterTest('under a flood of writes and reads the leader sheds with 503, keeps 
     const bigValue = (i: number) => Buffer.alloc(requestBytesDefault - 16, i % 251);
     const started = Date.now();
     await Promise.all([
-      flood(smallPool, 5000, SMALL_SOCKETS, (i) => ({ method: 'PUT', path: `/s${i}`, body: `v${i}` }), (i, status) => {
+      flood(smallPool, 4000, SMALL_SOCKETS, (i) => ({ method: 'PUT', path: `/s${i}`, body: `v${i}` }), (i, status) => {
         if (status === 204) acked.set(`/s${i}`, Buffer.from(`v${i}`));
       }, small),
       flood(largePool, LARGE_SOCKETS, LARGE_SOCKETS, (i) => ({ method: 'PUT', path: `/l${i}`, body: bigValue(i) }), (i, status) => {
