@@ -6,6 +6,7 @@
 import { resolve, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
+  clientUrlBytesMax,
   electionTimeoutMsMax,
   electionToHeartbeatRatioMin,
   peerUrlBytesMax,
@@ -42,6 +43,8 @@ export interface Config {
   clientTls: TlsPaths | null;
   /** --listen-metrics-url: where a listener of its own serves /metrics; null: only GET /-/metrics on the client port. */
   listenMetrics: { host: string; port: number } | null;
+  /** --advertise-client-url in canonical form: where this member tells the cluster it serves clients (published through Raft). */
+  advertiseClientUrl: string;
 }
 
 /** Where a listener's TLS material is (read at start by readTlsFiles, src/tls-files.ts). */
@@ -104,6 +107,10 @@ const FLAGS = {
   'trusted-ca-file': { type: 'string', help: 'PEM CA bundle that client certificates must chain to' },
   'client-cert-auth': { type: 'boolean', help: 'refuse clients without a certificate signed by --trusted-ca-file' },
   'listen-metrics-url': { type: 'string', help: 'http://host:port: serve Prometheus metrics at /metrics there too (besides GET /-/metrics)' },
+  'advertise-client-url': {
+    type: 'string',
+    help: 'the URL clients reach this member at, published to the cluster (default http://127.0.0.1:<--port>, https:// with --cert-file)',
+  },
   help: { type: 'boolean', help: 'print this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -162,11 +169,13 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
   const clusterToken = str('cluster-token');
   if (clusterToken.length === 0) throw new ConfigError('--cluster-token must not be empty');
 
+  const port = int('port', str('port'), 1, 65535);
+  const advertiseClientUrl = parseAdvertiseClientUrl(values['advertise-client-url'], port, clientTls !== null ? 'https:' : 'http:');
   const dataDir = resolve(cwd, typeof values['data-dir'] === 'string' ? values['data-dir'] : '.');
   const config: Config = {
     id,
     peerUrls,
-    port: int('port', str('port'), 1, 65535),
+    port,
     join: values.join === true,
     dataDir,
     walDir: join(dataDir, `raftexample-${id}`),
@@ -187,12 +196,34 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     peerTls,
     clientTls,
     listenMetrics: typeof values['listen-metrics-url'] === 'string' ? parseMetricsUrl(values['listen-metrics-url']) : null,
+    advertiseClientUrl,
   };
   const peer = new URL(peerUrls[id - 1]!);
   if (Number(peer.port || (peer.protocol === 'https:' ? 443 : 80)) === config.port && isLoopbackOrAny(peer.hostname)) {
     throw new ConfigError(`--port ${config.port} is also this node's peer port in --cluster`);
   }
   return { help: false, config };
+}
+
+/**
+ * --advertise-client-url: scheme://host:port as a peer URL is written, in the scheme the client
+ * port speaks (a client told http:// could not talk to a TLS port); absent: this host's loopback.
+ */
+function parseAdvertiseClientUrl(raw: string | boolean | undefined, port: number, scheme: PeerScheme): string {
+  if (typeof raw !== 'string') return `${scheme}//127.0.0.1:${port}`;
+  const url = parseClientUrl(raw);
+  if (url === null) {
+    const what = Buffer.byteLength(raw, 'utf8') > clientUrlBytesMax ? `a URL longer than ${clientUrlBytesMax} bytes` : JSON.stringify(raw);
+    throw new ConfigError(`--advertise-client-url: ${what} is not a URL of the form ${scheme}//host:port`);
+  }
+  if (!url.startsWith(`${scheme}//`)) {
+    throw new ConfigError(
+      scheme === 'https:'
+        ? `--advertise-client-url ${url} is plain HTTP, but the client port runs TLS (--cert-file): it must be https://`
+        : `--advertise-client-url ${url} is HTTPS, but the client port runs no TLS: give --cert-file and --key-file, or use http://`,
+    );
+  }
+  return url;
 }
 
 /** --listen-metrics-url: plain http://host:port, nothing else (no path, query or credentials). */
@@ -293,7 +324,16 @@ export function peerSchemeProblem(url: string, scheme: PeerScheme): string | nul
  * against the node's (peerSchemeProblem).
  */
 export function parsePeerUrl(s: string): string | null {
-  if (Buffer.byteLength(s, 'utf8') > peerUrlBytesMax) return null;
+  return parseServiceUrl(s, peerUrlBytesMax);
+}
+
+/** A client URL (--advertise-client-url) as parsePeerUrl reads a peer URL, bounded by clientUrlBytesMax. */
+export function parseClientUrl(s: string): string | null {
+  return parseServiceUrl(s, clientUrlBytesMax);
+}
+
+function parseServiceUrl(s: string, bytesMax: number): string | null {
+  if (Buffer.byteLength(s, 'utf8') > bytesMax) return null;
   // WHATWG URL parsing quietly drops control characters and spaces (a leading NUL, a tab
   // inside): a peer URL must be written as it is meant.
   if (/[\s\u0000-\u001f\u007f]/.test(s)) return null;
@@ -308,9 +348,27 @@ export function parsePeerUrl(s: string): string | null {
   const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
   if (port < 1 || port > 65535) return null;
   const url = `${u.protocol}//${u.host}`;
-  return Buffer.byteLength(url, 'utf8') > peerUrlBytesMax ? null : url;
+  return Buffer.byteLength(url, 'utf8') > bytesMax ? null : url;
 }
 
 function isLoopbackOrAny(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '[::1]' || host === '0.0.0.0' || host === '[::]';
+}
+
+/**
+ * Test-only switches that break a promise on purpose, so the chaos suite (chaos/) can prove it
+ * notices. Read from the environment here and nowhere else; never set in production.
+ */
+export interface TestSwitches {
+  /** RAFTEXAMPLE_TEST_GET_SKIPS_READ_INDEX=1: a linearizable GET answers from local state, as ?serializable does. */
+  getSkipsReadIndex: boolean;
+  /** RAFTEXAMPLE_TEST_ACK_PUT_BEFORE_COMMIT=1: a PUT answers 204 once proposed, before it commits (raftexample's behaviour). */
+  ackPutBeforeCommit: boolean;
+}
+
+export function testSwitchesFromEnv(env: NodeJS.ProcessEnv = process.env): TestSwitches {
+  return {
+    getSkipsReadIndex: env.RAFTEXAMPLE_TEST_GET_SKIPS_READ_INDEX === '1',
+    ackPutBeforeCommit: env.RAFTEXAMPLE_TEST_ACK_PUT_BEFORE_COMMIT === '1',
+  };
 }

@@ -35,6 +35,7 @@ export const ErrorTable = {
   ERR_NOT_LEADER: { status: 503, message: 'only the leader can decide this (it knows how far each member is); send it to the leader' },
   ERR_TRANSFER_REFUSED: { status: 503, message: 'leader transfer refused; leadership did not move' },
   ERR_NOT_PROPOSED: { status: 503, message: 'request timed out before it was proposed; not applied' },
+  ERR_LATE_PROPOSAL: { status: 503, message: 'write reached the log too late to be told from a copy of itself; not applied' },
   // 504: the outcome is unknown: the request was proposed and may still commit.
   ERR_TIMEOUT: { status: 504, message: 'request timed out; outcome unknown, it may still be applied' },
   ERR_STOPPING_IN_FLIGHT: { status: 504, message: 'server is stopping; outcome unknown, it may still be applied' },

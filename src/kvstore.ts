@@ -1,14 +1,17 @@
 // The replicated key-value state machine: a Map applied from commitC, writes proposed on
 // proposeC and acknowledged only once applied, linearizable reads through batched
 // ReadIndex rounds. Entries are binary: a proposal id (so the proposer can find the
-// waiting request when its own entry comes back) then key then value.
+// waiting request when its own entry comes back, and so a copy of an entry is applied
+// once: proposal-dedup.ts) then key then value.
 
 import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { BinaryReader, BinaryWriter, varintBytes } from './raftpb/index.ts';
+import type { TestSwitches } from './config.ts';
 import { ServiceError, type ErrorCode } from './errors.ts';
-import { ProposalState, type Commit, type Proposal } from './queues.ts';
+import { EntryKind, ProposalState, type Commit, type Proposal } from './queues.ts';
 import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';
+import { ProposalDedup } from './proposal-dedup.ts';
 import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
 /** What the HTTP API needs from the key-value store. */
@@ -30,12 +33,15 @@ export interface KvStoreOptions {
   stateBytesMax?: number;
   /** Time, timers and randomness (default: the real ones; the simulator passes its own). */
   world?: { clock: Clock; timers: Timers; random: Random };
+  /** Test-only broken promises (config.ts testSwitchesFromEnv), for the chaos suite to catch. */
+  testSwitches?: TestSwitches;
 }
 
-const KIND_PUT = 1;
+const KIND_PUT = EntryKind.Put;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
 const PUT_HEADER_BYTES = kvPutHeaderBytes;
-const SNAPSHOT_VERSION = 1;
+/** 1: the map. 2: the map, then the dedup table (version 1 restores with an empty table). */
+const SNAPSHOT_VERSION = 2;
 const SWEEP_MS = 25;
 /** Reads waiting for the next ReadIndex round; past this, new ones are refused (503). */
 const MAX_WAITING_READS = kvWaitingReadsMax;
@@ -55,8 +61,9 @@ interface WriteWaiter extends Waiter {
 export class KvStore implements KvApi {
   private readonly o: KvStoreOptions;
   private readonly map = new Map<string, Buffer>();
-  /** What snapshot() would write for the map, kept in step: bounded by kvStateBytesMax. */
+  /** What snapshot() writes for the map, kept in step (with the dedup table: bounded by kvStateBytesMax). */
   private stateBytes = SNAPSHOT_EMPTY_BYTES;
+  private dedup = new ProposalDedup();
   private appliedIndex = 0;
   /** Proposals of this process, by seq. Insertion order is deadline order (one fixed timeout). */
   private readonly waiters = new Map<number, WriteWaiter>();
@@ -157,20 +164,23 @@ export class KvStore implements KvApi {
         this.writesFailedCount++;
         reject(new ServiceError('ERR_OVERLOADED'));
       } else this.waiters.set(seq, { resolve, reject, deadline: this.clock.now() + this.o.requestTimeoutMs, proposal: p });
+      // Test-only: acknowledge what is merely queued (the waiter stays, so the counters still add up).
+      if (queued && this.o.testSwitches?.ackPutBeforeCommit === true) resolve();
     });
   }
 
   async get(key: string, serializable: boolean): Promise<Uint8Array | undefined> {
-    if (!serializable) await this.readBarrier();
+    if (!serializable && this.o.testSwitches?.getSkipsReadIndex !== true) await this.readBarrier();
     return this.map.get(key);
   }
 
   /** The map as bytes, for a snapshot. Call only when every commit up to the snapshot index is applied. */
   snapshot(): Uint8Array {
     // Sized first and written into one buffer: no regrowing copies of the whole state.
-    const size = this.stateBytes;
+    const size = this.stateBytes + this.dedup.encodedBytes;
     const w = new BinaryWriter(size).u8(SNAPSHOT_VERSION).varint(this.map.size);
     for (const [k, v] of this.map) w.varint(Buffer.byteLength(k, 'utf8')).utf8(k).bytes(v);
+    this.dedup.write(w);
     if (w.length !== size) throw new Error(`kv snapshot: wrote ${w.length} bytes, expected ${size}`);
     return w.view();
   }
@@ -179,7 +189,7 @@ export class KvStore implements KvApi {
   restore(bytes: Uint8Array, index: number): void {
     const r = new BinaryReader(bytes);
     const version = r.u8('kv snapshot version');
-    if (version !== SNAPSHOT_VERSION) r.fail(`unsupported kv snapshot version ${version}`);
+    if (version !== 1 && version !== SNAPSHOT_VERSION) r.fail(`unsupported kv snapshot version ${version}`);
     const n = r.count(Number.MAX_SAFE_INTEGER, 2, 'kv pairs');
     this.map.clear();
     for (let i = 0; i < n; i++) {
@@ -187,6 +197,7 @@ export class KvStore implements KvApi {
       const v = r.bytes(Number.MAX_SAFE_INTEGER, 'value');
       this.map.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('utf8'), Buffer.from(v));
     }
+    this.dedup = version === 1 ? new ProposalDedup() : ProposalDedup.read(r);
     r.expectEnd('kv snapshot');
     this.appliedIndex = index;
     this.stateBytes = SNAPSHOT_EMPTY_BYTES - varintBytes(0) + varintBytes(this.map.size);
@@ -213,13 +224,24 @@ export class KvStore implements KvApi {
     const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
     const value = b.subarray(keyEnd);
     const mine = epoch === this.originEpoch && node === this.originNode;
-    // The same rule on every replica, on the same log: all refuse the same writes.
-    const grown = this.stateBytesWith(key, value);
-    const max = this.o.stateBytesMax ?? kvStateBytesMax;
-    if (grown > max) {
-      if (mine) this.settle(seq, new ServiceError('ERR_STORE_FULL', `the state would be ${grown} bytes, at most ${max}`));
+    const admission = this.dedup.check(node, epoch, seq);
+    if (admission !== 'new') {
+      // A copy of an entry applied (or refused) before: skipped by every replica. A waiter
+      // still here means no copy took effect; one too old to tell from a copy never will.
+      if (mine && admission === 'stale') this.settle(seq, new ServiceError('ERR_LATE_PROPOSAL'));
       return;
     }
+    // The same rule on every replica, on the same log: all refuse the same writes.
+    const grown = this.stateBytesWith(key, value);
+    const tableBytes = this.dedup.encodedBytesWith(node);
+    const max = this.o.stateBytesMax ?? kvStateBytesMax;
+    if (grown + tableBytes > max) {
+      // Remember the refusal too (so a copy is refused alike) when the table has room for it.
+      if (this.stateBytes + tableBytes <= max) this.dedup.record(node, epoch, seq);
+      if (mine) this.settle(seq, new ServiceError('ERR_STORE_FULL', `the state would be ${grown + tableBytes} bytes, at most ${max}`));
+      return;
+    }
+    this.dedup.record(node, epoch, seq);
     this.stateBytes = grown;
     // Copy the value out: the entry's bytes may be a view of a whole peer batch.
     this.map.set(key, Buffer.from(value));

@@ -32,6 +32,8 @@ export const keyBytesMax = 4 * KiB;
 export const kvPutHeaderBytes = 1 + 4 + 4 + 4 + 4;
 /** `http://` + a 253-byte DNS name + `:65535` needs 268: 1 KiB leaves room without letting a URL bloat every snapshot. */
 export const peerUrlBytesMax = 1 * KiB;
+/** --advertise-client-url at most: the same room as a peer URL, for the same reasons (every snapshot carries one per member). */
+export const clientUrlBytesMax = 1 * KiB;
 /** A client may take this long to send its request (slow senders cannot hold sockets forever). */
 export const clientRequestReceiveTimeoutMs = 60_000;
 /** --request-timeout-ms at most: a day; anything longer is a hang. */
@@ -81,6 +83,14 @@ export const removedMembersMax = 1 << 20;
  * entry per term, one conf change at a time; so a MsgApp's entry count is bounded through this.
  */
 export const kvPutEntryBytesMin = kvPutHeaderBytes + 1;
+/** Exactly-once apply (proposal-dedup.ts): sequence numbers remembered below an origin's highest. */
+export const dedupWindowSeqs = 64;
+/** Origins (node ids) the dedup table remembers; the least recently used is forgotten past this. */
+export const dedupOriginsMax = 256;
+/** Bytes of one origin in the dedup table: node id, epoch, highest seq (u32 each), the window's bits. */
+export const dedupOriginBytes = 4 + 4 + 4 + dedupWindowSeqs / 8;
+/** Bytes of the dedup table at its largest, as the kv snapshot carries it. */
+export const dedupTableBytesMax = 4 + dedupOriginsMax * dedupOriginBytes;
 
 // ---- queues between the layers: bounded by count and by bytes ----
 
@@ -155,9 +165,14 @@ export const snapshotMetadataBytesMax = 64 * KiB;
 export const peerSnapshotBodyBytesMax = 1 * GiB;
 /** A snapshot's data (member table + kv state): 1 MiB below the file and body limits, for their framing. */
 export const snapshotDataBytesMax = snapshotFileBytesMax - 1 * MiB;
-/** The member table in a snapshot at its largest: members with URLs, then removed ids. */
+/** The member table in a snapshot at its largest: members with peer URLs, removed ids, then members' client URLs. */
 export const membershipTableBytesMax =
-  varintBytesMax + membersMax * (2 * varintBytesMax + peerUrlBytesMax) + varintBytesMax + removedMembersMax * varintBytesMax;
+  varintBytesMax +
+  membersMax * (2 * varintBytesMax + peerUrlBytesMax) +
+  varintBytesMax +
+  removedMembersMax * varintBytesMax +
+  varintBytesMax +
+  membersMax * (2 * varintBytesMax + clientUrlBytesMax);
 /** The kv state in a snapshot: what the snapshot data leaves after its version, member table and the state's length. */
 export const kvStateBytesMax = snapshotDataBytesMax - 1 - membershipTableBytesMax - varintBytesMax;
 
@@ -182,6 +197,8 @@ function check(ok: boolean, what: string): void {
 const confChangeBytesMax = 1 + varintBytesMax + varintBytesMax + peerUrlBytesMax;
 const confStateBytesMax = 2 * (varintBytesMax + confStateIdsMax * varintBytesMax);
 const snapshotMessageBytesMax = batchHeaderBytesMax + messageOverheadBytesMax + snapshotMetadataBytesMax + varintBytesMax + snapshotDataBytesMax;
+/** A client URL record (node/client-url-record.ts): kind, version, member id, the URL with its length. */
+const clientUrlRecordBytesMax = 1 + 1 + varintBytesMax + varintBytesMax + clientUrlBytesMax;
 const kvPairBytesMax = varintBytesMax + keyBytesMax + varintBytesMax + putValueBytesMax;
 
 check(putValueBytesMax >= requestBytesDefault, 'the default request size is allowed');
@@ -208,12 +225,13 @@ check(peerQueueBytesMax >= peerBatchBytesMax, 'a peer queue holds a full batch')
 check(entryBytesMax <= raftUncommittedBytesMax, 'a leader accepts an entry at the max');
 check(entryBytesMax <= proposeQueueBytesMax && entryBytesMax <= inboxProposalBytesMax, 'proposeC and the inbox take an entry at the max');
 check(confChangeBytesMax <= entryBytesMax, 'a conf change with a URL at the max fits an entry');
+check(clientUrlRecordBytesMax <= entryBytesMax && clientUrlRecordBytesMax <= proposalBatchBytesMax, 'a client URL record at the max fits an entry');
 check(peerUrlBytesMax <= contextBytesMax, "a URL at the max fits a conf change's context");
 check(confStateBytesMax + 2 * varintBytesMax <= snapshotMetadataBytesMax, 'a ConfState at the max fits the snapshot metadata');
 check(membersMax >= 2 * confStateIdsMax, 'the member table holds every voter and learner');
 check(snapshotFileHeaderBytes + snapshotMetadataBytesMax + snapshotDataBytesMax <= snapshotFileBytesMax, 'snapshot data at the max fits a snapshot file');
 check(snapshotMessageBytesMax <= peerSnapshotBodyBytesMax, 'snapshot data at the max fits a snapshot POST');
 check(1 + membershipTableBytesMax + varintBytesMax + kvStateBytesMax <= snapshotDataBytesMax, 'a member table and kv state at the max fit a snapshot');
-check(1 + varintBytesMax + kvPairBytesMax <= kvStateBytesMax, 'the largest PUT fits a snapshot');
+check(1 + varintBytesMax + kvPairBytesMax + dedupTableBytesMax <= kvStateBytesMax, 'the largest PUT, with a full dedup table, fits a snapshot');
 check(peerSnapshotBodyBytesMax <= 2 * GiB - 1, "a snapshot fits one Buffer (Node 20's limit is 4 GiB; 2 GiB on 32-bit)");
 check(16 <= clusterIdBytesMax, 'a derived cluster id fits the WAL head');

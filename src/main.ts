@@ -1,10 +1,11 @@
 // Entry point: `npx tsx src/main.ts --id N --cluster URL,... --port P [--join]`.
 // Start-up: validate flags → look at the data dir → replay snapshot + WAL → peer
-// listener → raft → client listener (and the metrics listener) → "ready". SIGINT/SIGTERM run it backwards: stop
+// listener → raft → client listener (and the metrics listener) → publish the client URL
+// through Raft (in the background) → "ready". SIGINT/SIGTERM run it backwards: stop
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
 
 import { Chan } from './chan.ts';
-import { ConfigError, EXIT_USAGE, parseConfig, usage, type Config } from './config.ts';
+import { ConfigError, EXIT_USAGE, parseConfig, testSwitchesFromEnv, usage, type Config } from './config.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
 import { clientListenBacklog, commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from './limits.ts';
@@ -75,7 +76,10 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
     // Peer TLS is a property of the HTTP network the node is given.
     world: worldWith({ network: createHttpNetwork(tls.peer) }),
   });
+  const testSwitches = testSwitchesFromEnv();
+  if (testSwitches.getSkipsReadIndex || testSwitches.ackPutBeforeCommit) log.warn({ testSwitches }, 'test-only switches on: this node breaks its promises');
   const kv = new KvStore({
+    testSwitches,
     nodeId: cfg.id,
     proposeC,
     commitC,
@@ -95,7 +99,9 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
   await listenClients(app, cfg.port);
   const metricsServer = cfg.listenMetrics === null ? null : await listenMetrics(metrics, cfg.listenMetrics);
   readiness.listenersOpen = true;
-  log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], port: cfg.port, dataDir: cfg.dataDir, peerTls: tls.peer !== null, clientTls: tls.client !== null }, 'ready');
+  // Clients can reach us now: tell the cluster where (through Raft, once we have a leader).
+  node.publishClientUrl();
+  log.info({ id: cfg.id, clusterId: node.clusterId, peerUrl: cfg.peerUrls[cfg.id - 1], clientUrl: cfg.advertiseClientUrl, port: cfg.port, dataDir: cfg.dataDir, peerTls: tls.peer !== null, clientTls: tls.client !== null }, 'ready');
 
   const signalled = new Promise<StopReason>((resolve) => {
     const on = (sig: NodeJS.Signals) => {

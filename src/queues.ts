@@ -13,6 +13,13 @@ import type { ConfChangeType } from './raftpb/index.ts';
 export const ProposalState = { Queued: 0, Proposed: 1, Withdrawn: 2 } as const;
 export type ProposalState = (typeof ProposalState)[keyof typeof ProposalState];
 
+/**
+ * The first byte of a normal entry's data says what it is: a kvstore PUT, or a member's client
+ * URL record (node/client-url-record.ts), which the node applies itself and never hands to the
+ * kvstore. Empty entries (a new leader's) have no kind. A kind is never reused for another meaning.
+ */
+export const EntryKind = { Put: 1, ClientUrl: 2 } as const;
+
 /** A write on its way to Raft (proposeC); `fail` is called if the core drops it. */
 export interface Proposal {
   data: Uint8Array;

@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigError, parseConfig, parsePeerUrl, usage } from '../src/config.ts';
+import { ConfigError, parseClientUrl, parseConfig, parsePeerUrl, usage } from '../src/config.ts';
+import { clientUrlBytesMax } from '../src/limits.ts';
 import { readTlsFiles } from '../src/tls-files.ts';
 import { makeTestCertificates } from './tls-certs.ts';
 
@@ -49,7 +50,8 @@ test('--help is reported, and usage lists every flag', () => {
   for (const f of ['--id', '--cluster', '--port', '--join', '--data-dir', '--snapshot-count', '--snapshot-catchup-entries',
     '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--max-snapshots', '--max-wals', '--cluster-token',
     '--request-timeout-ms', '--max-request-bytes', '--log-level', '--peer-cert-file', '--peer-key-file',
-    '--peer-trusted-ca-file', '--peer-client-cert-auth', '--cert-file', '--key-file', '--trusted-ca-file', '--client-cert-auth']) {
+    '--peer-trusted-ca-file', '--peer-client-cert-auth', '--cert-file', '--key-file', '--trusted-ca-file', '--client-cert-auth',
+    '--advertise-client-url']) {
     assert.match(usage(), new RegExp(`${f}\\b`));
   }
 });
@@ -147,4 +149,30 @@ test('TLS files are read at start: a missing, non-PEM or mismatched file is one 
       return true;
     });
   }
+});
+
+test('--advertise-client-url: by default this host on --port, https:// with client TLS; canonical when given', () => {
+  assert.equal(cfg(['--port', '12380']).advertiseClientUrl, 'http://127.0.0.1:12380');
+  assert.equal(cfg(['--port', '12380', '--cert-file', 'c.crt', '--key-file', 'c.key']).advertiseClientUrl, 'https://127.0.0.1:12380');
+  assert.equal(cfg(['--advertise-client-url', 'http://node-1.example:12380/']).advertiseClientUrl, 'http://node-1.example:12380');
+  assert.equal(cfg(['--advertise-client-url', 'http://[::1]:80']).advertiseClientUrl, 'http://[::1]');
+  const tls = ['--cert-file', 'c.crt', '--key-file', 'c.key'];
+  assert.equal(cfg([...tls, '--advertise-client-url', 'https://node-1.example:2379']).advertiseClientUrl, 'https://node-1.example:2379');
+});
+
+test('--advertise-client-url must be a scheme://host:port URL in the client port scheme, and not over its bound', () => {
+  const refused: [string[], RegExp][] = [
+    [['--advertise-client-url', 'node-1:12380'], /--advertise-client-url: "node-1:12380" is not a URL of the form http:\/\/host:port/],
+    [['--advertise-client-url', 'ftp://node-1:12380'], /is not a URL/],
+    [['--advertise-client-url', 'http://node-1:12380/kv'], /is not a URL/],
+    [['--advertise-client-url', 'http://user@node-1:12380'], /is not a URL/],
+    [['--advertise-client-url', 'http://node-1:12380?x=1'], /is not a URL/],
+    [['--advertise-client-url', 'http://node-1 :12380'], /is not a URL/],
+    [['--advertise-client-url', ''], /is not a URL/],
+    [['--advertise-client-url', `http://${'h'.repeat(clientUrlBytesMax)}:1`], new RegExp(`a URL longer than ${clientUrlBytesMax} bytes`)],
+    [['--advertise-client-url', 'https://node-1:12380'], /is HTTPS, but the client port runs no TLS/],
+    [['--cert-file', 'c.crt', '--key-file', 'c.key', '--advertise-client-url', 'http://node-1:12380'], /is plain HTTP, but the client port runs TLS/],
+  ];
+  for (const [args, message] of refused) assert.throws(() => cfg(args), (e: unknown) => e instanceof ConfigError && message.test(e.message), args.join(' '));
+  assert.equal(parseClientUrl(`http://${'h'.repeat(clientUrlBytesMax - 'http://'.length)}`)?.length, clientUrlBytesMax);
 });

@@ -187,13 +187,21 @@ test('a full propose queue refuses new writes at once (503) instead of queueing 
   await assert.rejects(first, (e) => isServiceError(e, 'ERR_STOPPING'));
 });
 
-test('snapshot bytes: version, count, then length-prefixed key and value pairs (the codec layout)', async (t) => {
+test('snapshot bytes: version, count, then length-prefixed key and value pairs (the codec layout), then the dedup table', async (t) => {
   const s = setup();
   t.after(s.close);
   const long = Buffer.alloc(300, 7); // a value whose length needs a two-byte varint
   await s.kv.put('/ü', long);
   await s.kv.put('/b', Buffer.alloc(0));
   const w = new BinaryWriter(16);
-  w.u8(1).varint(2).bytes(Buffer.from('/ü', 'utf8')).bytes(long).bytes(Buffer.from('/b')).bytes(new Uint8Array(0));
-  assert.deepEqual([...s.kv.snapshot()], [...w.view()]);
+  w.u8(2).varint(2).bytes(Buffer.from('/ü', 'utf8')).bytes(long).bytes(Buffer.from('/b')).bytes(new Uint8Array(0));
+  const snap = Buffer.from(s.kv.snapshot());
+  assert.deepEqual([...snap.subarray(0, w.length)], [...w.view()]);
+  // One origin (node 1, this process's epoch): seqs 1 and 2 seen, 2 the highest.
+  const table = snap.subarray(w.length);
+  assert.equal(table.length, 4 + 4 + 4 + 4 + 8);
+  assert.equal(table.readUInt32LE(0), 1, 'origins');
+  assert.equal(table.readUInt32LE(4), 1, 'node id');
+  assert.equal(table.readUInt32LE(12), 2, 'highest seq');
+  assert.equal(table.readBigUInt64LE(16), 0b11n, 'seqs 2 and 1 seen');
 });

@@ -22,6 +22,9 @@ function layerOf(file: string): string {
 const LEAVES = ['limits', 'world', 'chan', 'queues', 'errors', 'config', 'logger'];
 const TOP = ['httpapi', 'kvstore', 'main', 'metrics', 'tls-files'];
 
+/** What src/client/raftctl.ts alone may import besides the library: the argument parser, tables, its TLS files. */
+const RAFTCTL_PACKAGES = ['commander', 'cli-table3', 'node:fs'];
+
 /** Which layers (or top-level modules) each layer may import, and which packages. */
 const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   raftpb: { layers: ['raftpb', 'limits'], packages: [] },
@@ -30,7 +33,10 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   transport: { layers: ['transport', 'raftpb', 'limits', 'world'], packages: ['undici', 'fastify', 'node:stream'] },
   // node:crypto for hashing only (the cluster id); its randomness comes from the world.
   node: { layers: ['node', 'raft', 'raftpb', 'storage', 'transport', ...LEAVES], packages: ['node:crypto'] },
-  client: { layers: ['client'], packages: ['undici'] },
+  // The client speaks HTTP: only the service's error table and bounds from below; raftctl adds its CLI packages.
+  client: { layers: ['client', 'errors', 'limits'], packages: ['undici', ...RAFTCTL_PACKAGES] },
+  // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
+  'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },
@@ -70,6 +76,14 @@ test('every import in src/ follows the layer table', () => {
     }
   }
   assert.deepEqual(wrong, []);
+});
+
+test('the client library (all of src/client/ but raftctl.ts) imports none of raftctl\'s packages', () => {
+  const files = sourceFiles(join(SRC, 'client')).filter((f) => !f.endsWith('/raftctl.ts'));
+  assert.ok(files.length >= 5, 'the walk must reach the client library');
+  for (const file of files) {
+    for (const spec of importsOf(file)) assert.ok(!RAFTCTL_PACKAGES.includes(spec), `${relative(SRC, file)} imports ${spec}`);
+  }
 });
 
 test('no layer below the top imports the HTTP API, the kvstore or main', () => {

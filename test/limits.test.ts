@@ -146,13 +146,15 @@ test('a peer queue full of entries at the max reports the MsgProp it drops', () 
   void client.stop();
 });
 
-test('the largest PUT with a member table at the max goes through a snapshot file, a snapshot POST and a kv restore', async (t) => {
+test('the largest PUT with a member table at the max (peer and client URLs) goes through a snapshot file, a snapshot POST and a kv restore', async (t) => {
   const { kv, commitC } = captureKv();
   const running = kv.run();
   await commitC.send({ snapshot: null, entries: [maxPut()], index: 1, done: null });
   await new Promise<void>((done) => void commitC.send({ snapshot: null, entries: [], index: 1, done }));
   const membership = new Membership();
   for (let id = 1; id <= 3; id++) membership.add(id, urlOfBytes(peerUrlBytesMax).replace(':1', `:${id}`).slice(0, peerUrlBytesMax));
+  const voters = { voters: [1, 2, 3], learners: [] };
+  for (let id = 1; id <= 3; id++) membership.applyClientUrl({ memberId: id, clientUrl: urlOfBytes(limits.clientUrlBytesMax) }, voters);
   const data = encodeSnapshotData(membership, kv.snapshot());
   kv.stop();
   commitC.close();
@@ -190,7 +192,7 @@ test('a peer URL at the max: accepted, through a conf change and a member table;
   m.add(4, Buffer.from(cc.context).toString('utf8'));
   const w = new BinaryWriter();
   m.write(w);
-  assert.deepEqual(Membership.read(new BinaryReader(w.view())).list(), [{ id: 4, peerURL: url }]);
+  assert.deepEqual(Membership.read(new BinaryReader(w.view()), true).list(), [{ id: 4, peerURL: url }]);
 
   const over = urlOfBytes(peerUrlBytesMax + 1);
   assert.equal(parsePeerUrl(over), null);

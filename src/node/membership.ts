@@ -1,14 +1,19 @@
 // Who is in the cluster as the service sees it: each member's peer URL (and, with the
-// core's ConfState, its role), and the ids that were removed (their requests get 410). Raft's ConfState says who votes; this says where
-// they live. It is rebuilt by applying ConfChanges and carried inside every snapshot, so
-// it survives restarts and compaction.
+// core's ConfState, its role), the client URL it published (node/client-url-record.ts), and
+// the ids that were removed (their requests get 410). Raft's ConfState says who votes; this
+// says where they live. It is rebuilt by applying ConfChanges and client URL records and
+// carried inside every snapshot, so it survives restarts and compaction.
 
 import type { BinaryReader, BinaryWriter } from '../raftpb/index.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { MemberChange, MemberChangeKind } from '../queues.ts';
-import { confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from '../limits.ts';
+import { clientUrlBytesMax, confStateIdsMax, membersMax, peerUrlBytesMax, removedMembersMax } from '../limits.ts';
 import { ConfChangeType, type ConfState } from '../raft/index.ts';
+import type { ClientUrlRecord } from './client-url-record.ts';
 import type { Member, MemberWithRole } from './status.ts';
+
+/** What applying a client URL record did: set or replaced the URL, found it already so, or ignored it. */
+export type ClientUrlApplied = 'set' | 'unchanged' | 'notMember';
 
 /** The core's ConfChange type each kind of change is proposed as. */
 const KIND_TYPES: Record<MemberChangeKind, ConfChangeType> = {
@@ -21,6 +26,8 @@ const KIND_TYPES: Record<MemberChangeKind, ConfChangeType> = {
 export class Membership {
   readonly urls = new Map<number, string>();
   readonly removed = new Set<number>();
+  /** Client URLs published by members (absent until a member's record applies). */
+  readonly clientUrls = new Map<number, string>();
 
   add(id: number, url: string): void {
     this.urls.set(id, url);
@@ -29,7 +36,31 @@ export class Membership {
 
   remove(id: number): void {
     this.urls.delete(id);
+    this.clientUrls.delete(id);
     this.removed.add(id);
+  }
+
+  /**
+   * A member's client URL record, committed. Decided from the core's configuration (replicated
+   * state), so every node keeps or ignores the same records: one for an id that is no member
+   * (removed, or never added) is ignored; a newer one replaces the URL.
+   */
+  applyClientUrl(record: ClientUrlRecord, conf: ConfState): ClientUrlApplied {
+    const id = record.memberId;
+    if (!conf.voters.includes(id) && !conf.learners.includes(id)) return 'notMember';
+    if (this.clientUrls.get(id) === record.clientUrl) return 'unchanged';
+    this.clientUrls.set(id, record.clientUrl);
+    return 'set';
+  }
+
+  /** Take every table of `other` (a snapshot's), in place. */
+  replaceWith(other: Membership): void {
+    this.urls.clear();
+    this.removed.clear();
+    this.clientUrls.clear();
+    for (const [id, url] of other.urls) this.urls.set(id, url);
+    for (const id of other.removed) this.removed.add(id);
+    for (const [id, url] of other.clientUrls) this.clientUrls.set(id, url);
   }
 
   /**
@@ -73,8 +104,14 @@ export class Membership {
     return null;
   }
 
+  /** Members by id; `clientURL` only once the member has published one (never null or ''). */
   list(): Member[] {
-    return [...this.urls].sort((a, b) => a[0] - b[0]).map(([id, peerURL]) => ({ id, peerURL }));
+    return [...this.urls]
+      .sort((a, b) => a[0] - b[0])
+      .map(([id, peerURL]) => {
+        const clientURL = this.clientUrls.get(id);
+        return clientURL === undefined ? { id, peerURL } : { id, peerURL, clientURL };
+      });
   }
 
   /** The members with their role in `conf` (the core's configuration: who votes). */
@@ -82,30 +119,45 @@ export class Membership {
     return this.list().map((m) => ({ ...m, role: conf.learners.includes(m.id) ? 'learner' : 'voter' }));
   }
 
-  /** Refuses (throws) what read() would refuse: a table no node could load back. */
+  /**
+   * Peer URLs, removed ids, then client URLs (the last section since snapshot data version 2).
+   * Refuses (throws) what read() would refuse: a table no node could load back.
+   */
   write(w: BinaryWriter): void {
     if (this.urls.size > membersMax) throw new RangeError(`member table: ${this.urls.size} members, above ${membersMax}`);
     if (this.removed.size > removedMembersMax) throw new RangeError(`member table: ${this.removed.size} removed ids, above ${removedMembersMax}`);
-    w.varint(this.urls.size);
-    for (const [id, url] of this.urls) {
-      const bytes = Buffer.from(url, 'utf8');
-      if (bytes.length > peerUrlBytesMax) throw new RangeError(`member ${id}: URL of ${bytes.length} bytes, above ${peerUrlBytesMax}`);
-      w.varint(id).bytes(bytes);
-    }
+    if (this.clientUrls.size > membersMax) throw new RangeError(`member table: ${this.clientUrls.size} client URLs, above ${membersMax}`);
+    writeUrls(w, this.urls, peerUrlBytesMax);
     w.varint(this.removed.size);
     for (const id of this.removed) w.varint(id);
+    writeUrls(w, this.clientUrls, clientUrlBytesMax);
   }
 
-  static read(r: BinaryReader): Membership {
+  /** `withClientUrls`: false for tables written before members published client URLs (none then). */
+  static read(r: BinaryReader, withClientUrls: boolean): Membership {
     const m = new Membership();
-    const n = r.count(membersMax, 2, 'members');
-    for (let i = 0; i < n; i++) {
-      const id = r.varint('member id');
-      m.urls.set(id, Buffer.from(r.bytes(peerUrlBytesMax, 'member url')).toString('utf8'));
-    }
+    readUrls(r, m.urls, peerUrlBytesMax, 'members');
     const k = r.count(removedMembersMax, 1, 'removed members');
     for (let i = 0; i < k; i++) m.removed.add(r.varint('removed id'));
+    if (withClientUrls) readUrls(r, m.clientUrls, clientUrlBytesMax, 'client urls');
     return m;
+  }
+}
+
+function writeUrls(w: BinaryWriter, urls: Map<number, string>, bytesMax: number): void {
+  w.varint(urls.size);
+  for (const [id, url] of urls) {
+    const bytes = Buffer.from(url, 'utf8');
+    if (bytes.length > bytesMax) throw new RangeError(`member ${id}: URL of ${bytes.length} bytes, above ${bytesMax}`);
+    w.varint(id).bytes(bytes);
+  }
+}
+
+function readUrls(r: BinaryReader, into: Map<number, string>, bytesMax: number, what: string): void {
+  const n = r.count(membersMax, 2, what);
+  for (let i = 0; i < n; i++) {
+    const id = r.varint(`${what}: member id`);
+    into.set(id, Buffer.from(r.bytes(bytesMax, `${what}: url`)).toString('utf8'));
   }
 }
 

@@ -24,6 +24,8 @@ import {
   raftPendingReadsMax,
   raftUncommittedBytesMax,
 } from '../limits.ts';
+import { ClientUrlPublisher } from './client-url-publisher.ts';
+import { decodeClientUrlRecord, isClientUrlRecord } from './client-url-record.ts';
 import { Membership, decodeConfChangeContext, encodeConfChangeContext, learnerNotReadyReason } from './membership.ts';
 import {
   ConfChangeType,
@@ -90,6 +92,8 @@ const HEALTH_APPLY_WAIT_MS = 1000;
 const POLL_INTERVAL_MS_MAX = 20;
 /** At most one line per this many ms about dropped peer messages, and about dropped forwarded proposals. */
 const DROPPED_LOG_INTERVAL_MS = 5000;
+/** The longest pause between two attempts to publish the client URL (the first is an election timeout). */
+const PUBLISH_RETRY_DELAY_MS_MAX = 10_000;
 
 export class RaftNode implements NodeInfo {
   readonly id: number;
@@ -115,6 +119,8 @@ export class RaftNode implements NodeInfo {
   /** The index of the previous ReadIndex round (only for the planted bug readFromOlderRound). */
   private olderReadIndex = 0;
   private peerListener: PeerListener | null = null;
+  /** Publishes --advertise-client-url once asked to (publishClientUrl), until it applies or we stop. */
+  private clientUrlPublisher: ClientUrlPublisher | null = null;
 
   private readonly inbox = new Inbox();
   /** Proposals by their entry data, to fail them at once when the transport drops their forwarded MsgProp. */
@@ -277,6 +283,31 @@ export class RaftNode implements NodeInfo {
     }, this.cfg.tickMs);
     this.inbox.consume(this.o.proposeC, this.o.confChangeC);
     this.loopDone = this.readyLoop();
+  }
+
+  /**
+   * Publish --advertise-client-url through Raft (call once the client listener is open): a
+   * client URL record is proposed once the node is ready, unless the member table has it.
+   */
+  publishClientUrl(): void {
+    if (this.clientUrlPublisher !== null || this.stopRequested !== null || this.leaving) return;
+    const electionMs = this.cfg.electionTicks * this.cfg.tickMs;
+    this.clientUrlPublisher = new ClientUrlPublisher({
+      memberId: this.id,
+      clientUrl: this.cfg.advertiseClientUrl,
+      readIndex: () => this.readIndex(),
+      applied: () => this.appliedIndex,
+      published: () => this.membership.clientUrls.get(this.id),
+      propose: (data, failed) => this.proposeOwn(data, failed),
+      clock: this.world.clock,
+      timers: this.world.timers,
+      log: this.log,
+      attemptTimeoutMs: this.cfg.requestTimeoutMs,
+      retryDelayMsMin: electionMs,
+      retryDelayMsMax: Math.max(electionMs, PUBLISH_RETRY_DELAY_MS_MAX),
+      pollIntervalMs: Math.min(this.cfg.tickMs, POLL_INTERVAL_MS_MAX),
+    });
+    void this.clientUrlPublisher.run();
   }
 
   /** One ReadIndex round: resolves with the commit index a linearizable read must wait for. */
@@ -511,12 +542,26 @@ export class RaftNode implements NodeInfo {
     const data: Uint8Array[] = [];
     for (const e of ents) {
       if (e.type === EntryType.ConfChange) this.applyConfChange(e);
+      else if (isClientUrlRecord(e.data)) this.applyClientUrlRecord(e);
       else if (e.data.length > 0) data.push(e.data);
     }
     const last = ents[ents.length - 1]!.index;
     this.appliedIndex = last;
     this.observer?.applied(ents, this.confState);
     await this.o.commitC.send({ snapshot: null, entries: data, index: last, done: null });
+  }
+
+  /** A member's client URL record: into the member table (the kvstore never sees it). */
+  private applyClientUrlRecord(e: Entry): void {
+    const record = decodeClientUrlRecord(e.data);
+    if (record === null) {
+      this.log.warn({ index: e.index }, 'skipping unreadable client URL record');
+      return;
+    }
+    const outcome = this.membership.applyClientUrl(record, this.confState);
+    const fields = { member: record.memberId, clientUrl: record.clientUrl, index: e.index, term: this.term };
+    if (outcome === 'set') this.log.info(fields, 'member client URL set');
+    else if (outcome === 'notMember') this.log.info(fields, 'client URL record ignored: not a member');
   }
 
   private applyConfChange(e: Entry): void {
@@ -578,6 +623,7 @@ export class RaftNode implements NodeInfo {
       return;
     }
     this.leaving = true;
+    this.clientUrlPublisher?.stop();
     this.log.warn({ voters: this.confState.voters }, 'this member was removed from the cluster: staying until a remaining voter confirms');
   }
 
@@ -591,13 +637,8 @@ export class RaftNode implements NodeInfo {
   private async applySnapshot(snap: Snapshot): Promise<void> {
     const { membership, kv } = decodeSnapshotData(snap.data);
     for (const id of this.transport.peerIds()) if (!membership.urls.has(id)) this.transport.removePeer(id);
-    this.membership.urls.clear();
-    this.membership.removed.clear();
-    for (const [id, url] of membership.urls) {
-      this.membership.urls.set(id, url);
-      this.transport.addPeer(id, url);
-    }
-    for (const id of membership.removed) this.membership.removed.add(id);
+    this.membership.replaceWith(membership);
+    for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
     this.confState = snap.metadata.confState;
     this.appliedIndex = this.snapshotIndex = snap.metadata.index;
     this.observer?.installed(snap);
@@ -805,6 +846,12 @@ export class RaftNode implements NodeInfo {
     this.log.warn({ dropped: n, droppedTotal: this.proposalsDroppedTotal, leader: this.leader }, 'forwarded proposals dropped by the transport');
   }
 
+  /** A proposal of the node's own (not a client's): it goes into the next Ready with theirs. */
+  private proposeOwn(data: Uint8Array, failed: (e: Error) => void): void {
+    const proposal: Proposal = { data, state: ProposalState.Queued, fail: failed };
+    this.inbox.push((inbox) => inbox.proposals.push(proposal));
+  }
+
   private proposeConfChange(r: ConfChangeRequest, deadline: number): void {
     const refusal = this.membership.refusal(r.change, this.confState);
     if (refusal !== null) {
@@ -894,6 +941,7 @@ export class RaftNode implements NodeInfo {
   private requestStop(reason: StopReason, why?: string): void {
     if (this.stopRequested !== null) return;
     this.stopRequested = reason;
+    this.clientUrlPublisher?.stop();
     if (why !== undefined) this.log.warn({ reason: reason.kind }, why);
     if (reason.kind === 'removed') {
       // Our removal is committed (we applied it, or a peer that applied it told us): a request

@@ -31,6 +31,8 @@ export interface FollowerProgress {
 export interface Member {
   id: number;
   peerURL: string;
+  /** Where the member serves clients, once it has published it through Raft (absent until then). */
+  clientURL?: string;
 }
 
 export type MemberRole = 'voter' | 'learner';

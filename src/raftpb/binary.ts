@@ -177,6 +177,12 @@ export class BinaryReader {
     return this.buf[this.pos++]!;
   }
 
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.dv.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
 
   u64(what = 'u64'): number {
     this.need(8, what);

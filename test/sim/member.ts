@@ -32,11 +32,16 @@ export function peerUrlOf(id: number): string {
   return `http://n${id}:${PEER_PORT}`;
 }
 
+/** The client URL a member advertises (a fake host: the simulated clients call the KvApi directly). */
+export function clientUrlOf(id: number): string {
+  return `http://n${id}:${CLIENT_PORT}`;
+}
+
 /** The command line a member is started with, as an operator would type it (parsed by parseConfig). */
 export function memberArgv(id: number, clusterSize: number, join: boolean, flags: NodeFlags, logLevel: string): string[] {
   const cluster = Array.from({ length: clusterSize }, (_, i) => peerUrlOf(i + 1)).join(',');
   return [
-    '--id', String(id), '--cluster', cluster, '--port', String(CLIENT_PORT), '--data-dir', DATA_DIR,
+    '--id', String(id), '--cluster', cluster, '--port', String(CLIENT_PORT), '--advertise-client-url', clientUrlOf(id), '--data-dir', DATA_DIR,
     '--tick-ms', String(flags.tickMs), '--election-ticks', String(flags.electionTicks), '--heartbeat-ticks', String(flags.heartbeatTicks),
     '--snapshot-count', String(flags.snapshotCount), '--snapshot-catchup-entries', String(flags.snapshotCatchupEntries),
     '--max-snapshots', String(flags.maxSnapshots), '--max-wals', String(flags.maxWals),
@@ -213,6 +218,7 @@ export class SimMember {
     }
     node.start();
     // (main.ts opens the client listener here; the simulated clients call the KvApi directly.)
+    node.publishClientUrl();
     const signalled = new Promise<StopReason>((resolve) => (life.terminate = () => resolve({ kind: 'stopped' })));
     life.node = node;
     life.kv = kv;

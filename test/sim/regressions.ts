@@ -39,6 +39,10 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // The same at a level above: a process killed before its fsync left /data in the page cache;
   // the next one found it and synced only below it; a power cut took /data and the WAL away.
   { seed: 6400, nodes: '2+1', found: 'storage: a data dir left unsynced by a killed process was lost with the WAL' },
+  // kvstore: the network delivered a forwarded MsgProp twice; the leader appended both copies and
+  // the second, applied after a later write of the key, brought the old value back
+  // (proposal-dedup.ts now skips a copy of an entry already applied).
+  { seed: 2853, nodes: '1+2', found: 'kvstore: a duplicated proposal applied twice undid a later write' },
   // Simulator: a joiner crashed after making its WAL directory but before its first segment got
   // its name; started again, it asked for the cluster id and found no member reachable, which
   // the simulator took for a failed restart instead of a join to retry.

@@ -11,7 +11,7 @@ import { FaultInjector, type FaultHost } from './faults.ts';
 import { formatOp, type HistoryOp } from './history.ts';
 import { SafetyChecker, Violation } from './invariants.ts';
 import { checkLinearizable } from './linearizability.ts';
-import { type LifeEnd, type LifeHooks, memberArgv, peerUrlOf, type ProcessLife, SimMember } from './member.ts';
+import { clientUrlOf, type LifeEnd, type LifeHooks, memberArgv, peerUrlOf, type ProcessLife, SimMember } from './member.ts';
 import { NodeView, nodeObserver, type ObserverContext } from './node-checks.ts';
 import { Prng } from './prng.ts';
 import { type BugName, type ClusterShape, describeScenario, type FaultKind, makeScenario, type Scenario } from './scenario.ts';
@@ -51,6 +51,8 @@ export interface SimStats {
   membershipChanges: number;
   /** Virtual ms from healing until a write and a read both succeeded. */
   recoveryMs: number;
+  /** Of the members up at the end, the share that list their own client URL (published through Raft). */
+  clientUrlsPublished: number;
 }
 
 export interface SimResult {
@@ -89,7 +91,7 @@ export class Simulation implements FaultHost, ObserverContext {
   private readonly restartPending = new Map<SimMember, ScheduledEvent>();
   private readonly stats: SimStats = {
     virtualMs: 0, events: 0, ops: 0, opsOk: 0, opsUnknown: 0, committed: 0, leaders: 0, lives: 0, crashes: 0,
-    snapshotsInstalled: 0, snapshotsOverLog: 0, membershipChanges: 0, recoveryMs: 0,
+    snapshotsInstalled: 0, snapshotsOverLog: 0, membershipChanges: 0, recoveryMs: 0, clientUrlsPublished: 0,
   };
 
   constructor(private readonly opts: SimOptions) {
@@ -168,6 +170,7 @@ export class Simulation implements FaultHost, ObserverContext {
     this.clients.finish();
     try {
       this.clients.checkSerializableReads();
+      this.checkClientUrls();
     } catch (e) {
       return this.fail(e);
     }
@@ -179,6 +182,28 @@ export class Simulation implements FaultHost, ObserverContext {
     const shown = sorted.slice(Math.max(0, culprit - 25), culprit + 1).map(formatOp);
     this.trace?.(`history of key ${res.key}, up to the first op that cannot be linearized:\n  ${shown.join('\n  ')}`);
     this.fail(new Violation('Linearizability', `key ${res.key.length > 8 ? `<${res.key.length} bytes>` : res.key}: ${res.reason} (${res.ops.length} ops); the first failing prefix ends with ${formatOp(sorted[culprit]!)}`));
+  }
+
+  /**
+   * Every client URL a member table lists is the one that member advertises (each member's
+   * flag is fixed: clientUrlOf); and count how many members up now see their own published.
+   */
+  private checkClientUrls(): void {
+    let up = 0;
+    let published = 0;
+    for (const m of this.all) {
+      const node = m.readyLife?.node;
+      if (node === null || node === undefined) continue;
+      up++;
+      for (const listed of node.members()) {
+        if (listed.clientURL === undefined) continue;
+        if (listed.clientURL !== clientUrlOf(listed.id)) {
+          throw new Violation('ClientUrls', `n${m.id} lists ${listed.clientURL} for member ${listed.id}, which advertises ${clientUrlOf(listed.id)}`);
+        }
+        if (listed.id === m.id) published++;
+      }
+    }
+    this.stats.clientUrlsPublished = up === 0 ? 0 : published / up;
   }
 
   private result(): SimResult {
