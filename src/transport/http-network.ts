@@ -50,7 +50,7 @@ export const httpNetwork: PeerNetwork = createHttpNetwork(null);
 /** One undici Pool per peer; network errors, timeouts and failed handshakes answer status 0. */
 function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerConnection {
   const pool = new Pool(url, {
-    connections: 3, // one per lane of messages (peer.ts: appends, everything else), one free for a snapshot
+    connections: 2, // one for messages, one free for a snapshot
     pipelining: 1,
     connect: { timeout: o.connectTimeoutMs, ...(tls !== null ? tlsClientOptions(tls) : {}) },
     keepAliveTimeout: 30_000,

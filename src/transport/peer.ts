@@ -1,10 +1,7 @@
-// One remote member as seen by the sender: two lanes of outgoing messages, each a bounded
-// queue drained by a loop that sends everything queued in it as one binary POST (so the
-// messages of a Ready, and of any Readies that piled up behind a slow request, travel
-// together). Appends and forwarded proposals (megabytes) take one lane, everything else
-// (heartbeats, votes, responses, reads) the other, as etcd's msgApp and message streams do:
-// a heartbeat never waits behind a slow append, or a follower would call an election while
-// its leader is busy, not gone. Snapshots take their own request on their own route.
+// One remote member as seen by the sender: a bounded queue of outgoing messages drained
+// by a single loop that sends everything queued as one binary POST (so the messages of a
+// Ready, and of any Readies that piled up behind a slow request, travel together).
+// Snapshots take their own request on their own route and report how it went.
 
 import { BinaryWriter, batchEncodedBytes, decodeMessages, messageEncodedBytes, writeMessages } from '../raftpb/index.ts';
 import {
@@ -69,11 +66,6 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
   maxBatchBytes: peerBatchBytesMax,
 };
 
-/** Messages that may be megabytes: they travel on the bulk lane, the rest never waits behind them. */
-function isBulk(type: MessageType): boolean {
-  return type === MessageType.MsgApp || type === MessageType.MsgProp;
-}
-
 export class PeerClient {
   readonly id: number;
   url: string;
@@ -84,10 +76,15 @@ export class PeerClient {
   private readonly stats: PeerStats | null;
   private readonly clock: Clock | null;
   private readonly headers: Record<string, string>;
-  private readonly bulk: Lane;
-  private readonly control: Lane;
+  private queue: Message[] = [];
+  /** Encoded bytes of each queued message, in step with `queue`. */
+  private queueSizes: number[] = [];
+  private queuedBytes = 0;
+  private sending = false;
   private snapshotInFlight = false;
   private stopped = false;
+  private readonly writer = new BinaryWriter(64 * 1024);
+  private idle: Promise<void> = Promise.resolve();
 
   constructor(o: {
     id: number;
@@ -110,14 +107,10 @@ export class PeerClient {
     this.stats = o.stats !== undefined && o.clock !== undefined ? o.stats : null;
     this.clock = o.clock ?? null;
     this.headers = peerHeaders(o.clusterId, o.fromId, o.id);
-    const sendBatch = (body: Uint8Array, batch: Message[]) => this.sendBatch(body, batch);
-    this.bulk = new Lane(this.limits, sendBatch);
-    this.control = new Lane(this.limits, sendBatch);
   }
 
-  /** Messages waiting to be sent, on both lanes. */
   get queued(): number {
-    return this.bulk.length + this.control.length;
+    return this.queue.length;
   }
 
   send(m: Message): void {
@@ -126,10 +119,16 @@ export class PeerClient {
       this.sendSnapshot(m);
       return;
     }
-    if (!(isBulk(m.type) ? this.bulk : this.control).push(m)) {
+    const size = messageEncodedBytes(m);
+    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes) {
       this.events.unreachable(this.id); // dropped: Raft will retry once it hears from the peer again
       this.events.dropped?.([m]);
+      return;
     }
+    this.queue.push(m);
+    this.queueSizes.push(size);
+    this.queuedBytes += size;
+    if (!this.sending) this.idle = this.drain();
   }
 
   /** Ask the peer whether it has applied our removal: a 410 is reported as `removed`. */
@@ -139,26 +138,53 @@ export class PeerClient {
     if (outcome === 410) this.events.removed(this.id);
   }
 
-  /** Stop sending; resolves when the requests in flight (if any) are done. */
-  async stop(): Promise<void> {
+  /** Stop sending; resolves when the request in flight (if any) is done. */
+  stop(): Promise<void> {
     this.stopped = true;
-    await Promise.all([this.bulk.stop(), this.control.stop()]);
+    this.queue = [];
+    this.queueSizes = [];
+    this.queuedBytes = 0;
+    return this.idle;
   }
 
-  /** One POST of a lane's batch, and what its outcome means. */
-  private async sendBatch(body: Uint8Array, batch: Message[]): Promise<void> {
-    if (this.stopped) return;
-    const started = this.stats === null ? 0 : this.clock!.now();
-    const outcome = await this.post(PATH_MESSAGES, body, this.headers);
-    if (this.stats !== null) {
-      const status = typeof outcome === 'number' ? outcome : outcome.status;
-      this.stats.roundTrip(this.id, (this.clock!.now() - started) / 1000, status >= 200 && status < 300, batch.length);
+  private async drain(): Promise<void> {
+    this.sending = true;
+    try {
+      while (this.queue.length > 0 && !this.stopped) {
+        const batch = this.takeBatch();
+        // Encode into the reusable writer and copy once: the body must outlive the next encode.
+        this.writer.reset();
+        writeMessages(this.writer, batch);
+        const started = this.stats === null ? 0 : this.clock!.now();
+        const outcome = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
+        if (this.stats !== null) {
+          const status = typeof outcome === 'number' ? outcome : outcome.status;
+          this.stats.roundTrip(this.id, (this.clock!.now() - started) / 1000, status >= 200 && status < 300, batch.length);
+        }
+        if (typeof outcome !== 'number') this.receive(outcome.body);
+        else {
+          this.afterPost(outcome);
+          if (outcome >= 400 && outcome < 500) this.events.dropped?.(batch);
+        }
+      }
+    } finally {
+      this.sending = false;
     }
-    if (typeof outcome !== 'number') this.receive(outcome.body);
-    else {
-      this.afterPost(outcome);
-      if (outcome >= 400 && outcome < 500) this.events.dropped?.(batch);
+  }
+
+  /** The oldest queued messages whose encoded batch fits maxBatchBytes (at least one). */
+  private takeBatch(): Message[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && n < this.limits.maxBatchMessages) {
+      const b = this.queueSizes[n]!;
+      if (n > 0 && batchEncodedBytes(n + 1, bytes + b) > this.limits.maxBatchBytes) break;
+      bytes += b;
+      n++;
     }
+    this.queuedBytes -= bytes;
+    this.queueSizes.splice(0, n);
+    return n === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, n);
   }
 
   /** Messages in an answer must come from that peer and be meant for us; anything else is dropped. */
@@ -198,81 +224,6 @@ export class PeerClient {
       })
       .finally(() => (this.snapshotInFlight = false));
   }
-}
-
-/** A bounded queue of messages for one peer, drained one POST at a time by `sendBatch`. */
-class Lane {
-  private queue: Message[] = [];
-  /** Encoded bytes of each queued message, in step with `queue`. */
-  private queueSizes: number[] = [];
-  private queuedBytes = 0;
-  private sending = false;
-  private stopped = false;
-  private idle: Promise<void> = Promise.resolve();
-  private readonly limits: PeerLimits;
-  private readonly sendBatch: (body: Uint8Array, batch: Message[]) => Promise<void>;
-
-  constructor(limits: PeerLimits, sendBatch: (body: Uint8Array, batch: Message[]) => Promise<void>) {
-    this.limits = limits;
-    this.sendBatch = sendBatch;
-  }
-
-  get length(): number {
-    return this.queue.length;
-  }
-
-  /** Queue m; false (and not queued) if the lane is full by count or bytes. */
-  push(m: Message): boolean {
-    const size = messageEncodedBytes(m);
-    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes) return false;
-    this.queue.push(m);
-    this.queueSizes.push(size);
-    this.queuedBytes += size;
-    if (!this.sending) this.idle = this.drain();
-    return true;
-  }
-
-  stop(): Promise<void> {
-    this.stopped = true;
-    this.queue = [];
-    this.queueSizes = [];
-    this.queuedBytes = 0;
-    return this.idle;
-  }
-
-  private async drain(): Promise<void> {
-    this.sending = true;
-    try {
-      while (this.queue.length > 0 && !this.stopped) {
-        const { batch, bytes } = this.takeBatch();
-        await this.sendBatch(encodeBatch(batch, batchEncodedBytes(batch.length, bytes)), batch);
-      }
-    } finally {
-      this.sending = false;
-    }
-  }
-
-  /** The oldest queued messages whose encoded batch fits maxBatchBytes (at least one). */
-  private takeBatch(): { batch: Message[]; bytes: number } {
-    let n = 0;
-    let bytes = 0;
-    while (n < this.queue.length && n < this.limits.maxBatchMessages) {
-      const b = this.queueSizes[n]!;
-      if (n > 0 && batchEncodedBytes(n + 1, bytes + b) > this.limits.maxBatchBytes) break;
-      bytes += b;
-      n++;
-    }
-    this.queuedBytes -= bytes;
-    this.queueSizes.splice(0, n);
-    return { batch: n === this.queue.length ? this.queue.splice(0) : this.queue.splice(0, n), bytes };
-  }
-}
-
-/** A batch as one POST body, in a buffer of its own sized exactly (it must outlive the next encode). */
-function encodeBatch(batch: Message[], bytes: number): Uint8Array {
-  const w = new BinaryWriter(bytes);
-  writeMessages(w, batch);
-  return w.view();
 }
 
 /**

@@ -104,7 +104,7 @@ test('sender: batches what piles up, reports 410 as removed and snapshots by sta
     },
   });
   client.send(msg(MessageType.MsgApp, 1, 2));
-  client.send(msg(MessageType.MsgApp, 1, 2));
+  client.send(msg(MessageType.MsgHeartbeat, 1, 2));
   client.send(msg(MessageType.MsgApp, 1, 2));
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(bodies.map((b) => b.msgs.length), [1, 2]);
@@ -214,29 +214,6 @@ test('peer server with hold: the answer waits and carries messages back (200), o
   while (held.length === 1) await new Promise((r) => setImmediate(r));
   held[1]!(null);
   assert.equal((await pending2).statusCode, 204);
-});
-
-test('sender: a heartbeat does not wait behind an append in flight; appends keep their order', async () => {
-  const { events } = recorder();
-  const sent: MessageType[][] = [];
-  const release: (() => void)[] = [];
-  const client = new PeerClient({
-    id: 2, url: 'http://x', fromId: 1, clusterId: 'c1', events,
-    post: (_path, body) => {
-      sent.push(decodeMessages(body instanceof Uint8Array ? body : Buffer.concat(body)).map((m) => m.type));
-      return new Promise<number>((r) => release.push(() => r(204)));
-    },
-  });
-  client.send(msg(MessageType.MsgApp, 1, 2, { index: 1 })); // in flight, and not answered yet
-  client.send(msg(MessageType.MsgApp, 1, 2, { index: 2 }));
-  client.send(msg(MessageType.MsgHeartbeat, 1, 2));
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(sent, [[MessageType.MsgApp], [MessageType.MsgHeartbeat]]);
-  release.shift()!();
-  await new Promise((r) => setImmediate(r));
-  assert.deepEqual(sent.at(-1), [MessageType.MsgApp], 'the second append follows the first');
-  for (const r of release.splice(0)) r();
-  await client.stop();
 });
 
 test('sender: messages in an answer are delivered if they come from that peer and are for us', async () => {
