@@ -8,7 +8,7 @@ import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
-import { clientRequestReceiveTimeoutMs } from './limits.ts';
+import { clientBodyBytesInFlightMax, clientRequestReceiveTimeoutMs, clientRequestsInFlightMax } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
 import type { HttpRoute, ServiceMetrics } from './metrics.ts';
 import type { NodeInfo } from './node/status.ts';
@@ -36,7 +36,22 @@ export interface AppOptions {
   metrics?: ServiceMetrics;
   /** Serves the dashboard (GET /-/ui, /-/ui/*, /-/events); absent: those are 404. */
   ui?: UiOptions;
+  /** What the client listener protects itself with (default: limits.ts). */
+  limits?: ClientListenerLimits;
 }
+
+export interface ClientListenerLimits {
+  /** The whole request (headers and body) must arrive within this; a socket silent as long is cut. */
+  requestReceiveTimeoutMs: number;
+  requestsInFlightMax: number;
+  bodyBytesInFlightMax: number;
+}
+
+const DEFAULT_LIMITS: ClientListenerLimits = {
+  requestReceiveTimeoutMs: clientRequestReceiveTimeoutMs,
+  requestsInFlightMax: clientRequestsInFlightMax,
+  bodyBytesInFlightMax: clientBodyBytesInFlightMax,
+};
 
 export interface Readiness {
   listenersOpen: boolean;
@@ -52,13 +67,16 @@ const EMPTY = new Uint8Array(0);
 export function buildApp(opts: AppOptions): FastifyInstance {
   // With TLS the instance is typed for an https server; the routes and hooks are the same.
   const https = opts.tls ? { https: tlsServerOptions(opts.tls) } : {};
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   const app = Fastify({
     ...https,
     logger: false,
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
-    // A client must send its whole request within this (slow senders cannot hold sockets forever).
-    requestTimeout: clientRequestReceiveTimeoutMs,
+    // A client must send its whole request within this (slow senders cannot hold sockets forever)...
+    requestTimeout: limits.requestReceiveTimeoutMs,
+    // ...and no socket may stall as long (node checks requestTimeout only every 30 s).
+    connectionTimeout: limits.requestReceiveTimeoutMs,
     // We answer our own 503 (with Retry-After) once closing starts: see the onRequest hook.
     return503OnClosing: false,
     // A path fastify's router cannot decode (`/%zz`) gets our table's 400, as text.
@@ -82,6 +100,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
     done();
   });
+  shedWhenBusy(app, limits, opts.maxRequestBytes);
 
   // Every body is an opaque value (or a peer URL): never let fastify parse JSON or forms.
   app.removeAllContentTypeParsers();
@@ -104,6 +123,49 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   const handler = makeHandler(opts);
   app.all('/*', handler);
   return app;
+}
+
+/**
+ * Shed load before reading a body: past the bound of requests or of body bytes at once, a
+ * request is answered 503 overloaded (certainly not applied) at once, so memory and the work of
+ * one burst stay bounded however many sockets a flood opens. The /-/ paths are never shed: an
+ * operator must see health, status and metrics most when the node is busiest.
+ */
+function shedWhenBusy(app: FastifyInstance, limits: ClientListenerLimits, maxRequestBytes: number): void {
+  let inFlight = 0;
+  let bodyBytesInFlight = 0;
+  app.addHook('onRequest', (req, reply, done) => {
+    if (req.url.startsWith(RESERVED_PREFIX)) return done();
+    const bytes = declaredBodyBytes(req, maxRequestBytes);
+    if (inFlight >= limits.requestsInFlightMax || (inFlight > 0 && bodyBytesInFlight + bytes > limits.bodyBytesInFlightMax)) {
+      // An unread body would have to be read and thrown away to keep the socket: close it instead.
+      if (bytes > 0) reply.header('connection', 'close');
+      sendError(reply, new ServiceError('ERR_OVERLOADED', 'too many requests at once'));
+      return;
+    }
+    inFlight++;
+    bodyBytesInFlight += bytes;
+    let counted = true;
+    const release = () => {
+      if (!counted) return;
+      counted = false;
+      inFlight--;
+      bodyBytesInFlight -= bytes;
+    };
+    reply.raw.once('finish', release);
+    reply.raw.once('close', release);
+    done();
+  });
+}
+
+/** The body a request says it brings: its content-length, or the largest allowed when chunked. */
+function declaredBodyBytes(req: FastifyRequest, maxRequestBytes: number): number {
+  const length = req.headers['content-length'];
+  if (length !== undefined) {
+    const n = Number(length);
+    return Number.isSafeInteger(n) && n >= 0 ? Math.min(n, maxRequestBytes) : maxRequestBytes;
+  }
+  return req.headers['transfer-encoding'] !== undefined ? maxRequestBytes : 0;
 }
 
 function makeHandler(opts: AppOptions) {

@@ -38,6 +38,23 @@ export const clientUrlBytesMax = 1 * KiB;
 export const clientRequestReceiveTimeoutMs = 60_000;
 /** --request-timeout-ms at most: a day; anything longer is a hang. */
 export const requestTimeoutMsMax = 24 * 3600 * 1000;
+/**
+ * Client requests served at once (key reads and writes, membership changes; not the /-/ paths an
+ * operator needs under load): past it a request is shed with 503 before its body is read. It
+ * bounds the sockets, promises and work of one burst, so a flood cannot starve Raft's heartbeats.
+ */
+export const clientRequestsInFlightMax = 2048;
+/**
+ * Client body bytes buffered at once (by content-length; a chunked body counts as the largest
+ * allowed): without it a thousand 1.5 MiB uploads hold 1.5 GiB before any of them is proposed.
+ */
+export const clientBodyBytesInFlightMax = 128 * MiB;
+/**
+ * The client listener's accept queue (the kernel caps it at net.core.somaxconn), as Go and so
+ * etcd take it: node's default of 511 overflows when a burst opens thousands of sockets at once,
+ * and the kernel then resets some of them instead of letting the service shed with a 503.
+ */
+export const clientListenBacklog = 4096;
 /** Reads waiting for the next ReadIndex round in the kvstore; past this, new ones answer 503. */
 export const kvWaitingReadsMax = 65_536;
 
@@ -223,6 +240,7 @@ const clientUrlRecordBytesMax = 1 + 1 + varintBytesMax + varintBytesMax + client
 const kvPairBytesMax = varintBytesMax + keyBytesMax + varintBytesMax + putValueBytesMax;
 
 check(putValueBytesMax >= requestBytesDefault, 'the default request size is allowed');
+check(clientBodyBytesInFlightMax >= putValueBytesMax, 'a PUT of the largest body is admitted when nothing else is in flight');
 check(kvPutHeaderBytes + keyBytesMax + putValueBytesMax <= entryBytesMax, 'the largest PUT fits an entry');
 check(entryBytesMax + entryOverheadBytesMax + walBatchOverheadBytesMax <= walRecordBytesMax, 'an entry at the max fits a WAL record');
 check(entryBytesMax + entryOverheadBytesMax <= proposalBatchBytesMax, 'an entry at the max fits a proposal batch');

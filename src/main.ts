@@ -10,7 +10,7 @@ import { ConfigError, EXIT_USAGE, parseConfig, testSwitchesFromEnv, usage, type 
 import { runGatewayCommand } from './gateway/command.ts';
 import { buildApp } from './httpapi.ts';
 import { KvStore } from './kvstore.ts';
-import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax, uiEventsMax } from './limits.ts';
+import { clientListenBacklog, commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax, uiEventsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServiceMetrics, listenMetrics } from './metrics.ts';
 import { RaftNode, type StopReason } from './node/raft-node.ts';
@@ -151,10 +151,10 @@ async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> 
 /** All interfaces, as raftexample does; IPv4 only where the host has no IPv6. */
 async function listenClients(app: ReturnType<typeof buildApp>, port: number): Promise<void> {
   try {
-    await app.listen({ host: '::', port });
+    await app.listen({ host: '::', port, backlog: clientListenBacklog });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw e;
-    await app.listen({ host: '0.0.0.0', port });
+    await app.listen({ host: '0.0.0.0', port, backlog: clientListenBacklog });
   }
 }
 

@@ -969,6 +969,8 @@ export class RaftNode implements NodeInfo {
 
   private dropped(e: unknown): Error {
     if (isRaftError(e, RaftErrorCode.ProposalDropped)) {
+      // A leader whose bounds are full is there, just busy: shed (503 overloaded), not "no leader".
+      if (e.overloaded) return new ServiceError('ERR_OVERLOADED', e.message);
       return new ServiceError('ERR_NO_LEADER', this.leader === 0 ? undefined : 'proposal dropped, try again');
     }
     throw e;

@@ -47,6 +47,11 @@ function dropped(why: string): RaftError {
   return new RaftError(RaftErrorCode.ProposalDropped, `proposal dropped: ${why}`);
 }
 
+/** Dropped because a bound of this leader is full: it is busy, not gone. */
+function droppedOverloaded(why: string): RaftError {
+  return new RaftError(RaftErrorCode.ProposalDropped, `proposal dropped: ${why}`, true);
+}
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
@@ -380,7 +385,7 @@ export class Raft {
   private appendEntries(proposed: Entry[]): void {
     const size = entriesSize(proposed);
     if (this.uncommittedSize > 0 && size > 0 && this.uncommittedSize + size > this.maxUncommittedSize) {
-      throw dropped(`uncommitted entries would exceed ${this.maxUncommittedSize} bytes`);
+      throw droppedOverloaded(`uncommitted entries would exceed ${this.maxUncommittedSize} bytes`);
     }
     this.uncommittedSize += size;
     let index = this.log.lastIndex();
@@ -923,7 +928,7 @@ export class Raft {
     if (!this.committedEntryInCurrentTerm()) {
       // Our commit index may lag what a previous leader (or we, before a restart) committed;
       // wait for our no-op. A single voter too: it commits the no-op only once it is on disk.
-      if (this.pendingReadIndexMessages.length >= this.maxPendingReads) throw dropped('too many pending reads');
+      if (this.pendingReadIndexMessages.length >= this.maxPendingReads) throw droppedOverloaded('too many pending reads');
       this.pendingReadIndexMessages.push(m);
       return;
     }
@@ -940,7 +945,7 @@ export class Raft {
   }
 
   private queueRead(m: Message): void {
-    if (this.readOnly.size >= this.maxPendingReads) throw dropped('too many pending reads');
+    if (this.readOnly.size >= this.maxPendingReads) throw droppedOverloaded('too many pending reads');
     this.readOnly.add(this.log.committed, m.from, m.context);
     if (!this.readOnly.roundOutstanding()) {
       this.startReadRound();

@@ -183,10 +183,16 @@ export type RaftErrorCode = (typeof RaftErrorCode)[keyof typeof RaftErrorCode];
 
 export class RaftError extends Error {
   readonly code: RaftErrorCode;
-  constructor(code: RaftErrorCode, message: string) {
+  /**
+   * A ProposalDropped because a bound of the leader is full (uncommitted bytes, pending reads):
+   * the leader is there but busy, so the caller sheds load rather than reporting "no leader".
+   */
+  readonly overloaded: boolean;
+  constructor(code: RaftErrorCode, message: string, overloaded = false) {
     super(message);
     this.name = 'RaftError';
     this.code = code;
+    this.overloaded = overloaded;
   }
 }
 

@@ -1,14 +1,14 @@
 // Rules for proposals: who accepts them, who forwards them, and when they are refused.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RaftErrorCode, isRaftError } from '../../src/raft/index.ts';
+import { RaftErrorCode, isRaftError, type RaftError } from '../../src/raft/index.ts';
 import { MT, Network, ST, enc } from './network.ts';
 
 const droppedErr = (e: unknown) => isRaftError(e, RaftErrorCode.ProposalDropped);
 
 test('proposal dropped with no leader: the caller is told at once with ERR_PROPOSAL_DROPPED', () => {
   const net = Network.bootstrap([1, 2, 3]);
-  assert.throws(() => net.rn(2).propose(enc('x')), droppedErr);
+  assert.throws(() => net.rn(2).propose(enc('x')), (e) => droppedErr(e) && !(e as RaftError).overloaded);
   // A candidate has no leader either.
   net.isolate(2);
   net.rn(2).campaign();
@@ -104,7 +104,8 @@ test('proposeBatch counts against the uncommitted limit as a whole: over it, non
   const e40 = enc('x'.repeat(40));
   net.rn(1).proposeBatch([e40, e40]); // 80 bytes uncommitted
   const last = net.rn(1).status().progress!.get(1)!.match;
-  assert.throws(() => net.rn(1).proposeBatch([enc('y'.repeat(10)), e40]), droppedErr); // 80 + 50 > 100
+  // 80 + 50 > 100. The leader is there but full: the error says so (the service sheds with 503 overloaded).
+  assert.throws(() => net.rn(1).proposeBatch([enc('y'.repeat(10)), e40]), (e) => droppedErr(e) && (e as RaftError).overloaded);
   assert.equal(net.rn(1).status().progress!.get(1)!.match, last, 'nothing of the dropped batch was appended');
   net.heal();
   net.tick(2, [1]); // committed and applied: the budget frees up
