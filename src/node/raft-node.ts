@@ -802,9 +802,9 @@ export class RaftNode implements NodeInfo {
   private stepPeerMessage(m: Message): void {
     // Only members speak: a message from an id we do not know (a stranger with the cluster id,
     // or a member added by an entry we have not applied yet) is dropped, as a lost one would be,
-    // so no outsider can move our term or leadership.
+    // so no outsider can move our term or leadership; except a leader's, when we have none.
     if (!this.membership.urls.has(m.from) && !this.confState.voters.includes(m.from) && !this.confState.learners.includes(m.from)) {
-      return this.dropPeerMessage(m, 'not a member');
+      if (!this.mayFollowUnknown(m)) return this.dropPeerMessage(m, 'not a member');
     }
     if (m.type === MessageType.MsgTransferLeader) {
       const asked = this.transferAskedByPeer(m);
@@ -819,6 +819,22 @@ export class RaftNode implements NodeInfo {
       if (e.code === RaftErrorCode.StepPeerNotFound) this.log.debug({ type: m.type, from: m.from, code: e.code }, 'message ignored');
       else this.dropPeerMessage(m, `${e.code}: ${e.message}`);
     }
+  }
+
+  /**
+   * A member that fell behind the membership may be led by a member added after what it has
+   * applied: the only one left that can bring it up to date (one voter adding another and
+   * then leaving, while a learner was down). As etcd does for a peer it cannot recognize, it
+   * takes that leader's appends, heartbeats and snapshots, but only while it has no leader of
+   * its own to hear from (no leader, or none heard for an election timeout) and is not one:
+   * a node that is led never lets an outsider move its term. Never from a removed id.
+   */
+  private mayFollowUnknown(m: Message): boolean {
+    if (m.type !== MessageType.MsgApp && m.type !== MessageType.MsgHeartbeat && m.type !== MessageType.MsgSnap) return false;
+    if (this.membership.removed.has(m.from) || this.raftState === StateType.Leader) return false;
+    if (this.leader === 0 || this.leader === m.from) return true;
+    const heard = this.lastHeardMs.get(this.leader);
+    return heard === undefined || this.world.clock.now() - heard > this.cfg.electionTicks * this.cfg.tickMs;
   }
 
   /**

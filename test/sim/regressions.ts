@@ -43,6 +43,9 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // the second, applied after a later write of the key, brought the old value back
   // (proposal-dedup.ts now skips a copy of an entry already applied).
   { seed: 2853, nodes: '1+2', found: 'kvstore: a duplicated proposal applied twice undid a later write' },
+  // raft-node.ts: a learner that was down while one voter added another and left dropped the
+  // new voter's messages ("not a member": it had not applied the add), and never caught up.
+  { seed: 2505, nodes: '1+2', found: 'node: a member behind the membership refused the only leader left' },
   // raft-node.ts: reads were timed out only inside the Ready loop; a loop held up for seconds by
   // slow fsyncs kept a read waiting (and re-asked it, expired, at each leader change): no answer.
   { seed: 29, nodes: '3', faults: ['crashLeader', 'kill', 'slowDisk'], found: 'node: a read outlived its deadline while the loop waited on slow fsyncs' },
