@@ -74,7 +74,7 @@ export class ConfigError extends Error {
 
 export const EXIT_USAGE = 2;
 
-interface FlagSpec {
+export interface FlagSpec {
   type: 'string' | 'boolean';
   default?: string;
   help: string;
@@ -115,30 +115,47 @@ const FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export function usage(): string {
-  const lines = ['Usage: npx tsx src/main.ts [flags]', '', 'Flags:'];
-  for (const [name, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
-    const arg = spec.type === 'string' ? ` <value>` : '';
+  return flagsUsage(['Usage: npx tsx src/main.ts [flags]', '', 'Flags:'], FLAGS, 36);
+}
+
+/** A usage text: the head lines, then one line per flag with its help and default. */
+export function flagsUsage(head: string[], flags: Record<string, FlagSpec>, nameWidth: number): string {
+  const lines = [...head];
+  for (const [name, spec] of Object.entries(flags)) {
+    const arg = spec.type === 'string' ? ' <value>' : '';
     const def = spec.default !== undefined ? ` (default ${spec.default})` : '';
-    lines.push(`  --${name}${arg}`.padEnd(36) + spec.help + def);
+    lines.push(`  --${name}${arg}`.padEnd(nameWidth) + spec.help + def);
   }
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Parse argv against `flags` (strict, no positionals; node's first error line as a
+ * ConfigError). `str` reads a string flag, or its default.
+ */
+export function parseFlags<F extends Record<string, FlagSpec>>(argv: readonly string[], flags: F): {
+  values: Record<string, string | boolean | undefined>;
+  str: (name: keyof F & string) => string;
+} {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options: flags, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new ConfigError((e as Error).message.split('\n')[0] ?? 'bad arguments');
+  }
+  const str = (name: keyof F & string): string => {
+    const v = values[name];
+    return typeof v === 'string' ? v : String(flags[name]!.default ?? '');
+  };
+  return { values, str };
 }
 
 export type ParseResult = { help: true } | { help: false; config: Config };
 
 /** Parse and validate argv (without node and script). Throws ConfigError on any bad value. */
 export function parseConfig(argv: readonly string[], cwd = process.cwd()): ParseResult {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new ConfigError((e as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
+  const { values, str } = parseFlags(argv, FLAGS);
   if (values.help === true) return { help: true };
-  const str = (name: keyof typeof FLAGS): string => {
-    const v = values[name];
-    return typeof v === 'string' ? v : String((FLAGS[name] as FlagSpec).default ?? '');
-  };
 
   const peerTls = tlsPaths(values, 'peer-');
   const clientTls = tlsPaths(values, '');

@@ -40,7 +40,7 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
   'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
   // A TCP proxy in front of the client ports: sockets and bounds, nothing of the node.
-  gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream', 'node:util'] },
+  gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream'] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },

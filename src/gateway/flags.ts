@@ -1,8 +1,7 @@
 // The flags of `gateway start`, parsed and checked up front as the node's are (src/config.ts):
 // a bad value is a ConfigError, which the caller turns into exit status 2 and one line.
 
-import { parseArgs } from 'node:util';
-import { ConfigError, int, LOG_FORMATS, LOG_LEVELS, parseClientUrl, type LogFormat, type LogLevel } from '../config.ts';
+import { ConfigError, flagsUsage, int, LOG_FORMATS, LOG_LEVELS, parseClientUrl, parseFlags, type FlagSpec, type LogFormat, type LogLevel } from '../config.ts';
 import { gatewayConnectionsDefault, gatewayConnectionsMax, gatewayEndpointsMax, gatewayRetryDelayMsMax } from '../limits.ts';
 
 /** Where the gateway forwards to: a member's client URL and the TCP address it stands for. */
@@ -28,12 +27,6 @@ export interface GatewayConfig {
   logFormat: LogFormat;
 }
 
-interface FlagSpec {
-  type: 'string' | 'boolean';
-  default?: string;
-  help: string;
-}
-
 const FLAGS = {
   endpoints: {
     type: 'string',
@@ -49,30 +42,15 @@ const FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export function gatewayUsage(): string {
-  const lines = ['Usage: npx tsx src/main.ts gateway start [flags]', '', 'A stateless TCP proxy to the members\' client ports.', '', 'Flags:'];
-  for (const [name, spec] of Object.entries(FLAGS) as [string, FlagSpec][]) {
-    const arg = spec.type === 'string' ? ' <value>' : '';
-    const def = spec.default !== undefined ? ` (default ${spec.default})` : '';
-    lines.push(`  --${name}${arg}`.padEnd(30) + spec.help + def);
-  }
-  return lines.join('\n') + '\n';
+  return flagsUsage(['Usage: npx tsx src/main.ts gateway start [flags]', '', 'A stateless TCP proxy to the members\' client ports.', '', 'Flags:'], FLAGS, 30);
 }
 
 export type GatewayParseResult = { help: true } | { help: false; config: GatewayConfig };
 
 /** Parse and check the flags after `gateway start`. Throws ConfigError on any bad value. */
 export function parseGatewayFlags(argv: readonly string[]): GatewayParseResult {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options: FLAGS, strict: true, allowPositionals: false }));
-  } catch (e) {
-    throw new ConfigError((e as Error).message.split('\n')[0] ?? 'bad arguments');
-  }
+  const { values, str } = parseFlags(argv, FLAGS);
   if (values.help === true) return { help: true };
-  const str = (name: keyof typeof FLAGS): string => {
-    const v = values[name];
-    return typeof v === 'string' ? v : String((FLAGS[name] as FlagSpec).default ?? '');
-  };
   const logLevel = str('log-level');
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}: got ${JSON.stringify(logLevel)}`);
