@@ -100,6 +100,9 @@ export interface ObserverContext {
   onConfChangeCommitted(id: number): void;
 }
 
+/** Wal.open syncs the tail it read back (storage/wal.ts); false models the WAL before that fix. */
+const WAL_OPEN_SYNCS = true;
+
 /** The observer of one process life of node `id`. Calls from a dead life are ignored. */
 export function nodeObserver(id: number, life: number, view: NodeView, ctx: ObserverContext, alive: () => boolean, maybeUnsynced: boolean): NodeObserver {
   const name = `n${id}#${life}`;
@@ -120,7 +123,9 @@ export function nodeObserver(id: number, life: number, view: NodeView, ctx: Obse
   return {
     restarted: guard((snapshot: Snapshot | null, entries: readonly Entry[], hs: HardState) => {
       ctx.checker.onRestart(id, snapshot, entries, hs.term);
-      dropped(view.durable.restarted(snapshot, entries, hs, maybeUnsynced));
+      // Wal.open syncs what it read back before the node uses it (a killed process's unsynced
+      // tail included), so all of it is durable from here: model it so.
+      dropped(view.durable.restarted(snapshot, entries, hs, maybeUnsynced && !WAL_OPEN_SYNCS));
       view.conf = snapshot?.metadata.confState ?? { voters: [], learners: [] };
       view.votersAtLastReady = [...view.conf.voters];
       view.leader = false;
