@@ -29,6 +29,8 @@ export interface FaultHost {
   kill(m: SimMember): void;
   /** kill -9, and start it again after `delayMs` (not after the seed's restart delay). */
   killAndRestart(m: SimMember, delayMs: number): void;
+  /** Until `untilMs`, half the clients' requests are linearizable reads on `m` (whichever of its processes is ready). */
+  favourReads(m: SimMember, untilMs: number): void;
   terminate(m: SimMember): void;
   /** Allocate the next member id and create the member, not started. */
   newMember(): SimMember;
@@ -262,7 +264,9 @@ export class FaultInjector {
    * The same ground as readAcrossRestart, aimed closer: an earlier life's ReadIndex answer must
    * arrive while a later life waits for the round of the same number, and that later life must
    * lag the commits. So everything the leader says to a follower lags by 30-80% of an election
-   * timeout (under one: the follower keeps its leader), and the follower's young processes are
+   * timeout (under one: the follower keeps its leader), with late copies of the leader's
+   * requests besides, half the clients' requests are linearizable reads on the follower, and
+   * its young processes are
    * killed and restarted at once, 3-6 times, each within a few lags of learning the leader. The
    * leader knows nothing of the restarts: the answers it queued for one life reach the next,
    * whose rounds are numbered from 1 again and as slow to be answered, while its log trails the
@@ -282,6 +286,10 @@ export class FaultInjector {
     const restarts = this.rng.range(3, 6);
     h.trace?.(`fault: n${follower.id} lags ${lagMs.toFixed(0)} ms behind the leader n${leader.id}, its young processes restarted at once ${restarts} times`);
     h.network.lagLink(leader.host.url, follower.host.url, lagMs, givesUpAt);
+    h.favourReads(follower, givesUpAt);
+    // Copies of the leader's requests, up to 3 lags later still: answers queued for one life
+    // keep arriving once the next one knows the leader and asks its own rounds.
+    h.network.echoLink(leader.host.url, follower.host.url, 3 * lagMs, givesUpAt);
     this.restartYoungLives(follower, restarts, lagMs, givesUpAt);
   }
 
