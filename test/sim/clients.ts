@@ -47,6 +47,8 @@ export class Clients {
    */
   private shrinkLargest = false;
   private stopped = false;
+  /** Until `untilMs`, half the requests are linearizable reads on this process (a targeted fault's follower). */
+  private favoured: { lifeOf: () => ProcessLife | null; untilMs: number } | null = null;
   /** Client requests not answered by then from a live process: the service hung. */
   private readonly hangMs: number;
 
@@ -118,6 +120,18 @@ export class Clients {
     }
   }
 
+  /** Until `untilMs`, half the clients' requests are linearizable reads on `lifeOf()` (when it is ready). */
+  favourReads(lifeOf: () => ProcessLife | null, untilMs: number): void {
+    this.favoured = { lifeOf, untilMs };
+  }
+
+  /** The favoured process, for half the requests while favourReads lasts (no draw otherwise: seeds replay as before). */
+  private favouredLife(): ProcessLife | null {
+    if (this.favoured === null || this.host.scheduler.now >= this.favoured.untilMs || !this.rng.chance(0.5)) return null;
+    const life = this.favoured.lifeOf();
+    return life?.kv != null ? life : null;
+  }
+
   private later(client: number, delayMs: number): void {
     this.host.scheduler.after(delayMs, () => this.issue(client));
   }
@@ -129,6 +143,8 @@ export class Clients {
 
   private issue(client: number): void {
     if (this.stopped) return;
+    const favoured = this.favouredLife();
+    if (favoured !== null) return this.readOn(favoured, client);
     const life = this.host.pickLife(this.rng);
     if (life === null || life.kv === null) return this.later(client, this.thinkMs());
     const s = this.scenario;
@@ -159,6 +175,11 @@ export class Clients {
       call = kv.put(key, this.valueFor(op.value));
     }
     this.send(life, op, call, serializable, client);
+  }
+
+  private readOn(life: ProcessLife, client: number): void {
+    const op = this.history.invoke(client, life.config.id, 'read', this.rng.pick(this.scenario.keys), null, this.now());
+    this.send(life, op, life.kv!.get(op.key, false), false, client);
   }
 
   /** Wait for the answer to `call` and record it; `client` (null for a burst) then sends its next request. */

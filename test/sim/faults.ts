@@ -29,6 +29,8 @@ export interface FaultHost {
   kill(m: SimMember): void;
   /** kill -9, and start it again after `delayMs` (not after the seed's restart delay). */
   killAndRestart(m: SimMember, delayMs: number): void;
+  /** Until `untilMs`, half the clients' requests are linearizable reads on `m` (whichever of its processes is ready). */
+  favourReads(m: SimMember, untilMs: number): void;
   terminate(m: SimMember): void;
   /** Allocate the next member id and create the member, not started. */
   newMember(): SimMember;
@@ -205,6 +207,8 @@ export class FaultInjector {
         return this.removeVoterAndCrashSurvivor();
       case 'readAcrossRestart':
         return this.readAcrossRestart();
+      case 'lateReadAnswers':
+        return this.lateReadAnswers();
       case 'sameChangeTwice':
         return this.sameChangeTwice();
     }
@@ -250,6 +254,58 @@ export class FaultInjector {
         h.network.echoLink(leader.host.url, follower.host.url, this.rng.range(2, 8) * electionMs, h.now() + 20 * electionMs);
         h.network.scheduler.after(this.rng.range(1, 3) * electionMs, () => {
           if (!this.stopped && follower.current === young) h.killAndRestart(follower, this.rng.float() * electionMs);
+        });
+      });
+      return false;
+    });
+  }
+
+  /**
+   * The same ground as readAcrossRestart, aimed closer: an earlier life's ReadIndex answer must
+   * arrive while a later life waits for the round of the same number, and that later life must
+   * lag the commits. So everything the leader says to a follower lags by 30-80% of an election
+   * timeout (under one: the follower keeps its leader), with late copies of the leader's
+   * requests besides, half the clients' requests are linearizable reads on the follower, and
+   * its young processes are
+   * killed and restarted at once, 3-6 times, each within a few lags of learning the leader. The
+   * leader knows nothing of the restarts: the answers it queued for one life reach the next,
+   * whose rounds are numbered from 1 again and as slow to be answered, while its log trails the
+   * commits (which go on through the other members) by the lag. Taking such an answer
+   * (planted bug readEpochConstant) serves a read with a state older than a write acknowledged
+   * before the read began.
+   */
+  private lateReadAnswers(): void {
+    const h = this.host;
+    const leader = h.leader();
+    const followers = h.members().filter((m) => m !== leader && m.readyLife !== null);
+    if (leader === null || followers.length === 0) return;
+    const follower = this.rng.pick(followers);
+    const electionMs = h.scenario.flags.tickMs * h.scenario.flags.electionTicks;
+    const lagMs = electionMs * (0.3 + 0.5 * this.rng.float());
+    const givesUpAt = h.now() + 40 * electionMs;
+    const restarts = this.rng.range(3, 6);
+    h.trace?.(`fault: n${follower.id} lags ${lagMs.toFixed(0)} ms behind the leader n${leader.id}, its young processes restarted at once ${restarts} times`);
+    h.network.lagLink(leader.host.url, follower.host.url, lagMs, givesUpAt);
+    h.favourReads(follower, givesUpAt);
+    // Copies of the leader's requests, up to 3 lags later still: answers queued for one life
+    // keep arriving once the next one knows the leader and asks its own rounds.
+    h.network.echoLink(leader.host.url, follower.host.url, 3 * lagMs, givesUpAt);
+    this.restartYoungLives(follower, restarts, lagMs, givesUpAt);
+  }
+
+  /** kill -9 `m` and start it again at once; `left` more times, each within 3 lags of its new life knowing the leader. */
+  private restartYoungLives(m: SimMember, left: number, lagMs: number, givesUpAt: number): void {
+    const h = this.host;
+    const scheduler = h.network.scheduler;
+    h.killAndRestart(m, 1);
+    if (left <= 1) return;
+    setInterval0(scheduler, 10, () => {
+      if (this.stopped || h.now() > givesUpAt) return false;
+      if (m.readyLife === null) return true;
+      const young = m.readyLife;
+      this.whenLeaderKnown(young, givesUpAt, () => {
+        scheduler.after(this.rng.float() * 3 * lagMs, () => {
+          if (!this.stopped && m.current === young) this.restartYoungLives(m, left - 1, lagMs, givesUpAt);
         });
       });
       return false;

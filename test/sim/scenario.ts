@@ -47,6 +47,12 @@ export type FaultKind =
   | 'crashAfterRetention'
   /** Requests from the leader to a follower arrive twice, the copy late, across a quick restart of a young process of it. */
   | 'readAcrossRestart'
+  /**
+   * A follower's talk from the leader lags (requests and answers, once, late) while its young
+   * processes are killed and restarted at once, several times: its earlier lives' ReadIndex
+   * answers reach later ones, which lag behind the commits.
+   */
+  | 'lateReadAnswers'
   /** Two operators ask for the same new member at once, through two members. */
   | 'sameChangeTwice'
   /** A node about to apply a committed conf change loses power before that Ready's (slowed) fsync. */
@@ -55,7 +61,7 @@ export type FaultKind =
 export const FAULT_KINDS: readonly FaultKind[] = [
   'partition', 'oneWay', 'isolate', 'isolateLeader', 'heal', 'links', 'crash', 'crashLeader', 'kill', 'terminate',
   'diskFull', 'diskError', 'slowDisk', 'clock', 'transfer', 'membership', 'leaderChurn',
-  'crashAfterRetention', 'readAcrossRestart', 'sameChangeTwice', 'crashApplyingConfChange',
+  'crashAfterRetention', 'readAcrossRestart', 'sameChangeTwice', 'crashApplyingConfChange', 'lateReadAnswers',
 ];
 
 /** Node-level bugs and the core's, by one name each (npm run sim -- --bug NAME). */
@@ -148,6 +154,8 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     readAcrossRestart: w(1),
     sameChangeTwice: w(1),
     crashApplyingConfChange: w(1),
+    // Only with --faults (no draw here: the whole mix's seeds stay as they were).
+    lateReadAnswers: 0,
   };
   if (onlyFaults !== undefined) {
     for (const k of FAULT_KINDS) faultWeights[k] = onlyFaults.includes(k) ? Math.max(faultWeights[k], 2) : 0;

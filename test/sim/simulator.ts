@@ -385,6 +385,10 @@ export class Simulation implements FaultHost, ObserverContext {
     if (!m.gone) this.startLater(m, delayMs);
   }
 
+  favourReads(m: SimMember, untilMs: number): void {
+    this.clients.favourReads(() => m.readyLife, untilMs);
+  }
+
   terminate(m: SimMember): void {
     const life = m.readyLife;
     if (life === null || life.terminate === null) return;

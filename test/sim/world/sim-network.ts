@@ -14,6 +14,9 @@
 // - Echoing links: for a while, every request one way between two hosts arrives a second
 //   time, late by a random amount (a retrying proxy, say): after the sender or the receiver
 //   may have restarted. The sender takes the first answer.
+// - Lagging links: for a while, everything one host says to another (its requests, and its
+//   answers to the other's requests) arrives late by about a fixed amount, once: a slow path
+//   whose queue outlives a restart of the receiver.
 // - The sender gets status 0 when nothing came back within its PeerTimeouts
 //   (snapshotTimeoutMs on PATH_SNAPSHOT, requestTimeoutMs otherwise), in virtual time; at
 //   once (after the round trip) when no listener is there (connection refused), or when the
@@ -79,6 +82,8 @@ export class SimNetwork {
   private readonly isolated = new Set<string>();
   /** Per link (from, to): each request that way also arrives a second time, up to `lateMsMax` later, until `untilMs`. */
   private readonly echoLinks = new Map<string, { lateMsMax: number; untilMs: number }>();
+  /** Per link (from, to): what `from` sends to `to`, requests and answers, arrives `lagMs` (±20%) late, until `untilMs`. */
+  private readonly lagLinks = new Map<string, { lagMs: number; untilMs: number }>();
   private nextCallId = 1;
 
   constructor(
@@ -131,10 +136,17 @@ export class SimNetwork {
     this.trace(`echo ${hostOf(from)} -> ${hostOf(to)}: late copies up to ${lateMsMax} ms until ${untilMs.toFixed(0)} ms`);
   }
 
+  /** For a while, everything `from` sends to `to` (requests and answers) arrives about `lagMs` late. */
+  lagLink(from: string, to: string, lagMs: number, untilMs: number): void {
+    this.lagLinks.set(linkKey(hostOf(from), hostOf(to)), { lagMs, untilMs });
+    this.trace(`lag ${hostOf(from)} -> ${hostOf(to)}: ${lagMs.toFixed(0)} ms late until ${untilMs.toFixed(0)} ms`);
+  }
+
   heal(): void {
     this.cuts.clear();
     this.isolated.clear();
     this.echoLinks.clear();
+    this.lagLinks.clear();
     this.trace('heal');
   }
 
@@ -171,7 +183,7 @@ export class SimNetwork {
     }
     const copies = this.prng.chance(faults.duplicateProbability) ? 2 : 1;
     for (let copy = 0; copy < copies; copy++) {
-      const delay = this.delay(faults);
+      const delay = this.delay(faults) + this.lagMsOf(from, to);
       this.scheduler.after(delay, () => this.arrive(from, to, req, body, call, copy > 0));
     }
     const lateMs = this.echoLateMs(from, to);
@@ -217,7 +229,7 @@ export class SimNetwork {
       return;
     }
     const copy: PeerResponse = { status: response.status, body: Uint8Array.from(response.body) };
-    this.scheduler.after(this.delay(faults), () => {
+    this.scheduler.after(this.delay(faults) + this.lagMsOf(from, to), () => {
       this.trace(`${call.label} answer ${copy.status}${call.settled ? ' (too late)' : ''}`);
       call.settle(copy);
     });
@@ -234,6 +246,14 @@ export class SimNetwork {
     const echo = this.echoLinks.get(linkKey(from, to));
     if (echo === undefined || echo.untilMs <= this.scheduler.now) return 0;
     return this.prng.float() * echo.lateMsMax;
+  }
+
+  /** How late what `from` sends to `to` comes on a lagging link, or 0. */
+  private lagMsOf(from: string, to: string): number {
+    if (this.lagLinks.size === 0) return 0;
+    const lag = this.lagLinks.get(linkKey(from, to));
+    if (lag === undefined || lag.untilMs <= this.scheduler.now) return 0;
+    return lag.lagMs * (0.8 + 0.4 * this.prng.float());
   }
 
   private delay(faults: PathFaults): number {
