@@ -144,6 +144,13 @@ export const peerConnectTimeoutMsMin = 200;
 export const peerRequestTimeoutMsMin = 1000;
 /** A snapshot at its max over 60 s needs 18 MB/s. */
 export const peerSnapshotTimeoutMs = 60_000;
+/**
+ * A snapshot POST waits the request timeout plus its bytes at this rate (at most
+ * peerSnapshotTimeoutMs): a lost small snapshot is given up on, and sent again, in about a
+ * second rather than a minute (one is in flight per peer, and a follower that needs one can
+ * be caught up no other way).
+ */
+export const peerSnapshotBytesPerSecondMin = 1 * MiB;
 /** A peer must send its whole request (headers and body) within this: a slow sender cannot hold a socket. */
 export const peerRequestReceiveTimeoutMs = peerSnapshotTimeoutMs;
 /** Peer requests served at once (held ones included); past it a request is refused with 503, as if lost. */

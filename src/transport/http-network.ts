@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Pool } from 'undici';
 import { peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
 import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
-import type { PeerConnection, PeerNetwork, PeerRequest, PeerResponse, PeerService, PeerTimeouts } from './network.ts';
+import { requestTimeoutMs, type PeerConnection, type PeerNetwork, type PeerRequest, type PeerResponse, type PeerService, type PeerTimeouts } from './network.ts';
 import { createPeerService, errorResponse, type PeerServerOptions } from './server.ts';
 import { PeerError } from './errors.ts';
 import { tlsClientOptions, tlsServerOptions, type TlsFiles } from './tls.ts';
@@ -59,7 +59,7 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
   // what is almost always an empty 204. This is the hot path of replication.
   const request = (req: PeerRequest): Promise<PeerResponse> =>
     new Promise<PeerResponse>((resolve) => {
-      const timeout = req.path === PATH_SNAPSHOT ? o.snapshotTimeoutMs : o.requestTimeoutMs;
+      const timeout = requestTimeoutMs(req, o);
       let status = 0;
       let chunks: Buffer[] | null = null;
       try {

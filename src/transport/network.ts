@@ -3,6 +3,9 @@
 // this; the service plugs in HTTP (undici out, fastify in: http-network.ts), the simulator
 // a network of its own that delivers, drops, delays and partitions requests.
 
+import { peerSnapshotBytesPerSecondMin } from '../limits.ts';
+import { PATH_SNAPSHOT } from './headers.ts';
+
 /** One peer request, as the transport makes it and the receiving node's service sees it. */
 export interface PeerRequest {
   method: 'GET' | 'POST';
@@ -22,8 +25,20 @@ export interface PeerResponse {
 export interface PeerTimeouts {
   connectTimeoutMs: number;
   requestTimeoutMs: number;
-  /** For PATH_SNAPSHOT requests, which carry up to a whole snapshot. */
+  /** The most a PATH_SNAPSHOT request waits (requestTimeoutMs() scales it by the snapshot's size). */
   snapshotTimeoutMs: number;
+}
+
+/**
+ * How long a request may wait for its answer: the request timeout, and for a snapshot also
+ * the time its bytes take at the slowest rate we accept, at most snapshotTimeoutMs.
+ */
+export function requestTimeoutMs(req: PeerRequest, t: PeerTimeouts): number {
+  if (req.path !== PATH_SNAPSHOT) return t.requestTimeoutMs;
+  const parts = req.body instanceof Uint8Array ? [req.body] : req.body;
+  let bytes = 0;
+  for (const p of parts) bytes += p.length;
+  return Math.min(t.snapshotTimeoutMs, t.requestTimeoutMs + Math.ceil((bytes / peerSnapshotBytesPerSecondMin) * 1000));
 }
 
 /** Requests to one peer URL (a connection pool): answers come back as PeerResponses, never as errors. */

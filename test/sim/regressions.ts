@@ -46,6 +46,12 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // raft-node.ts: a learner that was down while one voter added another and left dropped the
   // new voter's messages ("not a member": it had not applied the add), and never caught up.
   { seed: 2505, nodes: '1+2', found: 'node: a member behind the membership refused the only leader left' },
+  // transport: a lost snapshot POST held the peer's one snapshot slot for the whole 60 s
+  // snapshot timeout, so a follower that needed a snapshot waited a minute after a blip (a
+  // snapshot now waits the request timeout plus its bytes at 1 MiB/s).
+  { seed: 5869, nodes: '3', found: 'transport: a lost small snapshot held the snapshot slot for 60 s' },
+  { seed: 6903, nodes: '1+2', found: 'transport: a lost small snapshot held the snapshot slot for 60 s' },
+  { seed: 8781, nodes: '1+2', found: 'transport: a lost small snapshot held the snapshot slot for 60 s' },
   // raft-node.ts: reads were timed out only inside the Ready loop; a loop held up for seconds by
   // slow fsyncs kept a read waiting (and re-asked it, expired, at each leader change): no answer.
   { seed: 29, nodes: '3', faults: ['crashLeader', 'kill', 'slowDisk'], found: 'node: a read outlived its deadline while the loop waited on slow fsyncs' },

@@ -9,7 +9,7 @@ import { CLUSTER_SHAPES, nodesForSeed } from './scenario.ts';
 import { runSimulation, type SimOptions, type SimResult } from './simulator.ts';
 
 /** Mixed seeds in npm test (the CLI runs thousands: npm run sim -- --seeds 10000). */
-const MIXED_SEEDS = Number(process.env.SIM_SEEDS ?? 120);
+const MIXED_SEEDS = Number(process.env.SIM_SEEDS ?? 80);
 
 function expectOk(r: SimResult): void {
   assert.ok(r.ok, `seed ${r.seed} (${r.nodes}) failed at ${r.atMs} ms: ${r.invariant}: ${r.detail}\nreproduce: npm run sim -- --seed ${r.seed} --nodes ${r.nodes} --verbose`);

@@ -76,9 +76,15 @@ test('a dropped request is never handled; a dropped answer was: both give status
   const r1 = await timed(lostRequest.scheduler, lostRequest.a.connect(B, TIMEOUTS).request(post('x')));
   assert.deepEqual([r1.status, r1.ms, lostRequest.atB.handled.length], [0, 1000, 0]);
 
+  // A snapshot waits the request timeout plus its bytes at 1 MiB/s, at most snapshotTimeoutMs.
   const lostAnswer = await setup(1, { response: { dropProbability: 1 } });
-  const r2 = await timed(lostAnswer.scheduler, lostAnswer.a.connect(B, TIMEOUTS).request(post('x', PATH_SNAPSHOT)));
-  assert.deepEqual([r2.status, r2.ms, lostAnswer.atB.handled.length], [0, 5000, 1]); // snapshots wait snapshotTimeoutMs
+  const toB = lostAnswer.a.connect(B, TIMEOUTS);
+  const small = await timed(lostAnswer.scheduler, toB.request(post('x', PATH_SNAPSHOT)));
+  assert.deepEqual([small.status, small.ms, lostAnswer.atB.handled.length], [0, 1001, 1]);
+  const mid = await timed(lostAnswer.scheduler, toB.request({ ...post('', PATH_SNAPSHOT), body: [new Uint8Array(2 * 2 ** 20)] }));
+  assert.deepEqual([mid.status, mid.ms], [0, 3000]);
+  const large = await timed(lostAnswer.scheduler, toB.request({ ...post('', PATH_SNAPSHOT), body: [new Uint8Array(8 * 2 ** 20)] }));
+  assert.deepEqual([large.status, large.ms], [0, 5000]);
 });
 
 test('duplicates run the handler twice, the sender takes one answer; random latencies and delays reorder requests', async () => {

@@ -29,8 +29,7 @@
 //   close, and nothing it started (requests, timers of requests) settles again.
 // Not modelled: connection set-up (connectTimeoutMs), bandwidth, partial bodies.
 
-import { PATH_SNAPSHOT } from '../../../src/transport/headers.ts';
-import type { PeerConnection, PeerListener, PeerNetwork, PeerRequest, PeerResponse, PeerService, PeerTimeouts } from '../../../src/transport/network.ts';
+import { requestTimeoutMs, type PeerConnection, type PeerListener, type PeerNetwork, type PeerRequest, type PeerResponse, type PeerService, type PeerTimeouts } from '../../../src/transport/network.ts';
 import type { Prng } from '../prng.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { LatencyRange } from './sim-fs.ts';
@@ -327,7 +326,7 @@ class SimConnection implements PeerConnection {
     if (this.closed) return Promise.resolve(NO_ANSWER);
     return new Promise<PeerResponse>((resolve) => {
       const id = network.newCallId();
-      const timeoutMs = req.path === PATH_SNAPSHOT ? this.timeouts.snapshotTimeoutMs : this.timeouts.requestTimeoutMs;
+      const timeoutMs = requestTimeoutMs(req, this.timeouts);
       const timer = network.scheduler.after(timeoutMs, () => {
         network.trace(`${call.label} timed out after ${timeoutMs} ms`);
         call.settle(NO_ANSWER);
