@@ -119,7 +119,7 @@ export class KvStore implements KvApi {
   /** Start applying commits; resolves when commitC is closed and drained. */
   async run(): Promise<void> {
     this.applying = true;
-    this.sweepTimer = this.timers.setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer = this.timers.every(() => this.sweep(), SWEEP_MS);
     try {
       for (;;) {
         const r = await this.o.commitC.recv();
@@ -324,7 +324,7 @@ export class KvStore implements KvApi {
     return new Promise<void>((resolve, reject) => {
       const entry = { index, resolve };
       this.appliedWaiters.push(entry);
-      const t = this.timers.setTimeout(() => {
+      const t = this.timers.after(() => {
         const i = this.appliedWaiters.indexOf(entry);
         if (i >= 0) this.appliedWaiters.splice(i, 1);
         reject(new ServiceError('ERR_READ_TIMEOUT', `waiting to apply index ${index}`));

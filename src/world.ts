@@ -14,8 +14,10 @@ export interface Clock {
 export type TimerHandle = { readonly timer: unknown };
 
 export interface Timers {
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  setInterval(fn: () => void, ms: number): TimerHandle;
+  /** Run fn once, ms from now (setTimeout). */
+  after(fn: () => void, ms: number): TimerHandle;
+  /** Run fn every ms (setInterval). */
+  every(fn: () => void, ms: number): TimerHandle;
   /** Cancel a timeout or an interval; cancelling one twice, or one that fired, is harmless. */
   clear(handle: TimerHandle): void;
 }
@@ -31,8 +33,8 @@ export const realClock: Clock = {
 };
 
 export const realTimers: Timers = {
-  setTimeout: (fn, ms) => ({ timer: setTimeout(fn, ms) }),
-  setInterval: (fn, ms) => ({ timer: setInterval(fn, ms) }),
+  after: (fn, ms) => ({ timer: setTimeout(fn, ms) }),
+  every: (fn, ms) => ({ timer: setInterval(fn, ms) }),
   clear: (h) => clearTimeout(h.timer as NodeJS.Timeout),
 };
 
@@ -42,5 +44,5 @@ export const realRandom: Random = {
 
 /** Resolves after `ms` on the given timers. */
 export function sleep(timers: Timers, ms: number): Promise<void> {
-  return new Promise((resolve) => timers.setTimeout(resolve, ms));
+  return new Promise((resolve) => timers.after(resolve, ms));
 }

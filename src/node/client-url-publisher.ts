@@ -107,7 +107,7 @@ export class ClientUrlPublisher {
         this.pause = null;
         resolve();
       };
-      this.pause = { timer: this.opts.timers.setTimeout(wake, ms), wake };
+      this.pause = { timer: this.opts.timers.after(wake, ms), wake };
     });
   }
 }

@@ -287,7 +287,7 @@ export class RaftNode implements NodeInfo {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.tickTimer = this.world.timers.setInterval(() => {
+    this.tickTimer = this.world.timers.every(() => {
       if (this.leaving) this.transport.probe(this.confState.voters);
       this.transport.releaseStale();
       // Reads time out on the clock, not on the loop: a loop held up by slow fsyncs must not

@@ -67,9 +67,9 @@ test('timers fire on the node clock: timeouts, intervals, clear, and kill() (a c
   const scheduler = new Scheduler();
   const fast = new SimTimers(scheduler, new SimClock(scheduler, 2));
   const fired: string[] = [];
-  fast.setTimeout(() => fired.push(`timeout@${scheduler.now}`), 100); // 100 ms on a clock twice as fast: 50 virtual
-  const tick = fast.setInterval(() => fired.push(`tick@${scheduler.now}`), 40);
-  const cleared = fast.setTimeout(() => fired.push('cleared'), 10);
+  fast.after(() => fired.push(`timeout@${scheduler.now}`), 100); // 100 ms on a clock twice as fast: 50 virtual
+  const tick = fast.every(() => fired.push(`tick@${scheduler.now}`), 40);
+  const cleared = fast.after(() => fired.push('cleared'), 10);
   fast.clear(cleared);
   fast.clear(cleared); // harmless twice
   await scheduler.runUntil(65);
@@ -79,9 +79,9 @@ test('timers fire on the node clock: timeouts, intervals, clear, and kill() (a c
   assert.equal(fired.length, 4);
 
   const doomed = new SimTimers(scheduler, new SimClock(scheduler));
-  doomed.setInterval(() => fired.push('doomed'), 5);
+  doomed.every(() => fired.push('doomed'), 5);
   doomed.kill();
-  doomed.setTimeout(() => fired.push('after kill'), 5);
+  doomed.after(() => fired.push('after kill'), 5);
   await scheduler.runUntil(300);
   assert.equal(fired.length, 4);
   assert.equal(doomed.count, 0);

@@ -183,11 +183,11 @@ export class SimTimers implements Timers {
     private readonly clock: SimClock,
   ) {}
 
-  setTimeout(fn: () => void, ms: number): TimerHandle {
+  after(fn: () => void, ms: number): TimerHandle {
     return this.start({ event: null, intervalMs: null, fn }, ms);
   }
 
-  setInterval(fn: () => void, ms: number): TimerHandle {
+  every(fn: () => void, ms: number): TimerHandle {
     return this.start({ event: null, intervalMs: Math.max(1, ms), fn }, ms);
   }
 

@@ -18,7 +18,7 @@ test('crash(): timers stop, listeners close, unsynced data may go; restart() run
   two.start();
   await first.network.listen(one.url, ok);
   let ticks = 0;
-  first.timers.setInterval(() => ticks++, 15); // every 10 ms of virtual time on a clock 1.5× fast
+  first.timers.every(() => ticks++, 15); // every 10 ms of virtual time on a clock 1.5× fast
   await world.scheduler.complete(
     (async () => {
       const fh = await first.fs.open('/synced', 'w');
