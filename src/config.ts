@@ -129,6 +129,19 @@ export function flagsUsage(head: string[], flags: Record<string, FlagSpec>, name
   return lines.join('\n') + '\n';
 }
 
+/** --log-level and --log-format, checked (shared by the node and the gateway). */
+export function logFlags(str: (name: 'log-level' | 'log-format') => string): { logLevel: LogLevel; logFormat: LogFormat } {
+  const logLevel = str('log-level');
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}: got ${JSON.stringify(logLevel)}`);
+  }
+  const logFormat = str('log-format');
+  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(', ')}: got ${JSON.stringify(logFormat)}`);
+  }
+  return { logLevel: logLevel as LogLevel, logFormat: logFormat as LogFormat };
+}
+
 /**
  * Parse argv against `flags` (strict, no positionals; node's first error line as a
  * ConfigError). `str` reads a string flag, or its default.
@@ -175,14 +188,7 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
   if (electionTicks * tickMs > electionTimeoutMsMax) {
     throw new ConfigError(`election timeout ${electionTicks * tickMs} ms is longer than ${electionTimeoutMsMax} ms`);
   }
-  const logLevel = str('log-level');
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}: got ${JSON.stringify(logLevel)}`);
-  }
-  const logFormat = str('log-format');
-  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
-    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(', ')}: got ${JSON.stringify(logFormat)}`);
-  }
+  const { logLevel, logFormat } = logFlags(str);
   const clusterToken = str('cluster-token');
   if (clusterToken.length === 0) throw new ConfigError('--cluster-token must not be empty');
 
@@ -208,8 +214,8 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     requestTimeoutMs: int('request-timeout-ms', str('request-timeout-ms'), 1, requestTimeoutMsMax),
     // A body any larger would make an entry that peers, the WAL or a snapshot could not carry.
     maxRequestBytes: int('max-request-bytes', str('max-request-bytes'), 1, putValueBytesMax),
-    logLevel: logLevel as LogLevel,
-    logFormat: logFormat as LogFormat,
+    logLevel,
+    logFormat,
     peerTls,
     clientTls,
     listenMetrics: typeof values['listen-metrics-url'] === 'string' ? parseMetricsUrl(values['listen-metrics-url']) : null,

@@ -1,7 +1,7 @@
 // The flags of `gateway start`, parsed and checked up front as the node's are (src/config.ts):
 // a bad value is a ConfigError, which the caller turns into exit status 2 and one line.
 
-import { ConfigError, flagsUsage, int, LOG_FORMATS, LOG_LEVELS, parseClientUrl, parseFlags, type FlagSpec, type LogFormat, type LogLevel } from '../config.ts';
+import { ConfigError, flagsUsage, int, LOG_FORMATS, LOG_LEVELS, logFlags, parseClientUrl, parseFlags, type FlagSpec, type LogFormat, type LogLevel } from '../config.ts';
 import { gatewayConnectionsDefault, gatewayConnectionsMax, gatewayEndpointsMax, gatewayRetryDelayMsMax } from '../limits.ts';
 
 /** Where the gateway forwards to: a member's client URL and the TCP address it stands for. */
@@ -51,21 +51,14 @@ export type GatewayParseResult = { help: true } | { help: false; config: Gateway
 export function parseGatewayFlags(argv: readonly string[]): GatewayParseResult {
   const { values, str } = parseFlags(argv, FLAGS);
   if (values.help === true) return { help: true };
-  const logLevel = str('log-level');
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    throw new ConfigError(`--log-level must be one of ${LOG_LEVELS.join(', ')}: got ${JSON.stringify(logLevel)}`);
-  }
-  const logFormat = str('log-format');
-  if (!(LOG_FORMATS as readonly string[]).includes(logFormat)) {
-    throw new ConfigError(`--log-format must be one of ${LOG_FORMATS.join(', ')}: got ${JSON.stringify(logFormat)}`);
-  }
+  const { logLevel, logFormat } = logFlags(str);
   const config: GatewayConfig = {
     endpoints: parseEndpoints(str('endpoints')),
     listen: parseListenAddress(str('listen-addr')),
     retryDelayMs: int('retry-delay-ms', str('retry-delay-ms'), 0, gatewayRetryDelayMsMax),
     maxConnections: int('max-connections', str('max-connections'), 1, gatewayConnectionsMax),
-    logLevel: logLevel as LogLevel,
-    logFormat: logFormat as LogFormat,
+    logLevel,
+    logFormat,
   };
   return { help: false, config };
 }
