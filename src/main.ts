@@ -5,17 +5,15 @@
 // taking requests, let those in flight finish, stop raft, sync and close the WAL, exit 0.
 // `gateway start ...` runs the TCP gateway instead (src/gateway/), before any node flag is parsed.
 
-import { Chan } from './chan.ts';
 import { ConfigError, EXIT_USAGE, parseConfig, testSwitchesFromEnv, usage, type Config } from './config.ts';
 import { runGatewayCommand } from './gateway/command.ts';
 import { buildApp } from './httpapi.ts';
-import { KvStore } from './kvstore.ts';
-import { clientListenBacklog, commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax, uiEventsMax } from './limits.ts';
+import { clientListenBacklog, uiEventsMax } from './limits.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { ServiceMetrics, listenMetrics } from './metrics.ts';
-import { RaftNode, type StopReason } from './node/raft-node.ts';
+import type { StopReason } from './node/raft-node.ts';
+import { openNodeWithStore } from './node-store.ts';
 import { worldWith } from './node/world.ts';
-import type { ConfChangeRequest, Commit, Proposal } from './queues.ts';
 import { readTlsFiles } from './tls-files.ts';
 import { createHttpNetwork, type TlsFiles } from './transport/index.ts';
 import { ClusterWatch, memberDispatcher } from './ui/cluster-watch.ts';
@@ -61,41 +59,16 @@ interface ListenerTls {
 
 async function run(cfg: Config, tls: ListenerTls, log: Logger): Promise<number> {
   log.info({ id: cfg.id, cluster: cfg.peerUrls, port: cfg.port, dataDir: cfg.dataDir, join: cfg.join, pid: process.pid }, 'started');
-  // Bounded by count and bytes (limits.ts): past these, senders wait or are refused.
-  const proposeC = new Chan<Proposal>(proposeQueueProposalsMax, { bytesMax: proposeQueueBytesMax, sizeOf: (p) => p.data.length });
-  const confChangeC = new Chan<ConfChangeRequest>(confChangeQueueChangesMax);
-  const commitC = new Chan<Commit>(commitQueueCommitsMax);
-
-  const kvRef: { kv: KvStore | null } = { kv: null };
   const metrics = new ServiceMetrics();
   const events = new EventRing(cfg.id, uiEventsMax);
-  const node = await RaftNode.open({
-    metrics,
-    events,
-    config: cfg,
-    log,
-    proposeC,
-    confChangeC,
-    commitC,
-    kvSnapshot: () => kvRef.kv!.snapshot(),
-    kvApplied: () => kvRef.kv?.applied ?? 0,
-    kvApplying: () => kvRef.kv?.isApplying ?? false,
-    // Peer TLS is a property of the HTTP network the node is given.
-    world: worldWith({ network: createHttpNetwork(tls.peer) }),
-  });
   const testSwitches = testSwitchesFromEnv();
+  const { node, kv, proposeC, confChangeC, commitC } = await openNodeWithStore(
+    // Peer TLS is a property of the HTTP network the node is given.
+    { metrics, events, config: cfg, log, world: worldWith({ network: createHttpNetwork(tls.peer) }) },
+    { testSwitches },
+  );
   if (testSwitches.getSkipsReadIndex || testSwitches.ackPutBeforeCommit) log.warn({ testSwitches }, 'test-only switches on: this node breaks its promises');
-  const kv = new KvStore({
-    testSwitches,
-    nodeId: cfg.id,
-    proposeC,
-    commitC,
-    readIndex: () => node.readIndex(),
-    requestTimeoutMs: cfg.requestTimeoutMs,
-  });
-  kvRef.kv = kv;
   metrics.attach({ status: () => node.status(), kv });
-  if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
   const applying = kv.run();
 
   await node.listenPeers();

@@ -3,13 +3,13 @@
 // machine's simulated world: the real RaftNode, Wal, Snapshotter, transport and KvStore.
 
 import pino, { type Logger } from 'pino';
-import { Chan } from '../../src/chan.ts';
 import { parseConfig, type Config } from '../../src/config.ts';
-import { KvStore } from '../../src/kvstore.ts';
-import { commitQueueCommitsMax, confChangeQueueChangesMax, proposeQueueBytesMax, proposeQueueProposalsMax } from '../../src/limits.ts';
 import type { NodeObserver, NodePlantedBugs } from '../../src/node/observer.ts';
-import { RaftNode, type StopReason } from '../../src/node/raft-node.ts';
-import type { ConfChangeRequest, Commit, Proposal } from '../../src/queues.ts';
+import type { Chan } from '../../src/chan.ts';
+import type { KvStore } from '../../src/kvstore.ts';
+import type { RaftNode, StopReason } from '../../src/node/raft-node.ts';
+import type { ConfChangeRequest } from '../../src/queues.ts';
+import { openNodeWithStore, type NodeWithStore } from '../../src/node-store.ts';
 import type { SimNodeHost, SimProcessWorld } from './world/sim-world.ts';
 
 /** The flags a seed picks for every member (the rest follow from the member's id). */
@@ -179,39 +179,16 @@ export class SimMember {
     const cfg = life.config;
     const { world } = life;
     const log = createSimLogger(cfg, world, hooks.logLine);
-    const proposeC = new Chan<Proposal>(proposeQueueProposalsMax, { bytesMax: proposeQueueBytesMax, sizeOf: (p) => p.data.length });
-    const confChangeC = new Chan<ConfChangeRequest>(confChangeQueueChangesMax);
-    const commitC = new Chan<Commit>(commitQueueCommitsMax);
-    const kvRef: { kv: KvStore | null } = { kv: null };
-    let node: RaftNode;
+    let started: NodeWithStore;
     try {
-      node = await RaftNode.open({
-        config: cfg,
-        log,
-        proposeC,
-        confChangeC,
-        commitC,
-        kvSnapshot: () => kvRef.kv!.snapshot(),
-        kvApplied: () => kvRef.kv?.applied ?? 0,
-        kvApplying: () => kvRef.kv?.isApplying ?? false,
-        world,
-        observer: hooks.observer,
-        plantedBugs: hooks.plantedBugs,
-        walSegmentBytes: hooks.walSegmentBytes,
-      });
+      started = await openNodeWithStore(
+        { config: cfg, log, world, observer: hooks.observer, plantedBugs: hooks.plantedBugs, walSegmentBytes: hooks.walSegmentBytes },
+        { world },
+      );
     } catch (e) {
       return { kind: 'startFailed', error: e as Error };
     }
-    const kv = new KvStore({
-      nodeId: cfg.id,
-      proposeC,
-      commitC,
-      readIndex: () => node.readIndex(),
-      requestTimeoutMs: cfg.requestTimeoutMs,
-      world,
-    });
-    kvRef.kv = kv;
-    if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
+    const { node, kv, proposeC, confChangeC, commitC } = started;
     const applying = kv.run();
     try {
       await node.listenPeers();
