@@ -225,6 +225,15 @@ export class FaultInjector {
     this.request(leader, { kind: 'remove', type: ConfChangeType.RemoveNode, nodeId: removed, peerUrl: '' }, null);
   }
 
+  /** The leader, a ready follower picked at random, and the election timeout; null without both. */
+  private leaderAndFollower(): { leader: SimMember; follower: SimMember; electionMs: number } | null {
+    const h = this.host;
+    const leader = h.leader();
+    const followers = h.members().filter((m) => m !== leader && m.readyLife !== null);
+    if (leader === null || followers.length === 0) return null;
+    return { leader, follower: this.rng.pick(followers), electionMs: h.scenario.flags.tickMs * h.scenario.flags.electionTicks };
+  }
+
   /**
    * Answers meant for an earlier process life must not serve the reads of a later one, whose
    * read sequence numbers start again at 1. So: a follower restarts at once (a young life,
@@ -236,11 +245,9 @@ export class FaultInjector {
    */
   private readAcrossRestart(): void {
     const h = this.host;
-    const leader = h.leader();
-    const followers = h.members().filter((m) => m !== leader && m.readyLife !== null);
-    if (leader === null || followers.length === 0) return;
-    const follower = this.rng.pick(followers);
-    const electionMs = h.scenario.flags.tickMs * h.scenario.flags.electionTicks;
+    const picked = this.leaderAndFollower();
+    if (picked === null) return;
+    const { leader, follower, electionMs } = picked;
     h.trace?.(`fault: n${follower.id} restarted at once, then slow from the leader n${leader.id} and restarted again`);
     h.killAndRestart(follower, 1);
     const givesUpAt = h.now() + 40 * electionMs;
@@ -276,11 +283,9 @@ export class FaultInjector {
    */
   private lateReadAnswers(): void {
     const h = this.host;
-    const leader = h.leader();
-    const followers = h.members().filter((m) => m !== leader && m.readyLife !== null);
-    if (leader === null || followers.length === 0) return;
-    const follower = this.rng.pick(followers);
-    const electionMs = h.scenario.flags.tickMs * h.scenario.flags.electionTicks;
+    const picked = this.leaderAndFollower();
+    if (picked === null) return;
+    const { leader, follower, electionMs } = picked;
     const lagMs = electionMs * (0.3 + 0.5 * this.rng.float());
     const givesUpAt = h.now() + 40 * electionMs;
     const restarts = this.rng.range(3, 6);
