@@ -11,18 +11,54 @@ import { dedupOriginBytes, dedupOriginsMax, dedupWindowSeqs } from './limits.ts'
 
 export type Admission = 'new' | 'duplicate' | 'stale';
 
-interface OriginWindow {
-  epoch: number;
-  seqMax: number;
-  /** Bit i set: seqMax - i was seen (bit 0 is seqMax itself). */
-  seen: bigint;
-}
+// The window is two 32-bit words (plain numbers: BigInt shifts cost more than the rest of a
+// PUT's apply); its encoding is the 64 bits little-endian, low word first.
+if (dedupWindowSeqs !== 64) throw new Error(`proposal-dedup.ts keeps a window of 64 seqs in two words, not ${dedupWindowSeqs}`);
 
-const WINDOW_MASK = (1n << BigInt(dedupWindowSeqs)) - 1n;
+class OriginWindow {
+  /**
+   * Bit i of the 64-bit window set: seqMax - i was seen (bit 0 is seqMax itself). Bits 0-31
+   * are seenLow's, bits 32-63 seenHigh's; both are kept as unsigned 32-bit values.
+   */
+  seenLow = 0;
+  seenHigh = 0;
+
+  constructor(
+    readonly epoch: number,
+    public seqMax: number,
+  ) {}
+
+  /** Whether seqMax - behind was seen; behind in [0, 64). */
+  has(behind: number): boolean {
+    return ((behind < 32 ? this.seenLow >>> behind : this.seenHigh >>> (behind - 32)) & 1) === 1;
+  }
+
+  /** seqMax moves up by `ahead` (> 0): the window slides, forgetting what falls out of it. */
+  slide(ahead: number): void {
+    if (ahead >= 64) {
+      this.seenLow = this.seenHigh = 0;
+    } else if (ahead >= 32) {
+      this.seenHigh = (this.seenLow << (ahead - 32)) >>> 0;
+      this.seenLow = 0;
+    } else {
+      this.seenHigh = ((this.seenHigh << ahead) | (this.seenLow >>> (32 - ahead))) >>> 0;
+      this.seenLow = (this.seenLow << ahead) >>> 0;
+    }
+    this.seqMax += ahead;
+  }
+
+  /** Mark seqMax - behind seen; one below the window is not remembered (nothing could ask). */
+  mark(behind: number): void {
+    if (behind < 32) this.seenLow = (this.seenLow | (1 << behind)) >>> 0;
+    else if (behind < 64) this.seenHigh = (this.seenHigh | (1 << (behind - 32))) >>> 0;
+  }
+}
 
 export class ProposalDedup {
   /** By node id, least recently used first. One epoch per node: its newest process. */
   private readonly origins = new Map<number, OriginWindow>();
+  /** The node last in `origins` (most recently used): its record() need not move it. */
+  private newestNode: number | null = null;
 
   /**
    * Whether (node, epoch, seq) is new. A copy seen before is 'duplicate'; one older than the
@@ -35,21 +71,23 @@ export class ProposalDedup {
     if (seq > w.seqMax) return 'new';
     const behind = w.seqMax - seq;
     if (behind >= dedupWindowSeqs) return 'stale';
-    return (w.seen >> BigInt(behind)) & 1n ? 'duplicate' : 'new';
+    return w.has(behind) ? 'duplicate' : 'new';
   }
 
   /** Remember (node, epoch, seq) as seen; call after check() said 'new'. */
   record(node: number, epoch: number, seq: number): void {
     let w = this.origins.get(node);
-    this.origins.delete(node); // re-inserted last: most recently used
-    if (w === undefined || w.epoch !== epoch) w = { epoch, seqMax: seq, seen: 0n };
-    if (seq > w.seqMax) {
-      const ahead = seq - w.seqMax;
-      w.seen = ahead >= dedupWindowSeqs ? 0n : (w.seen << BigInt(ahead)) & WINDOW_MASK;
-      w.seqMax = seq;
+    const present = w !== undefined;
+    if (w === undefined || w.epoch !== epoch) w = new OriginWindow(epoch, seq);
+    if (seq > w.seqMax) w.slide(seq - w.seqMax);
+    w.mark(w.seqMax - seq);
+    if (present && node === this.newestNode) {
+      this.origins.set(node, w); // already last: set keeps its place
+      return;
     }
-    w.seen |= 1n << BigInt(w.seqMax - seq);
+    this.origins.delete(node); // re-inserted last: most recently used
     this.origins.set(node, w);
+    this.newestNode = node;
     if (this.origins.size > dedupOriginsMax) this.origins.delete(this.origins.keys().next().value!);
   }
 
@@ -66,10 +104,7 @@ export class ProposalDedup {
 
   write(w: BinaryWriter): void {
     w.u32(this.origins.size);
-    for (const [node, o] of this.origins) {
-      w.u32(node).u32(o.epoch).u32(o.seqMax);
-      for (let i = 0; i < dedupWindowSeqs / 8; i++) w.u8(Number((o.seen >> BigInt(8 * i)) & 0xffn));
-    }
+    for (const [node, o] of this.origins) w.u32(node).u32(o.epoch).u32(o.seqMax).u32(o.seenLow).u32(o.seenHigh);
   }
 
   static read(r: BinaryReader): ProposalDedup {
@@ -80,10 +115,12 @@ export class ProposalDedup {
       const node = r.u32('dedup node');
       const epoch = r.u32('dedup epoch');
       const seqMax = r.u32('dedup seq');
-      let seen = 0n;
-      for (let b = 0; b < dedupWindowSeqs / 8; b++) seen |= BigInt(r.u8('dedup window')) << BigInt(8 * b);
+      const w = new OriginWindow(epoch, seqMax);
+      w.seenLow = r.u32('dedup window');
+      w.seenHigh = r.u32('dedup window');
       if (d.origins.has(node)) r.fail(`dedup table lists node ${node} twice`);
-      d.origins.set(node, { epoch, seqMax, seen });
+      d.origins.set(node, w);
+      d.newestNode = node;
     }
     return d;
   }
