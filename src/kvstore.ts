@@ -214,15 +214,14 @@ export class KvStore implements KvApi {
 
   private applyEntry(data: Uint8Array): void {
     if (data.length < PUT_HEADER_BYTES || data[0] !== KIND_PUT) return; // not ours: ignore, never crash
-    const b = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // Entries read back from the WAL or a peer are Buffers already: no view to make for each.
+    const b = data instanceof Buffer ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const node = b.readUInt32LE(1);
     const epoch = b.readUInt32LE(5);
     const seq = b.readUInt32LE(9);
     const keyLen = b.readUInt32LE(13);
     const keyEnd = PUT_HEADER_BYTES + keyLen;
     if (keyEnd > b.length) return;
-    const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
-    const value = b.subarray(keyEnd);
     const mine = epoch === this.originEpoch && node === this.originNode;
     const admission = this.dedup.check(node, epoch, seq);
     if (admission !== 'new') {
@@ -231,8 +230,10 @@ export class KvStore implements KvApi {
       if (mine && admission === 'stale') this.settle(seq, new ServiceError('ERR_LATE_PROPOSAL'));
       return;
     }
+    const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
+    const valueBytes = b.length - keyEnd;
     // The same rule on every replica, on the same log: all refuse the same writes.
-    const grown = this.stateBytesWith(key, value);
+    const grown = this.stateBytesWith(key, valueBytes);
     const tableBytes = this.dedup.encodedBytesWith(node);
     const max = this.o.stateBytesMax ?? kvStateBytesMax;
     if (grown + tableBytes > max) {
@@ -243,8 +244,10 @@ export class KvStore implements KvApi {
     }
     this.dedup.record(node, epoch, seq);
     this.stateBytes = grown;
-    // Copy the value out: the entry's bytes may be a view of a whole peer batch.
-    this.map.set(key, Buffer.from(value));
+    // Copy the value out: the entry's bytes may be a view of a whole peer batch or WAL record.
+    const value = Buffer.allocUnsafe(valueBytes);
+    b.copy(value, 0, keyEnd);
+    this.map.set(key, value);
     if (mine) {
       const w = this.waiters.get(seq);
       if (w !== undefined) {
@@ -255,12 +258,12 @@ export class KvStore implements KvApi {
     }
   }
 
-  /** stateBytes once key is set to value. */
-  private stateBytesWith(key: string, value: Uint8Array): number {
+  /** stateBytes once key is set to a value of valueBytes. */
+  private stateBytesWith(key: string, valueBytes: number): number {
     const old = this.map.get(key);
-    if (old !== undefined) return this.stateBytes - old.length - varintBytes(old.length) + varintBytes(value.length) + value.length;
+    if (old !== undefined) return this.stateBytes - old.length - varintBytes(old.length) + varintBytes(valueBytes) + valueBytes;
     const n = this.map.size;
-    return this.stateBytes - varintBytes(n) + varintBytes(n + 1) + pairBytes(key, value);
+    return this.stateBytes - varintBytes(n) + varintBytes(n + 1) + pairBytesOf(key, valueBytes);
   }
 
   private encodePut(seq: number, key: string, value: Uint8Array): Uint8Array {
@@ -370,6 +373,11 @@ function giveUp(p: Proposal, notProposed: ErrorCode, unknown: ErrorCode): Servic
 
 /** Bytes one pair takes in a snapshot. */
 function pairBytes(key: string, value: Uint8Array): number {
+  return pairBytesOf(key, value.length);
+}
+
+/** Bytes a pair with a value of valueBytes takes (the key as snapshot() writes it: its UTF-8). */
+function pairBytesOf(key: string, valueBytes: number): number {
   const kl = Buffer.byteLength(key, 'utf8');
-  return varintBytes(kl) + kl + varintBytes(value.length) + value.length;
+  return varintBytes(kl) + kl + varintBytes(valueBytes) + valueBytes;
 }
