@@ -222,13 +222,24 @@ export class BinaryReader {
 
   /** Length-prefixed bytes as a view of the input; the length is checked against max and what is left. */
   bytes(max: number, what = 'bytes'): Uint8Array {
+    return this.raw(this.lengthPrefix(max, what), what);
+  }
+
+  /** Length-prefixed bytes passed over, checked as bytes() checks them, without a view (for scans that keep nothing). */
+  skipBytes(max: number, what = 'bytes'): void {
+    const n = this.lengthPrefix(max, what); // first: it moves pos past the length
+    this.pos += n;
+  }
+
+  /** The length before length-prefixed bytes: within max and within what is left. */
+  private lengthPrefix(max: number, what: string): number {
     const start = this.pos;
     const n = this.varint(`${what} length`);
     if (n > max) throw new CodecError(`${what} length ${n} exceeds limit ${max}`, start);
     if (n > this.end - this.pos) {
       throw new CodecError(`${what} length ${n} runs past the end (${this.end - this.pos} bytes left)`, start);
     }
-    return this.raw(n, what);
+    return n;
   }
 
   /** A count of items each at least minItemBytes long: bounded by max and by the bytes left. */

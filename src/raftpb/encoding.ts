@@ -90,6 +90,21 @@ export function readEntry(r: BinaryReader, maxEntryBytes = DEFAULT_LIMITS.maxEnt
   return { term, index, type: type as EntryType, data };
 }
 
+/** Where an entry sits in the log: what a scan that keeps no entry needs of it. */
+export interface EntryPosition {
+  term: number;
+  index: number;
+}
+
+/** readEntry's checks without making the entry or a view of its data; its term and index go into `into`. */
+export function skipEntry(r: BinaryReader, into: EntryPosition, maxEntryBytes = DEFAULT_LIMITS.maxEntryBytes): void {
+  into.term = r.varint('entry term');
+  into.index = r.varint('entry index');
+  const type = r.u8('entry type');
+  if (type > MAX_ENTRY_TYPE) r.fail(`unknown entry type ${type}`);
+  r.skipBytes(maxEntryBytes, 'entry data');
+}
+
 export const encodeEntry = (e: Entry): Uint8Array => encodeWith((w) => writeEntry(w, e));
 export const decodeEntry = (buf: Uint8Array, maxEntryBytes?: number): Entry =>
   decodeWith(buf, 'entry', (r) => readEntry(r, maxEntryBytes));

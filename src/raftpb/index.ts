@@ -30,6 +30,8 @@ export {
   encodeSnapshotMetadata,
   readConfState,
   readEntry,
+  skipEntry,
+  type EntryPosition,
   readHardState,
   readMessage,
   readSnapshot,

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { HardState } from '../raftpb/types.ts';
 import type { Entry } from '../raftpb/types.ts';
-import { BinaryReader, BinaryWriter, readEntry, readHardState, writeEntry, writeHardState } from '../raftpb/index.ts';
+import { BinaryReader, BinaryWriter, readEntry, readHardState, skipEntry, writeEntry, writeHardState, type EntryPosition } from '../raftpb/index.ts';
 import { clusterIdBytesMax, walBatchOverheadBytesMax } from '../limits.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { isErrno, type StorageFs } from './fs.ts';
@@ -145,12 +145,33 @@ export function writeBatch(w: BinaryWriter, hs: HardState | null, entries: reado
 /** Throws CodecError on a malformed payload. Entry data are views of the payload. */
 export function readBatch(payload: Uint8Array, maxEntryBytes: number): { hardState: HardState | null; entries: Entry[] } {
   const r = new BinaryReader(payload);
+  const { hardState, count } = readBatchHead(r);
+  const entries: Entry[] = [];
+  for (let i = 0; i < count; i++) entries.push(readEntry(r, maxEntryBytes));
+  r.expectEnd('batch record');
+  return { hardState, entries };
+}
+
+/**
+ * readBatch's checks, in its order, without making the entries: for reading a WAL where
+ * they are not kept. `visit` gets each entry's position (one object, overwritten for the
+ * next). Returns the batch's HardState.
+ */
+export function scanBatch(payload: Uint8Array, maxEntryBytes: number, visit: (entry: EntryPosition) => void): HardState | null {
+  const r = new BinaryReader(payload);
+  const { hardState, count } = readBatchHead(r);
+  const position: EntryPosition = { term: 0, index: 0 };
+  for (let i = 0; i < count; i++) {
+    skipEntry(r, position, maxEntryBytes);
+    visit(position);
+  }
+  r.expectEnd('batch record');
+  return hardState;
+}
+
+function readBatchHead(r: BinaryReader): { hardState: HardState | null; count: number } {
   const flags = r.u8('batch flags');
   if (flags & ~BATCH_HAS_HARDSTATE) r.fail(`unknown batch flags ${flags}`);
   const hardState = flags & BATCH_HAS_HARDSTATE ? readHardState(r) : null;
-  const n = r.count(Number.MAX_SAFE_INTEGER, ENTRY_MIN_BYTES, 'batch entries');
-  const entries: Entry[] = [];
-  for (let i = 0; i < n; i++) entries.push(readEntry(r, maxEntryBytes));
-  r.expectEnd('batch record');
-  return { hardState, entries };
+  return { hardState, count: r.count(Number.MAX_SAFE_INTEGER, ENTRY_MIN_BYTES, 'batch entries') };
 }

@@ -45,6 +45,7 @@ import {
   listSegments,
   readBatch,
   readHead,
+  scanBatch,
   readMarker,
   type SegmentName,
   type SnapshotMarker,
@@ -204,10 +205,9 @@ class WalScan {
       case RecordType.Meta:
         return this.head(rec, seg);
       case RecordType.Batch: {
-        const b = readBatch(rec.payload, MAX_RECORD_PAYLOAD_BYTES);
-        for (const e of b.entries) this.entry(e, seg, rec.offset);
-        if (b.hardState) {
-          this.hardState = b.hardState;
+        const hardState = this.keepsEntriesOf(rec.payload) ? this.keptBatch(rec, seg) : this.scannedBatch(rec, seg);
+        if (hardState) {
+          this.hardState = hardState;
           this.hasHardState = true;
         }
         return;
@@ -274,22 +274,65 @@ class WalScan {
     }
   }
 
-  private entry(e: Entry, seg: SegmentInfo, offset: number): void {
-    if (e.index === 0) throw corrupt(seg.path, offset, 'entry with index 0');
-    this.lastIndex = e.index;
-    this.terms.append(e.index, e.term);
-    if (e.index > seg.maxIndex) seg.maxIndex = e.index;
+  /** Whether the batch holds an entry after `at`: only then are its entries made (and its bytes copied). */
+  private keepsEntriesOf(payload: Uint8Array): boolean {
     const at = this.at;
-    if (at === null) return;
-    const kept = this.entries;
-    if (e.index <= this.keptEntriesErrorIndex) {
+    if (at === null) return false;
+    let maxIndex = 0;
+    scanBatch(payload, MAX_RECORD_PAYLOAD_BYTES, (e) => void (e.index > maxIndex && (maxIndex = e.index)));
+    return maxIndex > at.index;
+  }
+
+  /**
+   * A batch with entries to keep, read from a copy of its record: the kept entries' data are
+   * views of the copy, not of the segment buffer (which they must not pin), and the copy is
+   * one allocation per batch, not one per entry. It lives as long as any entry of it is in
+   * the log, and is no larger than the record.
+   */
+  private keptBatch(rec: RawRecord, seg: SegmentInfo): HardState | null {
+    const b = readBatch(Buffer.from(rec.payload), MAX_RECORD_PAYLOAD_BYTES);
+    for (const e of b.entries) this.entry(e, seg, rec.offset);
+    return b.hardState;
+  }
+
+  /** A batch none of whose entries is kept: their positions count, and no entry is made. */
+  private scannedBatch(rec: RawRecord, seg: SegmentInfo): HardState | null {
+    let indexZero = false;
+    const hardState = scanBatch(rec.payload, MAX_RECORD_PAYLOAD_BYTES, (e) => {
+      if (e.index === 0) indexZero = true;
+      else if (!indexZero) this.position(e.index, e.term, seg);
+    });
+    // As with readBatch, the whole record decodes before an entry in it is found wrong.
+    if (indexZero) throw corrupt(seg.path, rec.offset, 'entry with index 0');
+    return hardState;
+  }
+
+  /**
+   * What every entry read does to the scan: the log's terms, the segment's last index, Raft's
+   * truncation at or below `at`. Returns whether the entry is after `at` (one to keep).
+   */
+  private position(index: number, term: number, seg: SegmentInfo): boolean {
+    this.lastIndex = index;
+    this.terms.append(index, term);
+    if (index > seg.maxIndex) seg.maxIndex = index;
+    const at = this.at;
+    if (at === null) return false;
+    if (index <= this.keptEntriesErrorIndex) {
       this.keptEntriesError = null;
       this.keptEntriesErrorIndex = Infinity;
     }
-    if (e.index <= at.index) {
-      kept.length = 0; // rewritten at or below the snapshot: everything after it goes too
-      return;
+    if (index <= at.index) {
+      this.entries.length = 0; // rewritten at or below the snapshot: everything after it goes too
+      return false;
     }
+    return true;
+  }
+
+  private entry(e: Entry, seg: SegmentInfo, offset: number): void {
+    if (e.index === 0) throw corrupt(seg.path, offset, 'entry with index 0');
+    if (!this.position(e.index, e.term, seg)) return;
+    const at = this.at!;
+    const kept = this.entries;
     const first = at.index + 1;
     if (e.index < first + kept.length) kept.length = e.index - first; // Raft's truncation, logged by appending
     if (this.keptEntriesError) return;
@@ -308,7 +351,7 @@ class WalScan {
       this.keptEntriesError = corrupt(seg.path, offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
       return;
     }
-    kept.push({ index: e.index, term: e.term, type: e.type, data: Buffer.from(e.data) }); // copy: do not pin the segment buffer
+    kept.push(e);
   }
 }
 
