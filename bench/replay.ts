@@ -115,17 +115,20 @@ async function replayChild(dir: string, clusterUrl: string): Promise<void> {
   const rssBefore = process.memoryUsage().rss;
   const world = worldWith({ fs: nodeFs });
   const started = performance.now();
+  const cpuStarted = process.cpuUsage();
   const again = await startInProcess(nodeConfig(dir, clusterUrl, await freePort()), { world });
   const openMs = performance.now() - started;
   const target = (await again.node.status()).commit;
   while (again.kv.applied < target) await new Promise((r) => setImmediate(r));
   const replayMs = performance.now() - started;
+  const cpu = process.cpuUsage(cpuStarted);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
   const keys = again.kv.size;
   const memory = process.memoryUsage();
   globalThis.gc?.();
   const heapAfterGc = process.memoryUsage().heapUsed;
   await again.stop();
-  console.log(JSON.stringify({ entries: target, keys, replayMs, openMs, rssBefore, rss: memory.rss, heapUsed: memory.heapUsed, heapAfterGc, arrayBuffers: memory.arrayBuffers }));
+  console.log(JSON.stringify({ entries: target, keys, replayMs, openMs, cpuMs, rssBefore, rss: memory.rss, heapUsed: memory.heapUsed, heapAfterGc, arrayBuffers: memory.arrayBuffers }));
 }
 
 interface ChildResult {
@@ -134,6 +137,8 @@ interface ChildResult {
   replayMs: number;
   /** Of replayMs: until the node was open (snapshot and WAL read, the core built), before the applying. */
   openMs: number;
+  /** CPU time the process used in replayMs (all threads): on a shared machine, steadier than the wall time. */
+  cpuMs: number;
   rssBefore: number;
   rss: number;
   heapUsed: number;
@@ -171,7 +176,7 @@ async function nodeReplay(): Promise<Record<string, number>> {
       const r = runReplayChild(dir, clusterUrl);
       results.push(r);
       console.log(
-        `node: restarted and applied all ${r.entries.toLocaleString('en-US')} entries (${mb(bytes)} MiB on disk) in ${(r.replayMs / 1000).toFixed(2)} s (open ${(r.openMs / 1000).toFixed(2)} s); ` +
+        `node: restarted and applied all ${r.entries.toLocaleString('en-US')} entries (${mb(bytes)} MiB on disk) in ${(r.replayMs / 1000).toFixed(2)} s (open ${(r.openMs / 1000).toFixed(2)} s; CPU ${(r.cpuMs / 1000).toFixed(2)} s); ` +
           `RSS ${mb(r.rssBefore)} -> ${mb(r.rss)} MiB, heap ${mb(r.heapUsed)} MiB (${mb(r.heapAfterGc)} after GC), buffers ${mb(r.arrayBuffers)} MiB; ` +
           `per stored key (${r.keys.toLocaleString('en-US')}): ${Math.round(r.rss / r.keys)} bytes resident, ${Math.round(r.heapAfterGc / r.keys)} heap`,
       );
@@ -183,6 +188,7 @@ async function nodeReplay(): Promise<Record<string, number>> {
       nodeKeys: best.keys,
       nodeReplayMs: Math.round(best.replayMs),
       nodeReplayMsRuns: results.length,
+      nodeReplayCpuMs: Math.round(best.cpuMs),
       rssAfterReplayBytes: best.rss,
       heapAfterReplayBytes: best.heapAfterGc,
       buffersAfterReplayBytes: best.arrayBuffers,
