@@ -28,7 +28,7 @@ export async function recover(o: RaftNodeOptions, world: NodeWorld, snapshotter:
   const markers = await Wal.snapshotMarkers(cfg.walDir, { logger: log, fs });
   const snapshot = await snapshotter.loadNewestAvailable(markers);
   const at = snapshot === null ? { index: 0, term: 0 } : { index: snapshot.metadata.index, term: snapshot.metadata.term };
-  const { wal, meta, hardState, entries, repaired } = await Wal.open(cfg.walDir, at, {
+  const { wal, meta, hardState, packedEntries: entries, repaired } = await Wal.open(cfg.walDir, at, {
     maxWals: cfg.maxWals,
     logger: log,
     fs,
@@ -51,7 +51,7 @@ export async function recover(o: RaftNodeOptions, world: NodeWorld, snapshotter:
     cfg.peerUrls.forEach((url, i) => membership.urls.set(i + 1, url));
   }
   storage.setHardState(hardState);
-  storage.append(entries);
+  storage.appendPacked(entries); // packed: a replayed log of a million entries is not a million objects
   // A crash between creating the WAL and persisting the bootstrap entries leaves it empty: such a
   // new-cluster member bootstraps again. Only if the WAL was made for this very cluster list: a
   // member that joined (its cluster id came from a peer) must never invent a log of its own.

@@ -164,6 +164,11 @@ export class BinaryReader {
     this.end = end;
   }
 
+  /** Where the next read starts. */
+  get offset(): number {
+    return this.pos;
+  }
+
   fail(message: string): never {
     throw new CodecError(message, this.pos);
   }
@@ -225,10 +230,12 @@ export class BinaryReader {
     return this.raw(this.lengthPrefix(max, what), what);
   }
 
-  /** Length-prefixed bytes passed over, checked as bytes() checks them, without a view (for scans that keep nothing). */
-  skipBytes(max: number, what = 'bytes'): void {
+  /** Length-prefixed bytes passed over, checked as bytes() checks them, without a view; returns where they start. */
+  skipBytes(max: number, what = 'bytes'): number {
     const n = this.lengthPrefix(max, what); // first: it moves pos past the length
+    const start = this.pos;
     this.pos += n;
+    return start;
   }
 
   /** The length before length-prefixed bytes: within max and within what is left. */

@@ -90,19 +90,25 @@ export function readEntry(r: BinaryReader, maxEntryBytes = DEFAULT_LIMITS.maxEnt
   return { term, index, type: type as EntryType, data };
 }
 
-/** Where an entry sits in the log: what a scan that keeps no entry needs of it. */
-export interface EntryPosition {
+/** An entry read in place: its fields, and where its data lies in the buffer read (no view of it made). */
+export interface EntryInPlace {
   term: number;
   index: number;
+  type: EntryType;
+  /** Offset of the data in the buffer the reader reads, and its length. */
+  dataStart: number;
+  dataBytes: number;
 }
 
-/** readEntry's checks without making the entry or a view of its data; its term and index go into `into`. */
-export function skipEntry(r: BinaryReader, into: EntryPosition, maxEntryBytes = DEFAULT_LIMITS.maxEntryBytes): void {
+/** readEntry's checks without making the entry or a view of its data; its fields go into `into`. */
+export function readEntryInPlace(r: BinaryReader, into: EntryInPlace, maxEntryBytes = DEFAULT_LIMITS.maxEntryBytes): void {
   into.term = r.varint('entry term');
   into.index = r.varint('entry index');
   const type = r.u8('entry type');
   if (type > MAX_ENTRY_TYPE) r.fail(`unknown entry type ${type}`);
-  r.skipBytes(maxEntryBytes, 'entry data');
+  into.type = type as EntryType;
+  into.dataStart = r.skipBytes(maxEntryBytes, 'entry data');
+  into.dataBytes = r.offset - into.dataStart;
 }
 
 export const encodeEntry = (e: Entry): Uint8Array => encodeWith((w) => writeEntry(w, e));

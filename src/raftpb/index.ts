@@ -30,8 +30,8 @@ export {
   encodeSnapshotMetadata,
   readConfState,
   readEntry,
-  skipEntry,
-  type EntryPosition,
+  readEntryInPlace,
+  type EntryInPlace,
   readHardState,
   readMessage,
   readSnapshot,
@@ -44,3 +44,4 @@ export {
   writeSnapshot,
   writeSnapshotMetadata,
 } from './encoding.ts';
+export { PackedEntries } from './packed-entries.ts';

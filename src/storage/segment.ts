@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { HardState } from '../raftpb/types.ts';
 import type { Entry } from '../raftpb/types.ts';
-import { BinaryReader, BinaryWriter, readEntry, readHardState, skipEntry, writeEntry, writeHardState, type EntryPosition } from '../raftpb/index.ts';
+import { BinaryReader, BinaryWriter, readEntry, readEntryInPlace, readHardState, writeEntry, writeHardState, type EntryInPlace } from '../raftpb/index.ts';
 import { clusterIdBytesMax, walBatchOverheadBytesMax } from '../limits.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { isErrno, type StorageFs } from './fs.ts';
@@ -153,17 +153,17 @@ export function readBatch(payload: Uint8Array, maxEntryBytes: number): { hardSta
 }
 
 /**
- * readBatch's checks, in its order, without making the entries: for reading a WAL where
- * they are not kept. `visit` gets each entry's position (one object, overwritten for the
- * next). Returns the batch's HardState.
+ * readBatch's checks, in its order, without making the entries: `visit` gets each entry read
+ * in place (one object, overwritten for the next; its data's offset is in `payload`).
+ * Returns the batch's HardState.
  */
-export function scanBatch(payload: Uint8Array, maxEntryBytes: number, visit: (entry: EntryPosition) => void): HardState | null {
+export function scanBatch(payload: Uint8Array, maxEntryBytes: number, visit: (entry: EntryInPlace) => void): HardState | null {
   const r = new BinaryReader(payload);
   const { hardState, count } = readBatchHead(r);
-  const position: EntryPosition = { term: 0, index: 0 };
+  const entry: EntryInPlace = { term: 0, index: 0, type: 0, dataStart: 0, dataBytes: 0 };
   for (let i = 0; i < count; i++) {
-    skipEntry(r, position, maxEntryBytes);
-    visit(position);
+    readEntryInPlace(r, entry, maxEntryBytes);
+    visit(entry);
   }
   r.expectEnd('batch record');
   return hardState;

@@ -26,8 +26,8 @@
 // rot there is repaired as a tear; every earlier record is protected by its successors.
 
 import { join } from 'node:path';
-import type { Entry, HardState } from '../raftpb/types.ts';
-import { BinaryReader, CodecError } from '../raftpb/index.ts';
+import type { HardState } from '../raftpb/types.ts';
+import { BinaryReader, CodecError, PackedEntries, type EntryInPlace } from '../raftpb/index.ts';
 import { StorageError, StorageErrorCode } from './errors.ts';
 import { readFileBounded, type StorageFs } from './fs.ts';
 import {
@@ -43,7 +43,6 @@ import {
 } from './record.ts';
 import {
   listSegments,
-  readBatch,
   readHead,
   scanBatch,
   readMarker,
@@ -63,8 +62,8 @@ export interface WalReadResult {
   /** The last HardState recorded (zeros if none). */
   hardState: HardState;
   hasHardState: boolean;
-  /** Entries after `at`, contiguous from at.index + 1 (empty when reading without `at`). */
-  entries: Entry[];
+  /** Entries after `at`, contiguous from at.index + 1 (empty when reading without `at`), packed. */
+  entries: PackedEntries;
   /** Every snapshot marker found, in log order, duplicates removed. */
   markers: SnapshotMarker[];
   /**
@@ -175,7 +174,8 @@ class WalScan {
   meta: WalMeta | null = null;
   hardState: HardState = ZERO_HS;
   hasHardState = false;
-  entries: Entry[] = [];
+  /** The entries kept: after `at`, their data in copies of the batch records they came in. */
+  readonly entries: PackedEntries;
   markers: ScannedMarker[] = [];
   lastMarker: SnapshotMarker | null = null;
   lastIndex = 0;
@@ -194,7 +194,9 @@ class WalScan {
   constructor(
     readonly at: SnapshotMarker | null,
     private readonly keepSuperseded = false,
-  ) {}
+  ) {
+    this.entries = new PackedEntries(at === null ? 1 : at.index + 1);
+  }
 
   /** Apply one record; throws CodecError on a payload that does not decode, StorageError on bad content. */
   apply(rec: RawRecord, seg: SegmentInfo, isHead: boolean): void {
@@ -261,7 +263,7 @@ class WalScan {
     if (at === null) return;
     // Every kept entry is above at.index, so above m.index unless m is newer than `at`; what
     // was wrong with them (a gap, a term going down) went with the log they belonged to.
-    this.entries.length = 0;
+    this.entries.truncate(0);
     this.keptEntriesError = null;
     this.keptEntriesErrorIndex = Infinity;
     if (m.index > at.index) {
@@ -274,7 +276,7 @@ class WalScan {
     }
   }
 
-  /** Whether the batch holds an entry after `at`: only then are its entries made (and its bytes copied). */
+  /** Whether the batch holds an entry after `at`: only then are its bytes copied. */
   private keepsEntriesOf(payload: Uint8Array): boolean {
     const at = this.at;
     if (at === null) return false;
@@ -284,25 +286,25 @@ class WalScan {
   }
 
   /**
-   * A batch with entries to keep, read from a copy of its record: the kept entries' data are
-   * views of the copy, not of the segment buffer (which they must not pin), and the copy is
-   * one allocation per batch, not one per entry. It lives as long as any entry of it is in
-   * the log, and is no larger than the record.
+   * A batch with entries to keep, read from a copy of its record: the kept entries' data lie
+   * in the copy, not in the segment buffer (which they must not pin), and the copy is one
+   * allocation per batch, not one per entry. It lives as long as any entry of it is in the
+   * log, and is no larger than the record.
    */
   private keptBatch(rec: RawRecord, seg: SegmentInfo): HardState | null {
-    const b = readBatch(Buffer.from(rec.payload), MAX_RECORD_PAYLOAD_BYTES);
-    for (const e of b.entries) this.entry(e, seg, rec.offset);
-    return b.hardState;
+    const copy = Buffer.from(rec.payload);
+    const chunkId = this.entries.addChunk(copy);
+    return scanBatch(copy, MAX_RECORD_PAYLOAD_BYTES, (e) => this.entry(e, chunkId, seg, rec.offset));
   }
 
-  /** A batch none of whose entries is kept: their positions count, and no entry is made. */
+  /** A batch none of whose entries is kept: their positions count. */
   private scannedBatch(rec: RawRecord, seg: SegmentInfo): HardState | null {
     let indexZero = false;
     const hardState = scanBatch(rec.payload, MAX_RECORD_PAYLOAD_BYTES, (e) => {
       if (e.index === 0) indexZero = true;
       else if (!indexZero) this.position(e.index, e.term, seg);
     });
-    // As with readBatch, the whole record decodes before an entry in it is found wrong.
+    // The whole record decodes before an entry in it is found wrong (keptBatch's is decoded by keepsEntriesOf first).
     if (indexZero) throw corrupt(seg.path, rec.offset, 'entry with index 0');
     return hardState;
   }
@@ -322,19 +324,20 @@ class WalScan {
       this.keptEntriesErrorIndex = Infinity;
     }
     if (index <= at.index) {
-      this.entries.length = 0; // rewritten at or below the snapshot: everything after it goes too
+      this.entries.truncate(0); // rewritten at or below the snapshot: everything after it goes too
       return false;
     }
     return true;
   }
 
-  private entry(e: Entry, seg: SegmentInfo, offset: number): void {
+  /** An entry of a kept batch: its data is in chunk `chunkId` of the entries. */
+  private entry(e: EntryInPlace, chunkId: number, seg: SegmentInfo, offset: number): void {
     if (e.index === 0) throw corrupt(seg.path, offset, 'entry with index 0');
     if (!this.position(e.index, e.term, seg)) return;
     const at = this.at!;
     const kept = this.entries;
     const first = at.index + 1;
-    if (e.index < first + kept.length) kept.length = e.index - first; // Raft's truncation, logged by appending
+    if (e.index < first + kept.length) kept.truncate(e.index - first); // Raft's truncation, logged by appending
     if (this.keptEntriesError) return;
     if (e.index > first + kept.length) {
       this.keptEntriesErrorIndex = e.index;
@@ -345,13 +348,13 @@ class WalScan {
       );
       return;
     }
-    const prevTerm = kept.length > 0 ? kept[kept.length - 1]!.term : at.term;
+    const prevTerm = kept.length > 0 ? kept.term(kept.lastIndex) : at.term;
     if (e.term < prevTerm) {
       this.keptEntriesErrorIndex = e.index;
       this.keptEntriesError = corrupt(seg.path, offset, `entry ${e.index} has term ${e.term}, below the term ${prevTerm} before it`);
       return;
     }
-    kept.push(e);
+    kept.push(e.term, e.type, chunkId, e.dataStart, e.dataBytes);
   }
 }
 

@@ -4,7 +4,7 @@
 
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raftpb/types.ts';
-import { BinaryWriter, entryEncodedBytes } from '../raftpb/index.ts';
+import { BinaryWriter, entryEncodedBytes, type PackedEntries } from '../raftpb/index.ts';
 import { asStorageError, isStorageError, StorageError, StorageErrorCode } from './errors.ts';
 import {
   dirBytes,
@@ -54,7 +54,10 @@ export interface WalOpenResult {
   wal: Wal;
   meta: WalMeta;
   hardState: HardState;
-  entries: Entry[];
+  /** The entries after `at`, packed: what a node's log keeps of them. */
+  packedEntries: PackedEntries;
+  /** The same entries as objects, made on each read of it (for tests and tools). */
+  readonly entries: Entry[];
   /** True when a torn tail was cut off (and kept in a .broken file). */
   repaired: boolean;
 }
@@ -220,7 +223,17 @@ export class Wal {
       // A snapshot holds only committed entries: the commit is at least its index, even when
       // the HardState that followed an installed snapshot did not reach the disk.
       const hardState = r.hardState.commit < at.index ? { ...r.hardState, commit: at.index } : r.hardState;
-      return { wal: new Wal(dir, r.meta, opts, lock, state), meta: r.meta, hardState, entries: r.entries, repaired };
+      const packedEntries = r.entries;
+      return {
+        wal: new Wal(dir, r.meta, opts, lock, state),
+        meta: r.meta,
+        hardState,
+        packedEntries,
+        get entries() {
+          return packedEntries.toArray();
+        },
+        repaired,
+      };
     } catch (e) {
       await lock.release();
       throw asStorageError(e, 'opening the WAL failed', dir);

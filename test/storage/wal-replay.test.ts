@@ -1,6 +1,6 @@
-// The replay path of the WAL: the scan that makes no entries (scanBatch) checks a batch as
-// readBatch does; entries read back are right whatever the snapshot they are read after,
-// and their bytes do not pin the segment buffer they were read from.
+// The replay path of the WAL: the scan that makes no entry objects (scanBatch) checks a
+// batch as readBatch does; entries read back (packed) are right whatever the snapshot they
+// are read after, and their bytes do not pin the segment buffer they were read from.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -15,12 +15,12 @@ import { ent, walFiles, withTmp } from './helpers.ts';
 
 const META = { nodeId: 1, clusterId: 'replay' };
 
-type Outcome = { hardState: HardState | null; positions: [number, number][] } | { error: string };
+type Outcome = { hardState: HardState | null; entries: [number, number, number, string][] } | { error: string };
 
 function viaReadBatch(payload: Uint8Array, maxEntryBytes: number): Outcome {
   try {
     const b = readBatch(payload, maxEntryBytes);
-    return { hardState: b.hardState, positions: b.entries.map((e) => [e.index, e.term]) };
+    return { hardState: b.hardState, entries: b.entries.map((e) => [e.index, e.term, e.type, Buffer.from(e.data).toString('hex')]) };
   } catch (e) {
     if (e instanceof CodecError) return { error: `${e.message} @${e.offset}` };
     throw e;
@@ -28,10 +28,10 @@ function viaReadBatch(payload: Uint8Array, maxEntryBytes: number): Outcome {
 }
 
 function viaScanBatch(payload: Uint8Array, maxEntryBytes: number): Outcome {
-  const positions: [number, number][] = [];
+  const entries: [number, number, number, string][] = [];
   try {
-    const hardState = scanBatch(payload, maxEntryBytes, (e) => positions.push([e.index, e.term]));
-    return { hardState, positions };
+    const hardState = scanBatch(payload, maxEntryBytes, (e) => entries.push([e.index, e.term, e.type, Buffer.from(payload.subarray(e.dataStart, e.dataStart + e.dataBytes)).toString('hex')]));
+    return { hardState, entries };
   } catch (e) {
     if (e instanceof CodecError) return { error: `${e.message} @${e.offset}` };
     throw e;
@@ -57,7 +57,7 @@ const payloadArb = fc
     return extra ? Buffer.concat([bytes.subarray(0, cutAt), Buffer.from([0])]) : bytes.subarray(0, cutAt);
   });
 
-test('scanBatch reports what readBatch reads, and refuses what it refuses with the same error, on generated and damaged batches', () => {
+test('scanBatch reports what readBatch reads (where each entry\'s data lies), and refuses what it refuses with the same error, on generated and damaged batches', () => {
   fc.assert(
     fc.property(payloadArb, fc.constantFrom(16, 1024), (payload, maxEntryBytes) => {
       assert.deepEqual(viaScanBatch(payload, maxEntryBytes), viaReadBatch(payload, maxEntryBytes));
