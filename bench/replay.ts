@@ -74,7 +74,7 @@ async function walReplay(): Promise<Record<string, number>> {
     const started = performance.now();
     const opened = await Wal.open(dir, { index: 0, term: 0 });
     const openMs = performance.now() - started;
-    if (opened.entries.length !== total) throw new Error(`read back ${opened.entries.length} entries, wrote ${total}`);
+    if (opened.packedEntries.length !== total) throw new Error(`read back ${opened.packedEntries.length} entries, wrote ${total}`);
     await opened.wal.close();
     console.log(`wal: Wal.open read ${total.toLocaleString('en-US')} entries (${mb(walBytes)} MiB) back in ${(openMs / 1000).toFixed(2)} s`);
     return { walBytes, walOpenMs: Math.round(openMs) };
