@@ -207,7 +207,7 @@ class WalScan {
       case RecordType.Meta:
         return this.head(rec, seg);
       case RecordType.Batch: {
-        const hardState = this.keepsEntriesOf(rec.payload) ? this.keptBatch(rec, seg) : this.scannedBatch(rec, seg);
+        const hardState = this.batch(rec, seg);
         if (hardState) {
           this.hardState = hardState;
           this.hasHardState = true;
@@ -276,35 +276,24 @@ class WalScan {
     }
   }
 
-  /** Whether the batch holds an entry after `at`: only then are its bytes copied. */
-  private keepsEntriesOf(payload: Uint8Array): boolean {
-    const at = this.at;
-    if (at === null) return false;
-    let maxIndex = 0;
-    scanBatch(payload, MAX_RECORD_PAYLOAD_BYTES, (e) => void (e.index > maxIndex && (maxIndex = e.index)));
-    return maxIndex > at.index;
-  }
-
   /**
-   * A batch with entries to keep, read from a copy of its record: the kept entries' data lie
-   * in the copy, not in the segment buffer (which they must not pin), and the copy is one
-   * allocation per batch, not one per entry. It lives as long as any entry of it is in the
-   * log, and is no larger than the record.
+   * A batch record's entries, read in place. Those kept have their data in one copy of the
+   * record, made at the first kept entry: not in the segment buffer (which they must not
+   * pin), and one allocation per batch, not per entry. The copy lives as long as any entry
+   * of it is in the log, and is no larger than the record.
    */
-  private keptBatch(rec: RawRecord, seg: SegmentInfo): HardState | null {
-    const copy = Buffer.from(rec.payload);
-    const chunkId = this.entries.addChunk(copy);
-    return scanBatch(copy, MAX_RECORD_PAYLOAD_BYTES, (e) => this.entry(e, chunkId, seg, rec.offset));
-  }
-
-  /** A batch none of whose entries is kept: their positions count. */
-  private scannedBatch(rec: RawRecord, seg: SegmentInfo): HardState | null {
+  private batch(rec: RawRecord, seg: SegmentInfo): HardState | null {
     let indexZero = false;
+    let chunkId = -1;
     const hardState = scanBatch(rec.payload, MAX_RECORD_PAYLOAD_BYTES, (e) => {
+      if (indexZero) return;
       if (e.index === 0) indexZero = true;
-      else if (!indexZero) this.position(e.index, e.term, seg);
+      else if (this.position(e.index, e.term, seg)) {
+        if (chunkId < 0) chunkId = this.entries.addChunk(Buffer.from(rec.payload)); // the same offsets as in rec.payload
+        this.keep(e, chunkId, seg, rec.offset);
+      }
     });
-    // The whole record decodes before an entry in it is found wrong (keptBatch's is decoded by keepsEntriesOf first).
+    // The whole record decodes before an entry in it is found wrong (what readBatch reported first).
     if (indexZero) throw corrupt(seg.path, rec.offset, 'entry with index 0');
     return hardState;
   }
@@ -330,10 +319,8 @@ class WalScan {
     return true;
   }
 
-  /** An entry of a kept batch: its data is in chunk `chunkId` of the entries. */
-  private entry(e: EntryInPlace, chunkId: number, seg: SegmentInfo, offset: number): void {
-    if (e.index === 0) throw corrupt(seg.path, offset, 'entry with index 0');
-    if (!this.position(e.index, e.term, seg)) return;
+  /** An entry after `at` (position() said so): kept, its data in chunk `chunkId` of the entries, unless it is wrong. */
+  private keep(e: EntryInPlace, chunkId: number, seg: SegmentInfo, offset: number): void {
     const at = this.at!;
     const kept = this.entries;
     const first = at.index + 1;

@@ -4,13 +4,14 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { readFile } from 'node:fs/promises';
+import { appendFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { BinaryWriter, CodecError } from '../../src/raftpb/index.ts';
 import type { Entry, HardState } from '../../src/raftpb/types.ts';
 import { readBatch, scanBatch, writeBatch } from '../../src/storage/segment.ts';
-import { Wal } from '../../src/storage/index.ts';
+import { isStorageError, StorageErrorCode, Wal } from '../../src/storage/index.ts';
+import { beginRecord, endRecord, HEADER_BYTES, isFault, readRecordAt, RecordType } from '../../src/storage/record.ts';
 import { ent, walFiles, withTmp } from './helpers.ts';
 
 const META = { nodeId: 1, clusterId: 'replay' };
@@ -134,5 +135,39 @@ test('entries read back do not pin the segment buffer: their bytes are copies of
     for (const e of r.entries) {
       assert.equal(Buffer.from(e.data).toString(), data(e.index));
       assert.ok(e.data.buffer.byteLength < segmentBytes / 10, `entry ${e.index} holds a buffer of ${e.data.buffer.byteLength} bytes, the segment is ${segmentBytes}`);
+    }
+  }));
+
+/** Append to the WAL's last segment a batch record, checksummed and chained, of these entries and extra bytes. */
+async function appendCraftedBatch(dir: string, entries: Entry[], extra: Uint8Array): Promise<void> {
+  const file = join(dir, (await walFiles(dir)).at(-1)!);
+  const bytes = await readFile(file);
+  let chain = 0;
+  for (let at = 0; at < bytes.length; ) {
+    const rec = readRecordAt(bytes, at, null);
+    if (isFault(rec)) throw new Error(`unexpected fault at ${at}`);
+    chain = rec.crc;
+    at = rec.offset + HEADER_BYTES + rec.payload.length;
+  }
+  const w = new BinaryWriter();
+  const start = beginRecord(w, RecordType.Batch, chain);
+  writeBatch(w, null, entries, 0, entries.length);
+  w.raw(extra);
+  endRecord(w, start);
+  await appendFile(file, w.view());
+}
+
+test('a checksummed batch with an entry of index 0 is corruption; one that also does not decode is reported as that, as before', () =>
+  withTmp(async (dir) => {
+    for (const [extra, message] of [[new Uint8Array(0), /entry with index 0/], [new Uint8Array([7]), /does not decode/]] as const) {
+      await rm(dir, { recursive: true, force: true });
+      const wal = await Wal.create(dir, META);
+      await wal.save({ term: 1, vote: 1, commit: 2 }, [ent(1, 1), ent(2, 1)], true);
+      await wal.close();
+      await appendCraftedBatch(dir, [ent(3, 1), ent(0, 1), ent(4, 1)], extra);
+      {
+        await assert.rejects(Wal.open(dir, { index: 0, term: 0 }), (e) => isStorageError(e, StorageErrorCode.WalCorrupt) && message.test((e as Error).message));
+      }
+      await assert.rejects(Wal.snapshotMarkers(dir), (e) => isStorageError(e, StorageErrorCode.WalCorrupt) && message.test((e as Error).message));
     }
   }));
