@@ -83,6 +83,15 @@ function summarizePhase(phase: PhaseName, rounds: RoundResult[]): PhaseSummary {
   };
 }
 
+/**
+ * All the CPU one acknowledged write cost: every node's and the generator's, in µs. On a machine
+ * of C cores no system can write faster than C × 1e6 / this, however short its commit round.
+ */
+export function cpuMicrosPerWrite(p: PhaseSummary): number | null {
+  if (p.clusterCores === null || p.generatorCores === null || p.okPerSecond === null || p.okPerSecond === 0) return null;
+  return ((p.clusterCores + p.generatorCores) * 1e6) / p.okPerSecond;
+}
+
 function phaseOf(summaries: SystemSummary[], system: SystemName, phase: PhaseName): PhaseSummary | undefined {
   return summaries.find((s) => s.system === system)?.phases.find((p) => p.phase === phase);
 }
@@ -166,6 +175,7 @@ export function formatTable(summaries: SystemSummary[]): string {
     ['write p50 / p99 / max', ...systems.map((s) => cell(s, 'writes-leader', (p) => `${formatMs(p.p50Ms)} / ${formatMs(p.p99Ms)} / ${formatMs(p.maxMs)}`))],
     ['CPU µs per write on the leader', ...systems.map((s) => cell(s, 'writes-leader', (p) => formatCpu(p.leaderCpuMicrosPerOk)))],
     ['cluster / generator cores', ...systems.map((s) => cell(s, 'writes-leader', (p) => `${p.clusterCores?.toFixed(2) ?? 'n/a'} / ${p.generatorCores?.toFixed(2) ?? 'n/a'}`))],
+    ['CPU µs per write, all nodes + generator', ...systems.map((s) => cell(s, 'writes-leader', (p) => formatCpu(cpuMicrosPerWrite(p))))],
     ['writes spread over all nodes, committed/s', ...systems.map((s) => cell(s, 'writes-spread', committed))],
     ['reads/s from one node', ...systems.map(reads)],
     ['read p99', ...systems.map((s) => cell(s, s === 'ours' ? 'reads-linearizable' : 'reads-local', (p) => formatMs(p.p99Ms)))],

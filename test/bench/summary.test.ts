@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatPhaseLine, formatRatios, formatTable, jsonLine, memoryVerdict, ratios, summarize } from '../../bench/summary.ts';
+import { cpuMicrosPerWrite, formatPhaseLine, formatRatios, formatTable, jsonLine, memoryVerdict, ratios, summarize } from '../../bench/summary.ts';
 import { parseResidentMemory, residentMemory } from '../../bench/processes.ts';
 import { roundMemory } from '../../bench/round.ts';
 import { phase, round } from './fixtures.ts';
@@ -140,4 +140,12 @@ test('resident memory is read from /proc status', () => {
   assert.equal(parseResidentMemory('Name:\tnode\n'), null);
   const self = residentMemory(process.pid);
   assert.ok(self !== null && self.rssBytes > 0 && self.peakRssBytes >= self.rssBytes);
+});
+
+test('CPU per write counts every node and the generator', () => {
+  const [ours] = summarize(rounds);
+  const leader = ours!.phases.find((p) => p.phase === 'writes-leader')!;
+  assert.equal(cpuMicrosPerWrite(leader), ((leader.clusterCores! + leader.generatorCores!) * 1e6) / leader.okPerSecond!);
+  assert.equal(cpuMicrosPerWrite({ ...leader, generatorCores: null }), null);
+  assert.match(formatTable(summarize(rounds)), /CPU µs per write, all nodes \+ generator/);
 });
