@@ -4,16 +4,18 @@
 // and leave the same state. And the lean path is the one that served them.
 
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import fc from 'fast-check';
 import { Client } from 'undici';
 import { Chan } from '../src/chan.ts';
-import { ServiceError } from '../src/errors.ts';
+import { ErrorTable, ServiceError } from '../src/errors.ts';
 import { buildApp } from '../src/httpapi.ts';
 import type { KvApi } from '../src/kvstore.ts';
 import { ServiceMetrics } from '../src/metrics.ts';
 import type { ConfChangeRequest } from '../src/queues.ts';
+import { until } from './e2e/cluster.ts';
 import { fakeNodeInfo } from './fake-node-info.ts';
 
 const MAX_REQUEST_BYTES = 64;
@@ -161,4 +163,34 @@ test('the lean path times every request for the metrics, by route and status', a
   assert.equal(count('key_get', 200), 1);
   assert.equal(count('key_get', 404), 1);
   assert.equal(socket.fastifyRequests(), 0);
+});
+
+test('once the app is closing, a key request still arriving gets 503 stopping and the socket is closed, on both paths', async (t) => {
+  for (const leanPath of [true, false]) {
+    const held: (() => void)[] = [];
+    const kv: KvApi = { put: () => new Promise<void>((resolve) => held.push(resolve)), get: async () => undefined };
+    const a = buildApp({ kv, node: fakeNodeInfo(), confChangeC: new Chan<ConfChangeRequest>(1), maxRequestBytes: MAX_REQUEST_BYTES, leanPath });
+    t.after(() => {
+      held.splice(0).forEach((r) => r());
+      return a.close();
+    });
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = a.server.address() as { port: number };
+    const socket = connect(port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let received = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (received += d));
+    const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('PUT /held HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1');
+    await until('the first write is held', async () => (held.length === 1 ? true : undefined));
+    const closing = a.close();
+    socket.write('GET /late HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    held.splice(0).forEach((r) => r());
+    await ended;
+    await closing;
+    const statuses = [...received.matchAll(/^HTTP\/1\.1 (\d+)/gm)].map((m) => m[1]);
+    assert.deepEqual(statuses, ['204', '503'], `${leanPath ? 'lean' : 'fastify'}: ${received}`);
+    assert.match(received, new RegExp(ErrorTable.ERR_STOPPING.message));
+  }
 });
