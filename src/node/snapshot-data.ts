@@ -30,18 +30,22 @@ export interface KvStateReader {
 
 export function encodeSnapshotData(m: Membership, kv: Uint8Array): Uint8Array {
   const w = new BinaryWriter(1024 + kv.length);
-  w.raw(encodeSnapshotDataHead(m, kv.length));
-  w.raw(kv);
+  w.raw(encodeSnapshotDataMembers(m));
+  w.bytes(kv);
   return w.view();
 }
 
-/** The data's bytes before a kv state of `kvBytes`: version, member table, the state's length. */
-export function encodeSnapshotDataHead(m: Membership, kvBytes: number): Uint8Array {
+/** The data's first bytes: the version and the member table (the kv state follows, framed by kvStateLength). */
+export function encodeSnapshotDataMembers(m: Membership): Uint8Array {
   const w = new BinaryWriter(1024);
   w.u8(SNAPSHOT_DATA_VERSION);
   m.write(w);
-  w.varint(kvBytes);
   return w.copy();
+}
+
+/** The bytes between the member table and a kv state of `kvBytes`: its length. */
+export function kvStateLength(kvBytes: number): Uint8Array {
+  return new BinaryWriter(8).varint(kvBytes).copy();
 }
 
 export function decodeSnapshotData(data: Uint8Array): { membership: Membership; kv: Uint8Array } {
