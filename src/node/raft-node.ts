@@ -762,7 +762,7 @@ export class RaftNode implements NodeInfo {
       afterMembershipChange: force,
     });
     this.localSnapshot = job;
-    this.log.debug({ index, term: this.term }, force ? 'snapshot after membership change started' : 'snapshot started');
+    this.log.info({ index, term: this.term }, 'snapshot started');
     // commitC is FIFO: when the kvstore gets here it has applied exactly up to index.
     await this.o.commitC.send({ snapshot: null, entries: [], index, done: () => job.begin(this.o.kvCapture) });
   }
@@ -784,7 +784,7 @@ export class RaftNode implements NodeInfo {
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.releaseTo(index);
     this.snapshotIndex = index;
-    this.log.info({ index, compactedTo: compactTo, bytes: snap.data.length, term: this.term }, afterMembershipChange ? 'snapshot after membership change' : 'snapshot taken');
+    this.log.info({ index, compactedTo: compactTo, bytes: snap.data.length, term: this.term, applied: this.appliedIndex }, afterMembershipChange ? 'snapshot after membership change' : 'snapshot taken');
     this.events.event({ kind: 'snapshot', how: 'taken', index });
   }
 
