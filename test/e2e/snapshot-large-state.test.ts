@@ -9,13 +9,8 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { parseConfig } from '../../src/config.ts';
-import { Membership } from '../../src/node/membership.ts';
-import { deriveClusterId } from '../../src/node/recovery.ts';
-import { encodeSnapshotData } from '../../src/node/snapshot-data.ts';
-import { BinaryWriter } from '../../src/raftpb/index.ts';
-import { Snapshotter, Wal } from '../../src/storage/index.ts';
 import { http, TestCluster, until, type TestNode } from './cluster.ts';
+import { seedDisks, seededKey, seededValue, type SeededState } from './seeded-state.ts';
 
 const KEYS = 1_000_000;
 const VALUE_BYTES = 16;
@@ -27,36 +22,7 @@ const ELECTION_TICKS = 10;
 const SNAPSHOT_COUNT = 600;
 const WRITERS = 8;
 
-const seededKey = (i: number) => `/seed/${String(i).padStart(7, '0')}`;
-const seededValue = (i: number) => Buffer.from(String(i).padStart(VALUE_BYTES, 'v'));
-
-/** The kvstore's snapshot layout (kvstore.ts): version 2, count, pairs, an empty dedup table. */
-function kvState(): Uint8Array {
-  const w = new BinaryWriter(KEYS * (14 + VALUE_BYTES + 2) + 64);
-  w.u8(2).varint(KEYS);
-  for (let i = 0; i < KEYS; i++) w.bytes(Buffer.from(seededKey(i), 'latin1')).bytes(seededValue(i));
-  w.u32(0);
-  return w.view();
-}
-
-/** Each node's disk as if it had installed the same snapshot at SEEDED_INDEX: the file, its WAL marker, the HardState. */
-async function seedDisks(c: TestCluster, argsOf: (n: TestNode) => string[]): Promise<void> {
-  const membership = new Membership();
-  for (const n of c.nodes) membership.add(n.id, n.peerUrl);
-  const data = encodeSnapshotData(membership, kvState());
-  const voters = c.nodes.map((n) => n.id);
-  for (const n of c.nodes) {
-    const parsed = parseConfig(argsOf(n), '/');
-    assert.ok(!parsed.help);
-    const cfg = parsed.config;
-    const metadata = { index: SEEDED_INDEX, term: SEEDED_TERM, confState: { voters, learners: [] } };
-    await new Snapshotter(cfg.snapDir).save({ metadata, data });
-    const wal = await Wal.create(cfg.walDir, { nodeId: n.id, clusterId: deriveClusterId(cfg.clusterToken, cfg.peerUrls) });
-    await wal.saveSnapshotMarker({ index: SEEDED_INDEX, term: SEEDED_TERM });
-    await wal.save({ term: SEEDED_TERM, vote: 0, commit: SEEDED_INDEX }, [], true);
-    await wal.close();
-  }
-}
+const SEEDED: SeededState = { keys: KEYS, valueBytes: VALUE_BYTES, index: SEEDED_INDEX, term: SEEDED_TERM };
 
 interface Status {
   leader: number;
@@ -79,7 +45,7 @@ test('a snapshot of 1 million keys costs no election and no leader change, and w
   for (let i = 0; i < 3; i++) await c.allocate();
   const argsOf = (n: TestNode) => ['--id', String(n.id), '--cluster', c.clusterArg(), '--port', String(n.clientPort), '--data-dir', c.dir, ...flags];
   try {
-    await seedDisks(c, argsOf);
+    await seedDisks(SEEDED, c.nodes.map(argsOf));
     for (const n of c.nodes) c.spawn(n, c.clusterArg(), false);
     const leaderId = await c.waitLeader(60_000);
     const leader = c.node(leaderId);
@@ -128,7 +94,7 @@ test('a snapshot of 1 million keys costs no election and no leader change, and w
     }
     // The state came through: a seeded key and a written one, on a follower.
     const follower = c.nodes.find((n) => n.id !== leaderId)!;
-    assert.equal((await c.getAnswer(follower, seededKey(KEYS - 1))).body, seededValue(KEYS - 1).toString());
+    assert.equal((await c.getAnswer(follower, seededKey(KEYS - 1))).body, seededValue(KEYS - 1, VALUE_BYTES).toString());
     assert.equal((await c.getAnswer(follower, '/w0/0')).body, 'value-0');
   } catch (e) {
     console.error(c.dumpLogs());
