@@ -794,7 +794,8 @@ export class RaftNode implements NodeInfo {
     if (job === null) return;
     this.localSnapshot = null;
     await job.cancel();
-    if (job.phase !== 'durable') this.log.info({ index: job.index }, 'snapshot in progress abandoned');
+    if (job.phase === 'failed') this.log.warn({ index: job.index, err: job.error?.message }, 'snapshot in progress failed, abandoned');
+    else if (job.phase !== 'durable') this.log.info({ index: job.index }, 'snapshot in progress abandoned');
   }
 
   /** Write (and sync) a snapshot file, timed for the metrics. */
