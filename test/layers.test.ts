@@ -20,7 +20,7 @@ function layerOf(file: string): string {
 // Top-level leaves every layer below the top may name: bounds, the world's seams, the queues
 // and their payloads, the service error table, the flags' types, the logger.
 const LEAVES = ['limits', 'world', 'chan', 'queues', 'errors', 'config', 'logger'];
-const TOP = ['httpapi', 'kvstore', 'main', 'metrics', 'node-store', 'tls-files'];
+const TOP = ['httpapi', 'lean-http', 'kvstore', 'main', 'metrics', 'node-store', 'tls-files'];
 
 /** What src/client/raftctl.ts alone may import besides the library: the argument parser, tables, its TLS files. */
 const RAFTCTL_PACKAGES = ['commander', 'cli-table3', 'node:fs'];
