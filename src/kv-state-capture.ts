@@ -40,10 +40,6 @@ export class KvStateCapture implements KvStateReader {
     this.bytes = bytes;
   }
 
-  get bytesWritten(): number {
-    return this.written;
-  }
-
   get cancelled(): boolean {
     return this.cancelledFlag;
   }

@@ -15,8 +15,6 @@ const SNAPSHOT_DATA_VERSION = 2;
 export interface KvStateReader {
   /** Bytes the whole state takes (known at the start). */
   readonly bytes: number;
-  /** Bytes written so far. */
-  readonly bytesWritten: number;
   /** Set once the kvstore replaced its state (a snapshot from the leader): the rest cannot be written. */
   readonly cancelled: boolean;
   /**
