@@ -18,7 +18,7 @@ const VALUE_BYTES = 16;
 const SEEDED_INDEX = 10;
 const SEEDED_TERM = 1;
 const TICK_MS = 100;
-const ELECTION_TICKS = 10;
+const ELECTION_TICKS = 20;
 const SNAPSHOT_COUNT = 600;
 const WRITERS = 8;
 
