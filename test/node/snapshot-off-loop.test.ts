@@ -83,7 +83,7 @@ test('writes commit while a snapshot file is being written; its marker and compa
 test('stop() during a snapshot waits for the file write in flight and closes the WAL only after it; the node restarts', async (t) => {
   const held = heldSnapshotFs();
   t.after(held.release); // before the node's own stop: a failing test must not leave a write held
-  const { node, kv, config, stop } = await startOneNode(t, { fs: held.fs, args: ['--snapshot-count', String(SNAPSHOT_COUNT)] });
+  const { kv, config, stop } = await startOneNode(t, { fs: held.fs, args: ['--snapshot-count', String(SNAPSHOT_COUNT)] });
   for (let i = 0; i < SNAPSHOT_COUNT; i++) await kv.put(`/k/${i}`, Buffer.from(String(i)));
   await held.writeReached;
   const walClosed = () => held.ops.findLastIndex((op) => /^close .*\.wal(\.tmp)?$/.test(op));
