@@ -19,7 +19,7 @@ import { parseBenchArgs, USAGE, type BenchOptions } from './options.ts';
 import { stderrProgress } from './progress.ts';
 import { renderReport } from './report-html.ts';
 import { runRound, writeKey, writeValue, type RoundResult } from './round.ts';
-import { formatPhaseLine, formatRatios, formatTable, jsonLine, ratios, summarize, type Skipped } from './summary.ts';
+import { formatPhaseLine, formatRatios, formatTable, jsonLine, memoryVerdict, ratios, summarize, type Skipped } from './summary.ts';
 import { etcdFactory } from './systems/etcd.ts';
 import { ours, oursFactory } from './systems/ours.ts';
 import { raftexampleFactory } from './systems/raftexample.ts';
@@ -54,6 +54,7 @@ async function compareRun(opts: BenchOptions): Promise<void> {
     describe(opts),
     formatTable(summaries),
     formatRatios(ratios(summaries)),
+    ...[memoryVerdict(summaries)].filter((line) => line !== null),
     ...skipped.map((s) => `skipped ${s.system}: ${s.reason}`),
   ].join('\n\n');
   console.log(`\n${text}`);

@@ -1,6 +1,6 @@
 // Child processes of the benchmark's comparison clusters (etcd, Go raftexample): spawned
 // with their output kept as a bounded tail for error messages, SIGKILLed on stop; and the
-// CPU a process has used so far, from /proc.
+// CPU a process has used so far and its resident memory, from /proc.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -59,3 +59,31 @@ export function cpuSeconds(pid: number | undefined): number {
 
 // USER_HZ: 100 on every Linux Node runs on in practice (sysconf is not reachable from Node).
 const clockTicksPerSecond = 100;
+
+export interface ResidentMemory {
+  /** Resident set size now (VmRSS), bytes. */
+  rssBytes: number;
+  /** The largest resident set size so far (VmHWM), bytes. */
+  peakRssBytes: number;
+}
+
+/** A process's resident memory (Linux /proc/<pid>/status); null where unavailable. */
+export function residentMemory(pid: number | undefined): ResidentMemory | null {
+  if (pid === undefined) return null;
+  try {
+    return parseResidentMemory(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** VmRSS and VmHWM of a /proc/<pid>/status text (in kB there), in bytes; null when either is missing. */
+export function parseResidentMemory(status: string): ResidentMemory | null {
+  const kB = (field: string) => {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status);
+    return m === null ? null : Number(m[1]) * 1024;
+  };
+  const rssBytes = kB('VmRSS');
+  const peakRssBytes = kB('VmHWM');
+  return rssBytes === null || peakRssBytes === null ? null : { rssBytes, peakRssBytes };
+}

@@ -4,7 +4,7 @@
 
 import { commitRounds, type CommitRounds } from './commit-rounds.ts';
 import { runClosedLoop, type LoadResult } from './load-generator.ts';
-import { cpuSeconds } from './processes.ts';
+import { cpuSeconds, residentMemory } from './processes.ts';
 import type { ProgressReporter } from './progress.ts';
 import { bucketize, summarizeLatency, type BucketSeries, type LatencySummary } from './stats.ts';
 import type { ReadMode, SystemName, SystemUnderTest } from './systems/system.ts';
@@ -49,6 +49,19 @@ export interface RoundResult {
   /** 1-based node number of the leader the writes went to. */
   leaderNode: number;
   phases: PhaseResult[];
+  /** Resident memory per node; absent where /proc had nothing. */
+  memory?: RoundMemory;
+}
+
+export interface RoundMemory {
+  /** Per node, bytes: resident after the warm-up, after both write phases, and the largest over the round (VmHWM). */
+  rssAfterWarmupBytes: (number | null)[];
+  rssAfterWritesBytes: (number | null)[];
+  peakRssBytes: (number | null)[];
+  /** Writes acknowledged in the two write phases: the keys the state gained. */
+  keysWritten: number;
+  /** The leader's resident growth over the write phases per key written: state, log and runtime together. */
+  leaderBytesPerKey: number | null;
 }
 
 export async function runRound(system: SystemUnderTest, round: number, config: BenchConfig, progress: ProgressReporter): Promise<RoundResult> {
@@ -58,8 +71,12 @@ export async function runRound(system: SystemUnderTest, round: number, config: B
   const leaderOnly = [system.nodeUrls[leader]!];
 
   await writePhase(system, 'warmup', leaderOnly, config.warmupSeconds, config, progress, label('warm-up'));
+  const rssAfterWarmup = system.pids().map((pid) => residentMemory(pid)?.rssBytes ?? null);
   const toLeader = await writeAndCheck(system, 'writes-leader', leader, config, progress, label);
-  result.phases.push(toLeader.summary, (await writeAndCheck(system, 'writes-spread', leader, config, progress, label)).summary);
+  const spread = await writeAndCheck(system, 'writes-spread', leader, config, progress, label);
+  result.phases.push(toLeader.summary, spread.summary);
+  const rssAfterWrites = system.pids().map((pid) => residentMemory(pid)?.rssBytes ?? null);
+  const keysWritten = toLeader.writes.length + spread.writes.length;
   const leaderWrites = toLeader.writes;
   // Reads cycle over the keys the leader acknowledged (a key raftexample lost reads as a 404: a failure).
   const readKey = (seq: number) => leaderWrites[seq % leaderWrites.length]?.key ?? 'bench-none';
@@ -77,7 +94,18 @@ export async function runRound(system: SystemUnderTest, round: number, config: B
     progress.done();
     result.phases.push(phaseResult(phase, `node ${leader + 1} (leader)`, load, cpu()));
   }
+  const peakRss = system.pids().map((pid) => residentMemory(pid)?.peakRssBytes ?? null);
+  if (peakRss.some((b) => b !== null)) result.memory = roundMemory(rssAfterWarmup, rssAfterWrites, peakRss, keysWritten, leader);
   return result;
+}
+
+export function roundMemory(
+  rssAfterWarmupBytes: (number | null)[], rssAfterWritesBytes: (number | null)[], peakRssBytes: (number | null)[], keysWritten: number, leader: number,
+): RoundMemory {
+  const before = rssAfterWarmupBytes[leader];
+  const after = rssAfterWritesBytes[leader];
+  const leaderBytesPerKey = before == null || after == null || keysWritten === 0 ? null : Math.max(0, after - before) / keysWritten;
+  return { rssAfterWarmupBytes, rssAfterWritesBytes, peakRssBytes, keysWritten, leaderBytesPerKey };
 }
 
 /** A timed write phase, to the leader or spread over all nodes, then the commit-visibility check of what it acknowledged. */

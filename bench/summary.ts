@@ -23,7 +23,17 @@ export interface PhaseSummary {
   generatorCores: number | null;
 }
 
-export type SystemSummary = { system: SystemName; phases: PhaseSummary[] };
+export interface MemorySummary {
+  /** Median over rounds of the largest node's peak resident size, bytes. */
+  peakRssBytes: number | null;
+  /** Median over rounds of the leader's resident growth per key written. */
+  leaderBytesPerKey: number | null;
+}
+
+export type SystemSummary = { system: SystemName; phases: PhaseSummary[]; memory: MemorySummary };
+
+/** The issue's bound on a node's resident size under the benchmark's load. */
+export const PEAK_RSS_TARGET_BYTES = 250 * 1000 * 1000;
 
 export interface Skipped {
   system: SystemName;
@@ -45,7 +55,12 @@ export function summarize(rounds: RoundResult[]): SystemSummary[] {
   return systems.map((system) => {
     const mine = rounds.filter((r) => r.system === system);
     const phases = [...new Set(mine.flatMap((r) => r.phases.map((p) => p.phase)))];
-    return { system, phases: phases.map((phase) => summarizePhase(phase, mine)) };
+    const memories = definite(mine.map((r) => r.memory));
+    const memory: MemorySummary = {
+      peakRssBytes: median(definite(memories.map((m) => (m.peakRssBytes.some((b) => b !== null) ? Math.max(...definite(m.peakRssBytes)) : null)))),
+      leaderBytesPerKey: median(definite(memories.map((m) => m.leaderBytesPerKey))),
+    };
+    return { system, phases: phases.map((phase) => summarizePhase(phase, mine)), memory };
   });
 }
 
@@ -68,6 +83,15 @@ function summarizePhase(phase: PhaseName, rounds: RoundResult[]): PhaseSummary {
   };
 }
 
+/**
+ * All the CPU one acknowledged write cost: every node's and the generator's, in µs. On a machine
+ * of C cores no system can write faster than C × 1e6 / this, however short its commit round.
+ */
+export function cpuMicrosPerWrite(p: PhaseSummary): number | null {
+  if (p.clusterCores === null || p.generatorCores === null || p.okPerSecond === null || p.okPerSecond === 0) return null;
+  return ((p.clusterCores + p.generatorCores) * 1e6) / p.okPerSecond;
+}
+
 function phaseOf(summaries: SystemSummary[], system: SystemName, phase: PhaseName): PhaseSummary | undefined {
   return summaries.find((s) => s.system === system)?.phases.find((p) => p.phase === phase);
 }
@@ -86,6 +110,16 @@ export function ratios(summaries: SystemSummary[]): Ratio[] {
   ];
 }
 
+/** The memory target's verdict for ours, or null when ours was not measured. */
+export function memoryVerdict(summaries: SystemSummary[]): string | null {
+  const peak = summaries.find((s) => s.system === 'ours')?.memory.peakRssBytes;
+  if (peak == null) return null;
+  const verdict = peak < PEAK_RSS_TARGET_BYTES ? 'met' : 'not met';
+  return `largest resident size of a node, ours: ${formatMb(peak)}  target under ${formatMb(PEAK_RSS_TARGET_BYTES)}: ${verdict}`;
+}
+
+export const formatMb = (bytes: number | null | undefined) => (bytes == null ? 'n/a' : `${Math.round(bytes / 1e6)} MB`);
+
 export function formatRatios(list: Ratio[]): string {
   if (list.every((r) => r.value === null)) return 'ratios: none (they need ours and etcd or raftexample in the run: npm run bench -- --compare)';
   return list
@@ -99,6 +133,7 @@ export function formatRatios(list: Ratio[]): string {
 
 export const formatRate = (n: number | null | undefined) => (n == null ? 'n/a' : Math.round(n).toLocaleString('en-US'));
 export const formatMs = (n: number | null | undefined) => (n == null ? 'n/a' : `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`);
+const formatBytes = (n: number | null | undefined) => (n == null ? 'n/a' : `${Math.round(n)}`);
 const formatCpu = (n: number | null | undefined) => (n == null ? 'n/a' : `${Math.round(n)}`);
 
 export function formatPhaseLine(round: RoundResult, p: PhaseResult): string {
@@ -140,9 +175,15 @@ export function formatTable(summaries: SystemSummary[]): string {
     ['write p50 / p99 / max', ...systems.map((s) => cell(s, 'writes-leader', (p) => `${formatMs(p.p50Ms)} / ${formatMs(p.p99Ms)} / ${formatMs(p.maxMs)}`))],
     ['CPU µs per write on the leader', ...systems.map((s) => cell(s, 'writes-leader', (p) => formatCpu(p.leaderCpuMicrosPerOk)))],
     ['cluster / generator cores', ...systems.map((s) => cell(s, 'writes-leader', (p) => `${p.clusterCores?.toFixed(2) ?? 'n/a'} / ${p.generatorCores?.toFixed(2) ?? 'n/a'}`))],
+    ['CPU µs per write, all nodes + generator', ...systems.map((s) => cell(s, 'writes-leader', (p) => formatCpu(cpuMicrosPerWrite(p))))],
     ['writes spread over all nodes, committed/s', ...systems.map((s) => cell(s, 'writes-spread', committed))],
     ['reads/s from one node', ...systems.map(reads)],
     ['read p99', ...systems.map((s) => cell(s, s === 'ours' ? 'reads-linearizable' : 'reads-local', (p) => formatMs(p.p99Ms)))],
+  );
+  const memory = (system: SystemName) => summaries.find((s) => s.system === system)!.memory;
+  table.push(
+    ['largest resident size of a node', ...systems.map((s) => formatMb(memory(s).peakRssBytes))],
+    ['leader resident bytes per key written', ...systems.map((s) => formatBytes(memory(s).leaderBytesPerKey))],
   );
   if (systems.includes('ours')) table.push(['ours: serializable reads/s (reference)', ...systems.map((s) => (s === 'ours' ? cell(s, 'reads-serializable', (p) => `${formatRate(p.okPerSecond)}, p99 ${formatMs(p.p99Ms)}`) : ''))]);
   return table.toString();

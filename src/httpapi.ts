@@ -2,6 +2,8 @@
 // member, plus the reserved /-/ paths (health, ready, status, members, metrics, promotion,
 // leader transfer). buildApp does not listen, so tests drive it with app.inject().
 
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Chan } from './chan.ts';
@@ -10,6 +12,7 @@ import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientBodyBytesInFlightMax, clientRequestReceiveTimeoutMs, clientRequestsInFlightMax } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
+import { declaredBodyBytes, declaresBody, hasFlag, leanListener, type Admit } from './lean-http.ts';
 import type { HttpRoute, ServiceMetrics } from './metrics.ts';
 import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
@@ -38,6 +41,8 @@ export interface AppOptions {
   ui?: UiOptions;
   /** What the client listener protects itself with (default: limits.ts). */
   limits?: ClientListenerLimits;
+  /** Serve PUT and GET of a key on the lean path (lean-http.ts); default true. False: all through fastify (for tests that compare the two). */
+  leanPath?: boolean;
 }
 
 export interface ClientListenerLimits {
@@ -64,12 +69,25 @@ export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
 const RESERVED_PREFIX = '/-/';
 const EMPTY = new Uint8Array(0);
 
+/** Node's default keep-alive for idle client sockets, as fastify sets it on the servers it makes. */
+const KEEP_ALIVE_TIMEOUT_MS = 72_000;
+
 export function buildApp(opts: AppOptions): FastifyInstance {
-  // With TLS the instance is typed for an https server; the routes and hooks are the same.
-  const https = opts.tls ? { https: tlsServerOptions(opts.tls) } : {};
   const limits = opts.limits ?? DEFAULT_LIMITS;
+  const admit = clientLoad(limits, opts.maxRequestBytes);
+  let closing = false;
+  // Our own server, so that PUT and GET of a key take the lean path (lean-http.ts) and fastify
+  // serves everything else; HTTPS with TLS. The timeouts are the ones fastify would set.
+  const serverFactory = (handler: Parameters<typeof leanListener>[1]): Server => {
+    const listener = opts.leanPath === false ? handler : leanListener({ kv: opts.kv, maxRequestBytes: opts.maxRequestBytes, metrics: opts.metrics, closing: () => closing, admit }, handler);
+    const server = opts.tls ? createHttpsServer(tlsServerOptions(opts.tls), listener) : createHttpServer(listener);
+    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.requestTimeout = limits.requestReceiveTimeoutMs;
+    server.setTimeout(limits.requestReceiveTimeoutMs);
+    return server;
+  };
   const app = Fastify({
-    ...https,
+    serverFactory,
     logger: false,
     bodyLimit: opts.maxRequestBytes,
     exposeHeadRoutes: false,
@@ -84,7 +102,6 @@ export function buildApp(opts: AppOptions): FastifyInstance {
       sendError(reply, err.code === 'FST_ERR_BAD_URL' ? new ServiceError('ERR_BAD_PATH') : err);
     },
   });
-  let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();
@@ -100,7 +117,7 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     }
     done();
   });
-  shedWhenBusy(app, limits, opts.maxRequestBytes);
+  shedWhenBusy(app, admit);
 
   // Every body is an opaque value (or a peer URL): never let fastify parse JSON or forms.
   app.removeAllContentTypeParsers();
@@ -131,41 +148,39 @@ export function buildApp(opts: AppOptions): FastifyInstance {
  * one burst stay bounded however many sockets a flood opens. The /-/ paths are never shed: an
  * operator must see health, status and metrics most when the node is busiest.
  */
-function shedWhenBusy(app: FastifyInstance, limits: ClientListenerLimits, maxRequestBytes: number): void {
-  let inFlight = 0;
-  let bodyBytesInFlight = 0;
+function shedWhenBusy(app: FastifyInstance, admit: Admit): void {
   app.addHook('onRequest', (req, reply, done) => {
     if (req.url.startsWith(RESERVED_PREFIX)) return done();
-    const bytes = declaredBodyBytes(req, maxRequestBytes);
-    if (inFlight >= limits.requestsInFlightMax || (inFlight > 0 && bodyBytesInFlight + bytes > limits.bodyBytesInFlightMax)) {
+    const release = admit(req.headers);
+    if (release === null) {
       // An unread body would have to be read and thrown away to keep the socket: close it instead.
-      if (bytes > 0) reply.header('connection', 'close');
+      if (declaresBody(req.headers)) reply.header('connection', 'close');
       sendError(reply, new ServiceError('ERR_OVERLOADED', 'too many requests at once'));
       return;
     }
-    inFlight++;
-    bodyBytesInFlight += bytes;
-    let counted = true;
-    const release = () => {
-      if (!counted) return;
-      counted = false;
-      inFlight--;
-      bodyBytesInFlight -= bytes;
-    };
     reply.raw.once('finish', release);
     reply.raw.once('close', release);
     done();
   });
 }
 
-/** The body a request says it brings: its content-length, or the largest allowed when chunked. */
-function declaredBodyBytes(req: FastifyRequest, maxRequestBytes: number): number {
-  const length = req.headers['content-length'];
-  if (length !== undefined) {
-    const n = Number(length);
-    return Number.isSafeInteger(n) && n >= 0 ? Math.min(n, maxRequestBytes) : maxRequestBytes;
-  }
-  return req.headers['transfer-encoding'] !== undefined ? maxRequestBytes : 0;
+/** The client port's load, shared by the lean path and fastify's routes: admits a request or sheds it. */
+function clientLoad(limits: ClientListenerLimits, maxRequestBytes: number): Admit {
+  let inFlight = 0;
+  let bodyBytesInFlight = 0;
+  return (headers) => {
+    const bytes = declaredBodyBytes(headers, maxRequestBytes);
+    if (inFlight >= limits.requestsInFlightMax || (inFlight > 0 && bodyBytesInFlight + bytes > limits.bodyBytesInFlightMax)) return null;
+    inFlight++;
+    bodyBytesInFlight += bytes;
+    let counted = true;
+    return () => {
+      if (!counted) return;
+      counted = false;
+      inFlight--;
+      bodyBytesInFlight -= bytes;
+    };
+  };
 }
 
 function makeHandler(opts: AppOptions) {
@@ -326,11 +341,6 @@ function splitUrl(url: string): { path: string; query: string } {
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-function hasFlag(query: string, name: string): boolean {
-  if (query === '') return false;
-  const v = new URLSearchParams(query).get(name);
-  return v !== null && v !== 'false' && v !== '0';
-}
 
 function nodeIdFromPath(path: string): number {
   const s = path.slice(1);

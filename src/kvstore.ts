@@ -12,6 +12,8 @@ import { ServiceError, type ErrorCode } from './errors.ts';
 import { EntryKind, ProposalState, type Commit, type Proposal } from './queues.ts';
 import { realClock, realRandom, realTimers, type Clock, type Random, type TimerHandle, type Timers } from './world.ts';
 import { ProposalDedup } from './proposal-dedup.ts';
+import { KvStateCapture } from './kv-state-capture.ts';
+import type { KvStateReader } from './node/snapshot-data.ts';
 import { keyBytesMax, kvPutHeaderBytes, kvStateBytesMax, kvWaitingReadsMax, putValueBytesMax } from './limits.ts';
 
 /** What the HTTP API needs from the key-value store. */
@@ -64,6 +66,8 @@ export class KvStore implements KvApi {
   /** What snapshot() writes for the map, kept in step (with the dedup table: bounded by kvStateBytesMax). */
   private stateBytes = SNAPSHOT_EMPTY_BYTES;
   private dedup = new ProposalDedup();
+  /** The snapshot being written out, if any: it needs the old value of a key before it changes. */
+  private capture: KvStateCapture | null = null;
   private appliedIndex = 0;
   /** Proposals of this process, by seq. Insertion order is deadline order (one fixed timeout). */
   private readonly waiters = new Map<number, WriteWaiter>();
@@ -174,19 +178,39 @@ export class KvStore implements KvApi {
     return this.map.get(key);
   }
 
-  /** The map as bytes, for a snapshot. Call only when every commit up to the snapshot index is applied. */
+  /** The map as bytes, for a snapshot, at once (the node writes it a chunk at a time: captureState). */
   snapshot(): Uint8Array {
-    // Sized first and written into one buffer: no regrowing copies of the whole state.
-    const size = this.stateBytes + this.dedup.encodedBytes;
-    const w = new BinaryWriter(size).u8(SNAPSHOT_VERSION).varint(this.map.size);
-    for (const [k, v] of this.map) w.varint(Buffer.byteLength(k, 'utf8')).utf8(k).bytes(v);
-    this.dedup.write(w);
-    if (w.length !== size) throw new Error(`kv snapshot: wrote ${w.length} bytes, expected ${size}`);
-    return w.view();
+    const capture = this.captureState();
+    try {
+      const out = new Uint8Array(capture.bytes);
+      if (capture.writeNext(out, 0, Number.MAX_SAFE_INTEGER) !== out.length) throw new Error('kv snapshot: short');
+      return out;
+    } finally {
+      capture.close();
+    }
+  }
+
+  /**
+   * The state at the applied index, to be written out while later entries apply (the node
+   * calls it from a commit's `done`, so that index is the snapshot's). One at a time: a new
+   * one cancels the one before; so does a restore().
+   */
+  captureState(): KvStateReader {
+    this.capture?.cancel();
+    const head = new BinaryWriter(16).u8(SNAPSHOT_VERSION).varint(this.map.size).copy();
+    const tail = new BinaryWriter(this.dedup.encodedBytes);
+    this.dedup.write(tail);
+    const bytes = this.stateBytes + this.dedup.encodedBytes;
+    const capture = new KvStateCapture(this.map, head, tail.copy(), bytes, (c) => {
+      if (this.capture === c) this.capture = null;
+    });
+    this.capture = capture;
+    return capture;
   }
 
   /** Replace the map with a snapshot's; `index` is the snapshot's log index. */
   restore(bytes: Uint8Array, index: number): void {
+    this.capture?.cancel();
     const r = new BinaryReader(bytes);
     const version = r.u8('kv snapshot version');
     if (version !== 1 && version !== SNAPSHOT_VERSION) r.fail(`unsupported kv snapshot version ${version}`);
@@ -244,6 +268,7 @@ export class KvStore implements KvApi {
     }
     this.dedup.record(node, epoch, seq);
     this.stateBytes = grown;
+    this.capture?.beforeSet(key, this.map.get(key));
     // Copy the value out: the entry's bytes may be a view of a whole peer batch or WAL record.
     const value = Buffer.allocUnsafe(valueBytes);
     b.copy(value, 0, keyEnd);

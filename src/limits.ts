@@ -134,6 +134,12 @@ export const peerBodyBytesMax = 64 * MiB;
 export const peerQueueMessagesMax = 4096;
 /** Bytes queued for one peer: two batches, so one is always filling while one is in flight. */
 export const peerQueueBytesMax = 2 * peerBatchBytesMax;
+/**
+ * Message POSTs to one peer in flight at once, pipelined in order on one connection: the next
+ * Ready's appends leave while the peer still persists the last ones, so a commit round is not
+ * a whole round trip longer than the peer's fsync. Bodies in flight: this many batches.
+ */
+export const peerMessagePostsInFlightMax = 2;
 /** Snapshot data goes out in slices of this size, as views: never copied into one big body. */
 export const peerSnapshotChunkBytes = 1 * MiB;
 /** A held peer request not answered by then is answered empty (the loop is stuck or stopping). */

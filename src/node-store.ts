@@ -16,7 +16,7 @@ export interface NodeWithStore {
   commitC: Chan<Commit>;
 }
 
-type NodeOnly = Omit<RaftNodeOptions, 'proposeC' | 'confChangeC' | 'commitC' | 'kvSnapshot' | 'kvApplied' | 'kvApplying'>;
+type NodeOnly = Omit<RaftNodeOptions, 'proposeC' | 'confChangeC' | 'commitC' | 'kvCapture' | 'kvApplied' | 'kvApplying'>;
 
 /** Open the node (replaying its disk), then the store beside it; neither is started yet. */
 export async function openNodeWithStore(nodeOptions: NodeOnly, kvOptions: Pick<KvStoreOptions, 'testSwitches' | 'world'> = {}): Promise<NodeWithStore> {
@@ -30,7 +30,7 @@ export async function openNodeWithStore(nodeOptions: NodeOnly, kvOptions: Pick<K
     proposeC,
     confChangeC,
     commitC,
-    kvSnapshot: () => ref.kv!.snapshot(),
+    kvCapture: () => ref.kv!.captureState(),
     kvApplied: () => ref.kv?.applied ?? 0,
     kvApplying: () => ref.kv?.isApplying ?? false,
   });

@@ -20,7 +20,7 @@ function layerOf(file: string): string {
 // Top-level leaves every layer below the top may name: bounds, the world's seams, the queues
 // and their payloads, the service error table, the flags' types, the logger.
 const LEAVES = ['limits', 'world', 'chan', 'queues', 'errors', 'config', 'logger'];
-const TOP = ['httpapi', 'kvstore', 'main', 'metrics', 'node-store', 'tls-files'];
+const TOP = ['httpapi', 'lean-http', 'kvstore', 'main', 'metrics', 'node-store', 'tls-files'];
 
 /** What src/client/raftctl.ts alone may import besides the library: the argument parser, tables, its TLS files. */
 const RAFTCTL_PACKAGES = ['commander', 'cli-table3', 'node:fs'];
@@ -39,6 +39,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   ui: { layers: ['ui', 'node', 'transport', ...LEAVES], packages: ['undici', 'fastify', 'node:fs/promises', 'node:module', 'node:path'] },
   // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
   'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
+  // The kvstore's snapshot at one index, written a chunk at a time: the node's reader type only.
+  'kv-state-capture': { layers: ['node'], packages: [] },
   // A TCP proxy in front of the client ports: sockets and bounds, nothing of the node.
   gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream'] },
   limits: { layers: [], packages: [] },

@@ -171,7 +171,8 @@ test('a peer client reports each message POST: its peer, time, outcome and messa
   });
   const heartbeat = (term: number) => newMessage({ type: MessageType.MsgHeartbeat, from: 1, to: 2, term });
   client.send(heartbeat(1));
-  client.send(heartbeat(1)); // queued while the first POST is in flight: it goes in a second one
+  await new Promise((r) => setImmediate(r));
+  client.send(heartbeat(1)); // sent in a later turn: it goes in a second POST
   await until('first two posts', async () => (seen.length >= 2 ? true : undefined));
   assert.deepEqual(seen, [
     { peer: 2, seconds: 0.025, ok: true, messages: 1 },

@@ -47,7 +47,7 @@ import {
 } from '../raft/index.ts';
 import { newMessage } from '../raft/util.ts';
 import { createNew, recover, type Recovered } from './recovery.ts';
-import { Snapshotter, Wal } from '../storage/index.ts';
+import { Snapshotter, Wal, type SnapshotChecksum } from '../storage/index.ts';
 import { PeerTransport, createPeerService, type PeerListener } from '../transport/index.ts';
 import { parseNodeId } from '../transport/headers.ts';
 import { sleep, type TimerHandle } from '../world.ts';
@@ -60,7 +60,8 @@ import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
 import { planReady } from './ready-plan.ts';
 import type { NodeObserver, NodePlantedBugs } from './observer.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
-import { decodeSnapshotData, encodeSnapshotData } from './snapshot-data.ts';
+import { decodeSnapshotData, encodeSnapshotDataMembers, type KvStateReader } from './snapshot-data.ts';
+import { LocalSnapshot, snapshotChunkBytesDefault } from './local-snapshot.ts';
 import type { FollowerProgress, MemberWithRole, NodeInfo, NodeStatus, PeerLink, RecentLogTerms } from './status.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
@@ -71,8 +72,11 @@ export interface RaftNodeOptions {
   proposeC: Chan<Proposal>;
   confChangeC: Chan<ConfChangeRequest>;
   commitC: Chan<Commit>;
-  /** The kvstore's state as bytes; called only once every commit sent so far is applied. */
-  kvSnapshot: () => Uint8Array;
+  /**
+   * The kvstore's state at its applied index, to be written out a chunk at a time (KvStore.captureState);
+   * called from a commit's `done`, so that index is the snapshot's.
+   */
+  kvCapture: () => KvStateReader;
   /** The kvstore's applied index, for status. */
   kvApplied: () => number;
   /** Whether the kvstore is consuming commitC, for health. */
@@ -89,6 +93,8 @@ export interface RaftNodeOptions {
   walSegmentBytes?: number;
   /** For the simulator: bugs to plant (see observer.ts). Never set by the service. */
   plantedBugs?: NodePlantedBugs;
+  /** Bytes of state a snapshot writes between two turns of the event loop (default 256 KiB; the simulator's are small, so writes interleave). */
+  snapshotChunkBytes?: number;
 }
 
 const MAX_TICKS_PER_TURN = 2;
@@ -164,6 +170,8 @@ export class RaftNode implements NodeInfo {
    * snapshot whose ConfState predates the AddNode is refused by the new member's core.
    */
   private snapshotForMembership = false;
+  /** The snapshot of our own state being taken off the loop, if any (at most one). */
+  private localSnapshot: LocalSnapshot | null = null;
   private leader = 0;
   private raftState: StateType = StateType.Follower;
   private term = 0;
@@ -360,6 +368,8 @@ export class RaftNode implements NodeInfo {
   async stop(): Promise<void> {
     this.requestStop({ kind: 'stopped' });
     await this.loopDone;
+    // Its file may be left without a marker (ignored at start, as after a crash); never a write after close.
+    await this.abandonLocalSnapshot();
     this.transport.releaseAll();
     await this.peerListener?.close();
     await this.transport.close();
@@ -521,14 +531,15 @@ export class RaftNode implements NodeInfo {
         this.feedInbox();
         if (!this.raft.hasReady()) {
           this.transport.releaseFed([]); // what was fed produced nothing to answer
-          await this.inbox.waitForWork();
+          if (this.localSnapshot?.isSettled === true) await this.maybeSnapshot();
+          else await this.inbox.waitForWork();
           continue;
         }
         const rd = this.raft.ready();
         this.observer?.ready(rd);
         await this.handleReady(rd);
         this.raft.advance(rd);
-        await this.maybeSnapshot(this.snapshotForMembership);
+        await this.maybeSnapshot();
       }
     } catch (e) {
       this.requestStop({ kind: 'fatal', error: e as Error });
@@ -557,6 +568,8 @@ export class RaftNode implements NodeInfo {
     if (plan.applyEarly.length > 0) await this.applyEntries(plan.applyEarly);
     const snap = rd.snapshot;
     if (snap !== null) {
+      // The leader's state replaces ours: a snapshot of ours being taken is of no use now.
+      await this.abandonLocalSnapshot();
       // The file first, then the marker that vouches for it.
       await this.saveSnapshotFile(snap);
       await this.wal.saveSnapshotMarker({ index: snap.metadata.index, term: snap.metadata.term });
@@ -713,36 +726,82 @@ export class RaftNode implements NodeInfo {
   }
 
   /**
-   * Every --snapshot-count applied entries (or at once with `force`, after a member was added):
-   * snapshot, mark the WAL, compact, release old segments.
+   * In the loop's turn: take over a snapshot of ours whose file is durable, then start one
+   * every --snapshot-count applied entries (or at once after a member was added, or right
+   * after the one running), taken off the loop (LocalSnapshot).
    */
-  private async maybeSnapshot(force = false): Promise<void> {
-    if (force) this.snapshotForMembership = false;
-    if (this.appliedIndex <= this.snapshotIndex) return;
+  private async maybeSnapshot(): Promise<void> {
+    const running = this.localSnapshot;
+    if (running !== null) {
+      if (!running.isSettled) return;
+      this.localSnapshot = null;
+      if (running.error !== null) throw running.error;
+      if (running.snapshot !== null) await this.completeSnapshot(running.snapshot, running.afterMembershipChange);
+    }
+    const force = this.snapshotForMembership;
+    if (this.appliedIndex <= this.snapshotIndex) {
+      this.snapshotForMembership = false; // the snapshot we have already holds every member applied
+      return;
+    }
     if (!force && this.appliedIndex - this.snapshotIndex < this.cfg.snapshotCount) return;
-    const index = this.appliedIndex;
-    // Wait for the kvstore to apply everything sent so far (commitC is FIFO).
-    await new Promise<void>((done, fail) => {
-      this.o.commitC.send({ snapshot: null, entries: [], index, done }).catch(fail);
+    this.snapshotForMembership = false;
+    await this.startSnapshot(this.appliedIndex, force);
+  }
+
+  /** Start a snapshot at `index`, everything up to which was handed to the kvstore. */
+  private async startSnapshot(index: number, force: boolean): Promise<void> {
+    const job = new LocalSnapshot({
+      index,
+      term: this.storage.term(index),
+      confState: this.confState,
+      members: encodeSnapshotDataMembers(this.membership),
+      chunkBytes: this.o.snapshotChunkBytes ?? snapshotChunkBytesDefault,
+      yieldToLoop: () => sleep(this.world.timers, 0),
+      save: (snap, checksum) => this.saveSnapshotFile(snap, checksum),
+      settled: () => this.inbox.kick(),
+      afterMembershipChange: force,
     });
-    const data = encodeSnapshotData(this.membership, this.o.kvSnapshot());
-    const snap = this.storage.createSnapshot(index, this.confState, data);
-    await this.saveSnapshotFile(snap);
-    await this.wal.saveSnapshotMarker({ index, term: snap.metadata.term });
+    this.localSnapshot = job;
+    this.log.info({ index, term: this.term }, 'snapshot started');
+    // commitC is FIFO: when the kvstore gets here it has applied exactly up to index.
+    await this.o.commitC.send({ snapshot: null, entries: [], index, done: () => job.begin(this.o.kvCapture) });
+  }
+
+  /**
+   * Our snapshot's file is durable: the marker that vouches for it, then the snapshot for
+   * followers, compaction, and release of old segments and files (in that order: a crash
+   * between any two leaves a node that restarts from the newest vouched-for snapshot).
+   */
+  private async completeSnapshot(snap: Snapshot, afterMembershipChange: boolean): Promise<void> {
+    const { index, term } = snap.metadata;
+    // A leader's snapshot installed since is newer (abandonLocalSnapshot keeps this from happening).
+    if (index <= this.storage.snapshot().metadata.index) return;
+    await this.wal.saveSnapshotMarker({ index, term });
+    this.storage.createSnapshot(index, snap.metadata.confState, snap.data);
     // Never compact what the core has not yet handed out as committed.
     const keepFrom = Math.min(index - this.cfg.snapshotCatchupEntries, this.raft.status().applied);
     const compactTo = Math.max(0, keepFrom);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.releaseTo(index);
     this.snapshotIndex = index;
-    this.log.info({ index, compactedTo: compactTo, bytes: data.length, term: this.term }, force ? 'snapshot after membership change' : 'snapshot taken');
+    this.log.info({ index, compactedTo: compactTo, bytes: snap.data.length, term: this.term, applied: this.appliedIndex }, afterMembershipChange ? 'snapshot after membership change' : 'snapshot taken');
     this.events.event({ kind: 'snapshot', how: 'taken', index });
   }
 
+  /** Cancel our snapshot in progress and wait until it does nothing more (a write in flight finishes). */
+  private async abandonLocalSnapshot(): Promise<void> {
+    const job = this.localSnapshot;
+    if (job === null) return;
+    this.localSnapshot = null;
+    await job.cancel();
+    if (job.phase === 'failed') this.log.warn({ index: job.index, err: job.error?.message }, 'snapshot in progress failed, abandoned');
+    else if (job.phase !== 'durable') this.log.info({ index: job.index }, 'snapshot in progress abandoned');
+  }
+
   /** Write (and sync) a snapshot file, timed for the metrics. */
-  private async saveSnapshotFile(snap: Snapshot): Promise<void> {
+  private async saveSnapshotFile(snap: Snapshot, checksum: SnapshotChecksum | null = null): Promise<void> {
     const started = this.world.clock.now();
-    await this.snapshotter.save(snap);
+    await this.snapshotter.save(snap, checksum);
     if (this.bugs.retainBeforeMarker === true) await this.snapshotter.retain(null);
     this.metrics.snapshotSaved((this.world.clock.now() - started) / 1000);
   }

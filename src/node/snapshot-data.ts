@@ -8,12 +8,42 @@ import { Membership } from './membership.ts';
 const SNAPSHOT_DATA_VERSION_WITHOUT_CLIENT_URLS = 1;
 const SNAPSHOT_DATA_VERSION = 2;
 
+/**
+ * The kv state at one applied index, written out a part at a time while the kvstore goes on
+ * applying later entries (so a large state never holds the event loop for its whole length).
+ */
+export interface KvStateReader {
+  /** Bytes the whole state takes (known at the start). */
+  readonly bytes: number;
+  /** Set once the kvstore replaced its state (a snapshot from the leader): the rest cannot be written. */
+  readonly cancelled: boolean;
+  /**
+   * Write the next part into `into` at `offset`: at least `chunkBytes` when that much is left,
+   * a pair never split, never past the state's end. Returns the offset after what it wrote.
+   */
+  writeNext(into: Uint8Array, offset: number, chunkBytes: number): number;
+  /** Done with it (finished or not): the kvstore stops keeping the old values it needs. */
+  close(): void;
+}
+
 export function encodeSnapshotData(m: Membership, kv: Uint8Array): Uint8Array {
   const w = new BinaryWriter(1024 + kv.length);
-  w.u8(SNAPSHOT_DATA_VERSION);
-  m.write(w);
+  w.raw(encodeSnapshotDataMembers(m));
   w.bytes(kv);
   return w.view();
+}
+
+/** The data's first bytes: the version and the member table (the kv state follows, framed by kvStateLength). */
+export function encodeSnapshotDataMembers(m: Membership): Uint8Array {
+  const w = new BinaryWriter(1024);
+  w.u8(SNAPSHOT_DATA_VERSION);
+  m.write(w);
+  return w.copy();
+}
+
+/** The bytes between the member table and a kv state of `kvBytes`: its length. */
+export function kvStateLength(kvBytes: number): Uint8Array {
+  return new BinaryWriter(8).varint(kvBytes).copy();
 }
 
 export function decodeSnapshotData(data: Uint8Array): { membership: Membership; kv: Uint8Array } {

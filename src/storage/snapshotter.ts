@@ -14,7 +14,7 @@
 
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
-import type { Snapshot } from '../raftpb/types.ts';
+import type { Snapshot, SnapshotMetadata } from '../raftpb/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../raftpb/index.ts';
 import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
 import { asStorageError, StorageError, StorageErrorCode } from './errors.ts';
@@ -64,16 +64,50 @@ function parseName(name: string): SnapName | null {
   return Number.isSafeInteger(term) && Number.isSafeInteger(index) ? { name, term, index } : null;
 }
 
+/**
+ * A snapshot file's head (magic, CRC, metadata) and its checksum, computed over the data a
+ * chunk at a time as the data is produced: one pass over a large state at once would hold
+ * the event loop for its whole length.
+ */
+export class SnapshotChecksum {
+  private readonly head: Uint8Array;
+  private crc: number;
+  private bytes = 0;
+
+  constructor(readonly metadata: SnapshotMetadata) {
+    const w = new BinaryWriter(256);
+    w.raw(MAGIC).u32(0).u32(0);
+    writeSnapshotMetadata(w, metadata);
+    w.patchU32(12, w.length - FIXED_BYTES);
+    this.head = w.copy();
+    this.crc = crc32(this.head.subarray(12));
+  }
+
+  /** The next bytes of the data, in order. */
+  add(chunk: Uint8Array): void {
+    this.crc = crc32(chunk, this.crc);
+    this.bytes += chunk.length;
+  }
+
+  /** The file's head, its CRC covering what was added, which must be exactly `data`'s length. */
+  headFor(data: Uint8Array): Uint8Array {
+    if (this.bytes !== data.length) throw new StorageError(StorageErrorCode.BadArgument, `snapshot checksum over ${this.bytes} bytes, the data has ${data.length}`);
+    const head = this.head.slice();
+    new DataView(head.buffer).setUint32(8, this.crc, true);
+    return head;
+  }
+}
+
 /** Encode a snapshot file: the fixed part and metadata as one chunk, the data (not copied) as another. */
-function encodeFile(s: Snapshot): [Uint8Array, Uint8Array] {
-  const w = new BinaryWriter(256);
-  w.raw(MAGIC).u32(0).u32(0);
-  writeSnapshotMetadata(w, s.metadata);
-  w.patchU32(12, w.length - FIXED_BYTES);
-  const head = w.copy();
-  const crc = crc32(s.data, crc32(head.subarray(12)));
-  new DataView(head.buffer).setUint32(8, crc, true);
-  return [head, s.data];
+function encodeFile(s: Snapshot, checksum: SnapshotChecksum | null): [Uint8Array, Uint8Array] {
+  let sum = checksum;
+  if (sum === null) {
+    sum = new SnapshotChecksum(s.metadata);
+    sum.add(s.data);
+  } else if (sum.metadata !== s.metadata) {
+    throw new StorageError(StorageErrorCode.BadArgument, `snapshot checksum for index ${sum.metadata.index}, the snapshot is at ${s.metadata.index}`);
+  }
+  return [sum.headFor(s.data), s.data];
 }
 
 /** Decode and verify a snapshot file; returns the reason it is unusable instead of throwing. */
@@ -120,15 +154,16 @@ export class Snapshotter {
 
   /**
    * Write the snapshot durably. Removes nothing: until the WAL holds its marker, the
-   * snapshot a restart would use is an older one (see retain()).
+   * snapshot a restart would use is an older one (see retain()). `checksum`: the data's,
+   * computed as it was produced (else computed here, in one pass).
    */
-  async save(s: Snapshot): Promise<void> {
+  async save(s: Snapshot, checksum: SnapshotChecksum | null = null): Promise<void> {
     if (!this.dirReady) {
       await mkdirDurably(this.fs, this.dir);
       this.dirReady = true;
     }
     const name = snapshotFileName(s.metadata.term, s.metadata.index);
-    await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s));
+    await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s, checksum));
     this.logger.info({ file: name, index: s.metadata.index, term: s.metadata.term, bytes: s.data.length }, 'saved snapshot');
   }
 

@@ -5,7 +5,7 @@
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Pool } from 'undici';
-import { peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
+import { peerMessagePostsInFlightMax, peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
 import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
 import { requestTimeoutMs, type PeerConnection, type PeerNetwork, type PeerRequest, type PeerResponse, type PeerService, type PeerTimeouts } from './network.ts';
 import { createPeerService, errorResponse, type PeerServerOptions } from './server.ts';
@@ -47,14 +47,16 @@ export function createHttpNetwork(tls: TlsFiles | null, limits: PeerListenerLimi
 /** The plain-HTTP peer network (no TLS): the default of the real world. */
 export const httpNetwork: PeerNetwork = createHttpNetwork(null);
 
-/** One undici Pool per peer; network errors, timeouts and failed handshakes answer status 0. */
+/**
+ * Per peer: one connection for messages, pipelined so that the POSTs a PeerClient has in
+ * flight reach the peer in the order they were sent (the peer's HTTP server answers them in
+ * that order too), and a pool of its own for snapshots, so a snapshot never holds up
+ * messages. Network errors, timeouts and failed handshakes answer status 0.
+ */
 function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerConnection {
-  const pool = new Pool(url, {
-    connections: 2, // one for messages, one free for a snapshot
-    pipelining: 1,
-    connect: { timeout: o.connectTimeoutMs, ...(tls !== null ? tlsClientOptions(tls) : {}) },
-    keepAliveTimeout: 30_000,
-  });
+  const connect = { timeout: o.connectTimeoutMs, ...(tls !== null ? tlsClientOptions(tls) : {}) };
+  const messages = new Pool(url, { connections: 1, pipelining: peerMessagePostsInFlightMax, connect, keepAliveTimeout: 30_000 });
+  const snapshots = new Pool(url, { connections: 1, pipelining: 1, connect, keepAliveTimeout: 30_000 });
   // dispatch with a bare handler, not request(): no response stream to build and drain for
   // what is almost always an empty 204. This is the hot path of replication.
   const request = (req: PeerRequest): Promise<PeerResponse> =>
@@ -62,6 +64,7 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
       const timeout = requestTimeoutMs(req, o);
       let status = 0;
       let chunks: Buffer[] | null = null;
+      const pool = req.path === PATH_SNAPSHOT ? snapshots : messages;
       try {
         pool.dispatch(
           {
@@ -72,6 +75,12 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
             body: req.method === 'GET' ? null : req.body instanceof Uint8Array ? req.body : Readable.from(req.body),
             headersTimeout: timeout,
             bodyTimeout: timeout,
+            // Both let undici pipeline our POSTs: it holds back a non-idempotent or "blocking"
+            // one until the one before is answered. If the connection drops, undici sends again
+            // the ones not yet answered: a Raft message arriving twice is harmless, and a
+            // forwarded proposal twice is applied once (proposal-dedup.ts).
+            idempotent: true,
+            blocking: false,
           },
           // The classic handler interface: undici 7 accepts it on every path (the newer
           // controller-style one is rejected when a pooled request waits for a connection).
@@ -87,7 +96,7 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
         resolve({ status: 0, body: EMPTY });
       }
     });
-  return { request, close: () => pool.destroy() };
+  return { request, close: () => Promise.all([messages.destroy(), snapshots.destroy()]).then(() => undefined) };
 }
 
 /** A fastify app serving `service`, over TLS when `tls` is given (not listening: tests drive it with inject()). */

@@ -1,12 +1,13 @@
-// One remote member as seen by the sender: a bounded queue of outgoing messages drained
-// by a single loop that sends everything queued as one binary POST (so the messages of a
-// Ready, and of any Readies that piled up behind a slow request, travel together).
+// One remote member as seen by the sender: a bounded queue of outgoing messages, sent as
+// binary POSTs of everything queued, at most peerMessagePostsInFlightMax unanswered at once
+// (so the messages of Readies that piled up behind slow requests travel together).
 // Snapshots take their own request on their own route and report how it went.
 
 import { BinaryWriter, batchEncodedBytes, decodeMessages, messageEncodedBytes, writeMessages } from '../raftpb/index.ts';
 import {
   peerBatchBytesMax,
   peerBatchMessagesMax,
+  peerMessagePostsInFlightMax,
   peerQueueBytesMax,
   peerQueueMessagesMax,
   peerSnapshotChunkBytes,
@@ -57,6 +58,8 @@ export interface PeerLimits {
   /** Messages in one POST (the codec's decoder takes at most 4096). */
   maxBatchMessages: number;
   maxBatchBytes: number;
+  /** Message POSTs in flight at once (default peerMessagePostsInFlightMax); they leave in order. */
+  maxPostsInFlight?: number;
 }
 
 export const DEFAULT_PEER_LIMITS: PeerLimits = {
@@ -64,6 +67,7 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = {
   maxQueuedBytes: peerQueueBytesMax,
   maxBatchMessages: peerBatchMessagesMax,
   maxBatchBytes: peerBatchBytesMax,
+  maxPostsInFlight: peerMessagePostsInFlightMax,
 };
 
 export class PeerClient {
@@ -80,11 +84,15 @@ export class PeerClient {
   /** Encoded bytes of each queued message, in step with `queue`. */
   private queueSizes: number[] = [];
   private queuedBytes = 0;
-  private sending = false;
+  /** Message POSTs sent and not yet answered. */
+  private postsInFlight = 0;
+  private drainScheduled = false;
+  private readonly maxPostsInFlight: number;
+  /** Settles what stop() returned, once no POST is in flight. */
+  private wakeIdle: (() => void) | null = null;
   private snapshotInFlight = false;
   private stopped = false;
   private readonly writer = new BinaryWriter(64 * 1024);
-  private idle: Promise<void> = Promise.resolve();
 
   constructor(o: {
     id: number;
@@ -104,6 +112,7 @@ export class PeerClient {
     this.post = o.post;
     this.events = o.events;
     this.limits = o.limits ?? DEFAULT_PEER_LIMITS;
+    this.maxPostsInFlight = Math.max(1, this.limits.maxPostsInFlight ?? peerMessagePostsInFlightMax);
     this.stats = o.stats !== undefined && o.clock !== undefined ? o.stats : null;
     this.clock = o.clock ?? null;
     this.headers = peerHeaders(o.clusterId, o.fromId, o.id);
@@ -120,7 +129,9 @@ export class PeerClient {
       return;
     }
     const size = messageEncodedBytes(m);
-    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes) {
+    // Full, but a POST could leave now: send what is queued rather than wait for the microtask.
+    if (this.isFullFor(size)) this.drain();
+    if (this.isFullFor(size)) {
       this.events.unreachable(this.id); // dropped: Raft will retry once it hears from the peer again
       this.events.dropped?.([m]);
       return;
@@ -128,7 +139,18 @@ export class PeerClient {
     this.queue.push(m);
     this.queueSizes.push(size);
     this.queuedBytes += size;
-    if (!this.sending) this.idle = this.drain();
+    // On a microtask: the messages of one Ready, handed over one by one, leave in one POST.
+    if (!this.drainScheduled) {
+      this.drainScheduled = true;
+      queueMicrotask(() => {
+        this.drainScheduled = false;
+        this.drain();
+      });
+    }
+  }
+
+  private isFullFor(size: number): boolean {
+    return this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + size > this.limits.maxQueuedBytes;
   }
 
   /** Ask the peer whether it has applied our removal: a 410 is reported as `removed`. */
@@ -138,37 +160,56 @@ export class PeerClient {
     if (outcome === 410) this.events.removed(this.id);
   }
 
-  /** Stop sending; resolves when the request in flight (if any) is done. */
+  /** Stop sending; resolves when the requests in flight (if any) are done. */
   stop(): Promise<void> {
     this.stopped = true;
     this.queue = [];
     this.queueSizes = [];
     this.queuedBytes = 0;
-    return this.idle;
+    if (this.postsInFlight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const before = this.wakeIdle;
+      this.wakeIdle = () => {
+        before?.();
+        resolve();
+      };
+    });
   }
 
-  private async drain(): Promise<void> {
-    this.sending = true;
+  /** Send what is queued, as batches, while fewer than maxPostsInFlight POSTs are unanswered. */
+  private drain(): void {
+    while (this.queue.length > 0 && !this.stopped && this.postsInFlight < this.maxPostsInFlight) {
+      const batch = this.takeBatch();
+      // Encode into the reusable writer and copy once: the body must outlive the next encode.
+      this.writer.reset();
+      writeMessages(this.writer, batch);
+      this.postsInFlight++;
+      void this.postBatch(batch, this.writer.copy());
+    }
+  }
+
+  private async postBatch(batch: Message[], body: Uint8Array): Promise<void> {
     try {
-      while (this.queue.length > 0 && !this.stopped) {
-        const batch = this.takeBatch();
-        // Encode into the reusable writer and copy once: the body must outlive the next encode.
-        this.writer.reset();
-        writeMessages(this.writer, batch);
-        const started = this.stats === null ? 0 : this.clock!.now();
-        const outcome = await this.post(PATH_MESSAGES, this.writer.copy(), this.headers);
-        if (this.stats !== null) {
-          const status = typeof outcome === 'number' ? outcome : outcome.status;
-          this.stats.roundTrip(this.id, (this.clock!.now() - started) / 1000, status >= 200 && status < 300, batch.length);
-        }
-        if (typeof outcome !== 'number') this.receive(outcome.body);
-        else {
-          this.afterPost(outcome);
-          if (outcome >= 400 && outcome < 500) this.events.dropped?.(batch);
-        }
+      const started = this.stats === null ? 0 : this.clock!.now();
+      // A post that throws is a peer we could not reach (status 0): never an unhandled rejection.
+      const outcome = await this.post(PATH_MESSAGES, body, this.headers).catch(() => 0);
+      if (this.stats !== null) {
+        const status = typeof outcome === 'number' ? outcome : outcome.status;
+        this.stats.roundTrip(this.id, (this.clock!.now() - started) / 1000, status >= 200 && status < 300, batch.length);
+      }
+      if (typeof outcome !== 'number') this.receive(outcome.body);
+      else {
+        this.afterPost(outcome);
+        if (outcome >= 400 && outcome < 500) this.events.dropped?.(batch);
       }
     } finally {
-      this.sending = false;
+      this.postsInFlight--;
+      if (this.postsInFlight === 0 && this.wakeIdle !== null) {
+        const wake = this.wakeIdle;
+        this.wakeIdle = null;
+        wake();
+      }
+      this.drain();
     }
   }
 

@@ -3,7 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatPhaseLine, formatRatios, formatTable, jsonLine, ratios, summarize } from '../../bench/summary.ts';
+import { cpuMicrosPerWrite, formatPhaseLine, formatRatios, formatTable, jsonLine, memoryVerdict, ratios, summarize } from '../../bench/summary.ts';
+import { parseResidentMemory, residentMemory } from '../../bench/processes.ts';
+import { roundMemory } from '../../bench/round.ts';
 import { phase, round } from './fixtures.ts';
 
 const rounds = [
@@ -106,4 +108,44 @@ test('the table shows the writes raftexample lost over all rounds beside its com
     spread.visibility = { ...spread.visibility!, lostEstimate: 10_000 * (i + 1) };
   }
   assert.match(formatTable(summarize(lossy)), /writes spread over all nodes, committed\/s *│ 2,500 \(acknowledged 3,500, about 30,000 lost in 2 rounds\)/);
+});
+
+test('memory: the largest node peak per round, its median, bytes per key, and the 250 MB verdict', () => {
+  const withMemory = (system: 'ours' | 'etcd', n: number, peaks: (number | null)[], perKeyGrowth: number) => {
+    const r = round(system, n, 10_000, 20_000);
+    r.memory = roundMemory([100e6, 90e6, 90e6], [100e6 + perKeyGrowth * 1000, 95e6, 95e6], peaks, 1000, 0);
+    return r;
+  };
+  const list = [
+    withMemory('ours', 1, [200e6, 150e6, 140e6], 300),
+    withMemory('ours', 2, [180e6, 260e6, 150e6], 500),
+    withMemory('ours', 3, [210e6, 150e6, null], 400),
+    withMemory('etcd', 1, [90e6, 80e6, 80e6], 100),
+  ];
+  const [ours, etcd] = summarize(list);
+  assert.equal(ours!.memory.peakRssBytes, 210e6, 'median of the per-round largest: 200, 260, 210');
+  assert.equal(ours!.memory.leaderBytesPerKey, 400);
+  assert.equal(etcd!.memory.peakRssBytes, 90e6);
+  assert.match(memoryVerdict(summarize(list))!, /ours: 210 MB {2}target under 250 MB: met$/);
+  assert.match(memoryVerdict(summarize([withMemory('ours', 1, [300e6, 1, 1], 1)]))!, /not met$/);
+  assert.equal(memoryVerdict(summarize(rounds)), null, 'no verdict without a measurement');
+  assert.match(formatTable(summarize(list)), /largest resident size of a node.*90 MB.*210 MB/);
+  assert.equal(roundMemory([null], [5], [5], 10, 0).leaderBytesPerKey, null);
+  assert.equal(roundMemory([10], [5], [5], 10, 0).leaderBytesPerKey, 0, 'a shrinking process grew by nothing');
+});
+
+test('resident memory is read from /proc status', () => {
+  const status = 'Name:\tnode\nVmPeak:\t 1200 kB\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\nThreads:\t7\n';
+  assert.deepEqual(parseResidentMemory(status), { rssBytes: 102400 * 1024, peakRssBytes: 204800 * 1024 });
+  assert.equal(parseResidentMemory('Name:\tnode\n'), null);
+  const self = residentMemory(process.pid);
+  assert.ok(self !== null && self.rssBytes > 0 && self.peakRssBytes >= self.rssBytes);
+});
+
+test('CPU per write counts every node and the generator', () => {
+  const [ours] = summarize(rounds);
+  const leader = ours!.phases.find((p) => p.phase === 'writes-leader')!;
+  assert.equal(cpuMicrosPerWrite(leader), ((leader.clusterCores! + leader.generatorCores!) * 1e6) / leader.okPerSecond!);
+  assert.equal(cpuMicrosPerWrite({ ...leader, generatorCores: null }), null);
+  assert.match(formatTable(summarize(rounds)), /CPU µs per write, all nodes \+ generator/);
 });

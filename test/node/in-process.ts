@@ -41,7 +41,7 @@ export async function startInProcess(config: Config, opts: InProcessOptions = {}
     ...(opts.world === undefined ? {} : { world: opts.world }),
     ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
     ...(opts.events === undefined ? {} : { events: opts.events }),
-    kvSnapshot: () => ref.kv!.snapshot(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
+    kvCapture: () => ref.kv!.captureState(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: config.id, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: config.requestTimeoutMs }));
   if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);

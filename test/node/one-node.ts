@@ -26,15 +26,16 @@ export interface OneNode {
 }
 
 /** Started and leading; stopped and its data dir removed after the test. */
-/** `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
+/** `args`: more flags. `appliedSeen` may stand between the node and the kvstore's applied index (to show a lagging apply). */
 export async function startOneNode(
   t: TestContext,
-  opts: { fs?: StorageFs; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number; metrics?: NodeMetrics; events?: NodeEvents } = {},
+  opts: { fs?: StorageFs; args?: string[]; requestTimeoutMs?: number; appliedSeen?: (applied: number) => number; metrics?: NodeMetrics; events?: NodeEvents } = {},
 ): Promise<OneNode> {
   const dir = await mkdtemp(join(tmpdir(), 'one-node-'));
   const parsed = parseConfig([
     '--id', '1', '--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()),
     '--data-dir', dir, '--tick-ms', '10', '--log-level', 'silent', '--request-timeout-ms', String(opts.requestTimeoutMs ?? 2000),
+    ...(opts.args ?? []),
   ]);
   if (parsed.help) throw new Error('unreachable');
   const config = parsed.config;

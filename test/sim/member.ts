@@ -25,6 +25,8 @@ export interface NodeFlags {
 }
 
 export const DATA_DIR = '/data';
+/** A snapshot writes this much state per turn: the simulated states are small, and later writes must interleave with it. */
+const SNAPSHOT_CHUNK_BYTES = 64;
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
 
@@ -182,7 +184,7 @@ export class SimMember {
     let started: NodeWithStore;
     try {
       started = await openNodeWithStore(
-        { config: cfg, log, world, observer: hooks.observer, plantedBugs: hooks.plantedBugs, walSegmentBytes: hooks.walSegmentBytes },
+        { config: cfg, log, world, observer: hooks.observer, plantedBugs: hooks.plantedBugs, walSegmentBytes: hooks.walSegmentBytes, snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES },
         { world },
       );
     } catch (e) {

@@ -30,7 +30,7 @@ const CASES: PlantedCase[] = [
   { bug: 'grantTwoVotesPerTerm', nodes: 'all', faults: null, seeds: 20, caughtBy: ['Single Vote', 'Election Safety'] },
   { bug: 'readWithoutReadIndex', nodes: 'all', faults: null, seeds: 10, caughtBy: ['Linearizability'] },
   // Only where a follower catches up over several appends while the leader's own is on disk.
-  { bug: 'commitOldTermByCount', nodes: '3', faults: ['crashLeader', 'kill', 'slowDisk'], seeds: 60, caughtBy: ['Leader commit rule'] },
+  { bug: 'commitOldTermByCount', nodes: '3', faults: ['crashLeader', 'kill', 'slowDisk'], seeds: 100, caughtBy: ['Leader commit rule'] },
   // Issue 7's fixes, reverted, each with the fault aimed at its ground (docs/sim.md).
   // Old snapshot files removed before the new marker is durable, then a crash: nothing vouched for is left.
   { bug: 'retainBeforeMarker', nodes: 'all', faults: ['crashAfterRetention'], seeds: 12, caughtBy: ['Restart failed'] },

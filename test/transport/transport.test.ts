@@ -73,20 +73,60 @@ test('sender: a full queue drops and reports the peer unreachable instead of gro
   let posts = 0;
   const client = new PeerClient({
     id: 2, url: 'http://x', fromId: 1, clusterId: 'c1', events,
-    limits: { maxQueuedMessages: 10, maxQueuedBytes: 1 << 20, maxBatchMessages: 1000, maxBatchBytes: 1 << 20 },
+    limits: { maxQueuedMessages: 10, maxQueuedBytes: 1 << 20, maxBatchMessages: 1000, maxBatchBytes: 1 << 20, maxPostsInFlight: 1 },
     post: () => { posts++; return new Promise<number>((r) => release.push(() => r(204))); },
   });
+  client.send(msg(MessageType.MsgApp, 1, 2));
+  await new Promise((r) => setImmediate(r));
   for (let i = 0; i < 100; i++) client.send(msg(MessageType.MsgApp, 1, 2));
-  // one batch of 1 is in flight, 10 queued, the other 89 dropped
+  // one batch of 1 is in flight, 10 queued, the other 90 dropped
   assert.equal(posts, 1);
   assert.equal(client.queued, 10);
-  assert.equal(log.filter((l) => l === 'unreachable 2').length, 89);
+  assert.equal(log.filter((l) => l === 'unreachable 2').length, 90);
   release.shift()!();
   await new Promise((r) => setImmediate(r));
   assert.equal(posts, 2, 'everything queued went in one POST');
   assert.equal(client.queued, 0);
   release.shift()!();
   await client.stop();
+});
+
+test('sender: at most maxPostsInFlight POSTs unanswered, sent in order; stop waits for them', async () => {
+  const { events } = recorder();
+  const pending: { first: number; count: number; answer: () => void }[] = [];
+  const client = new PeerClient({
+    id: 2, url: 'http://x', fromId: 1, clusterId: 'c1', events,
+    limits: { maxQueuedMessages: 100, maxQueuedBytes: 1 << 20, maxBatchMessages: 1000, maxBatchBytes: 1 << 20, maxPostsInFlight: 2 },
+    post: (_path, body) => {
+      const msgs = decodeMessages(body instanceof Uint8Array ? body : Buffer.concat(body));
+      return new Promise<number>((r) => pending.push({ first: msgs[0]!.index, count: msgs.length, answer: () => r(204) }));
+    },
+  });
+  const turn = () => new Promise((r) => setImmediate(r));
+  let index = 0;
+  const sendTurn = (n: number) => {
+    for (let i = 0; i < n; i++) client.send(msg(MessageType.MsgApp, 1, 2, { index: ++index }));
+  };
+  sendTurn(2); // one turn's messages: one POST
+  await turn();
+  sendTurn(3); // the second POST leaves at once, without waiting for the first answer
+  await turn();
+  sendTurn(4); // two unanswered: these wait
+  await turn();
+  assert.deepEqual(pending.map((p) => [p.first, p.count]), [[1, 2], [3, 3]]);
+  assert.equal(client.queued, 4);
+  pending[1]!.answer(); // an answer (in any order) frees a slot: the queued ones leave together
+  await turn();
+  assert.deepEqual(pending.map((p) => [p.first, p.count]), [[1, 2], [3, 3], [6, 4]]);
+  let stopped = false;
+  const stopping = client.stop().then(() => (stopped = true));
+  await turn();
+  assert.equal(stopped, false, 'stop waits for the POSTs in flight');
+  pending[0]!.answer();
+  await turn();
+  assert.equal(stopped, false);
+  pending[2]!.answer();
+  await stopping;
 });
 
 test('sender: batches what piles up, reports 410 as removed and snapshots by status', async () => {
@@ -107,7 +147,7 @@ test('sender: batches what piles up, reports 410 as removed and snapshots by sta
   client.send(msg(MessageType.MsgHeartbeat, 1, 2));
   client.send(msg(MessageType.MsgApp, 1, 2));
   await new Promise((r) => setImmediate(r));
-  assert.deepEqual(bodies.map((b) => b.msgs.length), [1, 2]);
+  assert.deepEqual(bodies.map((b) => b.msgs.length), [3], "one turn's messages travel together");
 
   answer = 410;
   client.send(msg(MessageType.MsgHeartbeat, 1, 2));
