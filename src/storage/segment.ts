@@ -61,15 +61,31 @@ export async function listSegments(fs: StorageFs, dir: string): Promise<SegmentN
     if (cur.seq === prev.seq) {
       throw new StorageError(StorageErrorCode.WalCorrupt, `two segments with sequence ${cur.seq}`, { file: join(dir, cur.name) });
     }
-    if (cur.seq !== prev.seq + 1) {
-      throw new StorageError(
-        StorageErrorCode.WalMissingSegment,
-        `segment sequence jumps from ${prev.seq} to ${cur.seq}: ${cur.seq - prev.seq - 1} segment(s) missing before this one`,
-        { file: join(dir, cur.name) },
-      );
-    }
   }
   return segs;
+}
+
+/**
+ * Segments in sequence order split at the last hole in the sequence: `run` is the contiguous
+ * run after it (all of them when there is none), `before` what lies before it. Purging removes
+ * the oldest segment first, one directory sync at a time; but when a sync fails, the removal
+ * it should have made durable may come undone at a power cut while later ones stay done, so
+ * an old segment can reappear in front of a hole. Whether `before` may be ignored is the
+ * reader's decision (it holds nothing a restart needs when `run` starts early enough).
+ */
+export function splitAtLastHole(dir: string, segs: SegmentName[]): { run: SegmentName[]; before: SegmentName[]; hole: StorageError | null } {
+  for (let i = segs.length - 1; i > 0; i--) {
+    const prev = segs[i - 1]!;
+    const cur = segs[i]!;
+    if (cur.seq === prev.seq + 1) continue;
+    const hole = new StorageError(
+      StorageErrorCode.WalMissingSegment,
+      `segment sequence jumps from ${prev.seq} to ${cur.seq}: ${cur.seq - prev.seq - 1} segment(s) missing before this one`,
+      { file: join(dir, cur.name) },
+    );
+    return { run: segs.slice(i), before: segs.slice(0, i), hole };
+  }
+  return { run: segs, before: [], hole: null };
 }
 
 export function validateMeta(meta: WalMeta): void {

@@ -43,6 +43,7 @@ import {
 } from './record.ts';
 import {
   listSegments,
+  splitAtLastHole,
   readHead,
   scanBatch,
   readMarker,
@@ -74,6 +75,8 @@ export interface WalReadResult {
    */
   vouched: SnapshotMarker[];
   segments: SegmentInfo[];
+  /** Paths of segments in front of a hole, left over from an interrupted purge and not read. */
+  leftovers: string[];
   /** Chain value after the last valid record: the next record links to it. */
   lastCrc: number;
   /** Index of the last entry written, or of a later snapshot marker: the log continues after it. */
@@ -347,8 +350,14 @@ class WalScan {
 
 /** Read and verify the WAL in dir. Throws StorageError on anything but a torn tail. */
 export async function readWal(fs: StorageFs, dir: string, opts: ReadWalOptions): Promise<WalReadResult> {
-  const names = await listSegments(fs, dir);
-  if (names.length === 0) throw new StorageError(StorageErrorCode.WalNotFound, `no WAL segments in ${dir}`, { file: dir });
+  const listed = await listSegments(fs, dir);
+  if (listed.length === 0) throw new StorageError(StorageErrorCode.WalNotFound, `no WAL segments in ${dir}`, { file: dir });
+  // Segments in front of a hole are left over from an interrupted purge when the run after
+  // the hole begins at or before the first entry a restart from `at` needs: then they hold
+  // only entries the snapshot covers, and are read as if purged. Otherwise entries are lost.
+  // (The markers pass, at null, reads the run; the open from the snapshot it picks decides.)
+  const { run: names, before: leftovers, hole } = splitAtLastHole(dir, listed);
+  if (hole !== null && opts.at !== null && names[0]!.firstIndex > opts.at.index + 1) throw hole;
   const scan = new WalScan(opts.at, opts.keepSupersededEntries === true);
   const segments: SegmentInfo[] = [];
   let validEnd = 0;
@@ -402,6 +411,7 @@ export async function readWal(fs: StorageFs, dir: string, opts: ReadWalOptions):
     markers: scan.markers.map(({ index, term }) => ({ index, term })),
     vouched: scan.markers.filter((m) => m.replacedLog || m.index <= scan.hardState.commit).map(({ index, term }) => ({ index, term })),
     segments,
+    leftovers: leftovers.map((l) => join(dir, l.name)),
     lastCrc: scan.chain!,
     lastIndex: scan.lastIndex,
     lastMarker: scan.lastMarker,

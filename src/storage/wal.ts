@@ -198,6 +198,7 @@ export class Wal {
     try {
       await removeTempFiles(fs, dir, logger);
       const r = await readWal(fs, dir, { at, maxSegmentFileBytes: opts.maxSegmentFileBytes, keepSupersededEntries: options?.keepSupersededEntries });
+      await removeLeftovers(fs, logger, dir, r.leftovers);
       const last = r.segments[r.segments.length - 1]!;
       const repaired = r.size > r.validEnd;
       if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason ?? 'torn tail');
@@ -494,6 +495,23 @@ export class Wal {
       }
       segs.shift();
       this.opts.logger.info({ file: seg.path, releasedIndex: this.releasedIndex }, 'purged WAL segment');
+    }
+  }
+}
+
+/**
+ * Segments an interrupted purge left in front of a hole (see splitAtLastHole): removed, oldest
+ * first, one directory sync each, as a purge does. One that cannot be removed is only logged:
+ * it is not read, and the next open tries again.
+ */
+async function removeLeftovers(fs: StorageFs, logger: StorageLogger, dir: string, paths: readonly string[]): Promise<void> {
+  for (const path of paths) {
+    try {
+      await fs.unlink(path);
+      await syncDir(fs, dir);
+      logger.warn({ file: path }, 'removed a WAL segment an interrupted purge left behind');
+    } catch (e) {
+      logger.warn({ err: e, file: path }, 'could not remove a WAL segment an interrupted purge left behind');
     }
   }
 }

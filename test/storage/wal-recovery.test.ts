@@ -274,3 +274,44 @@ test('random damage (bit flips, overwrites, truncation) yields a clean open or a
     }
     assert.ok(refused > 20, `most damage is refused (${refused})`);
   }));
+
+/**
+ * A WAL of small segments with a snapshot marker at 150 (committed, so vouched for), written
+ * on after it; returns the segment files in order.
+ */
+async function walWithMarker(dir: string): Promise<string[]> {
+  const wal = await Wal.create(dir, META, SMALL);
+  for (let i = 1; i <= 150; i += 10) await wal.save({ term: 1, vote: 3, commit: i + 9 }, range(i, i + 9, 1), true);
+  await wal.saveSnapshotMarker({ index: 150, term: 1 });
+  for (let i = 151; i <= 200; i += 10) await wal.save({ term: 1, vote: 3, commit: i + 9 }, range(i, i + 9, 1), true);
+  await wal.close();
+  return walFiles(dir);
+}
+
+test('segments an interrupted purge left in front of a hole are ignored and removed when the snapshot covers them', () =>
+  withTmp(async (dir) => {
+    const files = await walWithMarker(dir);
+    // The first segment that begins at or before 151 (the first entry after the snapshot).
+    const firstIndexOf = (f: string) => Number.parseInt(f.slice(17, 33), 16);
+    const keepFrom = files.findLastIndex((f) => firstIndexOf(f) <= 151);
+    assert.ok(keepFrom >= 2, `a segment to purge between the first and the run: ${files.join(' ')}`);
+    // A purge removed segments 1..keepFrom-1, but the removal of segment 0 came undone.
+    for (const f of files.slice(1, keepFrom)) await unlink(join(dir, f));
+    assert.deepEqual((await Wal.snapshotMarkers(dir, SMALL)).map((m) => m.index), [150]);
+    const r = await Wal.open(dir, { index: 150, term: 1 }, SMALL);
+    assert.deepEqual(brief(r.entries), brief(range(151, 200, 1)));
+    await r.wal.close();
+    assert.deepEqual(await walFiles(dir), files.slice(keepFrom), 'the leftover segment is removed');
+    const again = await Wal.open(dir, { index: 150, term: 1 }, SMALL);
+    assert.deepEqual(brief(again.entries), brief(range(151, 200, 1)));
+    await again.wal.close();
+  }));
+
+test('a hole with entries after the snapshot in it is still refused, naming the segment after the hole', () =>
+  withTmp(async (dir) => {
+    const files = await walWithMarker(dir);
+    const victim = files.length - 2; // holds entries after 150
+    await unlink(join(dir, files[victim]!));
+    await assert.rejects(Wal.open(dir, { index: 150, term: 1 }, SMALL), corruptIn(join(dir, files[victim + 1]!), StorageErrorCode.WalMissingSegment));
+    assert.ok((await walFiles(dir)).includes(files[0]!), 'nothing is removed from a WAL that is refused');
+  }));
