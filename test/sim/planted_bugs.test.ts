@@ -35,7 +35,7 @@ const CASES: PlantedCase[] = [
   // Old snapshot files removed before the new marker is durable, then a crash: nothing vouched for is left.
   { bug: 'retainBeforeMarker', nodes: 'all', faults: ['crashAfterRetention'], seeds: 12, caughtBy: ['Restart failed'] },
   // A lagging leader-to-follower link across quick restarts: an earlier life's ReadIndex answer serves a later life's read.
-  { bug: 'readEpochConstant', nodes: 'all', faults: ['lateReadAnswers'], seeds: 8, caughtBy: ['Linearizability'] },
+  { bug: 'readEpochConstant', nodes: 'all', faults: ['lateReadAnswers'], seeds: 20, caughtBy: ['Linearizability'] },
   // Two requests for the same new member: the first entry applied answers both.
   { bug: 'confChangeByContent', nodes: 'all', faults: ['sameChangeTwice'], seeds: 6, caughtBy: ['Membership'] },
   // A survivor of a removal applies it before its fsync, tells the removed voter (410), and forgets it in a power cut.
