@@ -5,6 +5,7 @@
 // the first overwrite, kept in `oldValues`, or else the current one.
 
 import type { KvStateReader } from './node/snapshot-data.ts';
+import { putVarint } from './raftpb/index.ts';
 
 export class KvStateCapture implements KvStateReader {
   readonly bytes: number;
@@ -97,14 +98,4 @@ export class KvStateCapture implements KvStateReader {
 function copyInto(out: Buffer, offset: number, bytes: Uint8Array): number {
   out.set(bytes, offset);
   return offset + bytes.length;
-}
-
-/** BinaryWriter.varint's encoding, at `offset` of a buffer sized beforehand. */
-function putVarint(out: Buffer, offset: number, value: number): number {
-  while (value >= 0x80) {
-    out[offset++] = (value & 0x7f) | 0x80;
-    value = value < 0x1_0000_0000 ? value >>> 7 : Math.floor(value / 128);
-  }
-  out[offset++] = value;
-  return offset;
 }

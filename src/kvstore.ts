@@ -257,7 +257,8 @@ export class KvStore implements KvApi {
     const key = b.toString('utf8', PUT_HEADER_BYTES, keyEnd);
     const valueBytes = b.length - keyEnd;
     // The same rule on every replica, on the same log: all refuse the same writes.
-    const grown = this.stateBytesWith(key, valueBytes);
+    const old = this.map.get(key);
+    const grown = this.stateBytesWith(key, old, valueBytes);
     const tableBytes = this.dedup.encodedBytesWith(node);
     const max = this.o.stateBytesMax ?? kvStateBytesMax;
     if (grown + tableBytes > max) {
@@ -268,7 +269,7 @@ export class KvStore implements KvApi {
     }
     this.dedup.record(node, epoch, seq);
     this.stateBytes = grown;
-    this.capture?.beforeSet(key, this.map.get(key));
+    this.capture?.beforeSet(key, old);
     // Copy the value out: the entry's bytes may be a view of a whole peer batch or WAL record.
     const value = Buffer.allocUnsafe(valueBytes);
     b.copy(value, 0, keyEnd);
@@ -283,9 +284,8 @@ export class KvStore implements KvApi {
     }
   }
 
-  /** stateBytes once key is set to a value of valueBytes. */
-  private stateBytesWith(key: string, valueBytes: number): number {
-    const old = this.map.get(key);
+  /** stateBytes once key (whose value now is `old`) is set to a value of valueBytes. */
+  private stateBytesWith(key: string, old: Buffer | undefined, valueBytes: number): number {
     if (old !== undefined) return this.stateBytes - old.length - varintBytes(old.length) + varintBytes(valueBytes) + valueBytes;
     const n = this.map.size;
     return this.stateBytes - varintBytes(n) + varintBytes(n + 1) + pairBytesOf(key, valueBytes);

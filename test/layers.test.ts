@@ -39,8 +39,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   ui: { layers: ['ui', 'node', 'transport', ...LEAVES], packages: ['undici', 'fastify', 'node:fs/promises', 'node:module', 'node:path'] },
   // The kvstore's exactly-once table: replicated state encoded with raftpb's binary codec.
   'proposal-dedup': { layers: ['raftpb', 'limits'], packages: [] },
-  // The kvstore's snapshot at one index, written a chunk at a time: the node's reader type only.
-  'kv-state-capture': { layers: ['node'], packages: [] },
+  // The kvstore's snapshot at one index, written a chunk at a time: the node's reader type, raftpb's varint.
+  'kv-state-capture': { layers: ['node', 'raftpb'], packages: [] },
   // A TCP proxy in front of the client ports: sockets and bounds, nothing of the node.
   gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream'] },
   limits: { layers: [], packages: [] },

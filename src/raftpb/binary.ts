@@ -94,14 +94,7 @@ export class BinaryWriter {
   varint(v: number): this {
     checkSafe(v);
     this.ensure(8);
-    const buf = this.buf;
-    let pos = this.pos;
-    while (v >= 0x80) {
-      buf[pos++] = (v & 0x7f) | 0x80; // `&` takes the value mod 2^32: the low 7 bits are exact
-      v = v < TWO_32 ? v >>> 7 : Math.floor(v / 128);
-    }
-    buf[pos++] = v;
-    this.pos = pos;
+    this.pos = putVarint(this.buf, this.pos, v);
     return this;
   }
 
@@ -134,6 +127,20 @@ export class BinaryWriter {
 }
 
 const utf8Encoder = new TextEncoder();
+
+/**
+ * BinaryWriter.varint's encoding of a non-negative safe integer into `buf` at `offset`, which
+ * must have room (varintBytes(v)); returns the offset after it. For writers into a buffer sized
+ * beforehand.
+ */
+export function putVarint(buf: Uint8Array, offset: number, v: number): number {
+  while (v >= 0x80) {
+    buf[offset++] = (v & 0x7f) | 0x80; // `&` takes the value mod 2^32: the low 7 bits are exact
+    v = v < TWO_32 ? v >>> 7 : Math.floor(v / 128);
+  }
+  buf[offset++] = v;
+  return offset;
+}
 
 /** Bytes `BinaryWriter.varint(v)` writes, for sizing a buffer before writing. */
 export function varintBytes(v: number): number {

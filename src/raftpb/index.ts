@@ -8,7 +8,7 @@ export * from './types.ts';
 // input; they never read out of range and check every length against both a limit and
 // the bytes actually present before allocating.
 
-export { BinaryReader, BinaryWriter, CodecError, varintBytes } from './binary.ts';
+export { BinaryReader, BinaryWriter, CodecError, putVarint, varintBytes } from './binary.ts';
 export {
   DEFAULT_LIMITS,
   MESSAGES_VERSION,

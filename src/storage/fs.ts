@@ -103,6 +103,12 @@ export async function syncDir(fs: StorageFs, dir: string): Promise<void> {
   }
 }
 
+/** Remove a file and sync its directory, so the removal survives a power cut. */
+export async function unlinkDurably(fs: StorageFs, dir: string, path: string): Promise<void> {
+  await fs.unlink(path);
+  await syncDir(fs, dir);
+}
+
 /**
  * Create `dir` and any missing parents so that a crash cannot lose them: each new level's
  * entry is made durable by syncing the directory it was created in.

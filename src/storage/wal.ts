@@ -14,6 +14,7 @@ import {
   removeTempFiles,
   silentLogger,
   syncDir,
+  unlinkDurably,
   writeAll,
   writeFileDurably,
   type StorageFileHandle,
@@ -487,8 +488,7 @@ export class Wal {
     for (let k = 0; k < excess; k++) {
       const seg = segs[0]!;
       try {
-        await this.opts.fs.unlink(seg.path);
-        await syncDir(this.opts.fs, this.dir); // one at a time: a crash leaves no hole in the sequence
+        await unlinkDurably(this.opts.fs, this.dir, seg.path); // one at a time: a crash leaves no hole in the sequence
       } catch (e) {
         this.opts.logger.warn({ err: e, file: seg.path }, 'could not purge WAL segment');
         return;
@@ -507,8 +507,7 @@ export class Wal {
 async function removeLeftovers(fs: StorageFs, logger: StorageLogger, dir: string, paths: readonly string[]): Promise<void> {
   for (const path of paths) {
     try {
-      await fs.unlink(path);
-      await syncDir(fs, dir);
+      await unlinkDurably(fs, dir, path);
       logger.warn({ file: path }, 'removed a WAL segment an interrupted purge left behind');
     } catch (e) {
       logger.warn({ err: e, file: path }, 'could not remove a WAL segment an interrupted purge left behind');
