@@ -12,16 +12,29 @@ import { request } from 'undici';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
 
+/** Ports this process has handed out: the kernel may give a closed one back at once. */
+const portsHandedOut = new Set<number>();
+
+/**
+ * A port nothing listens on now, and never one this process handed out before: two calls in a
+ * row can otherwise get the same ephemeral port back (two nodes of one cluster did, and the
+ * second could not listen).
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
+  for (;;) {
+    const port = await new Promise<number>((res, rej) => {
+      const s = createServer();
+      s.unref();
+      s.on('error', rej);
+      s.listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => res(p));
+      });
     });
-  });
+    if (portsHandedOut.has(port)) continue;
+    portsHandedOut.add(port);
+    return port;
+  }
 }
 
 export interface HttpResult {
