@@ -5,7 +5,15 @@
 // the first overwrite, kept in `oldValues`, or else the current one.
 
 import type { KvStateReader } from './node/snapshot-data.ts';
-import { putVarint } from './raftpb/index.ts';
+import { putVarint, varintBytes } from './raftpb/index.ts';
+
+interface PendingPair {
+  key: string;
+  value: Buffer;
+  keyBytes: number;
+  /** The pair's encoded length. */
+  bytes: number;
+}
 
 export class KvStateCapture implements KvStateReader {
   readonly bytes: number;
@@ -19,7 +27,10 @@ export class KvStateCapture implements KvStateReader {
   private readonly head: Uint8Array;
   /** The dedup table as it was at the start: written last. */
   private readonly tail: Uint8Array;
+  private headWritten = false;
   private tailWritten = false;
+  /** A pair taken from the map that did not fit in the last buffer. */
+  private pending: PendingPair | null = null;
   private cancelledFlag = false;
   private closedFlag = false;
 
@@ -58,27 +69,55 @@ export class KvStateCapture implements KvStateReader {
     this.close();
   }
 
-  writeNext(into: Uint8Array, offset: number, chunkBytes: number): number {
+  get nextPieceBytes(): number {
+    if (!this.headWritten) return this.head.length;
+    const p = this.peekPair();
+    if (p !== null) return p.bytes;
+    return this.tailWritten ? 0 : this.tail.length;
+  }
+
+  writeNext(into: Uint8Array, offset: number, end: number): number {
     if (this.cancelledFlag) throw new Error('kv snapshot: cancelled (the state was replaced)');
     if (this.closedFlag) throw new Error('kv snapshot: written after close');
+    if (end > into.length) throw new RangeError(`kv snapshot: end ${end} is past the buffer's ${into.length} bytes`);
     const out = Buffer.from(into.buffer, into.byteOffset, into.byteLength);
     const start = offset;
-    if (this.written === 0) offset = copyInto(out, offset, this.head);
-    while (this.pairsWritten < this.pairsTotal && offset - start < chunkBytes) {
-      const next = this.pairs.next();
-      if (next.done === true) throw new Error(`kv snapshot: the map ended after ${this.pairsWritten} of ${this.pairsTotal} pairs`);
-      const [key, current] = next.value;
-      const value = this.oldValues.get(key) ?? current;
-      offset = putVarint(out, offset, Buffer.byteLength(key, 'utf8'));
-      offset += out.write(key, offset, 'utf8');
-      offset = putVarint(out, offset, value.length);
-      offset = copyInto(out, offset, value);
+    if (!this.headWritten) {
+      if (this.head.length > end - offset) return offset;
+      offset = copyInto(out, offset, this.head);
+      this.headWritten = true;
+    }
+    for (let p = this.peekPair(); p !== null; p = this.peekPair()) {
+      if (p.bytes > end - offset) return this.wrote(start, offset);
+      this.pending = null;
+      offset = putVarint(out, offset, p.keyBytes);
+      offset += out.write(p.key, offset, 'utf8');
+      offset = putVarint(out, offset, p.value.length);
+      offset = copyInto(out, offset, p.value);
       this.pairsWritten++;
     }
-    // The tail is small (the dedup table): it goes with the last pairs.
-    const last = this.pairsWritten === this.pairsTotal && !this.tailWritten;
-    if (last) offset = copyInto(out, offset, this.tail);
-    this.tailWritten ||= last;
+    // The tail (the dedup table) is written once every pair is.
+    if (!this.tailWritten && this.tail.length <= end - offset) {
+      offset = copyInto(out, offset, this.tail);
+      this.tailWritten = true;
+    }
+    return this.wrote(start, offset);
+  }
+
+  /** The next pair to write (taken from the map once, kept until it is written), or null after the last. */
+  private peekPair(): PendingPair | null {
+    if (this.pending !== null) return this.pending;
+    if (this.pairsWritten === this.pairsTotal) return null;
+    const next = this.pairs.next();
+    if (next.done === true) throw new Error(`kv snapshot: the map ended after ${this.pairsWritten} of ${this.pairsTotal} pairs`);
+    const [key, current] = next.value;
+    const value = this.oldValues.get(key) ?? current;
+    const keyBytes = Buffer.byteLength(key, 'utf8');
+    this.pending = { key, value, keyBytes, bytes: varintBytes(keyBytes) + keyBytes + varintBytes(value.length) + value.length };
+    return this.pending;
+  }
+
+  private wrote(start: number, offset: number): number {
     this.written += offset - start;
     if (this.tailWritten ? this.written !== this.bytes : this.written >= this.bytes) {
       throw new Error(`kv snapshot: wrote ${this.written} bytes${this.tailWritten ? '' : ' before its end'}, expected ${this.bytes}`);

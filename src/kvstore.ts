@@ -183,7 +183,7 @@ export class KvStore implements KvApi {
     const capture = this.captureState();
     try {
       const out = new Uint8Array(capture.bytes);
-      if (capture.writeNext(out, 0, Number.MAX_SAFE_INTEGER) !== out.length) throw new Error('kv snapshot: short');
+      if (capture.writeNext(out, 0, out.length) !== out.length) throw new Error('kv snapshot: short');
       return out;
     } finally {
       capture.close();

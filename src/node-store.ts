@@ -37,6 +37,7 @@ export async function openNodeWithStore(nodeOptions: NodeOnly, kvOptions: Pick<K
   const cfg = nodeOptions.config;
   const kv = new KvStore({ ...kvOptions, nodeId: cfg.id, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: cfg.requestTimeoutMs });
   ref.kv = kv;
-  if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
+  const restored = node.takeRestoredKv();
+  if (restored !== null) kv.restore(restored.data, restored.index);
   return { node, kv, proposeC, confChangeC, commitC };
 }

@@ -72,13 +72,27 @@ test('a snapshot written while later PUTs apply is the state at its index, byte 
           let capture: KvStateReader | null = null;
           await s.apply([], () => (capture = s.kv.captureState()));
           const reader = capture! as KvStateReader;
-          const out = new Uint8Array(reader.bytes);
-          let offset = 0;
-          for (let turn = 0; offset < out.length; turn++) {
-            offset = reader.writeNext(out, offset, chunkBytes);
+          // As the node writes it: into one reused buffer of chunkBytes, grown only for a
+          // piece larger than that, each filled part appended to the output.
+          const parts: Buffer[] = [];
+          let buf = Buffer.alloc(chunkBytes);
+          let total = 0;
+          for (let turn = 0; total < reader.bytes; turn++) {
+            let end = reader.writeNext(buf, 0, buf.length);
+            if (end === 0) {
+              assert.ok(reader.nextPieceBytes > buf.length, 'it wrote nothing, so the next piece must be larger than the buffer');
+              buf = Buffer.alloc(reader.nextPieceBytes);
+              end = reader.writeNext(buf, 0, buf.length);
+              assert.equal(end, buf.length, 'a buffer of nextPieceBytes takes that piece');
+            }
+            parts.push(Buffer.from(buf.subarray(0, end)));
+            buf.fill(0xee); // the next turn must not depend on what the buffer held
+            total += end;
             const later = laterBatches[turn];
             if (later !== undefined) await s.apply(later);
           }
+          assert.equal(reader.nextPieceBytes, 0);
+          const out = Buffer.concat(parts);
           for (const later of laterBatches) await s.apply(later); // and more after it finished
           reader.close();
           assert.deepEqual(Buffer.from(out), Buffer.from(expected));
@@ -107,9 +121,12 @@ test('overwrites during the write: the snapshot keeps the value at its index, th
     await s.apply([], () => (capture = s.kv.captureState()));
     const reader = capture! as KvStateReader;
     const out = new Uint8Array(reader.bytes);
-    let offset = reader.writeNext(out, 0, 1); // the head and the first pair
+    let offset = reader.writeNext(out, 0, reader.nextPieceBytes); // the head
+    offset = reader.writeNext(out, offset, offset + reader.nextPieceBytes); // the first pair
+    // The second pair does not fit in one byte: it is taken from the map and kept for later.
+    assert.equal(reader.writeNext(out, offset, offset + 1), offset);
     await s.apply([{ node: 3, key: 1, valueBytes: 99 }, { node: 3, key: 2, valueBytes: 77 }, { node: 3, key: 3, valueBytes: 5 }]);
-    while (offset < out.length) offset = reader.writeNext(out, offset, 1);
+    while (offset < out.length) offset = reader.writeNext(out, offset, offset + reader.nextPieceBytes);
     reader.close();
     const replica = store();
     try {
@@ -136,11 +153,11 @@ test('a restore (a snapshot from the leader) cancels a snapshot being written', 
     await s.apply([], () => (capture = s.kv.captureState()));
     const reader = capture! as KvStateReader;
     const out = new Uint8Array(reader.bytes);
-    reader.writeNext(out, 0, 1);
+    reader.writeNext(out, 0, out.length - 1);
     assert.equal(reader.cancelled, false);
     await s.restore(other);
     assert.equal(reader.cancelled, true);
-    assert.throws(() => reader.writeNext(out, 0, 1), /cancelled/);
+    assert.throws(() => reader.writeNext(out, 0, out.length), /cancelled/);
     // And a new capture after it works.
     assert.deepEqual(Buffer.from(s.kv.snapshot()), Buffer.from(other));
   } finally {

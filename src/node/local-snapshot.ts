@@ -1,15 +1,15 @@
 // A snapshot of this node's own state, taken off the Ready loop. Once the kvstore has applied
-// exactly up to the snapshot's index, its state is written into one buffer of the exact size
-// a chunk at a time (the event loop runs other work between chunks, later entries apply),
-// checksummed as it goes, and saved (write and fsync in the thread pool). The Ready loop, the
-// WAL's only writer, takes it from there once the file is durable: marker, then compaction
-// and retention (RaftNode.completeSnapshot). Never more than one at a time.
+// exactly up to the snapshot's index, its state is written to the snapshot file a chunk at a
+// time through one reused buffer (the event loop runs other work between chunks, later
+// entries apply; the whole state is never in memory a second time), checksummed as it goes,
+// then synced and renamed. The Ready loop, the WAL's only writer, takes it from there once
+// the file is durable: marker, then compaction and retention (RaftNode.completeSnapshot).
+// Never more than one at a time.
 
-import type { ConfState, Snapshot, SnapshotMetadata } from '../raftpb/index.ts';
-import { SnapshotChecksum } from '../storage/index.ts';
+import type { ConfState, SnapshotMetadata } from '../raftpb/index.ts';
 import { kvStateLength, type KvStateReader } from './snapshot-data.ts';
 
-/** Bytes of state written between two turns of the event loop, by default. */
+/** Bytes of state written between two turns of the event loop, by default (the buffer's size). */
 export const snapshotChunkBytesDefault = 256 * 1024;
 
 export type LocalSnapshotPhase = 'waitingForState' | 'encoding' | 'saving' | 'durable' | 'cancelled' | 'failed';
@@ -23,12 +23,28 @@ export interface LocalSnapshotOptions {
   chunkBytes: number;
   /** Let the event loop run other work (on the world's timers, so the simulator stays deterministic). */
   yieldToLoop: () => Promise<void>;
-  /** Write the file durably (Snapshotter.save, with the checksum computed here). */
-  save: (snap: Snapshot, checksum: SnapshotChecksum) => Promise<void>;
+  /** Start the file (Snapshotter.create). */
+  createFile: (metadata: SnapshotMetadata) => Promise<SnapshotSink>;
   /** The snapshot settled (durable, cancelled or failed): the Ready loop should look. */
   settled: () => void;
   /** Taken at once after a member was added (for the log line). */
   afterMembershipChange: boolean;
+}
+
+/** Where the data goes: a snapshot file written in order (SnapshotFileWriter). */
+export interface SnapshotSink {
+  /** The next bytes; the chunk may be reused once this resolves. */
+  write(chunk: Uint8Array): Promise<void>;
+  /** Everything is written: make the file durable. */
+  commit(): Promise<void>;
+  /** Give up on the file. */
+  abort(): Promise<void>;
+}
+
+/** A snapshot whose file is durable: what it covers and how many data bytes the file holds. */
+export interface DurableLocalSnapshot {
+  metadata: SnapshotMetadata;
+  dataBytes: number;
 }
 
 export class LocalSnapshot {
@@ -38,7 +54,7 @@ export class LocalSnapshot {
   private phaseNow: LocalSnapshotPhase = 'waitingForState';
   private cancelRequested = false;
   private failure: Error | null = null;
-  private durableSnapshot: Snapshot | null = null;
+  private durableSnapshot: DurableLocalSnapshot | null = null;
   private readonly opts: LocalSnapshotOptions;
   private resolveSettled!: () => void;
   /** Resolves once it does nothing more: durable, cancelled or failed. */
@@ -66,7 +82,7 @@ export class LocalSnapshot {
   }
 
   /** The snapshot, once its file is durable. */
-  get snapshot(): Snapshot | null {
+  get snapshot(): DurableLocalSnapshot | null {
     return this.durableSnapshot;
   }
 
@@ -95,42 +111,52 @@ export class LocalSnapshot {
   }
 
   private async write(reader: KvStateReader): Promise<void> {
+    let file: SnapshotSink | null = null;
     try {
-      const data = await this.encode(reader);
+      file = await this.opts.createFile(this.metadata);
+      const dataBytes = await this.encode(reader, file);
       reader.close(); // the kvstore may drop the old values it kept for us
-      if (data === null) return this.settle('cancelled', null);
+      if (dataBytes === null) {
+        await file.abort();
+        return this.settle('cancelled', null);
+      }
       this.phaseNow = 'saving';
-      const snap: Snapshot = { metadata: this.metadata, data: data.bytes };
-      await this.opts.save(snap, data.checksum);
+      await file.commit();
       if (this.cancelRequested) return this.settle('cancelled', null);
-      this.durableSnapshot = snap;
+      this.durableSnapshot = { metadata: this.metadata, dataBytes };
       this.settle('durable', null);
     } catch (e) {
+      await file?.abort();
       this.settle('failed', e as Error);
     } finally {
       reader.close();
     }
   }
 
-  /** The whole data, in one buffer of its exact size; null if cancelled first. */
-  private async encode(reader: KvStateReader): Promise<{ bytes: Uint8Array; checksum: SnapshotChecksum } | null> {
+  /** Write the whole data to `file`; its length, or null if cancelled first. */
+  private async encode(reader: KvStateReader, file: SnapshotSink): Promise<number | null> {
     const { members, chunkBytes } = this.opts;
     const length = kvStateLength(reader.bytes);
-    const bytes = Buffer.allocUnsafe(members.length + length.length + reader.bytes);
-    bytes.set(members, 0);
-    bytes.set(length, members.length);
-    let offset = members.length + length.length;
-    const checksum = new SnapshotChecksum(this.metadata);
-    checksum.add(bytes.subarray(0, offset));
-    while (offset < bytes.length) {
+    let buf = Buffer.allocUnsafe(Math.max(chunkBytes, members.length + length.length));
+    buf.set(members, 0);
+    buf.set(length, members.length);
+    let dataBytes = members.length + length.length;
+    await file.write(buf.subarray(0, dataBytes));
+    for (let written = 0; written < reader.bytes; ) {
       await this.opts.yieldToLoop();
       if (this.cancelRequested || reader.cancelled) return null;
-      const next = reader.writeNext(bytes, offset, chunkBytes);
-      if (next <= offset) throw new Error(`snapshot at ${this.index}: the kv state wrote nothing at byte ${offset} of ${bytes.length}`);
-      checksum.add(bytes.subarray(offset, next));
-      offset = next;
+      let end = reader.writeNext(buf, 0, buf.length);
+      if (end === 0) {
+        // One pair larger than the buffer (a value of up to --max-request-bytes): a buffer its size.
+        buf = Buffer.allocUnsafe(reader.nextPieceBytes);
+        end = reader.writeNext(buf, 0, buf.length);
+        if (end === 0) throw new Error(`snapshot at ${this.index}: the kv state wrote nothing at byte ${written} of ${reader.bytes}`);
+      }
+      await file.write(buf.subarray(0, end));
+      written += end;
+      dataBytes += end;
     }
-    return { bytes, checksum };
+    return dataBytes;
   }
 
   private settle(phase: 'durable' | 'cancelled' | 'failed', error: Error | null): void {

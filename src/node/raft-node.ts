@@ -44,10 +44,11 @@ import {
   type Message,
   type Ready,
   type Snapshot,
+  type SnapshotMetadata,
 } from '../raft/index.ts';
 import { newMessage } from '../raft/util.ts';
 import { createNew, recover, type Recovered } from './recovery.ts';
-import { Snapshotter, Wal, type SnapshotChecksum } from '../storage/index.ts';
+import { Snapshotter, Wal } from '../storage/index.ts';
 import { PeerTransport, createPeerService, type PeerListener } from '../transport/index.ts';
 import { parseNodeId } from '../transport/headers.ts';
 import { sleep, type TimerHandle } from '../world.ts';
@@ -60,8 +61,8 @@ import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
 import { planReady } from './ready-plan.ts';
 import type { NodeObserver, NodePlantedBugs } from './observer.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
-import { decodeSnapshotData, encodeSnapshotDataMembers, type KvStateReader } from './snapshot-data.ts';
-import { LocalSnapshot, snapshotChunkBytesDefault } from './local-snapshot.ts';
+import { dataOnDisk, decodeSnapshotData, encodeSnapshotDataMembers, SNAPSHOT_DATA_ON_DISK, type KvStateReader } from './snapshot-data.ts';
+import { LocalSnapshot, snapshotChunkBytesDefault, type DurableLocalSnapshot, type SnapshotSink } from './local-snapshot.ts';
 import type { FollowerProgress, MemberWithRole, NodeInfo, NodeStatus, PeerLink, RecentLogTerms } from './status.ts';
 
 export type StopReason = { kind: 'stopped' } | { kind: 'removed' } | { kind: 'fatal'; error: Error };
@@ -110,8 +111,8 @@ const PUBLISH_RETRY_DELAY_MS_MAX = 10_000;
 export class RaftNode implements NodeInfo {
   readonly id: number;
   readonly clusterId: string;
-  /** Kv state from the snapshot the node restarted from (the caller restores it), or null. */
-  readonly restoredKv: { data: Uint8Array; index: number } | null;
+  /** Kv state from the snapshot the node restarted from, until the caller takes it (takeRestoredKv). */
+  private restoredKv: { data: Uint8Array; index: number } | null;
   /** Resolves when the node has stopped running, and why. */
   readonly finished: Promise<StopReason>;
 
@@ -170,6 +171,14 @@ export class RaftNode implements NodeInfo {
    * snapshot whose ConfState predates the AddNode is refused by the new member's core.
    */
   private snapshotForMembership = false;
+  /**
+   * Our snapshot's file could not be read to send it to a follower (damaged since): take a
+   * new one at once, at the applied index (the same index if nothing applied since: the file
+   * is then rewritten with the same state).
+   */
+  private snapshotForRepair = false;
+  /** The snapshot whose file failed to read last, so that a peer's retries log it once. */
+  private unreadableSnapshotIndex = -1;
   /** The snapshot of our own state being taken off the loop, if any (at most one). */
   private localSnapshot: LocalSnapshot | null = null;
   private leader = 0;
@@ -262,8 +271,19 @@ export class RaftNode implements NodeInfo {
         dropped: (msgs) => this.failDroppedProposals(msgs),
       },
       stats: { roundTrip: (peer, seconds, ok, messages) => this.countRoundTrip(peer, seconds, ok, messages) },
+      snapshotData: (snap) => this.snapshotData(snap),
     });
     for (const [id, url] of this.membership.urls) this.transport.addPeer(id, url);
+  }
+
+  /**
+   * The kv state of the snapshot the node restarted from, for the caller to restore, or null.
+   * Given once: the node does not keep it (a large state would stay in memory for nothing).
+   */
+  takeRestoredKv(): { data: Uint8Array; index: number } | null {
+    const kv = this.restoredKv;
+    this.restoredKv = null;
+    return kv;
   }
 
   /** Look at the data dir and bring back what is there (or create a new member). */
@@ -531,7 +551,7 @@ export class RaftNode implements NodeInfo {
         this.feedInbox();
         if (!this.raft.hasReady()) {
           this.transport.releaseFed([]); // what was fed produced nothing to answer
-          if (this.localSnapshot?.isSettled === true) await this.maybeSnapshot();
+          if (this.localSnapshot?.isSettled === true || (this.localSnapshot === null && this.snapshotForRepair)) await this.maybeSnapshot();
           else await this.inbox.waitForWork();
           continue;
         }
@@ -580,7 +600,8 @@ export class RaftNode implements NodeInfo {
       if (rd.mustSync) this.metrics.walFsync((this.world.clock.now() - started) / 1000);
     }
     if (snap !== null) {
-      this.storage.applySnapshot(snap);
+      // Its file is durable: the storage need not keep the data in memory too.
+      this.storage.applySnapshot(dataOnDisk(snap));
       await this.applySnapshot(snap);
     }
     if (rd.hardState !== null) this.storage.setHardState(rd.hardState);
@@ -736,7 +757,16 @@ export class RaftNode implements NodeInfo {
       if (!running.isSettled) return;
       this.localSnapshot = null;
       if (running.error !== null) throw running.error;
-      if (running.snapshot !== null) await this.completeSnapshot(running.snapshot, running.afterMembershipChange);
+      if (running.snapshot !== null) {
+        await this.completeSnapshot(running.snapshot, running.afterMembershipChange);
+        this.snapshotForRepair = false; // the newest file, the one a follower is sent, is new
+      }
+    }
+    if (this.snapshotForRepair) {
+      this.snapshotForRepair = false;
+      this.log.warn({ index: this.appliedIndex, damaged: this.unreadableSnapshotIndex }, 'taking a snapshot to replace one whose file could not be read');
+      await this.startSnapshot(this.appliedIndex, false);
+      return;
     }
     const force = this.snapshotForMembership;
     if (this.appliedIndex <= this.snapshotIndex) {
@@ -757,7 +787,7 @@ export class RaftNode implements NodeInfo {
       members: encodeSnapshotDataMembers(this.membership),
       chunkBytes: this.o.snapshotChunkBytes ?? snapshotChunkBytesDefault,
       yieldToLoop: () => sleep(this.world.timers, 0),
-      save: (snap, checksum) => this.saveSnapshotFile(snap, checksum),
+      createFile: (metadata) => this.createSnapshotFile(metadata),
       settled: () => this.inbox.kick(),
       afterMembershipChange: force,
     });
@@ -772,19 +802,27 @@ export class RaftNode implements NodeInfo {
    * followers, compaction, and release of old segments and files (in that order: a crash
    * between any two leaves a node that restarts from the newest vouched-for snapshot).
    */
-  private async completeSnapshot(snap: Snapshot, afterMembershipChange: boolean): Promise<void> {
+  private async completeSnapshot(snap: DurableLocalSnapshot, afterMembershipChange: boolean): Promise<void> {
     const { index, term } = snap.metadata;
+    const newest = this.storage.snapshot().metadata.index;
     // A leader's snapshot installed since is newer (abandonLocalSnapshot keeps this from happening).
-    if (index <= this.storage.snapshot().metadata.index) return;
+    if (index < newest) return;
+    if (index === newest) {
+      // A repair (snapshotForRepair): the same state at the same index, its file rewritten;
+      // the marker that vouches for it is in the WAL already.
+      this.log.info({ index, bytes: snap.dataBytes, term: this.term }, 'snapshot file rewritten');
+      return;
+    }
     await this.wal.saveSnapshotMarker({ index, term });
-    this.storage.createSnapshot(index, snap.metadata.confState, snap.data);
+    // The data stays in its file: read back only to send it to a follower (snapshotData).
+    this.storage.createSnapshot(index, snap.metadata.confState, SNAPSHOT_DATA_ON_DISK);
     // Never compact what the core has not yet handed out as committed.
     const keepFrom = Math.min(index - this.cfg.snapshotCatchupEntries, this.raft.status().applied);
     const compactTo = Math.max(0, keepFrom);
     if (compactTo > this.storage.firstIndex()) this.storage.compact(compactTo);
     await this.releaseTo(index);
     this.snapshotIndex = index;
-    this.log.info({ index, compactedTo: compactTo, bytes: snap.data.length, term: this.term, applied: this.appliedIndex }, afterMembershipChange ? 'snapshot after membership change' : 'snapshot taken');
+    this.log.info({ index, compactedTo: compactTo, bytes: snap.dataBytes, term: this.term, applied: this.appliedIndex }, afterMembershipChange ? 'snapshot after membership change' : 'snapshot taken');
     this.events.event({ kind: 'snapshot', how: 'taken', index });
   }
 
@@ -798,12 +836,47 @@ export class RaftNode implements NodeInfo {
     else if (job.phase !== 'durable') this.log.info({ index: job.index }, 'snapshot in progress abandoned');
   }
 
-  /** Write (and sync) a snapshot file, timed for the metrics. */
-  private async saveSnapshotFile(snap: Snapshot, checksum: SnapshotChecksum | null = null): Promise<void> {
+  /** Write (and sync) a leader's snapshot's file, timed for the metrics. */
+  private async saveSnapshotFile(snap: Snapshot): Promise<void> {
     const started = this.world.clock.now();
-    await this.snapshotter.save(snap, checksum);
+    await this.snapshotter.save(snap);
+    await this.snapshotFileSaved(started);
+  }
+
+  /** Our own snapshot's file, written as the state is encoded; timed from its first byte to durable. */
+  private async createSnapshotFile(metadata: SnapshotMetadata): Promise<SnapshotSink> {
+    const started = this.world.clock.now();
+    const file = await this.snapshotter.create(metadata);
+    return {
+      write: (chunk) => file.write(chunk),
+      abort: () => file.abort(),
+      commit: async () => {
+        await file.commit();
+        await this.snapshotFileSaved(started);
+      },
+    };
+  }
+
+  private async snapshotFileSaved(started: number): Promise<void> {
     if (this.bugs.retainBeforeMarker === true) await this.snapshotter.retain(null);
     this.metrics.snapshotSaved((this.world.clock.now() - started) / 1000);
+  }
+
+  /** A snapshot's data to send to a follower: from its file when the storage holds it there. */
+  private async snapshotData(snap: Snapshot): Promise<Uint8Array> {
+    if (snap.data !== SNAPSHOT_DATA_ON_DISK) return snap.data;
+    try {
+      return (await this.snapshotter.load(snap.metadata)).data;
+    } catch (e) {
+      const { index, term } = snap.metadata;
+      if (index !== this.unreadableSnapshotIndex) {
+        this.unreadableSnapshotIndex = index;
+        this.log.error({ err: e, index, term }, 'could not read our snapshot to send it to a follower; taking a new one');
+      }
+      this.snapshotForRepair = true;
+      this.inbox.kick();
+      throw e;
+    }
   }
 
   /** A snapshot at `index` is durable and marked: old WAL segments and snapshot files may go. */

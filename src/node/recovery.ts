@@ -4,7 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { Membership } from './membership.ts';
-import { decodeSnapshotData } from './snapshot-data.ts';
+import { dataOnDisk, decodeSnapshotData } from './snapshot-data.ts';
 import { MemoryStorage, type Snapshot } from '../raft/index.ts';
 import type { RaftNodeOptions } from './raft-node.ts';
 import type { NodeWorld } from './world.ts';
@@ -43,7 +43,7 @@ export async function recover(o: RaftNodeOptions, world: NodeWorld, snapshotter:
   let membership = new Membership();
   let kvState: Uint8Array | null = null;
   if (snapshot !== null) {
-    storage.applySnapshot(snapshot);
+    storage.applySnapshot(dataOnDisk(snapshot));
     ({ membership, kv: kvState } = decodeSnapshotData(snapshot.data));
   } else {
     // No snapshot yet: the log replays every membership change from the bootstrap on; the

@@ -2,7 +2,7 @@
 // table (peer URLs, removed ids and, since version 2, client URLs: node/membership.ts), then
 // the kv state (kvstore.ts). Version 1 data is still read, as a table without client URLs.
 
-import { BinaryReader, BinaryWriter } from '../raftpb/index.ts';
+import { BinaryReader, BinaryWriter, type Snapshot } from '../raftpb/index.ts';
 import { Membership } from './membership.ts';
 
 const SNAPSHOT_DATA_VERSION_WITHOUT_CLIENT_URLS = 1;
@@ -18,12 +18,26 @@ export interface KvStateReader {
   /** Set once the kvstore replaced its state (a snapshot from the leader): the rest cannot be written. */
   readonly cancelled: boolean;
   /**
-   * Write the next part into `into` at `offset`: at least `chunkBytes` when that much is left,
-   * a pair never split, never past the state's end. Returns the offset after what it wrote.
+   * Write the next pieces (head, pairs, tail; a piece is never split) into `into` from
+   * `offset` while they fit before `end`. Returns the offset after what it wrote: `offset`
+   * itself when the next piece is longer than the room (nextPieceBytes says how long).
    */
-  writeNext(into: Uint8Array, offset: number, chunkBytes: number): number;
+  writeNext(into: Uint8Array, offset: number, end: number): number;
+  /** Bytes of the next piece writeNext would write; 0 once everything is written. */
+  readonly nextPieceBytes: number;
   /** Done with it (finished or not): the kvstore stops keeping the old values it needs. */
   close(): void;
+}
+
+/**
+ * The data of a snapshot the storage holds only as metadata: its file is durable, and it is
+ * read back from there to be sent (RaftNode.snapshotData). Told apart by identity.
+ */
+export const SNAPSHOT_DATA_ON_DISK: Uint8Array = new Uint8Array(0);
+
+/** `snap` with its data left in its (durable) file. */
+export function dataOnDisk(snap: Snapshot): Snapshot {
+  return { metadata: snap.metadata, data: SNAPSHOT_DATA_ON_DISK };
 }
 
 export function encodeSnapshotData(m: Membership, kv: Uint8Array): Uint8Array {

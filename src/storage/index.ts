@@ -34,6 +34,6 @@
 
 export { StorageError, StorageErrorCode, isStorageError } from './errors.ts';
 export { Wal, DEFAULT_MAX_WALS, DEFAULT_SEGMENT_BYTES, type WalOpenResult, type WalOptions } from './wal.ts';
-export { Snapshotter, SnapshotChecksum, snapshotFileName, type SnapshotterOptions } from './snapshotter.ts';
+export { Snapshotter, SnapshotChecksum, SnapshotFileWriter, snapshotFileName, type SnapshotterOptions } from './snapshotter.ts';
 export { CLUSTER_ID_MAX_BYTES, segmentName, type SnapshotMarker, type WalMeta } from './segment.ts';
 export { nodeFs, type StorageFileHandle, type StorageFs, type StorageLogger } from './fs.ts';

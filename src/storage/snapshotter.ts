@@ -13,7 +13,7 @@
 // and never removes the newest snapshot the WAL vouches for.
 
 import { crc32 } from 'node:zlib';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Snapshot, SnapshotMetadata } from '../raftpb/types.ts';
 import { BinaryReader, BinaryWriter, CodecError, readSnapshotMetadata, writeSnapshotMetadata } from '../raftpb/index.ts';
 import { snapshotFileBytesMax, snapshotMetadataBytesMax } from '../limits.ts';
@@ -27,7 +27,9 @@ import {
   syncDir,
   silentLogger,
   writeFileDurably,
+  type StorageFileHandle,
   type StorageFs,
+  writeAll,
   type StorageLogger,
   mkdirDurably,
 } from './fs.ts';
@@ -89,12 +91,78 @@ export class SnapshotChecksum {
     this.bytes += chunk.length;
   }
 
-  /** The file's head, its CRC covering what was added, which must be exactly `data`'s length. */
-  headFor(data: Uint8Array): Uint8Array {
-    if (this.bytes !== data.length) throw new StorageError(StorageErrorCode.BadArgument, `snapshot checksum over ${this.bytes} bytes, the data has ${data.length}`);
+  /** Bytes of the file's head (magic, CRC, metadata): where the data starts. */
+  get headBytes(): number {
+    return this.head.length;
+  }
+
+  /** The file's head, its CRC covering what was added, which must be exactly `dataBytes`. */
+  headFor(dataBytes: number): Uint8Array {
+    if (this.bytes !== dataBytes) throw new StorageError(StorageErrorCode.BadArgument, `snapshot checksum over ${this.bytes} bytes, the data has ${dataBytes}`);
     const head = this.head.slice();
     new DataView(head.buffer).setUint32(8, this.crc, true);
     return head;
+  }
+}
+
+/**
+ * A snapshot file being written as its data is produced, so that a large state is never
+ * in memory at once: under a temporary name, the head's place reserved; commit() writes the
+ * head with the CRC, syncs, renames and syncs the directory, as save() does for a whole one.
+ */
+export class SnapshotFileWriter {
+  private position: number;
+  private readonly checksum: SnapshotChecksum;
+  private done = false;
+
+  constructor(
+    private readonly fs: StorageFs,
+    private readonly fh: StorageFileHandle,
+    private readonly tmp: string,
+    private readonly path: string,
+    private readonly logger: StorageLogger,
+    readonly metadata: SnapshotMetadata,
+  ) {
+    this.checksum = new SnapshotChecksum(metadata);
+    this.position = this.checksum.headBytes;
+  }
+
+  /** Bytes of data written so far. */
+  get dataBytes(): number {
+    return this.position - this.checksum.headBytes;
+  }
+
+  /** Append the next bytes of the data (the chunk may be reused once this resolves). */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.done) throw new StorageError(StorageErrorCode.BadArgument, 'snapshot file: written after commit or abort');
+    await writeAll(this.fh, chunk, this.position);
+    this.checksum.add(chunk);
+    this.position += chunk.length;
+  }
+
+  /** The data is complete: make the file durable under its final name. */
+  async commit(): Promise<void> {
+    if (this.done) throw new StorageError(StorageErrorCode.BadArgument, 'snapshot file: committed twice or after abort');
+    this.done = true;
+    const bytes = this.dataBytes;
+    try {
+      await writeAll(this.fh, this.checksum.headFor(bytes), 0);
+      await this.fh.sync();
+    } finally {
+      await this.fh.close();
+    }
+    await this.fs.rename(this.tmp, this.path);
+    await syncDir(this.fs, dirname(this.path));
+    const { index, term } = this.metadata;
+    this.logger.info({ file: basename(this.path), index, term, bytes }, 'saved snapshot');
+  }
+
+  /** Give up: close and remove the temporary file (a leftover is removed at the next load anyway). */
+  async abort(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.fh.close().catch(() => {});
+    await this.fs.unlink(this.tmp).catch(() => {});
   }
 }
 
@@ -107,7 +175,7 @@ function encodeFile(s: Snapshot, checksum: SnapshotChecksum | null): [Uint8Array
   } else if (sum.metadata !== s.metadata) {
     throw new StorageError(StorageErrorCode.BadArgument, `snapshot checksum for index ${sum.metadata.index}, the snapshot is at ${s.metadata.index}`);
   }
-  return [sum.headFor(s.data), s.data];
+  return [sum.headFor(s.data.length), s.data];
 }
 
 /** Decode and verify a snapshot file; returns the reason it is unusable instead of throwing. */
@@ -165,6 +233,37 @@ export class Snapshotter {
     const name = snapshotFileName(s.metadata.term, s.metadata.index);
     await writeFileDurably(this.fs, join(this.dir, name), encodeFile(s, checksum));
     this.logger.info({ file: name, index: s.metadata.index, term: s.metadata.term, bytes: s.data.length }, 'saved snapshot');
+  }
+
+  /** Start a snapshot file to be written a chunk at a time (SnapshotFileWriter). */
+  async create(metadata: SnapshotMetadata): Promise<SnapshotFileWriter> {
+    if (!this.dirReady) {
+      await mkdirDurably(this.fs, this.dir);
+      this.dirReady = true;
+    }
+    const path = join(this.dir, snapshotFileName(metadata.term, metadata.index));
+    const tmp = `${path}.tmp`;
+    return new SnapshotFileWriter(this.fs, await this.fs.open(tmp, 'w'), tmp, path, this.logger, metadata);
+  }
+
+  /**
+   * The snapshot in the file for `at` (index and term), checked as at start-up; for sending
+   * a snapshot whose data is not kept in memory. Throws ERR_SNAP_CORRUPT if the file fails
+   * its checks (it is left in place: start-up decides what to do with it).
+   */
+  async load(at: { index: number; term: number }): Promise<Snapshot> {
+    const name = snapshotFileName(at.term, at.index);
+    const path = join(this.dir, name);
+    let buf: Uint8Array;
+    try {
+      buf = await readFileBounded(this.fs, path, this.maxSnapshotBytes, () => tooLarge);
+    } catch (e) {
+      if (e === tooLarge) throw new StorageError(StorageErrorCode.SnapCorrupt, `snapshot larger than the limit ${this.maxSnapshotBytes} bytes`, { file: path });
+      throw asStorageError(e, 'reading a snapshot failed', path);
+    }
+    const snap = decodeFile(buf, { name, index: at.index, term: at.term });
+    if (typeof snap === 'string') throw new StorageError(StorageErrorCode.SnapCorrupt, `damaged snapshot (${snap})`, { file: path });
+    return snap;
   }
 
   /** Bytes of the snapshot directory on disk, for status. */

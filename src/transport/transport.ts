@@ -4,7 +4,7 @@
 
 import { BinaryWriter, batchEncodedBytes, messageEncodedBytes, writeMessages } from '../raftpb/index.ts';
 import { peerBatchBytesMax, peerBatchMessagesMax, peerHeldReplyMsMax } from '../limits.ts';
-import { MessageType, type Message } from '../raftpb/types.ts';
+import { MessageType, type Message, type Snapshot } from '../raftpb/types.ts';
 import { realClock, type Clock } from '../world.ts';
 import { httpNetwork } from './http-network.ts';
 import type { PeerNetwork } from './network.ts';
@@ -24,6 +24,11 @@ export interface TransportOptions {
   clock?: Clock;
   /** Told how each message POST went, for metrics (default: nobody). */
   stats?: PeerStats;
+  /**
+   * A snapshot's data, for sending it (default: the data the message carries). The node keeps
+   * its snapshots' data in their files, not in memory, and reads it back here.
+   */
+  snapshotData?: (snap: Snapshot) => Promise<Uint8Array>;
 }
 
 /** A peer's request held open, so that our answering messages can ride on its response. */
@@ -44,6 +49,8 @@ export class PeerTransport {
   private readonly peers = new Map<number, PeerEntry>();
   private held = new Map<number, HeldReply[]>();
   private readonly writer = new BinaryWriter(64 * 1024);
+  /** Peers whose snapshot's data is being read (snapshotData): one at a time each. */
+  private readonly loadingSnapshot = new Set<number>();
 
   private readonly clock: Clock;
 
@@ -60,8 +67,30 @@ export class PeerTransport {
         if (m.to !== this.o.localId) this.o.events.unreachable(m.to);
         continue;
       }
-      p.client.send(m);
+      if (m.type === MessageType.MsgSnap && this.o.snapshotData !== undefined) this.sendSnapshot(m, this.o.snapshotData);
+      else p.client.send(m);
     }
+  }
+
+  /** Read the snapshot's data, then send it (to the peer's client then, if still a peer). */
+  private sendSnapshot(m: Message, data: (snap: Snapshot) => Promise<Uint8Array>): void {
+    const to = m.to;
+    const snap = m.snapshot!;
+    if (this.loadingSnapshot.has(to)) {
+      this.o.events.snapshotStatus(to, false); // as the client does for a second snapshot in flight
+      return;
+    }
+    this.loadingSnapshot.add(to);
+    data(snap)
+      .then(
+        (bytes) => {
+          const p = this.peers.get(to);
+          if (p === undefined) this.o.events.snapshotStatus(to, false);
+          else p.client.send({ ...m, snapshot: { metadata: snap.metadata, data: bytes } });
+        },
+        () => this.o.events.snapshotStatus(to, false),
+      )
+      .finally(() => this.loadingSnapshot.delete(to));
   }
 
   /**

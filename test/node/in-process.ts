@@ -44,7 +44,8 @@ export async function startInProcess(config: Config, opts: InProcessOptions = {}
     kvCapture: () => ref.kv!.captureState(), kvApplied: () => appliedSeen(ref.kv!.applied), kvApplying: () => true,
   });
   const kv = (ref.kv = new KvStore({ nodeId: config.id, proposeC, commitC, readIndex: () => node.readIndex(), requestTimeoutMs: config.requestTimeoutMs }));
-  if (node.restoredKv !== null) kv.restore(node.restoredKv.data, node.restoredKv.index);
+  const restored = node.takeRestoredKv();
+  if (restored !== null) kv.restore(restored.data, restored.index);
   const applying = kv.run();
   await node.listenPeers();
   node.start();

@@ -84,3 +84,47 @@ test('retention keeps the newest maxSnapshots files', () =>
     const files = (await readdir(dir)).sort();
     assert.deepEqual(files, [snapshotFileName(2, 50), snapshotFileName(2, 60), snapshotFileName(2, 70)]);
   }));
+
+test('a file written a chunk at a time (one buffer reused) is the file save() writes, byte for byte, and load() reads it back', () =>
+  withTmp(async (tmp) => {
+    const whole = new Snapshotter(join(tmp, 'whole'));
+    const streamed = new Snapshotter(join(tmp, 'streamed'));
+    const s = snap(30, 3);
+    await whole.save(s);
+    const w = await streamed.create(s.metadata);
+    const buf = Buffer.alloc(7);
+    for (let off = 0; off < s.data.length; off += buf.length) {
+      const n = Buffer.from(s.data).copy(buf, 0, off, Math.min(off + buf.length, s.data.length));
+      await w.write(buf.subarray(0, n));
+      buf.fill(0xaa); // reused: the file holds what was written, not what the buffer holds later
+    }
+    assert.equal(w.dataBytes, s.data.length);
+    assert.deepEqual((await readdir(join(tmp, 'streamed'))).sort(), [`${snapshotFileName(3, 30)}.tmp`], 'under a temporary name until committed');
+    await w.commit();
+    const name = snapshotFileName(3, 30);
+    assert.deepEqual(await readFile(join(tmp, 'streamed', name)), await readFile(join(tmp, 'whole', name)));
+    assert.deepEqual(await readdir(join(tmp, 'streamed')), [name]);
+    const got = await streamed.load(marker(s));
+    assert.deepEqual(got.metadata, s.metadata);
+    assert.deepEqual(Buffer.from(got.data), s.data);
+    await assert.rejects(w.write(buf), /after commit/);
+  }));
+
+test('an aborted streamed file leaves nothing; load() refuses a damaged or missing file and leaves it in place', () =>
+  withTmp(async (dir) => {
+    const ss = new Snapshotter(dir);
+    const w = await ss.create(snap(40, 4).metadata);
+    await w.write(Buffer.from('part of a state'));
+    await w.abort();
+    assert.deepEqual(await readdir(dir), []);
+    await assert.rejects(ss.load({ index: 40, term: 4 }), (e: Error & { code?: string }) => e.code !== undefined && /reading a snapshot failed/.test(e.message));
+
+    const s = snap(50, 5);
+    await ss.save(s);
+    const path = join(dir, snapshotFileName(5, 50));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1]! ^= 0x01;
+    await writeFile(path, bytes);
+    await assert.rejects(ss.load(marker(s)), (e: Error & { code?: string }) => e.code === 'ERR_SNAP_CORRUPT' && /checksum mismatch/.test(e.message));
+    assert.deepEqual(await readdir(dir), [snapshotFileName(5, 50)], 'not set aside: start-up decides that');
+  }));

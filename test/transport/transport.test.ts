@@ -192,6 +192,56 @@ test('transport: routes by recipient, reports unknown peers, follows membership'
   await tr.close();
 });
 
+test('transport: a snapshot goes with the data snapshotData reads for it; a failed read, a second one for the same peer, or a peer gone meanwhile is a failed snapshot', async () => {
+  const { log, events } = recorder();
+  const bodies: Buffer[] = [];
+  const network: PeerNetwork = {
+    connect: () => ({
+      request: async (req) => {
+        bodies.push(Buffer.concat(Array.isArray(req.body) ? (req.body as Uint8Array[]) : [req.body as Uint8Array]));
+        return { status: 204, body: new Uint8Array(0) };
+      },
+      close: async () => undefined,
+    }),
+    listen: async () => ({ close: async () => undefined }),
+  };
+  const reads: { index: number; settle: (data: Uint8Array | Error) => void }[] = [];
+  const tr = new PeerTransport({
+    localId: 1, clusterId: 'c1', events, network,
+    snapshotData: (snap) => new Promise((resolve, reject) => reads.push({ index: snap.metadata.index, settle: (d) => (d instanceof Error ? reject(d) : resolve(d)) })),
+  });
+  tr.addPeer(2, 'http://two');
+  tr.addPeer(3, 'http://three');
+  const snapTo = (to: number, index: number) =>
+    msg(MessageType.MsgSnap, 1, to, { snapshot: { metadata: { index, term: 1, confState: { voters: [1, 2, 3], learners: [] } }, data: new Uint8Array(0) } });
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  tr.send([snapTo(2, 7)]);
+  tr.send([snapTo(2, 7)]); // while the first is being read: refused, as a second snapshot in flight is
+  assert.deepEqual(reads.map((r) => r.index), [7]);
+  assert.deepEqual(log, ['snapshot 2 false']);
+  reads[0]!.settle(Buffer.from('the state at 7'));
+  await turn();
+  await turn();
+  assert.equal(bodies.length, 1);
+  const [sent] = decodeMessages(bodies[0]!, { maxSnapshotBytes: 1024 });
+  assert.equal(Buffer.from(sent!.snapshot!.data).toString(), 'the state at 7', 'the data read, not the message\'s');
+  assert.deepEqual(log, ['snapshot 2 false', 'snapshot 2 true']);
+
+  tr.send([snapTo(3, 8)]);
+  reads[1]!.settle(new Error('damaged'));
+  await turn();
+  assert.deepEqual(log.slice(2), ['snapshot 3 false']);
+
+  tr.send([snapTo(3, 9)]);
+  tr.removePeer(3);
+  reads[2]!.settle(Buffer.from('late'));
+  await turn();
+  assert.deepEqual(log.slice(3), ['snapshot 3 false']);
+  assert.equal(bodies.length, 1, 'nothing sent for the failed read or the removed peer');
+  await tr.close();
+});
+
 test('a snapshot streams as slices that decode to the same message', () => {
   const data = new Uint8Array(2.5 * 1024 * 1024).map((_, i) => i % 251);
   const snap = msg(MessageType.MsgSnap, 1, 2, {

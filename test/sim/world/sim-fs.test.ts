@@ -370,3 +370,23 @@ test('a deleted file is kept while a crash could bring it back (its unlink not s
   disk.crash();
   assert.deepEqual(disk.list('/d'), [], 'the synced unlinks hold');
 });
+
+test('a write copies its bytes, as write(2) does: the caller may reuse its Buffer once the write resolves', async () => {
+  const { scheduler, disk, fs } = world();
+  await scheduler.complete(
+    (async () => {
+      const fh = await fs.open('/reused', 'w');
+      const buf = Buffer.from('first');
+      await writeAll(fh, buf, 0);
+      buf.write('XXXXX'); // a snapshot's chunk buffer is refilled like this for the next chunk
+      await writeAll(fh, buf, 5);
+      buf.write('YYYYY'); // and again, before the sync
+      await fh.sync();
+      await fh.close();
+      await syncDir(fs, '/');
+    })(),
+  );
+  assert.equal(text(disk.peek('/reused')), 'firstXXXXX');
+  disk.crash(); // what survives is what was synced: the bytes as they were written
+  assert.equal(text(disk.peek('/reused')), 'firstXXXXX');
+});

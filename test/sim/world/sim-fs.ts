@@ -681,7 +681,9 @@ class SimFileHandle implements StorageFileHandle {
       if (failure) throw fsError(failure, 'write', this.path);
       if (offset < 0 || length < 0 || offset + length > buffer.length || !(position >= 0)) throw fsError('EINVAL', 'write', this.path, 'bad offset or length');
       const at = this.mode.append ? file.current.size : position;
-      const bytes = buffer.slice(offset, offset + this.writableBytes(file, at, length));
+      // A copy, as write(2) makes: the caller may reuse its buffer once this resolves (a
+      // Buffer's own slice() would be a view of it).
+      const bytes = Uint8Array.prototype.slice.call(buffer, offset, offset + this.writableBytes(file, at, length));
       const change: DataChange = { seq: this.fs.disk.changeSeq(), doomed: false, kind: 'write', position: at, bytes };
       file.current.apply(change);
       file.pending.push(change);
