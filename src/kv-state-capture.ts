@@ -9,7 +9,8 @@ import { putVarint, varintBytes } from './raftpb/index.ts';
 
 interface PendingPair {
   key: string;
-  value: Buffer;
+  /** latin1: one char per byte. */
+  value: string;
   keyBytes: number;
   /** The pair's encoded length. */
   bytes: number;
@@ -20,9 +21,9 @@ export class KvStateCapture implements KvStateReader {
   private written = 0;
   private readonly pairsTotal: number;
   private pairsWritten = 0;
-  private readonly pairs: Iterator<[string, Buffer]>;
+  private readonly pairs: Iterator<[string, string]>;
   /** The value at the start of each key overwritten since (first overwrite only). */
-  private readonly oldValues = new Map<string, Buffer>();
+  private readonly oldValues = new Map<string, string>();
   /** Version and pair count: written first. */
   private readonly head: Uint8Array;
   /** The dedup table as it was at the start: written last. */
@@ -39,7 +40,7 @@ export class KvStateCapture implements KvStateReader {
    * and after its pairs, `bytes` the whole state's length, all as they are now.
    */
   constructor(
-    map: Map<string, Buffer>,
+    map: Map<string, string>,
     head: Uint8Array,
     tail: Uint8Array,
     bytes: number,
@@ -57,7 +58,7 @@ export class KvStateCapture implements KvStateReader {
   }
 
   /** The kvstore is about to set `key` (its value now: `current`, undefined for a new key). */
-  beforeSet(key: string, current: Buffer | undefined): void {
+  beforeSet(key: string, current: string | undefined): void {
     // A key new since the start is never written, so its old value is never read: keeping
     // it costs only memory, and telling it apart would cost a lookup per write.
     if (current !== undefined && !this.oldValues.has(key)) this.oldValues.set(key, current);
@@ -93,7 +94,7 @@ export class KvStateCapture implements KvStateReader {
       offset = putVarint(out, offset, p.keyBytes);
       offset += out.write(p.key, offset, 'utf8');
       offset = putVarint(out, offset, p.value.length);
-      offset = copyInto(out, offset, p.value);
+      offset += out.write(p.value, offset, 'latin1'); // it fits: checked against p.bytes
       this.pairsWritten++;
     }
     // The tail (the dedup table) is written once every pair is.

@@ -62,7 +62,12 @@ interface WriteWaiter extends Waiter {
 
 export class KvStore implements KvApi {
   private readonly o: KvStoreOptions;
-  private readonly map = new Map<string, Buffer>();
+  /**
+   * Each value as a one-byte (latin1) string: byte i is char i. A small Buffer costs a heap
+   * object of ~96 bytes plus its share of an 8 KiB pool slab, which stays whole while any
+   * value cut from it lives; a string is one heap object of its length plus 16.
+   */
+  private readonly map = new Map<string, string>();
   /** What snapshot() writes for the map, kept in step (with the dedup table: bounded by kvStateBytesMax). */
   private stateBytes = SNAPSHOT_EMPTY_BYTES;
   private dedup = new ProposalDedup();
@@ -175,7 +180,8 @@ export class KvStore implements KvApi {
 
   async get(key: string, serializable: boolean): Promise<Uint8Array | undefined> {
     if (!serializable && this.o.testSwitches?.getSkipsReadIndex !== true) await this.readBarrier();
-    return this.map.get(key);
+    const value = this.map.get(key);
+    return value === undefined ? undefined : Buffer.from(value, 'latin1');
   }
 
   /** The map as bytes, for a snapshot, at once (the node writes it a chunk at a time: captureState). */
@@ -219,7 +225,7 @@ export class KvStore implements KvApi {
     for (let i = 0; i < n; i++) {
       const k = r.bytes(Number.MAX_SAFE_INTEGER, 'key');
       const v = r.bytes(Number.MAX_SAFE_INTEGER, 'value');
-      this.map.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('utf8'), Buffer.from(v));
+      this.map.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('utf8'), Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'));
     }
     this.dedup = version === 1 ? new ProposalDedup() : ProposalDedup.read(r);
     r.expectEnd('kv snapshot');
@@ -270,10 +276,8 @@ export class KvStore implements KvApi {
     this.dedup.record(node, epoch, seq);
     this.stateBytes = grown;
     this.capture?.beforeSet(key, old);
-    // Copy the value out: the entry's bytes may be a view of a whole peer batch or WAL record.
-    const value = Buffer.allocUnsafe(valueBytes);
-    b.copy(value, 0, keyEnd);
-    this.map.set(key, value);
+    // A copy of the value (the entry's bytes may be a view of a whole peer batch or WAL record).
+    this.map.set(key, b.toString('latin1', keyEnd));
     if (mine) {
       const w = this.waiters.get(seq);
       if (w !== undefined) {
@@ -285,7 +289,7 @@ export class KvStore implements KvApi {
   }
 
   /** stateBytes once key (whose value now is `old`) is set to a value of valueBytes. */
-  private stateBytesWith(key: string, old: Buffer | undefined, valueBytes: number): number {
+  private stateBytesWith(key: string, old: string | undefined, valueBytes: number): number {
     if (old !== undefined) return this.stateBytes - old.length - varintBytes(old.length) + varintBytes(valueBytes) + valueBytes;
     const n = this.map.size;
     return this.stateBytes - varintBytes(n) + varintBytes(n + 1) + pairBytesOf(key, valueBytes);
@@ -397,7 +401,7 @@ function giveUp(p: Proposal, notProposed: ErrorCode, unknown: ErrorCode): Servic
 }
 
 /** Bytes one pair takes in a snapshot. */
-function pairBytes(key: string, value: Uint8Array): number {
+function pairBytes(key: string, value: string): number {
   return pairBytesOf(key, value.length);
 }
 

@@ -163,6 +163,29 @@ test('snapshot and restore round-trip the map; done is called after apply', asyn
   assert.equal(s2.kv.size, 2);
 });
 
+test('every byte value survives put, get, snapshot and restore (values are kept as one-byte strings)', async (t) => {
+  const s = setup();
+  t.after(s.close);
+  const all = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const large = Buffer.alloc(1_200_000); // past the size at which node makes an external string
+  for (let i = 0; i < large.length; i++) large[i] = (i * 131 + 7) & 0xff;
+  await s.kv.put('/all', all);
+  await s.kv.put('/empty', Buffer.alloc(0));
+  await s.kv.put('/large', large);
+  assert.deepEqual(await s.kv.get('/all', true), all);
+  assert.deepEqual(await s.kv.get('/empty', true), Buffer.alloc(0));
+  assert.deepEqual(await s.kv.get('/large', true), large);
+  const snap = s.kv.snapshot();
+  const s2 = setup();
+  t.after(s2.close);
+  await s2.commitC.send({ snapshot: snap, entries: [], index: 9, done: null });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(await s2.kv.get('/all', true), all);
+  assert.deepEqual(await s2.kv.get('/empty', true), Buffer.alloc(0));
+  assert.deepEqual(await s2.kv.get('/large', true), large);
+  assert.deepEqual(Buffer.from(s2.kv.snapshot()), Buffer.from(snap), 'and it snapshots to the same bytes');
+});
+
 test('stop fails waiting writes: 503 if never proposed, 504 (unknown) if in flight', async () => {
   const s = setup();
   s.setMode('stall');
