@@ -21,7 +21,8 @@
 // replaces the log on replay, as the core's restore does; a local snapshot's marker does
 // not (its entry is on disk before it).
 //
-// After taking a local snapshot at index i: snapshotter.save, wal.saveSnapshotMarker,
+// After taking a local snapshot at index i (its file written by snapshotter.create as the
+// state is encoded, or by snapshotter.save): wal.saveSnapshotMarker,
 // then wal.releaseTo(i) so old segments can be purged (maxWals of them are kept), then
 // snapshotter.retain(wal.newestVouchedMarker()): never before the marker is durable, or
 // the only snapshot a restart could use may be gone.
