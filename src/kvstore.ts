@@ -37,7 +37,15 @@ export interface KvStoreOptions {
   world?: { clock: Clock; timers: Timers; random: Random };
   /** Test-only broken promises (config.ts testSwitchesFromEnv), for the chaos suite to catch. */
   testSwitches?: TestSwitches;
+  /** Pairs of a leader's snapshot restored per turn of the event loop (default restorePairsPerTurnDefault). */
+  restorePairsPerTurn?: number;
 }
+
+/**
+ * Pairs of a leader's snapshot restored between two turns of the event loop: about 20 ms
+ * of work. A million keys restored in one go held the loop for 1.4-1.5 s.
+ */
+export const restorePairsPerTurnDefault = 16_384;
 
 const KIND_PUT = EntryKind.Put;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
@@ -71,6 +79,8 @@ export class KvStore implements KvApi {
   /** What snapshot() writes for the map, kept in step (with the dedup table: bounded by kvStateBytesMax). */
   private stateBytes = SNAPSHOT_EMPTY_BYTES;
   private dedup = new ProposalDedup();
+  /** Settles when the leader's snapshot being restored (restoreInTurns) is in the map. */
+  private restoring: Promise<void> | null = null;
   /** The snapshot being written out, if any: it needs the old value of a key before it changes. */
   private capture: KvStateCapture | null = null;
   private appliedIndex = 0;
@@ -133,6 +143,7 @@ export class KvStore implements KvApi {
       for (;;) {
         const r = await this.o.commitC.recv();
         if (r.done) return;
+        if (r.value.snapshot !== null) await this.restoreInTurns(r.value.snapshot, r.value.index);
         this.apply(r.value);
       }
     } finally {
@@ -180,6 +191,8 @@ export class KvStore implements KvApi {
 
   async get(key: string, serializable: boolean): Promise<Uint8Array | undefined> {
     if (!serializable && this.o.testSwitches?.getSkipsReadIndex !== true) await this.readBarrier();
+    // A leader's snapshot being restored: the map holds part of it.
+    while (this.restoring !== null) await this.restoring;
     const value = this.map.get(key);
     return value === undefined ? undefined : Buffer.from(value, 'latin1');
   }
@@ -214,28 +227,50 @@ export class KvStore implements KvApi {
     return capture;
   }
 
-  /** Replace the map with a snapshot's; `index` is the snapshot's log index. */
+  /** Replace the map with a snapshot's, in one go (at start-up); `index` is the snapshot's log index. */
   restore(bytes: Uint8Array, index: number): void {
-    this.capture?.cancel();
-    const r = new BinaryReader(bytes);
-    const version = r.u8('kv snapshot version');
-    if (version !== 1 && version !== SNAPSHOT_VERSION) r.fail(`unsupported kv snapshot version ${version}`);
-    const n = r.count(Number.MAX_SAFE_INTEGER, 2, 'kv pairs');
-    this.map.clear();
-    for (let i = 0; i < n; i++) {
-      const k = r.bytes(Number.MAX_SAFE_INTEGER, 'key');
-      const v = r.bytes(Number.MAX_SAFE_INTEGER, 'value');
-      this.map.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('utf8'), Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'));
+    const job = this.beginRestore(bytes);
+    job.step(Number.MAX_SAFE_INTEGER);
+    this.finishRestore(job, index);
+  }
+
+  /**
+   * Replace the map with a leader's snapshot a part at a time, the event loop running other
+   * work in between (on the world's timers). Reads wait until it is done (the map holds part
+   * of it meanwhile); later commits apply after it, as commitC is read in order.
+   */
+  private async restoreInTurns(bytes: Uint8Array, index: number): Promise<void> {
+    const job = this.beginRestore(bytes);
+    const perTurn = this.o.restorePairsPerTurn ?? restorePairsPerTurnDefault;
+    if (!job.step(perTurn)) {
+      let done!: () => void;
+      this.restoring = new Promise<void>((resolve) => (done = resolve));
+      try {
+        do await new Promise<void>((resolve) => this.timers.after(resolve, 0));
+        while (!job.step(perTurn));
+      } finally {
+        this.restoring = null;
+        done();
+      }
     }
-    this.dedup = version === 1 ? new ProposalDedup() : ProposalDedup.read(r);
-    r.expectEnd('kv snapshot');
+    this.finishRestore(job, index);
+  }
+
+  private beginRestore(bytes: Uint8Array): RestoreJob {
+    this.capture?.cancel();
+    const job = new RestoreJob(bytes, this.map);
+    this.map.clear();
+    return job;
+  }
+
+  private finishRestore(job: RestoreJob, index: number): void {
+    this.dedup = job.finish();
     this.appliedIndex = index;
     this.stateBytes = SNAPSHOT_EMPTY_BYTES - varintBytes(0) + varintBytes(this.map.size);
     for (const [k, v] of this.map) this.stateBytes += pairBytes(k, v);
   }
 
   private apply(c: Commit): void {
-    if (c.snapshot !== null) this.restore(c.snapshot, c.index);
     for (const data of c.entries) this.applyEntry(data);
     if (c.index > this.appliedIndex) this.appliedIndex = c.index;
     if (this.appliedWaiters.length > 0) this.wakeApplied();
@@ -409,4 +444,41 @@ function pairBytes(key: string, value: string): number {
 function pairBytesOf(key: string, valueBytes: number): number {
   const kl = Buffer.byteLength(key, 'utf8');
   return varintBytes(kl) + kl + varintBytes(valueBytes) + valueBytes;
+}
+
+/** A kv state being decoded into the map, some pairs at a time. */
+class RestoreJob {
+  private readonly r: BinaryReader;
+  private readonly version: number;
+  private readonly pairs: number;
+  private decoded = 0;
+
+  constructor(
+    bytes: Uint8Array,
+    private readonly map: Map<string, string>,
+  ) {
+    this.r = new BinaryReader(bytes);
+    this.version = this.r.u8('kv snapshot version');
+    if (this.version !== 1 && this.version !== SNAPSHOT_VERSION) this.r.fail(`unsupported kv snapshot version ${this.version}`);
+    this.pairs = this.r.count(Number.MAX_SAFE_INTEGER, 2, 'kv pairs');
+  }
+
+  /** Decode up to `max` more pairs into the map; true once every pair is in. */
+  step(max: number): boolean {
+    const r = this.r;
+    const end = Math.min(this.pairs, this.decoded + max);
+    for (; this.decoded < end; this.decoded++) {
+      const k = r.bytes(Number.MAX_SAFE_INTEGER, 'key');
+      const v = r.bytes(Number.MAX_SAFE_INTEGER, 'value');
+      this.map.set(Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('utf8'), Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'));
+    }
+    return this.decoded === this.pairs;
+  }
+
+  /** After the last pair: the dedup table (empty for version 1), and nothing after it. */
+  finish(): ProposalDedup {
+    const dedup = this.version === 1 ? new ProposalDedup() : ProposalDedup.read(this.r);
+    this.r.expectEnd('kv snapshot');
+    return dedup;
+  }
 }

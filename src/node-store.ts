@@ -19,7 +19,7 @@ export interface NodeWithStore {
 type NodeOnly = Omit<RaftNodeOptions, 'proposeC' | 'confChangeC' | 'commitC' | 'kvCapture' | 'kvApplied' | 'kvApplying'>;
 
 /** Open the node (replaying its disk), then the store beside it; neither is started yet. */
-export async function openNodeWithStore(nodeOptions: NodeOnly, kvOptions: Pick<KvStoreOptions, 'testSwitches' | 'world'> = {}): Promise<NodeWithStore> {
+export async function openNodeWithStore(nodeOptions: NodeOnly, kvOptions: Pick<KvStoreOptions, 'testSwitches' | 'world' | 'restorePairsPerTurn'> = {}): Promise<NodeWithStore> {
   // Bounded by count and bytes (limits.ts): past these, senders wait or are refused.
   const proposeC = new Chan<Proposal>(proposeQueueProposalsMax, { bytesMax: proposeQueueBytesMax, sizeOf: (p) => p.data.length });
   const confChangeC = new Chan<ConfChangeRequest>(confChangeQueueChangesMax);

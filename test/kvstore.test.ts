@@ -12,7 +12,7 @@ async function until(cond: () => boolean): Promise<void> {
 }
 
 /** A fake Raft: proposals come back as commits unless told to drop or stall them. */
-function setup(opts: { requestTimeoutMs?: number; nodeId?: number } = {}) {
+function setup(opts: { requestTimeoutMs?: number; nodeId?: number; restorePairsPerTurn?: number } = {}) {
   const proposeC = new Chan<Proposal>(64);
   const commitC = new Chan<Commit>(64);
   let index = 0;
@@ -25,6 +25,7 @@ function setup(opts: { requestTimeoutMs?: number; nodeId?: number } = {}) {
     proposeC,
     commitC,
     requestTimeoutMs: opts.requestTimeoutMs ?? 2000,
+    ...(opts.restorePairsPerTurn === undefined ? {} : { restorePairsPerTurn: opts.restorePairsPerTurn }),
     readIndex: () => {
       readRounds++;
       return readIndexAnswer();
@@ -184,6 +185,37 @@ test('every byte value survives put, get, snapshot and restore (values are kept 
   assert.deepEqual(await s2.kv.get('/empty', true), Buffer.alloc(0));
   assert.deepEqual(await s2.kv.get('/large', true), large);
   assert.deepEqual(Buffer.from(s2.kv.snapshot()), Buffer.from(snap), 'and it snapshots to the same bytes');
+});
+
+test("a leader's snapshot is restored a part per turn: the loop runs between parts, reads wait for all of it, later commits apply after it", async (t) => {
+  const source = setup();
+  t.after(source.close);
+  for (let i = 0; i < 100; i++) await source.kv.put(`/k${i}`, Buffer.from(`new-${i}`));
+  const snap = source.kv.snapshot();
+  const s = setup({ restorePairsPerTurn: 10 });
+  t.after(s.close);
+  await s.kv.put('/old', Buffer.from('gone after the snapshot'));
+  await s.kv.put('/k0', Buffer.from('old-0'));
+
+  const sizesSeen: number[] = [];
+  const watch = setInterval(() => sizesSeen.push(s.kv.size), 0);
+  t.after(() => clearInterval(watch));
+  await s.commitC.send({ snapshot: snap, entries: [], index: 500, done: null });
+  // A later entry, committed after the snapshot: it must apply after all of it.
+  const later = new BinaryWriter(64);
+  later.u8(1).u32(7).u32(7).u32(1).u32(3).raw(Buffer.from('/k1')).raw(Buffer.from('later'));
+  await s.commitC.send({ snapshot: null, entries: [later.copy()], index: 501, done: null });
+  const read = s.kv.get('/k99', true).then((v) => ({ value: v, size: s.kv.size }));
+  const got = await read;
+  assert.equal(Buffer.from(got.value!).toString(), 'new-99');
+  assert.equal(got.size, 100, 'the read was answered once the whole snapshot was in, not from part of it');
+  await until(() => s.kv.applied === 501);
+  clearInterval(watch);
+  assert.ok(sizesSeen.some((n) => n > 0 && n < 100), `timers ran while the snapshot was restored (sizes seen: ${[...new Set(sizesSeen)].join(',')})`);
+  assert.equal(await s.kv.get('/old', true), undefined);
+  assert.equal(Buffer.from((await s.kv.get('/k0', true))!).toString(), 'new-0');
+  assert.equal(Buffer.from((await s.kv.get('/k1', true))!).toString(), 'later', 'the entry after the snapshot applied after it');
+  assert.deepEqual(Buffer.from(s.kv.snapshot()).subarray(0, 3), Buffer.from(snap).subarray(0, 3));
 });
 
 test('stop fails waiting writes: 503 if never proposed, 504 (unknown) if in flight', async () => {

@@ -27,6 +27,8 @@ export interface NodeFlags {
 export const DATA_DIR = '/data';
 /** A snapshot writes this much state per turn: the simulated states are small, and later writes must interleave with it. */
 const SNAPSHOT_CHUNK_BYTES = 64;
+/** Small, as the chunks above: a leader's snapshot is restored over several turns, interleaved with other work. */
+const RESTORE_PAIRS_PER_TURN = 4;
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
 
@@ -185,7 +187,7 @@ export class SimMember {
     try {
       started = await openNodeWithStore(
         { config: cfg, log, world, observer: hooks.observer, plantedBugs: hooks.plantedBugs, walSegmentBytes: hooks.walSegmentBytes, snapshotChunkBytes: SNAPSHOT_CHUNK_BYTES },
-        { world },
+        { world, restorePairsPerTurn: RESTORE_PAIRS_PER_TURN },
       );
     } catch (e) {
       return { kind: 'startFailed', error: e as Error };
