@@ -27,8 +27,8 @@ export interface NodeFlags {
 export const DATA_DIR = '/data';
 /** A snapshot writes this much state per turn: the simulated states are small, and later writes must interleave with it. */
 const SNAPSHOT_CHUNK_BYTES = 64;
-/** Small, as the chunks above: a leader's snapshot is restored over several turns, interleaved with other work. */
-const RESTORE_PAIRS_PER_TURN = 4;
+/** One: the simulated states have a handful of keys, and a restore of a leader's snapshot must span several turns, interleaved with other work. */
+const RESTORE_PAIRS_PER_TURN = 1;
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
 
