@@ -140,9 +140,10 @@ export class LocalSnapshot {
     let buf = Buffer.allocUnsafe(Math.max(chunkBytes, members.length + length.length));
     buf.set(members, 0);
     buf.set(length, members.length);
-    let dataBytes = members.length + length.length;
-    await file.write(buf.subarray(0, dataBytes));
-    for (let written = 0; written < reader.bytes; ) {
+    const prefix = members.length + length.length;
+    await file.write(buf.subarray(0, prefix));
+    let written = 0; // of the kv state
+    while (written < reader.bytes) {
       await this.opts.yieldToLoop();
       if (this.cancelRequested || reader.cancelled) return null;
       let end = reader.writeNext(buf, 0, buf.length);
@@ -154,9 +155,8 @@ export class LocalSnapshot {
       }
       await file.write(buf.subarray(0, end));
       written += end;
-      dataBytes += end;
     }
-    return dataBytes;
+    return prefix + written;
   }
 
   private settle(phase: 'durable' | 'cancelled' | 'failed', error: Error | null): void {

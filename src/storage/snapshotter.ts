@@ -254,16 +254,23 @@ export class Snapshotter {
   async load(at: { index: number; term: number }): Promise<Snapshot> {
     const name = snapshotFileName(at.term, at.index);
     const path = join(this.dir, name);
-    let buf: Uint8Array;
+    let snap: Snapshot | string;
     try {
-      buf = await readFileBounded(this.fs, path, this.maxSnapshotBytes, () => tooLarge);
+      snap = await this.readChecked({ name, index: at.index, term: at.term });
     } catch (e) {
-      if (e === tooLarge) throw new StorageError(StorageErrorCode.SnapCorrupt, `snapshot larger than the limit ${this.maxSnapshotBytes} bytes`, { file: path });
       throw asStorageError(e, 'reading a snapshot failed', path);
     }
-    const snap = decodeFile(buf, { name, index: at.index, term: at.term });
     if (typeof snap === 'string') throw new StorageError(StorageErrorCode.SnapCorrupt, `damaged snapshot (${snap})`, { file: path });
     return snap;
+  }
+
+  /** Read a snapshot file and check it: the snapshot, or why it is unusable (I/O errors throw). */
+  private async readChecked(cand: SnapName): Promise<Snapshot | string> {
+    const buf = await readFileBounded(this.fs, join(this.dir, cand.name), this.maxSnapshotBytes, () => tooLarge).catch((e: unknown) => {
+      if (e === tooLarge) return `larger than the limit ${this.maxSnapshotBytes} bytes`;
+      throw e;
+    });
+    return typeof buf === 'string' ? buf : decodeFile(buf, cand);
   }
 
   /** Bytes of the snapshot directory on disk, for status. */
@@ -293,12 +300,7 @@ export class Snapshotter {
         this.logger.info({ file: cand.name }, 'snapshot not vouched for by the WAL: ignored');
         continue;
       }
-      const path = join(this.dir, cand.name);
-      const buf = await readFileBounded(this.fs, path, this.maxSnapshotBytes, () => tooLarge).catch((e: unknown) => {
-        if (e === tooLarge) return `larger than the limit ${this.maxSnapshotBytes} bytes`;
-        throw e;
-      });
-      const snap = typeof buf === 'string' ? buf : decodeFile(buf, cand);
+      const snap = await this.readChecked(cand);
       if (typeof snap !== 'string') return snap;
       await this.setAside(cand.name, snap);
     }
