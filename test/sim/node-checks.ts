@@ -91,7 +91,6 @@ export interface ObserverContext {
   traceMessages: boolean;
   /** A node became leader in a Ready (for fault targeting). */
   onLeader(id: number): void;
-  /** A Ready carried a snapshot from the leader (a chance to crash while it is being installed). */
   /** A Ready carried a snapshot from the leader (a chance to crash while it is being installed); `overLog`: it supersedes entries this node has. */
   onSnapshotReceived(id: number, overLog: boolean): void;
   /** That snapshot, its marker and the HardState after it are on disk. */

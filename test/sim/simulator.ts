@@ -408,11 +408,13 @@ export class Simulation implements FaultHost, ObserverContext {
     this.stats.snapshotsInstalled++;
     if (overLog) this.stats.snapshotsOverLog++;
     // A snapshot that supersedes entries of this node's log (a deposed leader's) is where
-    // recovery has gone wrong before (issue 7, item 1): crash there at least half the time.
-    const p = overLog ? Math.max(0.5, this.scenario.snapshotCrashProbability) : this.scenario.snapshotCrashProbability;
+    // recovery has gone wrong before (issue 7, item 1): crash there every time, and mostly
+    // just after its marker is on disk, before an append truncates what it superseded (the
+    // one moment a replay that kept the superseded entries shows it).
+    const p = overLog ? 1 : this.scenario.snapshotCrashProbability;
     if (this.healed || !this.faultRng.chance(p)) return;
     // While the snapshot is written, or just after it is (and before the entries after it come).
-    if (this.faultRng.chance(0.5)) this.crashInstalling.add(id);
+    if (this.faultRng.chance(overLog ? 0.75 : 0.5)) this.crashInstalling.add(id);
     else this.crashSoon(this.all[id - 1]!, this.faultRng.float() * 20, 'while installing a snapshot');
   }
 
