@@ -95,7 +95,7 @@ export class ServiceMetrics implements NodeMetrics {
 
     this.walFsyncSeconds = new Histogram({
       name: PREFIX + 'wal_fsync_duration_seconds',
-      help: 'Time of a WAL save that synced to disk.',
+      help: 'Time of a WAL save that synced to disk (one O_DSYNC write, or a write and an fdatasync).',
       buckets: doubling(0.0001, 16),
       registers,
     });

@@ -1,5 +1,6 @@
 // The write-ahead log: appends entries, HardStates and snapshot markers to segment files
-// with one write and at most one fdatasync per batch; cuts segments at a size limit;
+// with one synchronous-data write per batch (O_DSYNC; where the platform lacks it, one
+// write and at most one fdatasync); cuts segments at a size limit;
 // repairs a torn tail on open; purges segments a snapshot has made unnecessary.
 
 import { dirname, join } from 'node:path';
@@ -203,7 +204,7 @@ export class Wal {
       const last = r.segments[r.segments.length - 1]!;
       const repaired = r.size > r.validEnd;
       if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason ?? 'torn tail');
-      const fh = await fs.open(last.path, 'r+');
+      const fh = await fs.open(last.path, 'r+', { dataSync: true });
       // What was read back may be only in the page cache: a process killed before its fsync
       // leaves its writes there, and the next one must not vote, acknowledge or build a chain
       // on them as if durable. Sync the last segment (earlier ones were synced at their cut)
@@ -260,15 +261,17 @@ export class Wal {
   }
 
   /**
-   * Append entries and the HardState (either may be empty) as one batch record: one
-   * write, then one fdatasync when `sync` (which also covers earlier unsynced saves).
+   * Append entries and the HardState (either may be empty) as one batch record, durable
+   * when this resolves if `sync`. The segment's writes are synchronous (O_DSYNC), so that
+   * is one write either way, and a save without `sync` is durable too. On a handle without
+   * them: one write, then one fdatasync when `sync` (covering earlier unsynced saves too).
    * A batch that does not fit the current segment is split into several records at a cut.
    */
   save(hs: HardState | null, entries: readonly Entry[], sync: boolean): Promise<void> {
     return this.serial(async () => {
       this.checkBatch(hs, entries);
       if (hs !== null || entries.length > 0) await this.appendBatch(hs, entries);
-      if (sync && this.dirty) await this.syncNow();
+      if (sync) await this.syncNow();
     });
   }
 
@@ -434,14 +437,15 @@ export class Wal {
 
   /** Write the writer's contents at the end of the log; `crc` is the chain value after them. */
   private async write(crc: number): Promise<void> {
-    this.dirty = true;
+    if (this.s.fh.dataSync !== true) this.dirty = true; // else durable once it returns
     await writeAll(this.s.fh, this.writer.view(), this.s.offset);
     this.s.offset += this.writer.length;
     this.s.lastCrc = crc;
   }
+  /** Make everything written durable (a no-op when the writes were synchronous), then vouch for the markers it commits. */
   private async syncNow(): Promise<void> {
     const commit = this.s.hardState?.commit ?? 0; // written before the fsync, so covered by it
-    await this.s.fh.datasync();
+    if (this.dirty) await this.s.fh.datasync();
     this.dirty = false;
     const pending = this.s.pendingMarkers;
     while (pending.length > 0 && pending[0]!.index <= commit) this.s.newestVouched = pending.shift()!;
@@ -526,7 +530,7 @@ function splitVouched(markers: readonly SnapshotMarker[], vouched: readonly Snap
 /** Create a segment durably (temporary name, sync, rename, sync the directory); returns it open for appending. */
 async function createSegmentFile(fs: StorageFs, path: string, head: Uint8Array): Promise<StorageFileHandle> {
   const tmp = `${path}.tmp`;
-  const fh = await fs.open(tmp, 'w+');
+  const fh = await fs.open(tmp, 'w+', { dataSync: true });
   try {
     await writeAll(fh, head, 0);
     await fh.sync();

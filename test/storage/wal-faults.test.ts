@@ -4,9 +4,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wal, isStorageError, nodeFs, StorageErrorCode, type StorageFs } from '../../src/storage/index.ts';
+import type { StorageFileHandle } from '../../src/storage/fs.ts';
 import { brief, faultyFs, range, withTmp } from './helpers.ts';
 
 const META = { nodeId: 1, clusterId: 'c' };
@@ -54,6 +56,47 @@ test('group commit: a batch is one write and one datasync; an unsynced save does
     await wal.save({ term: 1, vote: 1, commit: 5 }, [], false);
     assert.deepEqual(fault.calls, ['write']);
     await wal.close();
+  }));
+
+test('synchronous data writes (O_DSYNC on the segment): a synced batch is one write and no datasync; the descriptor has O_DSYNC', () =>
+  withTmp(async (dir) => {
+    const calls: string[] = [];
+    const fds: number[] = [];
+    // Counts the calls on the handles the WAL opens, passing dataSync through both ways.
+    const counting: StorageFs = {
+      ...nodeFs,
+      async open(path, flags, options) {
+        const fh = (await nodeFs.open(path, flags, options)) as StorageFileHandle & { fd: number };
+        if (options?.dataSync === true) fds.push(fh.fd);
+        return {
+          dataSync: fh.dataSync,
+          read: (b, o, l, p) => fh.read(b, o, l, p),
+          stat: () => fh.stat(),
+          truncate: (n) => fh.truncate(n),
+          close: () => fh.close(),
+          sync: () => (calls.push('sync'), fh.sync()),
+          datasync: () => (calls.push('datasync'), fh.datasync()),
+          write: (b, o, l, p) => (calls.push('write'), fh.write(b, o, l, p)),
+        };
+      },
+    };
+    const wal = await Wal.create(dir, META, { fs: counting });
+    assert.equal(fds.length, 1);
+    const flags = Number.parseInt(/^flags:\s+([0-7]+)$/m.exec(await readFile(`/proc/self/fdinfo/${fds[0]}`, 'utf8'))![1]!, 8);
+    assert.ok((flags & fsConstants.O_DSYNC) !== 0, `flags ${flags.toString(8)}`);
+    calls.length = 0;
+    await wal.save({ term: 1, vote: 1, commit: 0 }, range(1, 256, 1), true);
+    await wal.save({ term: 1, vote: 1, commit: 5 }, [], false);
+    await wal.saveSnapshotMarker({ index: 6, term: 1 }); // beyond the commit: not vouched for yet
+    assert.equal(wal.newestVouchedMarker(), null);
+    await wal.save({ term: 1, vote: 1, commit: 6 }, range(257, 257, 1), true);
+    assert.deepEqual(calls, ['write', 'write', 'write', 'write']);
+    // The marker is vouched for once a synced save commits it, with no fsync called.
+    assert.deepEqual(wal.newestVouchedMarker(), { index: 6, term: 1 });
+    await wal.close();
+    const r = await Wal.open(dir, AT0);
+    assert.equal(r.entries.length, 257);
+    await r.wal.close();
   }));
 
 test('an entry larger than the record limit is refused without failing the WAL', () =>

@@ -390,3 +390,38 @@ test('a write copies its bytes, as write(2) does: the caller may reuse its Buffe
   disk.crash(); // what survives is what was synced: the bytes as they were written
   assert.equal(text(disk.peek('/reused')), 'firstXXXXX');
 });
+
+test('a dataSync handle (O_DSYNC): each write is durable when it resolves and takes a write\'s and an fsync\'s time; a failed sync rejects it and dooms it; off, the handle is a plain one', async () => {
+  const { scheduler, disk, fs } = world(11, { latencyMs: { minMs: 1, maxMs: 1 }, syncLatencyMs: { minMs: 40, maxMs: 40 }, tornProbability: 0 });
+  const got = await scheduler.complete(
+    (async () => {
+      const fh = await fs.open('/f', 'w+', { dataSync: true });
+      await syncDir(fs, '/');
+      const start = scheduler.now;
+      await writeAll(fh, Buffer.from('kept'), 0);
+      const took = scheduler.now - start;
+      disk.failNext('sync');
+      const failed = await code(fh.write(Buffer.from('LOST'), 0, 4, 4));
+      const readBack = await fs.readFile('/f', { encoding: 'utf8' });
+      const badFlags = await code(fs.open('/g', 'w', { dataSync: true }));
+      return { dataSync: fh.dataSync, took, failed, readBack, badFlags };
+    })(),
+  );
+  assert.deepEqual(got, { dataSync: true, took: 41, failed: 'EIO', readBack: 'keptLOST', badFlags: 'EINVAL' });
+  disk.crash(); // no fsync was called: the first write is durable by itself, the failed one is lost
+  assert.equal(text(disk.peek('/f')), 'kept');
+
+  // A platform without O_DSYNC: the handle says so, and its unsynced write can be lost (this seed's crash keeps none).
+  const plain = world(11, { dataSync: false, tornProbability: 0, zeroFillProbability: 0 });
+  const flag = await plain.scheduler.complete(
+    (async () => {
+      const fh = await plain.fs.open('/f', 'w+', { dataSync: true });
+      await syncDir(plain.fs, '/');
+      await writeAll(fh, Buffer.from('gone'), 0);
+      return fh.dataSync;
+    })(),
+  );
+  assert.equal(flag, false);
+  plain.disk.crash();
+  assert.equal(text(plain.disk.peek('/f')), '');
+});

@@ -5,6 +5,13 @@
 // - A file's bytes are its durable bytes plus the changes (writes, truncations) made since
 //   its last fsync. datasync()/sync() on a handle make the changes that completed before
 //   the call durable when it completes (datasync and sync are the same here). Reads always see every completed change.
+// - A write on a handle opened with dataSync (O_DSYNC) is a write followed by an fsync in
+//   one call: it completes as a write (from then on a crash keeps, tears or loses it like
+//   any unsynced change), then as an fsync of the file's changes up to it, and only then
+//   resolves. (Linux syncs the range written and the metadata, so earlier unsynced writes
+//   elsewhere in the file may stay in the page cache; storage never mixes unsynced and
+//   synchronous writes on one file.) Either part can fail: a failed sync leaves what it
+//   covered readable but doomed, and the write rejects with EIO.
 // - Creating, renaming and unlinking a file, and mkdir, are changes to a directory; they are
 //   durable only once that directory is fsynced (open it, sync(): syncDir). A rename is one
 //   change (atomic) within a directory; across directories it is an unlink in one and a link
@@ -41,7 +48,7 @@
 // into itself, bit rot (the WAL tests corrupt files directly).
 
 import { posix } from 'node:path';
-import type { StorageFileHandle, StorageFs } from '../../../src/storage/fs.ts';
+import type { OpenOptions, StorageFileHandle, StorageFs } from '../../../src/storage/fs.ts';
 import type { Prng } from '../prng.ts';
 import type { Scheduler } from './scheduler.ts';
 
@@ -67,6 +74,8 @@ export interface SimDiskOptions {
   zeroFillProbability?: number;
   /** Default 0.5. */
   dirChangeKeepProbability?: number;
+  /** Honour OpenOptions.dataSync (O_DSYNC). false: a platform without it, where such a handle is a plain one. Default true. */
+  dataSync?: boolean;
   deadProcess?: 'freeze' | 'fail';
   /** Receives one line per operation and per crash decision. */
   trace?: (line: string) => void;
@@ -194,6 +203,7 @@ export class SimDisk {
       tornProbability: options.tornProbability ?? 0.5,
       zeroFillProbability: options.zeroFillProbability ?? 0.25,
       dirChangeKeepProbability: options.dirChangeKeepProbability ?? 0.5,
+      dataSync: options.dataSync ?? true,
       deadProcess: options.deadProcess ?? 'freeze',
       trace: options.trace,
     };
@@ -480,6 +490,8 @@ function splitPath(path: string): string[] {
 }
 
 interface OpenFlags {
+  /** O_DSYNC: each write durable as it completes. */
+  dataSync: boolean;
   readable: boolean;
   writable: boolean;
   append: boolean;
@@ -489,8 +501,8 @@ interface OpenFlags {
 }
 
 /** node's string flags, as far as storage uses them. */
-function parseFlags(flags: string, path: string): OpenFlags {
-  const table: Record<string, Omit<OpenFlags, 'exclusive'>> = {
+function parseFlags(flags: string, path: string, dataSync: boolean): OpenFlags {
+  const table: Record<string, Omit<OpenFlags, 'exclusive' | 'dataSync'>> = {
     r: { readable: true, writable: false, append: false, create: false, truncate: false },
     'r+': { readable: true, writable: true, append: false, create: false, truncate: false },
     w: { readable: false, writable: true, append: false, create: true, truncate: true },
@@ -501,7 +513,8 @@ function parseFlags(flags: string, path: string): OpenFlags {
   const exclusive = flags.includes('x');
   const base = table[flags.replace('x', '')];
   if (base === undefined || (exclusive && !base.create)) throw fsError('EINVAL', 'open', path, `flags '${flags}' not simulated`);
-  return { ...base, exclusive };
+  if (dataSync && flags !== 'r+' && flags !== 'w+') throw fsError('EINVAL', 'open', path, `dataSync with flags '${flags}'`);
+  return { ...base, exclusive, dataSync };
 }
 
 /**
@@ -546,10 +559,10 @@ export class SimFs implements StorageFs {
     });
   }
 
-  open(path: string, flags: string): Promise<StorageFileHandle> {
+  open(path: string, flags: string, options?: OpenOptions): Promise<StorageFileHandle> {
     return this.run('open', path, (failure) => {
       if (failure) throw fsError(failure, 'open', path);
-      const mode = parseFlags(flags, path);
+      const mode = parseFlags(flags, path, options?.dataSync === true && this.disk.opts.dataSync);
       const inode = this.openInode(path, mode);
       inode.handles++;
       return new SimFileHandle(this, inode, mode, path);
@@ -675,8 +688,12 @@ class SimFileHandle implements StorageFileHandle {
     private readonly path: string,
   ) {}
 
+  get dataSync(): boolean {
+    return this.mode.dataSync;
+  }
+
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesWritten: number }> {
-    return this.fs.run('write', this.path, (failure) => {
+    const written = this.fs.run('write', this.path, (failure) => {
       const file = this.file('write', this.mode.writable);
       if (failure) throw fsError(failure, 'write', this.path);
       if (offset < 0 || length < 0 || offset + length > buffer.length || !(position >= 0)) throw fsError('EINVAL', 'write', this.path, 'bad offset or length');
@@ -687,8 +704,18 @@ class SimFileHandle implements StorageFileHandle {
       const change: DataChange = { seq: this.fs.disk.changeSeq(), doomed: false, kind: 'write', position: at, bytes };
       file.current.apply(change);
       file.pending.push(change);
-      return { bytesWritten: bytes.length };
+      return { bytesWritten: bytes.length, seq: change.seq };
     });
+    if (!this.mode.dataSync) return written.then(({ bytesWritten }) => ({ bytesWritten }));
+    // O_DSYNC: the bytes are in the page cache first (a power cut meanwhile keeps, tears or
+    // loses them like any unsynced write), then flushed, and only then does the call return.
+    return written.then(({ bytesWritten, seq }) =>
+      this.fs.run('sync', this.path, (failure) => {
+        this.fs.disk.syncInode(this.inode, seq, failure !== null);
+        if (failure) throw fsError(failure, 'write', this.path);
+        return { bytesWritten };
+      }),
+    );
   }
 
   /** How much of a write goes through: all of it, a short write, or ENOSPC. */

@@ -30,20 +30,30 @@ async function runSeeds(count: number, opts: SeedOptions) {
   return { failures, refusals, crashes };
 }
 
-test('crashes in order (a prefix of the unsynced writes kept, the next torn or zero-filled): every synced save comes back', async () => {
-  const r = await runSeeds(SEEDS, { disk: { crashOrder: 'prefix' }, lives: 4, clearStaleLock: false });
-  assert.deepEqual(r.failures.slice(0, 3), []);
-  // Nothing refuses to start: crashes in order never leave what the WAL calls corruption.
-  assert.deepEqual(r.refusals.slice(0, 3), []);
-  assert.ok(r.crashes >= SEEDS * 3, `${r.crashes} crashes`);
-});
+for (const dataSync of [true, false]) {
+  test(`crashes in order (a prefix of the unsynced writes kept, the next torn or zero-filled), ${dataSync ? 'with' : 'without'} O_DSYNC: every synced save comes back`, async () => {
+    const seeds = dataSync ? SEEDS : SEEDS / 2;
+    const r = await runSeeds(seeds, { disk: { crashOrder: 'prefix', dataSync }, lives: 4, clearStaleLock: false });
+    assert.deepEqual(r.failures.slice(0, 3), []);
+    // Nothing refuses to start: crashes in order never leave what the WAL calls corruption.
+    assert.deepEqual(r.refusals.slice(0, 3), []);
+    assert.ok(r.crashes >= seeds * 3, `${r.crashes} crashes`);
+  });
+}
 
-test('crashes out of order (a later unsynced write may survive an earlier one): synced saves come back, or a StorageError refuses', async () => {
-  const r = await runSeeds(SEEDS / 2, { disk: { crashOrder: 'independent' }, lives: 3, clearStaleLock: false });
+test('crashes out of order, without O_DSYNC (a later unsynced write may survive an earlier one): synced saves come back, or a StorageError refuses', async () => {
+  const r = await runSeeds(SEEDS / 2, { disk: { crashOrder: 'independent', dataSync: false }, lives: 3, clearStaleLock: false });
   assert.deepEqual(r.failures.slice(0, 3), []);
   // docs/storage.md: "if the kernel persisted a later page of an unsynced write but not an
   // earlier one, the valid record after the hole makes the node refuse to start".
   assert.ok(r.refusals.some((f) => /yet a valid record follows/.test(f)), 'some seed leaves a valid record after a hole');
+});
+
+test('crashes out of order, with O_DSYNC: every write is durable before the next is issued, so no hole, and nothing refuses to start', async () => {
+  const r = await runSeeds(SEEDS / 2, { disk: { crashOrder: 'independent' }, lives: 3, clearStaleLock: false });
+  assert.deepEqual(r.failures.slice(0, 3), []);
+  assert.deepEqual(r.refusals.slice(0, 3), []);
+  assert.ok(r.crashes >= SEEDS, `${r.crashes} crashes`);
 });
 
 test('the same seed crashes the same way; another seed differently', async () => {
