@@ -128,6 +128,8 @@ export class Wal {
   private closing: Promise<void> | null = null;
   private dirty = false;
   private releasedIndex = 0;
+  /** An unsynced HardState not yet written (see save). */
+  private deferredHardState: HardState | null = null;
 
   private constructor(
     readonly dir: string,
@@ -263,14 +265,26 @@ export class Wal {
   /**
    * Append entries and the HardState (either may be empty) as one batch record, durable
    * when this resolves if `sync`. The segment's writes are synchronous (O_DSYNC), so that
-   * is one write either way, and a save without `sync` is durable too. On a handle without
+   * is one write, and a save without `sync` that carries entries is durable too; one that
+   * carries only a HardState is held back for the next save or close. On a handle without
    * them: one write, then one fdatasync when `sync` (covering earlier unsynced saves too).
    * A batch that does not fit the current segment is split into several records at a cut.
    */
   save(hs: HardState | null, entries: readonly Entry[], sync: boolean): Promise<void> {
     return this.serial(async () => {
       this.checkBatch(hs, entries);
-      if (hs !== null || entries.length > 0) await this.appendBatch(hs, entries);
+      const latest = this.deferredHardState ?? this.s.hardState;
+      if (!sync && entries.length === 0 && hs !== null && this.s.fh.dataSync === true && latest !== null && hs.term === latest.term && hs.vote === latest.vote) {
+        // A HardState alone that need not be durable, moving nothing but the commit index,
+        // would cost a flush here: it rides with the next save instead, or is written at
+        // close. Lost in a crash meanwhile, as an unsynced write could be; the commit index
+        // is learnt again from the leader.
+        this.deferredHardState = hs;
+        return;
+      }
+      const lead = this.deferredHardState;
+      this.deferredHardState = null;
+      if (hs !== null || entries.length > 0 || lead !== null) await this.appendBatch(hs, entries, lead);
       if (sync) await this.syncNow();
     });
   }
@@ -279,6 +293,14 @@ export class Wal {
   saveSnapshotMarker(m: SnapshotMarker): Promise<void> {
     return this.serial(async () => {
       checkNumbers('snapshot marker', m.index, m.term);
+      // A marker is vouched for by a HardState committing its index; a snapshot's index is
+      // committed, but that commit may be the one held back (see save). Written first, it
+      // vouches for the marker on disk, before releaseTo lets the segments under it go.
+      if (this.deferredHardState !== null) {
+        const lead = this.deferredHardState;
+        this.deferredHardState = null;
+        await this.appendBatch(null, [], lead);
+      }
       if (this.s.offset + HEADER_BYTES + 16 > this.opts.segmentBytes && this.s.offset > this.s.headEnd) await this.cut();
       const w = this.writer.reset();
       const start = beginRecord(w, RecordType.Snapshot, this.s.lastCrc);
@@ -317,6 +339,7 @@ export class Wal {
     this.closing ??= this.queue.then(async () => {
       this.closed = true;
       try {
+        if (this.failure === null && this.deferredHardState !== null) await this.appendBatch(null, [], this.deferredHardState);
         if (this.failure === null && this.dirty) await this.s.fh.datasync();
       } finally {
         await this.s.fh.close().catch(() => {});
@@ -396,16 +419,20 @@ export class Wal {
    * Encode the batch as records and write them: all that fit the current segment in one
    * write, the rest after a cut. The HardState rides in the last record.
    */
-  private async appendBatch(hs: HardState | null, entries: readonly Entry[]): Promise<void> {
+  private async appendBatch(hs: HardState | null, entries: readonly Entry[], lead: HardState | null = null): Promise<void> {
     const n = entries.length;
     let i = 0;
     let hsDone = hs === null;
-    while (i < n || !hsDone) {
+    // A held-back HardState goes in the first record (the last when it is the only one, unless
+    // hs replaces it): a crash that keeps only the first records of a split batch keeps it too.
+    let leadDone = lead === null;
+    while (i < n || !hsDone || !leadDone) {
       const w = this.writer.reset();
       let crc = this.s.lastCrc;
       const firstOfWrite = i;
+      let written: HardState | null = null;
       // Records while they fit, each taking as many entries as fit in the room left.
-      while (i < n || !hsDone) {
+      while (i < n || !hsDone || !leadDone) {
         const room = Math.min(this.opts.segmentBytes - this.s.offset - w.length, HEADER_BYTES + MAX_RECORD_PAYLOAD_BYTES);
         let j = i;
         let bytes = HEADER_BYTES + BATCH_OVERHEAD_MAX_BYTES;
@@ -419,19 +446,24 @@ export class Wal {
           if (!segmentEmpty) break; // cut, then go on
           if (i < n) j = i + 1; // an entry larger than a whole segment gets a segment of its own
         }
-        const withHs = j === n ? hs : null;
+        const last = j === n;
+        const withHs = last ? (hs ?? lead) : leadDone ? null : lead;
         const start = beginRecord(w, RecordType.Batch, crc);
         writeBatch(w, withHs, entries, i, j);
         crc = endRecord(w, start);
         i = j;
-        if (withHs) hsDone = true;
+        if (withHs !== null) {
+          written = withHs;
+          leadDone = true;
+        }
+        if (last) hsDone = true;
       }
       if (w.length > 0) {
         await this.write(crc);
         for (let k = firstOfWrite; k < i; k++) this.noteEntry(entries[k]!.index);
-        if (hsDone && hs) this.s.hardState = { ...hs };
+        if (written !== null) this.s.hardState = { ...written };
       }
-      if (i < n || !hsDone) await this.cut();
+      if (i < n || !hsDone || !leadDone) await this.cut();
     }
   }
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wal, isStorageError, nodeFs, StorageErrorCode, type StorageFs } from '../../src/storage/index.ts';
 import type { StorageFileHandle } from '../../src/storage/fs.ts';
@@ -90,13 +90,48 @@ test('synchronous data writes (O_DSYNC on the segment): a synced batch is one wr
     await wal.saveSnapshotMarker({ index: 6, term: 1 }); // beyond the commit: not vouched for yet
     assert.equal(wal.newestVouchedMarker(), null);
     await wal.save({ term: 1, vote: 1, commit: 6 }, range(257, 257, 1), true);
+    // Four writes and no fsync: the HardState alone (commit 5, unsynced) was held back, then
+    // written just before the marker (which it must vouch for).
     assert.deepEqual(calls, ['write', 'write', 'write', 'write']);
     // The marker is vouched for once a synced save commits it, with no fsync called.
     assert.deepEqual(wal.newestVouchedMarker(), { index: 6, term: 1 });
+    // What a kill -9 would leave: the directory as it is now, read by another WAL.
+    let copies = 0;
+    const onDisk = async () => {
+      const copy = `${dir}-copy${copies++}`;
+      await cp(dir, copy, { recursive: true });
+      await rm(join(copy, 'LOCK'));
+      const r = await Wal.open(copy, AT0);
+      await r.wal.close();
+      await rm(copy, { recursive: true });
+      return { commit: r.hardState.commit, last: r.entries[r.entries.length - 1]!.index };
+    };
+    // A held-back HardState rides with the next save that has entries, or is written at close.
+    await wal.save({ term: 1, vote: 1, commit: 7 }, [], false);
+    assert.deepEqual(await onDisk(), { commit: 6, last: 257 });
+    await wal.save(null, range(258, 258, 1), true);
+    assert.deepEqual(await onDisk(), { commit: 7, last: 258 });
+    await wal.save({ term: 1, vote: 1, commit: 8 }, [], false);
+    assert.equal(calls.length, 5);
     await wal.close();
+    assert.equal(calls.length, 6);
     const r = await Wal.open(dir, AT0);
-    assert.equal(r.entries.length, 257);
+    assert.equal(r.entries.length, 258);
+    assert.deepEqual(r.hardState, { term: 1, vote: 1, commit: 8 });
     await r.wal.close();
+  }));
+
+test('a HardState held back (commit only, unsynced) is written before a snapshot marker, so the marker is vouched for on disk', () =>
+  withTmp(async (dir) => {
+    const wal = await Wal.create(dir, META);
+    await wal.save({ term: 1, vote: 1, commit: 0 }, range(1, 10, 1), true);
+    await wal.save({ term: 1, vote: 1, commit: 10 }, [], false); // held back
+    assert.deepEqual(await Wal.snapshotMarkers(dir), []);
+    await wal.saveSnapshotMarker({ index: 10, term: 1 });
+    // Read as a restart after a kill -9 would: without the commit on disk, the snapshot at 10
+    // would not count, and once releaseTo(10) purged the entries under it, nothing would.
+    assert.deepEqual(await Wal.snapshotMarkers(dir), [{ index: 10, term: 1 }]);
+    await wal.close();
   }));
 
 test('an entry larger than the record limit is refused without failing the WAL', () =>
