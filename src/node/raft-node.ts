@@ -160,6 +160,8 @@ export class RaftNode implements NodeInfo {
   private bootstrapEntries = 0;
   /** We applied our own removal as a voter and wait for a remaining voter to confirm it (see leave). */
   private leaving = false;
+  /** Ticks without a leader to hear from (probeWhenLeaderless). */
+  private leaderlessTicks = 0;
 
   private confState: ConfState;
   private appliedIndex: number;
@@ -317,6 +319,7 @@ export class RaftNode implements NodeInfo {
     this.running = true;
     this.tickTimer = this.world.timers.every(() => {
       if (this.leaving) this.transport.probe(this.confState.voters);
+      else this.probeWhenLeaderless();
       this.transport.releaseStale();
       // Reads time out on the clock, not on the loop: a loop held up by slow fsyncs must not
       // hold a read past its deadline (nor send one that waited past it, stale, to the leader).
@@ -720,6 +723,24 @@ export class RaftNode implements NodeInfo {
     this.log.warn({ voters: this.confState.voters }, 'this member was removed from the cluster: staying until a remaining voter confirms');
   }
 
+  /**
+   * A member removed while it was cut off or behind may never hear of it: no leader sends to
+   * it any more, and a learner never campaigns (simulator seed 9598: a learner removed while
+   * down stayed up for good, answering nothing). So a member that has had no leader to hear
+   * from for two election timeouts asks the voters it knows, once per two election timeouts;
+   * one that applied its removal answers 410 (onPeerSaysRemoved). A member still in the
+   * cluster gets the usual answer, and nothing changes.
+   */
+  private probeWhenLeaderless(): void {
+    const heard = this.leader === 0 ? undefined : this.lastHeardMs.get(this.leader);
+    const led = this.raftState === StateType.Leader || (heard !== undefined && this.world.clock.now() - heard <= this.cfg.electionTicks * this.cfg.tickMs);
+    if (led) {
+      this.leaderlessTicks = 0;
+      return;
+    }
+    if (++this.leaderlessTicks % (2 * this.cfg.electionTicks) === 0) this.transport.probe(this.confState.voters);
+  }
+
   /** A peer answered 410: it applied our removal. A voter's word lets us go; a learner's may come first. */
   private onPeerSaysRemoved(id: number): void {
     if (this.leaving && !this.confState.voters.includes(id)) return;
@@ -934,7 +955,8 @@ export class RaftNode implements NodeInfo {
   private stepPeerMessage(m: Message): void {
     // Only members speak: a message from an id we do not know (a stranger with the cluster id,
     // or a member added by an entry we have not applied yet) is dropped, as a lost one would be,
-    // so no outsider can move our term or leadership; except a leader's, when we have none.
+    // so no outsider can move our term or leadership; except a leader's or a candidate's, when
+    // we have no leader to hear from.
     if (!this.membership.urls.has(m.from) && !this.confState.voters.includes(m.from) && !this.confState.learners.includes(m.from)) {
       if (!this.mayFollowUnknown(m)) return this.dropPeerMessage(m, 'not a member');
     }
@@ -960,9 +982,15 @@ export class RaftNode implements NodeInfo {
    * takes that leader's appends, heartbeats and snapshots, but only while it has no leader of
    * its own to hear from (no leader, or none heard for an election timeout) and is not one:
    * a node that is led never lets an outsider move its term. Never from a removed id.
+   * Likewise its (pre-)vote requests: when the newer configuration needs this member's vote
+   * (voters {2, 6}, 2 behind and not knowing 6, 6 restarted), no leader is ever elected
+   * otherwise (simulator seed 2118). A vote depends on terms and logs only, so it is as safe
+   * given to a member we do not know yet as to one we do; the answer goes back in the
+   * response to the candidate's request.
    */
   private mayFollowUnknown(m: Message): boolean {
-    if (m.type !== MessageType.MsgApp && m.type !== MessageType.MsgHeartbeat && m.type !== MessageType.MsgSnap) return false;
+    const t = m.type;
+    if (t !== MessageType.MsgApp && t !== MessageType.MsgHeartbeat && t !== MessageType.MsgSnap && t !== MessageType.MsgVote && t !== MessageType.MsgPreVote) return false;
     if (this.membership.removed.has(m.from) || this.raftState === StateType.Leader) return false;
     if (this.leader === 0 || this.leader === m.from) return true;
     const heard = this.lastHeardMs.get(this.leader);

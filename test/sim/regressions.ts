@@ -72,4 +72,15 @@ export const REGRESSION_SEEDS: RegressionSeed[] = [
   // Segments in front of a hole are now read as purged when the run after it starts by the
   // snapshot's next entry (wal-reader.ts), and removed.
   { seed: 1695, nodes: '1+2', found: 'storage: an old segment an interrupted purge left in front of a hole stopped the restart' },
+  // raft-node.ts mayFollowUnknown: the configuration came down to voters {2, 6} with 2 far
+  // behind (it had applied neither the addition of 6 nor the removals) and 6 restarted without
+  // leadership; 2 dropped 6's vote requests from an id it did not know, and no leader was ever
+  // elected (Liveness, on the 10,000-seed pass of 88a8bfd). It now answers a candidate it does
+  // not know, as it already followed such a leader, while it has no leader to hear from.
+  { seed: 2118, nodes: '4+1', found: 'node: a member behind the membership dropped the vote requests of the only other voter' },
+  // raft-node.ts probeWhenLeaderless: a learner removed while it was down never heard of it
+  // (no leader sent to it any more, and a learner never campaigns) and stayed up for good,
+  // answering clients nothing (Liveness, on the same pass). A member without a leader for two
+  // election timeouts now asks the voters it knows, and a 410 stops it as removed.
+  { seed: 9598, nodes: '2+1', found: 'node: a learner removed while down never learnt it and never stopped' },
 ];
