@@ -156,7 +156,8 @@ export class PeerClient {
   /** Ask the peer whether it has applied our removal: a 410 is reported as `removed`. */
   async probe(): Promise<void> {
     if (this.stopped) return;
-    const outcome = await this.post(PATH_PROBE, new Uint8Array(0), this.headers);
+    // An unreachable peer is no answer, not an error: probes are fire-and-forget.
+    const outcome = await this.post(PATH_PROBE, new Uint8Array(0), this.headers).catch(() => 0);
     if (outcome === 410) this.events.removed(this.id);
   }
 

@@ -132,3 +132,24 @@ clusterTest('SIGTERM of the leader: it hands over leadership, exits 0, and write
     return r?.body === '2' ? true : undefined;
   });
 });
+
+clusterTest('a node left alone stays up while it asks its unreachable peers whether it is still a member, and serves once they are back', 3, {}, async (c) => {
+  const [n1, n2, n3] = c.nodes as [TestNode, TestNode, TestNode];
+  await c.putAcked(n1, '/before', 'v');
+  await c.kill(n2);
+  await c.kill(n3);
+  // Leaderless for more than two election timeouts (50 ms ticks, 10 per election timeout), n1
+  // probes n2 and n3 every second; their ports refuse the connection. It must stay up.
+  const since = Date.now();
+  const outcome = await until('n1 leaderless through several probes', async () => {
+    if (!n1.running) return `n1 exited with ${n1.exitCode}`;
+    await http('GET', `${n1.url}/-/health`); // it answers (503: no leader)
+    return Date.now() - since > 4000 ? 'still up' : undefined;
+  });
+  assert.equal(outcome, 'still up');
+  c.restart(n2);
+  c.restart(n3);
+  await c.waitLeader();
+  await c.putAcked(n1, '/after', 'w');
+  assert.equal((await c.getAnswer(n3, '/before')).body, 'v');
+});

@@ -169,6 +169,25 @@ test('sender: batches what piles up, reports 410 as removed and snapshots by sta
   await client.stop();
 });
 
+test('sender: a probe reports 410 as removed, and a peer that cannot be reached as nothing (no rejection)', async () => {
+  const { log, events } = recorder();
+  let fail = true;
+  const client = new PeerClient({
+    id: 2, url: 'http://x', fromId: 1, clusterId: 'c1', events,
+    post: async (path) => {
+      assert.equal(path, '/raft/probe');
+      if (fail) throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+      return 410;
+    },
+  });
+  await client.probe();
+  assert.ok(!log.includes('removed'));
+  fail = false;
+  await client.probe();
+  assert.ok(log.includes('removed'));
+  await client.stop();
+});
+
 test('transport: routes by recipient, reports unknown peers, follows membership', async () => {
   const { log, events } = recorder();
   const sent: string[] = [];
