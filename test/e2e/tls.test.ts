@@ -61,22 +61,31 @@ function clientTlsArgs(certs: TestCertificates): string[] {
   return ['--cert-file', certs.nodeCert, '--key-file', certs.nodeKey, '--trusted-ca-file', certs.caCert, '--client-cert-auth'];
 }
 
-async function tempDir(t: TestContext, prefix: string): Promise<string> {
+/**
+ * A temp dir, removed after the test once every node in `nodes` (filled later) has exited:
+ * t.after hooks run in the order they were added, so removing it in a hook of its own ran
+ * before startNode's kills, while a node still wrote into it (ENOTEMPTY, seen in npm test).
+ */
+async function tempDir(t: TestContext, prefix: string, nodes: RunningNode[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    for (const n of nodes) if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGKILL');
+    await Promise.all(nodes.map((n) => n.exit));
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+  });
   return dir;
 }
 
 test('a 3-node cluster on peer mutual TLS and client TLS: writes replicate, strangers are refused at the handshake', async (t) => {
   const certs = await makeTestCertificates();
   t.after(() => rm(certs.dir, { recursive: true, force: true }));
-  const dir = await tempDir(t, 'raftexample-tls-e2e-');
+  const nodes: RunningNode[] = [];
+  const dir = await tempDir(t, 'raftexample-tls-e2e-', nodes);
   const ports: { id: number; peerPort: number; clientPort: number }[] = [];
   for (let id = 1; id <= 4; id++) ports.push({ id, peerPort: await freePort(), clientPort: await freePort() });
   const peerUrl = (i: number) => `https://127.0.0.1:${ports[i - 1]!.peerPort}`;
   const clientUrl = (i: number) => `https://127.0.0.1:${ports[i - 1]!.clientPort}`;
   const common = (i: number) => ['--id', String(i), '--port', String(ports[i - 1]!.clientPort), '--data-dir', dir, '--tick-ms', '50'];
-  const nodes: RunningNode[] = [];
   for (let i = 1; i <= 3; i++) {
     nodes.push(startNode(t, [...common(i), '--cluster', [1, 2, 3].map(peerUrl).join(','), ...peerTlsArgs(certs), ...clientTlsArgs(certs)], ports[i - 1]!));
   }
@@ -129,7 +138,8 @@ test('a 3-node cluster on peer mutual TLS and client TLS: writes replicate, stra
 test('TLS flags that do not fit together stop the node with exit 2 and one line', async (t) => {
   const certs = await makeTestCertificates();
   t.after(() => rm(certs.dir, { recursive: true, force: true }));
-  const dir = await tempDir(t, 'raftexample-tls-flags-');
+  const nodes: RunningNode[] = [];
+  const dir = await tempDir(t, 'raftexample-tls-flags-', nodes);
   const peerPort = await freePort();
   const clientPort = await freePort();
   const ids = { id: 1, peerPort, clientPort };
@@ -141,7 +151,7 @@ test('TLS flags that do not fit together stop the node with exit 2 and one line'
     [[...base, '--cluster', `https://127.0.0.1:${peerPort}`, ...peerTlsArgs(certs, join(certs.dir, 'missing.crt'))], /--peer-cert-file .*missing\.crt: cannot read it \(ENOENT\)/],
     [[...base, '--cluster', `https://127.0.0.1:${peerPort}`, ...peerTlsArgs(certs, certs.nodeCert, certs.clientKey)], /not usable for TLS/],
   ];
-  const nodes = cases.map(([args]) => startNode(t, args, ids));
+  nodes.push(...cases.map(([args]) => startNode(t, args, ids)));
   for (const [i, node] of nodes.entries()) {
     assert.equal(await within(node.exit, 30_000, 'still running after 30 s'), 2, node.log);
     const lines = node.log.trimEnd().split('\n');
