@@ -732,9 +732,7 @@ export class RaftNode implements NodeInfo {
    * cluster gets the usual answer, and nothing changes.
    */
   private probeWhenLeaderless(): void {
-    const heard = this.leader === 0 ? undefined : this.lastHeardMs.get(this.leader);
-    const led = this.raftState === StateType.Leader || (heard !== undefined && this.world.clock.now() - heard <= this.cfg.electionTicks * this.cfg.tickMs);
-    if (led) {
+    if (this.raftState === StateType.Leader || this.leaderHeardLately()) {
       this.leaderlessTicks = 0;
       return;
     }
@@ -992,9 +990,13 @@ export class RaftNode implements NodeInfo {
     const t = m.type;
     if (t !== MessageType.MsgApp && t !== MessageType.MsgHeartbeat && t !== MessageType.MsgSnap && t !== MessageType.MsgVote && t !== MessageType.MsgPreVote) return false;
     if (this.membership.removed.has(m.from) || this.raftState === StateType.Leader) return false;
-    if (this.leader === 0 || this.leader === m.from) return true;
-    const heard = this.lastHeardMs.get(this.leader);
-    return heard === undefined || this.world.clock.now() - heard > this.cfg.electionTicks * this.cfg.tickMs;
+    return this.leader === m.from || !this.leaderHeardLately();
+  }
+
+  /** We know a leader and heard from it within an election timeout. */
+  private leaderHeardLately(): boolean {
+    const heard = this.leader === 0 ? undefined : this.lastHeardMs.get(this.leader);
+    return heard !== undefined && this.world.clock.now() - heard <= this.cfg.electionTicks * this.cfg.tickMs;
   }
 
   /**

@@ -417,7 +417,8 @@ export class Wal {
 
   /**
    * Encode the batch as records and write them: all that fit the current segment in one
-   * write, the rest after a cut. The HardState rides in the last record.
+   * write, the rest after a cut. The HardState rides in the last record, a held-back one
+   * (`lead`) in the first.
    */
   private async appendBatch(hs: HardState | null, entries: readonly Entry[], lead: HardState | null = null): Promise<void> {
     const n = entries.length;
@@ -474,6 +475,7 @@ export class Wal {
     this.s.offset += this.writer.length;
     this.s.lastCrc = crc;
   }
+
   /** Make everything written durable (a no-op when the writes were synchronous), then vouch for the markers it commits. */
   private async syncNow(): Promise<void> {
     const commit = this.s.hardState?.commit ?? 0; // written before the fsync, so covered by it
