@@ -296,11 +296,7 @@ export class Wal {
       // A marker is vouched for by a HardState committing its index; a snapshot's index is
       // committed, but that commit may be the one held back (see save). Written first, it
       // vouches for the marker on disk, before releaseTo lets the segments under it go.
-      if (this.deferredHardState !== null) {
-        const lead = this.deferredHardState;
-        this.deferredHardState = null;
-        await this.appendBatch(null, [], lead);
-      }
+      await this.writeHeldBack();
       if (this.s.offset + HEADER_BYTES + 16 > this.opts.segmentBytes && this.s.offset > this.s.headEnd) await this.cut();
       const w = this.writer.reset();
       const start = beginRecord(w, RecordType.Snapshot, this.s.lastCrc);
@@ -339,7 +335,7 @@ export class Wal {
     this.closing ??= this.queue.then(async () => {
       this.closed = true;
       try {
-        if (this.failure === null && this.deferredHardState !== null) await this.appendBatch(null, [], this.deferredHardState);
+        if (this.failure === null) await this.writeHeldBack();
         if (this.failure === null && this.dirty) await this.s.fh.datasync();
       } finally {
         await this.s.fh.close().catch(() => {});
@@ -474,6 +470,14 @@ export class Wal {
     await writeAll(this.s.fh, this.writer.view(), this.s.offset);
     this.s.offset += this.writer.length;
     this.s.lastCrc = crc;
+  }
+
+  /** Write the HardState save() held back, if any, as a record of its own. */
+  private async writeHeldBack(): Promise<void> {
+    const lead = this.deferredHardState;
+    if (lead === null) return;
+    this.deferredHardState = null;
+    await this.appendBatch(null, [], lead);
   }
 
   /** Make everything written durable (a no-op when the writes were synchronous), then vouch for the markers it commits. */
