@@ -50,8 +50,11 @@ export const restorePairsPerTurnDefault = 16_384;
 const KIND_PUT = EntryKind.Put;
 /** kind u8, origin u32 ×2 (node id, process epoch), seq u32, key length u32. */
 const PUT_HEADER_BYTES = kvPutHeaderBytes;
-/** 1: the map. 2: the map, then the dedup table (version 1 restores with an empty table). */
-const SNAPSHOT_VERSION = 2;
+/**
+ * 1: the map. 2: the map, then the dedup table (version 1 restores with an empty table).
+ * 3: the dedup table also names each origin's retired epochs (version 2 restores without).
+ */
+const SNAPSHOT_VERSION = 3;
 const SWEEP_MS = 25;
 /** Reads waiting for the next ReadIndex round; past this, new ones are refused (503). */
 const MAX_WAITING_READS = kvWaitingReadsMax;
@@ -459,7 +462,7 @@ class RestoreJob {
   ) {
     this.r = new BinaryReader(bytes);
     this.version = this.r.u8('kv snapshot version');
-    if (this.version !== 1 && this.version !== SNAPSHOT_VERSION) this.r.fail(`unsupported kv snapshot version ${this.version}`);
+    if (this.version !== 1 && this.version !== 2 && this.version !== SNAPSHOT_VERSION) this.r.fail(`unsupported kv snapshot version ${this.version}`);
     this.pairs = this.r.count(Number.MAX_SAFE_INTEGER, 2, 'kv pairs');
   }
 
@@ -477,7 +480,7 @@ class RestoreJob {
 
   /** After the last pair: the dedup table (empty for version 1), and nothing after it. */
   finish(): ProposalDedup {
-    const dedup = this.version === 1 ? new ProposalDedup() : ProposalDedup.read(this.r);
+    const dedup = this.version === 1 ? new ProposalDedup() : ProposalDedup.read(this.r, this.version >= 3);
     this.r.expectEnd('kv snapshot');
     return dedup;
   }

@@ -87,8 +87,10 @@ export const kvPutEntryBytesMin = kvPutHeaderBytes + 1;
 export const dedupWindowSeqs = 64;
 /** Origins (node ids) the dedup table remembers; the least recently used is forgotten past this. */
 export const dedupOriginsMax = 256;
-/** Bytes of one origin in the dedup table: node id, epoch, highest seq (u32 each), the window's bits. */
-export const dedupOriginBytes = 4 + 4 + 4 + dedupWindowSeqs / 8;
+/** Earlier epochs (process lives) of an origin the dedup table remembers, so a late copy of their entries stays skipped. */
+export const dedupRetiredEpochs = 4;
+/** Bytes of one origin in the dedup table: node id, epoch, highest seq (u32 each), the window's bits, the retired epochs (u32 each). */
+export const dedupOriginBytes = 4 + 4 + 4 + dedupWindowSeqs / 8 + 4 * dedupRetiredEpochs;
 /** Bytes of the dedup table at its largest, as the kv snapshot carries it. */
 export const dedupTableBytesMax = 4 + dedupOriginsMax * dedupOriginBytes;
 

@@ -5,9 +5,17 @@
 // number; the store remembers, per origin, which recent sequence numbers it has seen, and
 // skips a copy it has seen. The table is replicated state (every replica builds the same one
 // from the same log) and travels in snapshots.
+//
+// A node's new process starts a new window; the epochs before it are remembered (the last
+// dedupRetiredEpochs of them), and an entry of one of them is skipped as stale. Such an entry
+// is a late copy (of one applied before: a duplicating network delivered a forwarded
+// proposal again after its proposer restarted), or an entry its process never acknowledged:
+// that process applied, and answered, only entries that come before the next process's first.
+// Forgetting the old epoch instead let a late copy apply again, bringing an old value back over
+// newer acknowledged writes (simulator seed 20011).
 
 import type { BinaryReader, BinaryWriter } from './raftpb/index.ts';
-import { dedupOriginBytes, dedupOriginsMax, dedupWindowSeqs } from './limits.ts';
+import { dedupOriginBytes, dedupOriginsMax, dedupRetiredEpochs, dedupWindowSeqs } from './limits.ts';
 
 export type Admission = 'new' | 'duplicate' | 'stale';
 
@@ -22,6 +30,8 @@ class OriginWindow {
    */
   seenLow = 0;
   seenHigh = 0;
+  /** The origin's earlier epochs, newest first (at most dedupRetiredEpochs). */
+  retired: number[] = [];
 
   constructor(
     readonly epoch: number,
@@ -62,12 +72,14 @@ export class ProposalDedup {
 
   /**
    * Whether (node, epoch, seq) is new. A copy seen before is 'duplicate'; one older than the
-   * window is 'stale' (it may be a copy: skipped too, so both copies are treated alike). An
-   * entry from another epoch of the node starts a new window (the node restarted).
+   * window is 'stale' (it may be a copy: skipped too, so both copies are treated alike), and so
+   * is one of an epoch the node had before its current one. An entry from an epoch not seen
+   * yet starts a new window (the node restarted).
    */
   check(node: number, epoch: number, seq: number): Admission {
     const w = this.origins.get(node);
-    if (w === undefined || w.epoch !== epoch) return 'new';
+    if (w === undefined) return 'new';
+    if (w.epoch !== epoch) return w.retired.includes(epoch) ? 'stale' : 'new';
     if (seq > w.seqMax) return 'new';
     const behind = w.seqMax - seq;
     if (behind >= dedupWindowSeqs) return 'stale';
@@ -78,7 +90,12 @@ export class ProposalDedup {
   record(node: number, epoch: number, seq: number): void {
     let w = this.origins.get(node);
     const present = w !== undefined;
-    if (w === undefined || w.epoch !== epoch) w = new OriginWindow(epoch, seq);
+    if (w === undefined) w = new OriginWindow(epoch, seq);
+    else if (w.epoch !== epoch) {
+      const retired = [w.epoch, ...w.retired.filter((e) => e !== epoch)].slice(0, dedupRetiredEpochs);
+      w = new OriginWindow(epoch, seq);
+      w.retired = retired;
+    }
     if (seq > w.seqMax) w.slide(seq - w.seqMax);
     w.mark(w.seqMax - seq);
     if (present && node === this.newestNode) {
@@ -102,12 +119,17 @@ export class ProposalDedup {
     return this.encodedBytes + (grows ? dedupOriginBytes : 0);
   }
 
+  /** The table: per origin its window, then dedupRetiredEpochs slots of retired epochs (0: empty; epochs are never 0). */
   write(w: BinaryWriter): void {
     w.u32(this.origins.size);
-    for (const [node, o] of this.origins) w.u32(node).u32(o.epoch).u32(o.seqMax).u32(o.seenLow).u32(o.seenHigh);
+    for (const [node, o] of this.origins) {
+      w.u32(node).u32(o.epoch).u32(o.seqMax).u32(o.seenLow).u32(o.seenHigh);
+      for (let i = 0; i < dedupRetiredEpochs; i++) w.u32(o.retired[i] ?? 0);
+    }
   }
 
-  static read(r: BinaryReader): ProposalDedup {
+  /** Reads what write() wrote; `withRetired` false for the older encoding without retired epochs (kv snapshot version 2). */
+  static read(r: BinaryReader, withRetired = true): ProposalDedup {
     const d = new ProposalDedup();
     const n = r.u32('dedup origins');
     if (n > dedupOriginsMax) r.fail(`dedup table of ${n} origins, at most ${dedupOriginsMax}`);
@@ -118,6 +140,12 @@ export class ProposalDedup {
       const w = new OriginWindow(epoch, seqMax);
       w.seenLow = r.u32('dedup window');
       w.seenHigh = r.u32('dedup window');
+      if (withRetired) {
+        for (let j = 0; j < dedupRetiredEpochs; j++) {
+          const e = r.u32('dedup retired epoch');
+          if (e !== 0) w.retired.push(e);
+        }
+      }
       if (d.origins.has(node)) r.fail(`dedup table lists node ${node} twice`);
       d.origins.set(node, w);
       d.newestNode = node;

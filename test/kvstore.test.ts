@@ -4,6 +4,7 @@ import { Chan } from '../src/chan.ts';
 import { BinaryWriter } from '../src/raftpb/index.ts';
 import { isServiceError, ServiceError } from '../src/errors.ts';
 import { KvStore } from '../src/kvstore.ts';
+import { dedupRetiredEpochs } from '../src/limits.ts';
 import { ProposalState, type Commit, type Proposal } from '../src/queues.ts';
 
 async function until(cond: () => boolean): Promise<void> {
@@ -249,14 +250,15 @@ test('snapshot bytes: version, count, then length-prefixed key and value pairs (
   await s.kv.put('/ü', long);
   await s.kv.put('/b', Buffer.alloc(0));
   const w = new BinaryWriter(16);
-  w.u8(2).varint(2).bytes(Buffer.from('/ü', 'utf8')).bytes(long).bytes(Buffer.from('/b')).bytes(new Uint8Array(0));
+  w.u8(3).varint(2).bytes(Buffer.from('/ü', 'utf8')).bytes(long).bytes(Buffer.from('/b')).bytes(new Uint8Array(0));
   const snap = Buffer.from(s.kv.snapshot());
   assert.deepEqual([...snap.subarray(0, w.length)], [...w.view()]);
   // One origin (node 1, this process's epoch): seqs 1 and 2 seen, 2 the highest.
   const table = snap.subarray(w.length);
-  assert.equal(table.length, 4 + 4 + 4 + 4 + 8);
+  assert.equal(table.length, 4 + 4 + 4 + 4 + 8 + 4 * dedupRetiredEpochs);
   assert.equal(table.readUInt32LE(0), 1, 'origins');
   assert.equal(table.readUInt32LE(4), 1, 'node id');
   assert.equal(table.readUInt32LE(12), 2, 'highest seq');
   assert.equal(table.readBigUInt64LE(16), 0b11n, 'seqs 2 and 1 seen');
+  assert.ok(table.subarray(24).every((b) => b === 0), 'no retired epochs: the first process of node 1');
 });

@@ -1,5 +1,5 @@
 // The dedup table against a reference model: the table as first written (its window a
-// BigInt), on generated histories. Both must answer every check alike and encode to the
+// BigInt), with the retired epochs of kv snapshot version 3 added, on generated histories. Both must answer every check alike and encode to the
 // same bytes after every step, since the table is replicated state that travels in snapshots.
 
 import assert from 'node:assert/strict';
@@ -7,16 +7,17 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { ProposalDedup, type Admission } from '../src/proposal-dedup.ts';
 import { BinaryReader, BinaryWriter } from '../src/raftpb/index.ts';
-import { dedupOriginsMax, dedupWindowSeqs } from '../src/limits.ts';
+import { dedupOriginsMax, dedupRetiredEpochs, dedupWindowSeqs } from '../src/limits.ts';
 
-/** The reference: the original implementation, verbatim but for its name. */
+/** The reference: the original implementation but for its name, and the retired epochs. */
 class BigIntDedup {
-  private readonly origins = new Map<number, { epoch: number; seqMax: number; seen: bigint }>();
+  private readonly origins = new Map<number, { epoch: number; seqMax: number; seen: bigint; retired: number[] }>();
   private static readonly mask = (1n << BigInt(dedupWindowSeqs)) - 1n;
 
   check(node: number, epoch: number, seq: number): Admission {
     const w = this.origins.get(node);
-    if (w === undefined || w.epoch !== epoch) return 'new';
+    if (w === undefined) return 'new';
+    if (w.epoch !== epoch) return w.retired.includes(epoch) ? 'stale' : 'new';
     if (seq > w.seqMax) return 'new';
     const behind = w.seqMax - seq;
     if (behind >= dedupWindowSeqs) return 'stale';
@@ -26,7 +27,8 @@ class BigIntDedup {
   record(node: number, epoch: number, seq: number): void {
     let w = this.origins.get(node);
     this.origins.delete(node);
-    if (w === undefined || w.epoch !== epoch) w = { epoch, seqMax: seq, seen: 0n };
+    if (w === undefined) w = { epoch, seqMax: seq, seen: 0n, retired: [] };
+    else if (w.epoch !== epoch) w = { epoch, seqMax: seq, seen: 0n, retired: [w.epoch, ...w.retired.filter((e) => e !== epoch)].slice(0, dedupRetiredEpochs) };
     if (seq > w.seqMax) {
       const ahead = seq - w.seqMax;
       w.seen = ahead >= dedupWindowSeqs ? 0n : (w.seen << BigInt(ahead)) & BigIntDedup.mask;
@@ -42,6 +44,7 @@ class BigIntDedup {
     for (const [node, o] of this.origins) {
       w.u32(node).u32(o.epoch).u32(o.seqMax);
       for (let i = 0; i < dedupWindowSeqs / 8; i++) w.u8(Number((o.seen >> BigInt(8 * i)) & 0xffn));
+      for (let i = 0; i < dedupRetiredEpochs; i++) w.u32(o.retired[i] ?? 0);
     }
   }
 
@@ -54,7 +57,12 @@ class BigIntDedup {
       const seqMax = r.u32('dedup seq');
       let seen = 0n;
       for (let b = 0; b < dedupWindowSeqs / 8; b++) seen |= BigInt(r.u8('dedup window')) << BigInt(8 * b);
-      d.origins.set(node, { epoch, seqMax, seen });
+      const retired: number[] = [];
+      for (let j = 0; j < dedupRetiredEpochs; j++) {
+        const e = r.u32('dedup retired epoch');
+        if (e !== 0) retired.push(e);
+      }
+      d.origins.set(node, { epoch, seqMax, seen, retired });
     }
     return d;
   }

@@ -7,7 +7,7 @@ import { Chan } from '../src/chan.ts';
 import { KvStore } from '../src/kvstore.ts';
 import { ProposalDedup } from '../src/proposal-dedup.ts';
 import { BinaryReader, BinaryWriter } from '../src/raftpb/index.ts';
-import { dedupOriginsMax, dedupWindowSeqs } from '../src/limits.ts';
+import { dedupOriginsMax, dedupRetiredEpochs, dedupWindowSeqs } from '../src/limits.ts';
 import type { Commit, Proposal } from '../src/queues.ts';
 
 test('the dedup table: new, duplicate, out of order inside the window, stale below it, a new epoch', () => {
@@ -28,10 +28,30 @@ test('the dedup table: new, duplicate, out of order inside the window, stale bel
   assert.equal(seen(1, 8), 'duplicate');
 });
 
+test('a late copy of an entry from an earlier epoch of its origin stays skipped, and so does a copy after it (seed 20011)', () => {
+  const d = new ProposalDedup();
+  const seen = (epoch: number, seq: number) => {
+    const a = d.check(1, epoch, seq);
+    if (a === 'new') d.record(1, epoch, seq);
+    return a;
+  };
+  assert.equal(seen(7, 6), 'new');
+  assert.equal(seen(8, 1), 'new', 'the origin restarted');
+  assert.equal(seen(7, 6), 'stale', 'a late copy from the earlier process');
+  assert.equal(seen(7, 7), 'stale', 'an entry of the earlier process its process never answered');
+  assert.equal(seen(8, 1), 'duplicate', "the current process's window was kept");
+  // Retired epochs are remembered up to dedupRetiredEpochs lives back.
+  let epoch = 8;
+  for (let i = 0; i < dedupRetiredEpochs; i++) assert.equal(seen(++epoch, 1), 'new');
+  assert.equal(seen(8 + 1, 1), 'stale', 'still remembered');
+  assert.equal(seen(7, 6), 'new', 'forgotten once more lives than dedupRetiredEpochs came after it');
+});
+
 test('the dedup table round-trips through its encoding and forgets the least recently used origin past the max', () => {
   const d = new ProposalDedup();
   for (let node = 1; node <= dedupOriginsMax + 1; node++) d.record(node, 9, 4);
   d.record(2, 9, 60);
+  d.record(3, 10, 1); // node 3 restarted: epoch 9 retired
   const w = new BinaryWriter();
   d.write(w);
   assert.equal(w.length, d.encodedBytes);
@@ -40,6 +60,16 @@ test('the dedup table round-trips through its encoding and forgets the least rec
   assert.equal(back.check(2, 9, 60), 'duplicate');
   assert.equal(back.check(2, 9, 4), 'duplicate', 'the window moved with seq 60 and kept 4');
   assert.equal(back.check(dedupOriginsMax + 1, 9, 4), 'duplicate');
+  assert.equal(back.check(3, 9, 5), 'stale', 'the retired epoch travels in the encoding');
+  assert.equal(back.check(3, 10, 1), 'duplicate');
+});
+
+test('the dedup table of a version 2 kv snapshot (no retired epochs) still reads', () => {
+  const w = new BinaryWriter();
+  w.u32(1).u32(3).u32(9).u32(4).u32(1).u32(0); // one origin: node 3, epoch 9, seqMax 4, seq 4 seen
+  const back = ProposalDedup.read(new BinaryReader(w.view()), false);
+  assert.equal(back.check(3, 9, 4), 'duplicate');
+  assert.equal(back.check(3, 10, 1), 'new');
 });
 
 /** A replica's kvstore fed entries directly; returns its state after them. */
