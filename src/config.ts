@@ -29,6 +29,8 @@ export interface Config {
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
+  /** Leader lease reads (--read-lease on). */
+  readLease: boolean;
   maxSnapshots: number;
   maxWals: number;
   clusterToken: string;
@@ -91,6 +93,11 @@ const FLAGS = {
   'tick-ms': { type: 'string', default: '100', help: 'Raft tick interval in milliseconds' },
   'election-ticks': { type: 'string', default: '10', help: 'election timeout in ticks (at least 5 heartbeats, at most 50 s)' },
   'heartbeat-ticks': { type: 'string', default: '1', help: 'heartbeat interval in ticks' },
+  'read-lease': {
+    type: 'string',
+    default: 'on',
+    help: 'on|off: the leader serves linearizable reads under a lease that a heartbeat round renews (off: a round for every batch of reads); needs the same --tick-ms and --election-ticks on every member',
+  },
   'max-snapshots': { type: 'string', default: '5', help: 'snapshot files to keep' },
   'max-wals': { type: 'string', default: '5', help: 'WAL segment files to keep once covered by a snapshot' },
   'cluster-token': { type: 'string', default: 'raftexample-cluster', help: 'initial cluster token: clusters with different tokens never talk' },
@@ -208,6 +215,7 @@ export function parseConfig(argv: readonly string[], cwd = process.cwd()): Parse
     tickMs,
     electionTicks,
     heartbeatTicks,
+    readLease: onOff('read-lease', str('read-lease')),
     maxSnapshots: int('max-snapshots', str('max-snapshots'), 1, 1_000_000),
     maxWals: int('max-wals', str('max-wals'), 1, 1_000_000),
     clusterToken,
@@ -272,6 +280,12 @@ export function int(flag: string, raw: string, min: number, max: number): number
     throw new ConfigError(`--${flag} must be between ${min} and ${max}: got ${raw}`);
   }
   return v;
+}
+
+function onOff(flag: string, raw: string): boolean {
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`--${flag} must be on or off: got ${JSON.stringify(raw)}`);
 }
 
 /**

@@ -36,6 +36,8 @@ export class ServiceMetrics implements NodeMetrics {
   private statusRead: { at: number; status: Promise<NodeStatus> } | null = null;
 
   private readonly leaderChanges: Counter;
+  private readonly readsByLease: Counter.Internal;
+  private readonly readsByRound: Counter.Internal;
   private readonly walFsyncSeconds: Histogram;
   private readonly snapshotSaveSeconds: Histogram;
   private readonly peerSent: Counter<'peer'>;
@@ -67,6 +69,14 @@ export class ServiceMetrics implements NodeMetrics {
     fromStatus('wal_bytes', 'Bytes of the WAL directory on disk.', (s) => s.walBytes);
     fromStatus('snapshot_bytes', 'Bytes of the snapshot directory on disk.', (s) => s.snapshotBytes);
     this.leaderChanges = new Counter({ name: PREFIX + 'leader_changes_seen_total', help: 'Times this member saw a new leader.', registers });
+    const reads = new Counter({
+      name: PREFIX + 'linearizable_reads_total',
+      help: 'Linearizable reads given their index: by the leader lease (how="lease") or by a ReadIndex round (how="round").',
+      labelNames: ['how'],
+      registers,
+    });
+    this.readsByLease = reads.labels('lease');
+    this.readsByRound = reads.labels('round');
 
     const fromKv = (name: string, help: string, value: (kv: MetricsSources['kv']) => number) => {
       const self = this;
@@ -159,6 +169,10 @@ export class ServiceMetrics implements NodeMetrics {
 
   leaderChanged(): void {
     this.leaderChanges.inc();
+  }
+
+  readsIndexed(how: 'lease' | 'round', n: number): void {
+    (how === 'lease' ? this.readsByLease : this.readsByRound).inc(n);
   }
 
   peerRoundTrip(peer: number, seconds: number, ok: boolean, messages: number): void {

@@ -45,10 +45,18 @@ test('the README walkthrough flags', () => {
   assert.equal(c.tickMs, 20);
 });
 
+test('--read-lease is on unless turned off', () => {
+  const on = parseConfig([]);
+  const off = parseConfig(['--read-lease', 'off']);
+  assert.ok(!on.help && !off.help);
+  assert.equal(on.config.readLease, true);
+  assert.equal(off.config.readLease, false);
+});
+
 test('--help is reported, and usage lists every flag', () => {
   assert.deepEqual(parseConfig(['--help']), { help: true });
   for (const f of ['--id', '--cluster', '--port', '--join', '--data-dir', '--snapshot-count', '--snapshot-catchup-entries',
-    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--max-snapshots', '--max-wals', '--cluster-token',
+    '--tick-ms', '--election-ticks', '--heartbeat-ticks', '--read-lease', '--max-snapshots', '--max-wals', '--cluster-token',
     '--request-timeout-ms', '--max-request-bytes', '--log-level', '--peer-cert-file', '--peer-key-file',
     '--peer-trusted-ca-file', '--peer-client-cert-auth', '--cert-file', '--key-file', '--trusted-ca-file', '--client-cert-auth',
     '--advertise-client-url']) {
@@ -87,6 +95,7 @@ const bad: [string, string[], RegExp][] = [
   ['positional argument', ['extra'], /positional/],
   ['bad log level', ['--log-level', 'loud'], /--log-level/],
   ['zero snapshot count', ['--snapshot-count', '0'], /--snapshot-count/],
+  ['read lease neither on nor off', ['--read-lease', 'yes'], /--read-lease must be on or off/],
   ['client port equal to own peer port', ['--cluster', 'http://127.0.0.1:9121'], /also this node's peer port/],
 ];
 for (const [name, args, re] of bad) {

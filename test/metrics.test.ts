@@ -19,6 +19,7 @@ const SERVICE_METRICS = [
   'raftexample_has_leader',
   'raftexample_is_leader',
   'raftexample_leader_changes_seen_total',
+  'raftexample_linearizable_reads_total',
   'raftexample_term',
   'raftexample_commit_index',
   'raftexample_applied_index',

@@ -10,6 +10,8 @@ export interface NodeMetrics {
   snapshotSaved(seconds: number): void;
   /** The node saw a new leader (not: losing one). */
   leaderChanged(): void;
+  /** `n` linearizable reads got their index: under the leader lease, or from a ReadIndex round. */
+  readsIndexed(how: 'lease' | 'round', n: number): void;
   /** One message POST to `peer`, carrying `messages` messages, took `seconds`; ok: answered 2xx. */
   peerRoundTrip(peer: number, seconds: number, ok: boolean, messages: number): void;
 }
@@ -19,5 +21,6 @@ export const noNodeMetrics: NodeMetrics = {
   walFsync: () => undefined,
   snapshotSaved: () => undefined,
   leaderChanged: () => undefined,
+  readsIndexed: () => undefined,
   peerRoundTrip: () => undefined,
 };

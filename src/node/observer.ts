@@ -40,6 +40,8 @@ export interface NodePlantedBugs {
   confChangeByContent?: boolean;
   /** A committed conf change already on disk is applied before the Ready's fsync makes its commit durable. */
   applyConfChangeEarly?: boolean;
+  /** The read lease lasts 20 times what the followers' election timeouts guarantee. */
+  leaseTooLong?: boolean;
   /** The core's planted bugs (RaftConfig.plantedBugs), passed through to it. */
   core?: PlantedBugs;
 }

@@ -58,6 +58,7 @@ import { noNodeMetrics, type NodeMetrics } from './metrics.ts';
 import { noNodeEvents, type NodeEvents } from './events.ts';
 import { Inbox } from './inbox.ts';
 import { ReadIndexTracker, type ReadRequest } from './read-index.ts';
+import { leaseDurationMs, ReadLease } from './read-lease.ts';
 import { planReady } from './ready-plan.ts';
 import type { NodeObserver, NodePlantedBugs } from './observer.ts';
 import { type ConfChangeRequest, ProposalState, type Commit, type Proposal, type MemberChange } from '../queues.ts';
@@ -149,6 +150,10 @@ export class RaftNode implements NodeInfo {
    */
   private readonly reads: ReadIndexTracker;
   private readonly confChanges: ConfChangeWaiters;
+  /** The leader lease for reads (null with --read-lease off, or an election timeout too short for one). */
+  private readonly lease: ReadLease | null;
+  /** Counts the conf changes applied: a lease holds only in the configuration its round was confirmed in. */
+  private confEpoch = 0;
   /** Peer messages refused (malformed, local-only types, ...), and when we last said so. */
   private droppedPeerMessages = 0;
   private lastDroppedLog = 0;
@@ -206,6 +211,8 @@ export class RaftNode implements NodeInfo {
     this.reads = new ReadIndexTracker(this.bugs.readEpochConstant === true ? 1 : epoch);
     this.confChanges = new ConfChangeWaiters(epoch);
     this.cfg = o.config;
+    const leaseMs = leaseDurationMs(o.config.electionTicks, o.config.tickMs, MAX_TICKS_PER_TURN);
+    this.lease = o.config.readLease && leaseMs > 0 ? new ReadLease(this.bugs.leaseTooLong === true ? leaseMs * 20 : leaseMs) : null;
     this.log = o.log;
     this.id = o.config.id;
     this.clusterId = rec.clusterId;
@@ -240,6 +247,8 @@ export class RaftNode implements NodeInfo {
       maxPendingReads: raftPendingReadsMax,
       preVote: true,
       checkQuorum: true,
+      // Whatever our own --read-lease: a leader's lease may count on our acknowledgement.
+      leaseAtStart: true,
       random: (n) => this.world.random.int(n),
       logger: coreLogger(this.log),
       plantedBugs: this.bugs.core,
@@ -614,12 +623,24 @@ export class RaftNode implements NodeInfo {
     this.observer?.sent(plan.sendAfterPersist);
     const rest = this.transport.releaseFed(plan.sendAfterPersist);
     if (rest.length > 0) this.transport.send(rest);
+    if (rd.readStates.length > 0) this.answerReads(rd);
+    if (plan.applyAfterPersist.length > 0) await this.applyEntries(plan.applyAfterPersist);
+  }
+
+  private answerReads(rd: Ready): void {
+    let answered = 0;
     for (const rs of rd.readStates) {
       const index = this.bugs.readFromOlderRound === true ? Math.min(this.olderReadIndex, rs.index) : rs.index;
       this.olderReadIndex = rs.index;
-      this.reads.answer(rs.requestCtx, index);
+      const r = this.reads.answer(rs.requestCtx, index);
+      if (r === undefined) continue;
+      if (r.renewal !== true) answered++;
+      // A round we asked as leader, confirmed while we still lead in its term: a lease from when it was asked.
+      if (this.lease !== null && r.askedConf === this.confEpoch && this.raft.leaseReadIndex(r.askedTerm!) >= 0) {
+        this.lease.confirmed(r.askedAt!, r.askedTerm!, this.confEpoch);
+      }
     }
-    if (plan.applyAfterPersist.length > 0) await this.applyEntries(plan.applyAfterPersist);
+    this.metrics.readsIndexed('round', answered);
   }
 
   /** Hand messages to the transport (and, in the simulator, say so). */
@@ -676,6 +697,7 @@ export class RaftNode implements NodeInfo {
     }
     const wasVoter = this.confState.voters.includes(this.id);
     this.confState = this.raft.applyConfChange(cc);
+    this.confEpoch++;
     switch (kind) {
       case 'promote':
         this.log.info({ member: cc.nodeId, index: e.index, term: this.term }, 'learner promoted to voter');
@@ -941,7 +963,14 @@ export class RaftNode implements NodeInfo {
     if (inbox.reads.length > 0) {
       const reads = inbox.reads;
       inbox.reads = [];
-      for (const r of reads) this.requestRead(r);
+      const now = this.world.clock.now();
+      const index = this.leaseReadIndex(now);
+      if (index >= 0) {
+        for (const r of reads) r.resolve(index);
+        this.metrics.readsIndexed('lease', reads.length);
+      } else {
+        for (const r of reads) this.requestRead(r, now);
+      }
     }
   }
 
@@ -1137,7 +1166,25 @@ export class RaftNode implements NodeInfo {
     return why === null ? null : new ServiceError('ERR_LEARNER_NOT_READY', why);
   }
 
-  private requestRead(r: ReadRequest): void {
+  /**
+   * Under the lease (read-lease.ts), the index a read may use now: our commit index. Asks for a
+   * round to renew the lease when half of it has run. -1 when the lease does not hold.
+   */
+  private leaseReadIndex(now: number): number {
+    if (this.lease === null) return -1;
+    const term = this.lease.heldTerm(now, this.confEpoch);
+    const index = term === 0 ? -1 : this.raft.leaseReadIndex(term);
+    if (index >= 0 && this.lease.shouldRenew(now)) {
+      const done = () => this.lease!.renewed();
+      this.requestRead({ resolve: done, reject: done, deadline: now + this.cfg.requestTimeoutMs, renewal: true }, now);
+    }
+    return index;
+  }
+
+  private requestRead(r: ReadRequest, now: number): void {
+    r.askedAt = now;
+    r.askedTerm = this.raft.term;
+    r.askedConf = this.confEpoch;
     try {
       this.reads.start(r, (ctx) => this.raft.readIndex(ctx));
     } catch (e) {
@@ -1162,6 +1209,7 @@ export class RaftNode implements NodeInfo {
     }
     this.leader = lead;
     this.raftState = state;
+    if (state !== StateType.Leader) this.lease?.drop();
     if (!changed) return;
     if (lead !== 0) this.metrics.leaderChanged();
     this.log.info({ leader: lead, state: STATE_NAMES[state], term: this.term }, lead === 0 ? 'lost leader' : 'leader elected');

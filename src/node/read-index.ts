@@ -7,6 +7,12 @@ export interface ReadRequest {
   resolve: (index: number) => void;
   reject: (e: Error) => void;
   deadline: number;
+  /** When its round was asked for, by our clock, in which term, under which configuration (for the leader lease). */
+  askedAt?: number;
+  askedTerm?: number;
+  askedConf?: number;
+  /** Asked only to renew the lease, for no client. */
+  renewal?: boolean;
 }
 
 const CONTEXT_BYTES = 12;
@@ -35,16 +41,17 @@ export class ReadIndexTracker {
     this.pending.set(id, r);
   }
 
-  /** A ReadState came back: serve the read it was asked for (if it is ours and still waiting). */
-  answer(context: Uint8Array, index: number): void {
-    if (context.length !== CONTEXT_BYTES) return;
+  /** A ReadState came back: serve the read it was asked for (if it is ours and still waiting), and return it. */
+  answer(context: Uint8Array, index: number): ReadRequest | undefined {
+    if (context.length !== CONTEXT_BYTES) return undefined;
     const b = Buffer.from(context.buffer, context.byteOffset, CONTEXT_BYTES);
-    if (b.readUInt32LE(0) !== this.epoch) return; // asked by an earlier incarnation of this node
+    if (b.readUInt32LE(0) !== this.epoch) return undefined; // asked by an earlier incarnation of this node
     const id = b.readUInt32LE(4) + b.readUInt32LE(8) * 0x1_0000_0000;
     const r = this.pending.get(id);
-    if (r === undefined) return;
+    if (r === undefined) return undefined;
     this.pending.delete(id);
     r.resolve(index);
+    return r;
   }
 
   /** Every read still waiting, no longer tracked (to ask again, or to fail). */

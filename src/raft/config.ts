@@ -35,6 +35,13 @@ export interface RaftConfig {
   maxPendingReads?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
+  /**
+   * Refuse (pre-)votes for an election timeout after start, as if a leader had just been heard
+   * (needs checkQuorum). A member may have acknowledged a leader's heartbeat just before it
+   * crashed; for leader lease reads it must not help elect another leader sooner after a
+   * restart than it would have without one. Default false.
+   */
+  leaseAtStart?: boolean;
   /** An integer in [0, n), seeded by the caller. */
   random: (n: number) => number;
   logger?: RaftLogger;

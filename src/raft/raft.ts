@@ -91,6 +91,11 @@ export class Raft {
 
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Ticks since start, counted up to the election timeout (leaseAtStart). */
+  private ticksSinceStart = 0;
+  private readonly leaseAtStart: boolean;
+  /** The last term in which we, as leader, started a leadership transfer (no lease reads in it). */
+  private transferTerm = 0;
   private randomizedElectionTimeout = 0;
   private readonly electionTimeout: number;
   private readonly heartbeatTimeout: number;
@@ -116,6 +121,7 @@ export class Raft {
     this.maxPendingReads = c.maxPendingReads ?? DEFAULT_MAX_PENDING_READS;
     this.checkQuorum = c.checkQuorum ?? true;
     this.preVote = c.preVote ?? true;
+    this.leaseAtStart = c.leaseAtStart ?? false;
     this.random = c.random;
     this.logger = c.logger ?? silentLogger;
     this.bugs = c.plantedBugs ?? {};
@@ -161,6 +167,17 @@ export class Raft {
   /** Can this node become leader? Voters only, and not while a received snapshot is unpersisted. */
   private promotable(): boolean {
     return this.trk.voters.has(this.id) && !this.log.hasPendingSnapshot();
+  }
+
+  /**
+   * The index a leader lease read may be served at: our commit index, if we lead in `term`
+   * with checkQuorum, have committed an entry of it, and have started no leadership transfer in
+   * it; otherwise -1. The caller holds the lease: it knows, by its clock, that a quorum
+   * confirmed our leadership recently enough that none of them can have helped elect another.
+   */
+  leaseReadIndex(term: number): number {
+    if (this.state !== StateType.Leader || this.term !== term || !this.checkQuorum || this.transferTerm === term) return -1;
+    return this.committedEntryInCurrentTerm() ? this.log.committed : -1;
   }
 
   private committedEntryInCurrentTerm(): boolean {
@@ -250,6 +267,7 @@ export class Raft {
   // ---- ticks ----
 
   tick(): void {
+    if (this.ticksSinceStart < this.electionTimeout) this.ticksSinceStart++;
     this.tickFn();
   }
 
@@ -429,7 +447,7 @@ export class Raft {
     } else if (m.term > this.term) {
       if (m.type === MessageType.MsgVote || m.type === MessageType.MsgPreVote) {
         const force = sameBytes(m.context, CAMPAIGN_TRANSFER);
-        const inLease = this.checkQuorum && this.lead !== NONE && this.electionElapsed < this.electionTimeout;
+        const inLease = this.checkQuorum && ((this.lead !== NONE && this.electionElapsed < this.electionTimeout) || (this.leaseAtStart && this.ticksSinceStart < this.electionTimeout));
         if (!force && inLease) {
           // We heard from a live leader within the election timeout: the candidate is disruptive.
           this.logger.debug('raft: ignored vote request within leader lease', { id: this.id, from: m.from });
@@ -747,6 +765,8 @@ export class Raft {
     // The transfer must finish within an election timeout.
     this.electionElapsed = 0;
     this.leadTransferee = transferee;
+    // The transferee will campaign past every follower's lease: ours is void for this term.
+    this.transferTerm = this.term;
     this.logger.info('raft: transferring leadership', { id: this.id, term: this.term, to: transferee });
     if (pr.match === this.log.lastIndex()) this.sendTimeoutNow(transferee);
     else this.sendAppend(transferee);

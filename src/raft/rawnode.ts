@@ -155,6 +155,16 @@ export class RawNode {
     raft.step(newMessage({ type: MessageType.MsgReadIndex, from: raft.id, context: ctx }));
   }
 
+  /** See Raft.leaseReadIndex: the commit index a lease read may use in `term`, or -1. */
+  leaseReadIndex(term: number): number {
+    return this.raft.leaseReadIndex(term);
+  }
+
+  /** Our current term. */
+  get term(): number {
+    return this.raft.term;
+  }
+
   transferLeader(to: NodeId): void {
     this.raft.step(newMessage({ type: MessageType.MsgTransferLeader, from: to }));
   }

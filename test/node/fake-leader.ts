@@ -17,6 +17,8 @@ import type { Logger } from '../../src/logger.ts';
 import { MessageType, type Message } from '../../src/raft/index.ts';
 import { newMessage } from '../../src/raft/util.ts';
 import { RaftNode } from '../../src/node/raft-node.ts';
+import type { NodeMetrics } from '../../src/node/metrics.ts';
+import type { NodeWorld } from '../../src/node/world.ts';
 import { startInProcess } from './in-process.ts';
 import { deriveClusterId } from '../../src/node/recovery.ts';
 import { PATH_MESSAGES, PATH_PROBE, peerHeaders } from '../../src/transport/index.ts';
@@ -43,6 +45,9 @@ export class FakeLeader {
   probes = 0;
   /** What we answer to the node's message POSTs: 204, or a refusal (412: "another cluster"). */
   messagesStatus = 204;
+  /** Answer as a follower would (grant votes, acknowledge appends and heartbeats), unless silent. */
+  answerAsFollower = false;
+  silent = false;
   private heartbeat: NodeJS.Timeout | null = null;
 
   private constructor(
@@ -58,7 +63,7 @@ export class FakeLeader {
     server.on('request', (req, res) => {
       void readBody(req).then((body) => {
         const refused = req.url === PATH_MESSAGES && leader.messagesStatus !== 204;
-        if (req.method === 'POST' && req.url === PATH_MESSAGES && !refused) leader.received.push(...decodeMessages(body));
+        if (req.method === 'POST' && req.url === PATH_MESSAGES && !refused) leader.took(decodeMessages(body));
         if (req.method === 'POST' && req.url === PATH_PROBE) leader.probes++;
         res.statusCode = req.url === PATH_PROBE ? leader.probeStatus : refused ? leader.messagesStatus : 204;
         res.end();
@@ -76,8 +81,16 @@ export class FakeLeader {
       body: Buffer.from(encodeMessages(msgs)),
     });
     const body = Buffer.from(await res.body.arrayBuffer());
-    if (res.statusCode === 200) this.received.push(...decodeMessages(body));
+    if (res.statusCode === 200) this.took(decodeMessages(body));
     else if (res.statusCode !== 204) throw new Error(`node answered ${res.statusCode}: ${body.toString()}`);
+  }
+
+  /** Messages from the node (in its POST, or in the answer to ours): recorded, and answered if we act as a follower. */
+  private took(msgs: Message[]): void {
+    this.received.push(...msgs);
+    if (!this.answerAsFollower || this.silent) return;
+    const answers = msgs.map(followerAnswer).filter((m): m is Message => m !== null);
+    if (answers.length > 0) void this.send(...answers).catch(() => undefined);
   }
 
   /** Heartbeat every `everyMs` at `term`, so the node follows us and never campaigns. */
@@ -105,6 +118,22 @@ export class FakeLeader {
   }
 }
 
+/** What a follower with no log of its own to defend answers: every vote granted, every append and heartbeat acknowledged. */
+function followerAnswer(m: Message): Message | null {
+  switch (m.type) {
+    case MessageType.MsgPreVote:
+      return msg({ type: MessageType.MsgPreVoteResp, term: m.term });
+    case MessageType.MsgVote:
+      return msg({ type: MessageType.MsgVoteResp, term: m.term });
+    case MessageType.MsgApp:
+      return msg({ type: MessageType.MsgAppResp, term: m.term, index: m.index + m.entries.length });
+    case MessageType.MsgHeartbeat:
+      return msg({ type: MessageType.MsgHeartbeatResp, term: m.term, context: m.context });
+    default:
+      return null;
+  }
+}
+
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
@@ -123,7 +152,7 @@ export interface NodeUnderTest {
 }
 
 /** Member 2 of the two-member cluster [fake leader, this node], in a data dir of its own. */
-export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: number; log?: Logger } = {}) {
+export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: number; log?: Logger; world?: NodeWorld; metrics?: NodeMetrics } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'fake-leader-'));
   const stops: (() => Promise<void>)[] = [];
   // One hook, in this order: node-test runs hooks first-registered first, and the dir must
@@ -146,7 +175,11 @@ export async function twoMemberSetup(t: TestContext, opts: { requestTimeoutMs?: 
 
   /** Start (or restart, on the same data dir) the node: a new process incarnation each time. */
   const start = async (): Promise<NodeUnderTest> => {
-    const n = await startInProcess(config, opts.log === undefined ? {} : { log: opts.log });
+    const n = await startInProcess(config, {
+      ...(opts.log === undefined ? {} : { log: opts.log }),
+      ...(opts.world === undefined ? {} : { world: opts.world }),
+      ...(opts.metrics === undefined ? {} : { metrics: opts.metrics }),
+    });
     stops.push(n.stop);
     return n;
   };

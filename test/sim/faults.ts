@@ -211,6 +211,8 @@ export class FaultInjector {
         return this.lateReadAnswers();
       case 'sameChangeTwice':
         return this.sameChangeTwice();
+      case 'isolateLeaderReads':
+        return this.isolateLeaderReads();
     }
   }
 
@@ -232,6 +234,22 @@ export class FaultInjector {
     const followers = h.members().filter((m) => m !== leader && m.readyLife !== null);
     if (leader === null || followers.length === 0) return null;
     return { leader, follower: this.rng.pick(followers), electionMs: h.scenario.flags.tickMs * h.scenario.flags.electionTicks };
+  }
+
+  /**
+   * The leader is cut off from its peers while half the requests are linearizable reads on it,
+   * for three election timeouts. The others elect a leader and commit writes while the old one
+   * still believes it leads (until its check-quorum notices, up to two election timeouts): its
+   * read lease must run out before any of them could vote for another (planted bug leaseTooLong).
+   */
+  private isolateLeaderReads(): void {
+    const h = this.host;
+    const leader = h.leader();
+    if (leader === null) return;
+    const electionMs = h.scenario.flags.tickMs * h.scenario.flags.electionTicks;
+    h.trace?.(`fault: n${leader.id} (leader) isolated, reads favoured on it`);
+    h.network.isolate(leader.host.url);
+    h.favourReads(leader, h.now() + 3 * electionMs);
   }
 
   /**

@@ -193,7 +193,7 @@ function describeReady(rd: Ready): string {
   if (rd.entries.length > 0) parts.push(`entries ${rd.entries[0]!.index}..${rd.entries[rd.entries.length - 1]!.index}`);
   if (rd.committedEntries.length > 0) parts.push(`commit ${rd.committedEntries[0]!.index}..${rd.committedEntries[rd.committedEntries.length - 1]!.index}`);
   if (rd.snapshot !== null) parts.push(`snapshot ${rd.snapshot.metadata.index}`);
-  if (rd.readStates.length > 0) parts.push(`reads ${rd.readStates.length}`);
+  if (rd.readStates.length > 0) parts.push(`reads ${rd.readStates.length} at ${rd.readStates.map((r) => r.index).join(",")}`);
   if (rd.messages.length > 0) parts.push(`msgs ${rd.messages.length}`);
   if (rd.mustSync) parts.push('sync');
   return parts.join(', ');

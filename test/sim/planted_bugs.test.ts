@@ -40,6 +40,8 @@ const CASES: PlantedCase[] = [
   { bug: 'confChangeByContent', nodes: 'all', faults: ['sameChangeTwice'], seeds: 6, caughtBy: ['Membership'] },
   // A survivor of a removal applies it before its fsync, tells the removed voter (410), and forgets it in a power cut.
   { bug: 'applyConfChangeEarly', nodes: 'all', faults: ['crashApplyingConfChange'], seeds: 12, caughtBy: ['Liveness'] },
+  // The read lease outlasting the followers' promise: an isolated leader serves reads while the others elect and commit.
+  { bug: 'leaseTooLong', nodes: 'all', faults: ['isolateLeaderReads'], seeds: 12, caughtBy: ['Linearizability'] },
 ];
 
 async function firstFailure(c: PlantedCase): Promise<SimResult | undefined> {

@@ -53,6 +53,7 @@ export type FaultKind =
    * answers reach later ones, which lag behind the commits.
    */
   | 'lateReadAnswers'
+  | 'isolateLeaderReads'
   /** Two operators ask for the same new member at once, through two members. */
   | 'sameChangeTwice'
   /** A node about to apply a committed conf change loses power before that Ready's (slowed) fsync. */
@@ -62,6 +63,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'partition', 'oneWay', 'isolate', 'isolateLeader', 'heal', 'links', 'crash', 'crashLeader', 'kill', 'terminate',
   'diskFull', 'diskError', 'slowDisk', 'clock', 'transfer', 'membership', 'leaderChurn',
   'crashAfterRetention', 'readAcrossRestart', 'sameChangeTwice', 'crashApplyingConfChange', 'lateReadAnswers',
+  'isolateLeaderReads',
 ];
 
 /** Node-level bugs and the core's, by one name each (npm run sim -- --bug NAME). */
@@ -69,6 +71,8 @@ export const NODE_BUGS = [
   'ackBeforeFsync', 'applyBeforeDurable', 'skipSnapshotAfterAddNode', 'readFromOlderRound', 'replayKeepsSuperseded',
   // issue 7's fixes, reverted
   'retainBeforeMarker', 'readEpochConstant', 'confChangeByContent', 'applyConfChangeEarly',
+  // issue 11's read lease
+  'leaseTooLong',
 ] as const;
 export const CORE_BUGS = ['commitOldTermByCount', 'grantTwoVotesPerTerm', 'readWithoutReadIndex'] as const;
 export type BugName = (typeof NODE_BUGS)[number] | (typeof CORE_BUGS)[number];
@@ -156,6 +160,7 @@ export function makeScenario(rng: Prng, shape: ClusterShape, bug: BugName | unde
     crashApplyingConfChange: w(1),
     // Only with --faults (no draw here: the whole mix's seeds stay as they were).
     lateReadAnswers: 0,
+    isolateLeaderReads: 0,
   };
   if (onlyFaults !== undefined) {
     for (const k of FAULT_KINDS) faultWeights[k] = onlyFaults.includes(k) ? Math.max(faultWeights[k], 2) : 0;
