@@ -8,6 +8,12 @@ import { randomInt } from 'node:crypto';
 /** Milliseconds, never going backwards within one process. */
 export interface Clock {
   now(): number;
+  /**
+   * The wall clock (Date.now()), where there is one: it may jump either way, but unlike
+   * now() it moves on while the machine is suspended (a VM paused, a laptop asleep), which
+   * the read lease must notice.
+   */
+  wallNow?(): number;
 }
 
 /** An opaque handle for a timer, to cancel it. */
@@ -30,6 +36,7 @@ export interface Random {
 /** `performance.now()`-based: monotonic, unlike Date.now(), which jumps with the wall clock. */
 export const realClock: Clock = {
   now: () => performance.now(),
+  wallNow: () => Date.now(),
 };
 
 export const realTimers: Timers = {

@@ -637,7 +637,7 @@ export class RaftNode implements NodeInfo {
       if (r.renewal !== true) answered++;
       // A round we asked as leader, confirmed while we still lead in its term: a lease from when it was asked.
       if (this.lease !== null && r.askedConf === this.confEpoch && this.raft.leaseReadIndex(r.askedTerm!) >= 0) {
-        this.lease.confirmed(r.askedAt!, r.askedTerm!, this.confEpoch);
+        this.lease.confirmed(r.askedAt!, r.askedWall!, r.askedTerm!, this.confEpoch);
       }
     }
     this.metrics.readsIndexed('round', answered);
@@ -964,12 +964,13 @@ export class RaftNode implements NodeInfo {
       const reads = inbox.reads;
       inbox.reads = [];
       const now = this.world.clock.now();
-      const index = this.leaseReadIndex(now);
+      const wall = this.world.clock.wallNow?.() ?? now;
+      const index = this.leaseReadIndex(now, wall);
       if (index >= 0) {
         for (const r of reads) r.resolve(index);
         this.metrics.readsIndexed('lease', reads.length);
       } else {
-        for (const r of reads) this.requestRead(r, now);
+        for (const r of reads) this.requestRead(r, now, wall);
       }
     }
   }
@@ -1170,19 +1171,20 @@ export class RaftNode implements NodeInfo {
    * Under the lease (read-lease.ts), the index a read may use now: our commit index. Asks for a
    * round to renew the lease when half of it has run. -1 when the lease does not hold.
    */
-  private leaseReadIndex(now: number): number {
+  private leaseReadIndex(now: number, wall: number): number {
     if (this.lease === null) return -1;
-    const term = this.lease.heldTerm(now, this.confEpoch);
+    const term = this.lease.heldTerm(now, wall, this.confEpoch);
     const index = term === 0 ? -1 : this.raft.leaseReadIndex(term);
     if (index >= 0 && this.lease.shouldRenew(now)) {
       const done = () => this.lease!.renewed();
-      this.requestRead({ resolve: done, reject: done, deadline: now + this.cfg.requestTimeoutMs, renewal: true }, now);
+      this.requestRead({ resolve: done, reject: done, deadline: now + this.cfg.requestTimeoutMs, renewal: true }, now, wall);
     }
     return index;
   }
 
-  private requestRead(r: ReadRequest, now: number): void {
+  private requestRead(r: ReadRequest, now: number, wall: number): void {
     r.askedAt = now;
+    r.askedWall = wall;
     r.askedTerm = this.raft.term;
     r.askedConf = this.confEpoch;
     try {

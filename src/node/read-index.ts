@@ -9,6 +9,7 @@ export interface ReadRequest {
   deadline: number;
   /** When its round was asked for, by our clock, in which term, under which configuration (for the leader lease). */
   askedAt?: number;
+  askedWall?: number;
   askedTerm?: number;
   askedConf?: number;
   /** Asked only to renew the lease, for no client. */

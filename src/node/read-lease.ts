@@ -12,6 +12,9 @@
 // - ticks counted in the same turn as the heartbeat, after it, may have fired before it arrived
 //   (at most ticksPerTurn of them);
 // - clocks advance at rates that may differ by up to about 10% (LEASE_CLOCK_FACTOR).
+// Our monotonic clock stops while the machine is suspended, and the followers' do not: the
+// lease must also hold by the wall clock (a wall clock set back only leaves the monotonic
+// bound; one set forward ends the lease early, which is safe).
 // The core voids the lease in any term in which we started a leadership transfer (the
 // transferee campaigns past every lease), and the node in any configuration other than the one
 // the round was confirmed in.
@@ -28,6 +31,7 @@ export function leaseDurationMs(electionTicks: number, tickMs: number, ticksPerT
 export class ReadLease {
   readonly durationMs: number;
   private until = 0;
+  private untilWall = 0;
   private term = 0;
   private conf = -1;
   private renewing = false;
@@ -36,19 +40,23 @@ export class ReadLease {
     this.durationMs = durationMs;
   }
 
-  /** A round asked at `askedAt` in `term` under configuration `conf` was confirmed, and we still lead in that term. */
-  confirmed(askedAt: number, term: number, conf: number): void {
+  /**
+   * A round asked at `askedAt` (and `askedWall` by the wall clock) in `term` under
+   * configuration `conf` was confirmed, and we still lead in that term.
+   */
+  confirmed(askedAt: number, askedWall: number, term: number, conf: number): void {
     const until = askedAt + this.durationMs;
     if (term !== this.term || conf !== this.conf || until > this.until) {
       this.until = until;
+      this.untilWall = askedWall + this.durationMs;
       this.term = term;
       this.conf = conf;
     }
   }
 
-  /** The term the lease holds for at `now` under configuration `conf`, or 0 if it does not hold. */
-  heldTerm(now: number, conf: number): number {
-    return now < this.until && conf === this.conf ? this.term : 0;
+  /** The term the lease holds for at `now` (`wall` by the wall clock) under configuration `conf`, or 0 if it does not hold. */
+  heldTerm(now: number, wall: number, conf: number): number {
+    return now < this.until && wall < this.untilWall && conf === this.conf ? this.term : 0;
   }
 
   /** Whether to ask for a round now to extend the lease before it runs out (then one is counted as asked). */
@@ -65,5 +73,6 @@ export class ReadLease {
 
   drop(): void {
     this.until = 0;
+    this.untilWall = 0;
   }
 }

@@ -83,21 +83,32 @@ test('the lease is what the followers ticks guarantee, less the ticks a turn may
 
 test('a lease holds from when its round was asked, in its term and configuration only, and asks renewal once half has run', () => {
   const lease = new ReadLease(100);
-  assert.equal(lease.heldTerm(0, 0), 0, 'none before a round');
-  lease.confirmed(1000, 5, 0);
-  assert.equal(lease.heldTerm(1099, 0), 5);
-  assert.equal(lease.heldTerm(1100, 0), 0, 'over at askedAt + duration');
-  assert.equal(lease.heldTerm(1050, 1), 0, 'another configuration');
-  lease.confirmed(990, 5, 0);
-  assert.equal(lease.heldTerm(1095, 0), 5, 'an older round does not shorten it');
+  // Monotonic and wall clocks, 50,000 ms apart here; the lease must hold by both.
+  const at = (ms: number, conf = 0) => lease.heldTerm(ms, 50_000 + ms, conf);
+  assert.equal(at(0), 0, 'none before a round');
+  lease.confirmed(1000, 51_000, 5, 0);
+  assert.equal(at(1099), 5);
+  assert.equal(at(1100), 0, 'over at askedAt + duration');
+  assert.equal(at(1050, 1), 0, 'another configuration');
+  lease.confirmed(990, 50_990, 5, 0);
+  assert.equal(at(1095), 5, 'an older round does not shorten it');
   assert.equal(lease.shouldRenew(1040), false, 'less than half has run');
   assert.equal(lease.shouldRenew(1050), true);
   assert.equal(lease.shouldRenew(1060), false, 'one renewal at a time');
   lease.renewed();
   assert.equal(lease.shouldRenew(1060), true);
-  lease.confirmed(900, 6, 0);
-  assert.equal(lease.heldTerm(1050, 0), 0, 'a new term replaces it, even with an earlier end');
-  lease.confirmed(1000, 6, 0);
+  lease.confirmed(900, 50_900, 6, 0);
+  assert.equal(at(1050), 0, 'a new term replaces it, even with an earlier end');
+  lease.confirmed(1000, 51_000, 6, 0);
   lease.drop();
-  assert.equal(lease.heldTerm(1001, 0), 0);
+  assert.equal(at(1001), 0);
+});
+
+test('a lease ends when the wall clock has run past it, though the monotonic clock stood still (the machine was suspended)', () => {
+  const lease = new ReadLease(100);
+  lease.confirmed(1000, 51_000, 5, 0);
+  assert.equal(lease.heldTerm(1010, 51_010, 0), 5);
+  assert.equal(lease.heldTerm(1010, 51_000 + 30_000, 0), 0, 'suspended for 30 s: monotonic time moved 10 ms');
+  assert.equal(lease.heldTerm(1010, 40_000, 0), 5, 'a wall clock set back leaves the monotonic bound');
+  assert.equal(lease.heldTerm(1100, 40_000, 0), 0);
 });

@@ -53,7 +53,7 @@ function checkRegister(key: string, all: readonly HistoryOp[], maxSteps: number)
   const n = ops.length;
   if (n === 0) return { ok: true };
 
-  // state: -1 for "absent", else the index in `ops` of the write that set the value.
+  // state: -1 for "absent", else the index in `ops` of the write that set the value (UNREAD, below, for a value no read returned).
   const writeOf = new Map<string, number>();
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
@@ -61,6 +61,10 @@ function checkRegister(key: string, all: readonly HistoryOp[], maxSteps: number)
     if (op.value === null || writeOf.has(op.value)) throw new Error(`linearizability: write values must be unique (${op.value})`);
     writeOf.set(op.value, i);
   }
+  // A write whose value no read returned leaves a state no read can follow: every such write
+  // stands for the same state (UNREAD), so the memo sees orders of them as one (a burst of
+  // concurrent writes, seed 147 of 1+2, otherwise ran out of search budget).
+  const readOf = new Set<number>();
   const readTarget = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const op = ops[i]!;
@@ -72,7 +76,11 @@ function checkRegister(key: string, all: readonly HistoryOp[], maxSteps: number)
     const w = writeOf.get(op.value);
     if (w === undefined) return { ok: false, key, reason: `read of value ${op.value} that no write produced`, ops: [...all] };
     readTarget[i] = w;
+    readOf.add(w);
   }
+  const UNREAD = -2;
+  const writeState = new Int32Array(n);
+  for (let i = 0; i < n; i++) writeState[i] = readOf.has(i) ? i : UNREAD;
 
   // A doubly linked list of events: node i < n is op i's call, node n + i its return.
   const head = 2 * n;
@@ -94,6 +102,31 @@ function checkRegister(key: string, all: readonly HistoryOp[], maxSteps: number)
   }
   next[last] = -1;
 
+  // Unread writes whose calls are adjacent in the event order, and whose returns form one run
+  // too, are interchangeable (the same real-time order to every other op, the same state
+  // after each): a burst. The search takes each burst's writes in index order only.
+  const prevInBurst = new Int32Array(n).fill(-1);
+  const position = new Int32Array(2 * n);
+  events.forEach((ev, p) => (position[ev.node] = p));
+  const settleBurst = (run: number[]): void => {
+    if (run.length < 2) return;
+    const returns = run.map((i) => position[n + i]!);
+    if (Math.max(...returns) - Math.min(...returns) + 1 !== run.length) return;
+    for (let k = 1; k < run.length; k++) prevInBurst[run[k]!] = run[k - 1]!;
+  };
+  let run: number[] = [];
+  for (const ev of events) {
+    const i = ev.node;
+    const unreadWrite = i < n && ops[i]!.kind === 'write' && writeState[i] === UNREAD;
+    if (unreadWrite && run.length > 0 && position[i] === position[run[run.length - 1]!]! + 1) {
+      run.push(i);
+      continue;
+    }
+    settleBurst(run);
+    run = unreadWrite ? [i] : [];
+  }
+  settleBurst(run);
+
   const lift = (i: number): void => {
     const r = n + i;
     next[prev[i]!] = next[i]!;
@@ -110,6 +143,7 @@ function checkRegister(key: string, all: readonly HistoryOp[], maxSteps: number)
   };
 
   const words = new Uint32Array((n + 31) >>> 5);
+  const linearized = (i: number): boolean => ((words[i >>> 5]! >>> (i & 31)) & 1) === 1;
   const cache = new Set<string>();
   const stackOp: number[] = [];
   const stackState: number[] = [];
@@ -121,8 +155,9 @@ function checkRegister(key: string, all: readonly HistoryOp[], maxSteps: number)
     if (entry < n) {
       const op = ops[entry]!;
       const isWrite = op.kind === 'write';
-      if (isWrite || readTarget[entry] === state) {
-        const newState = isWrite ? entry : state;
+      const burstOk = prevInBurst[entry]! < 0 || linearized(prevInBurst[entry]!);
+      if ((isWrite && burstOk) || (!isWrite && readTarget[entry] === state)) {
+        const newState = isWrite ? writeState[entry]! : state;
         words[entry >>> 5]! |= 1 << (entry & 31);
         const k = `${words.join(',')}:${newState}`;
         if (!cache.has(k)) {
