@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { request } from 'undici';
 import { Chan } from '../../src/chan.ts';
+import { isServiceError } from '../../src/errors.ts';
 import { decodeMessages, encodeMessages } from '../../src/raftpb/index.ts';
 import { parseConfig } from '../../src/config.ts';
 import { KvStore } from '../../src/kvstore.ts';
@@ -31,6 +32,16 @@ export const NODE_ID = 2;
 export const TERM = 2;
 /** The two bootstrap entries (term 1) are committed from the start. */
 export const BOOTSTRAP_COMMIT = 2;
+
+/** How a promise settled: 'done', the ServiceError code (or the error as text), or 'pending' so far. */
+export function track(p: Promise<unknown>): { state: string } {
+  const s = { state: 'pending' };
+  p.then(
+    () => (s.state = 'done'),
+    (e: unknown) => (s.state = isServiceError(e) ? e.code : String(e)),
+  );
+  return s;
+}
 
 /** A message from the fake leader to the node, with defaults for every field a test does not care about. */
 export function msg(m: Partial<Message> & Pick<Message, 'type' | 'term'>): Message {

@@ -9,19 +9,10 @@ import { test } from 'node:test';
 import { isServiceError } from '../../src/errors.ts';
 import { ConfChangeType, EntryType, MessageType, encodeConfChange, type Message } from '../../src/raft/index.ts';
 import { until } from '../e2e/cluster.ts';
-import { BOOTSTRAP_COMMIT, TERM, askChange, following, msg, twoMemberSetup } from './fake-leader.ts';
+import { BOOTSTRAP_COMMIT, TERM, askChange, following, msg, track, twoMemberSetup } from './fake-leader.ts';
 import type { MemberChange } from '../../src/queues.ts';
 
 
-/** How a promise settled: 'done', the ServiceError code, or 'pending' so far. */
-function track(p: Promise<unknown>): { state: string } {
-  const s = { state: 'pending' };
-  p.then(
-    () => (s.state = 'done'),
-    (e: unknown) => (s.state = isServiceError(e) ? e.code : String(e)),
-  );
-  return s;
-}
 
 const isReadIndex = (m: Message) => m.type === MessageType.MsgReadIndex;
 const isConfChangeProp = (m: Message) => m.type === MessageType.MsgProp && m.entries[0]?.type === EntryType.ConfChange;

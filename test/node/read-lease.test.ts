@@ -11,17 +11,7 @@ import { LEASE_CLOCK_FACTOR, leaseDurationMs, ReadLease } from '../../src/node/r
 import { worldWith } from '../../src/node/world.ts';
 import { realClock } from '../../src/world.ts';
 import { until } from '../e2e/cluster.ts';
-import { NODE_ID, twoMemberSetup, type FakeLeader } from './fake-leader.ts';
-
-/** How a promise settled so far: 'pending', 'done' or 'failed'. */
-function track(p: Promise<unknown>): { state: string } {
-  const s = { state: 'pending' };
-  p.then(
-    () => (s.state = 'done'),
-    () => (s.state = 'failed'),
-  );
-  return s;
-}
+import { NODE_ID, track, twoMemberSetup, type FakeLeader } from './fake-leader.ts';
 
 /** The id of the newest read round the node has sent heartbeats for (heartbeats carry it as a float64), 0 for none. */
 function newestRound(peer: FakeLeader): number {
