@@ -636,11 +636,12 @@ export class RaftNode implements NodeInfo {
       if (r === undefined) continue;
       if (r.renewal !== true) answered++;
       // A round we asked as leader, confirmed while we still lead in its term: a lease from when it was asked.
-      if (this.lease !== null && r.askedConf === this.confEpoch && this.raft.leaseReadIndex(r.askedTerm!) >= 0) {
-        this.lease.confirmed(r.askedAt!, r.askedWall!, r.askedTerm!, this.confEpoch);
+      const asked = r.asked;
+      if (this.lease !== null && asked !== undefined && asked.conf === this.confEpoch && this.raft.leaseReadIndex(asked.term) >= 0) {
+        this.lease.confirmed(asked);
       }
     }
-    this.metrics.readsIndexed('round', answered);
+    if (answered > 0) this.metrics.readsIndexed('round', answered);
   }
 
   /** Hand messages to the transport (and, in the simulator, say so). */
@@ -1183,10 +1184,7 @@ export class RaftNode implements NodeInfo {
   }
 
   private requestRead(r: ReadRequest, now: number, wall: number): void {
-    r.askedAt = now;
-    r.askedWall = wall;
-    r.askedTerm = this.raft.term;
-    r.askedConf = this.confEpoch;
+    r.asked = { at: now, wall, term: this.raft.term, conf: this.confEpoch };
     try {
       this.reads.start(r, (ctx) => this.raft.readIndex(ctx));
     } catch (e) {

@@ -2,16 +2,21 @@
 // of [process epoch, sequence number], so an answer meant for an earlier incarnation of this
 // node (whose sequence numbers also started at 1) never serves a read of ours.
 
+/** When a read's round was asked for (the monotonic and the wall clock), in which term, under which configuration: what a leader lease from it needs. */
+export interface RoundAsked {
+  at: number;
+  wall: number;
+  term: number;
+  conf: number;
+}
+
 /** A read waiting for the commit index it must see applied. */
 export interface ReadRequest {
   resolve: (index: number) => void;
   reject: (e: Error) => void;
   deadline: number;
-  /** When its round was asked for, by our clock, in which term, under which configuration (for the leader lease). */
-  askedAt?: number;
-  askedWall?: number;
-  askedTerm?: number;
-  askedConf?: number;
+  /** Set when its round is asked for. */
+  asked?: RoundAsked;
   /** Asked only to renew the lease, for no client. */
   renewal?: boolean;
 }

@@ -28,6 +28,8 @@ export function leaseDurationMs(electionTicks: number, tickMs: number, ticksPerT
   return ticks <= 0 ? 0 : Math.floor(ticks * tickMs * LEASE_CLOCK_FACTOR);
 }
 
+import type { RoundAsked } from './read-index.ts';
+
 export class ReadLease {
   readonly durationMs: number;
   private until = 0;
@@ -40,17 +42,14 @@ export class ReadLease {
     this.durationMs = durationMs;
   }
 
-  /**
-   * A round asked at `askedAt` (and `askedWall` by the wall clock) in `term` under
-   * configuration `conf` was confirmed, and we still lead in that term.
-   */
-  confirmed(askedAt: number, askedWall: number, term: number, conf: number): void {
-    const until = askedAt + this.durationMs;
-    if (term !== this.term || conf !== this.conf || until > this.until) {
+  /** A round asked as `asked` says was confirmed, and we still lead in its term and configuration. */
+  confirmed(asked: RoundAsked): void {
+    const until = asked.at + this.durationMs;
+    if (asked.term !== this.term || asked.conf !== this.conf || until > this.until) {
       this.until = until;
-      this.untilWall = askedWall + this.durationMs;
-      this.term = term;
-      this.conf = conf;
+      this.untilWall = asked.wall + this.durationMs;
+      this.term = asked.term;
+      this.conf = asked.conf;
     }
   }
 

@@ -76,27 +76,27 @@ test('a lease holds from when its round was asked, in its term and configuration
   // Monotonic and wall clocks, 50,000 ms apart here; the lease must hold by both.
   const at = (ms: number, conf = 0) => lease.heldTerm(ms, 50_000 + ms, conf);
   assert.equal(at(0), 0, 'none before a round');
-  lease.confirmed(1000, 51_000, 5, 0);
+  lease.confirmed({ at: 1000, wall: 51_000, term: 5, conf: 0 });
   assert.equal(at(1099), 5);
   assert.equal(at(1100), 0, 'over at askedAt + duration');
   assert.equal(at(1050, 1), 0, 'another configuration');
-  lease.confirmed(990, 50_990, 5, 0);
+  lease.confirmed({ at: 990, wall: 50_990, term: 5, conf: 0 });
   assert.equal(at(1095), 5, 'an older round does not shorten it');
   assert.equal(lease.shouldRenew(1040), false, 'less than half has run');
   assert.equal(lease.shouldRenew(1050), true);
   assert.equal(lease.shouldRenew(1060), false, 'one renewal at a time');
   lease.renewed();
   assert.equal(lease.shouldRenew(1060), true);
-  lease.confirmed(900, 50_900, 6, 0);
+  lease.confirmed({ at: 900, wall: 50_900, term: 6, conf: 0 });
   assert.equal(at(1050), 0, 'a new term replaces it, even with an earlier end');
-  lease.confirmed(1000, 51_000, 6, 0);
+  lease.confirmed({ at: 1000, wall: 51_000, term: 6, conf: 0 });
   lease.drop();
   assert.equal(at(1001), 0);
 });
 
 test('a lease ends when the wall clock has run past it, though the monotonic clock stood still (the machine was suspended)', () => {
   const lease = new ReadLease(100);
-  lease.confirmed(1000, 51_000, 5, 0);
+  lease.confirmed({ at: 1000, wall: 51_000, term: 5, conf: 0 });
   assert.equal(lease.heldTerm(1010, 51_010, 0), 5);
   assert.equal(lease.heldTerm(1010, 51_000 + 30_000, 0), 0, 'suspended for 30 s: monotonic time moved 10 ms');
   assert.equal(lease.heldTerm(1010, 40_000, 0), 5, 'a wall clock set back leaves the monotonic bound');
