@@ -30,7 +30,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   raftpb: { layers: ['raftpb', 'limits'], packages: [] },
   raft: { layers: ['raft', 'raftpb'], packages: [] },
   storage: { layers: ['storage', 'raftpb', 'limits'], packages: ['node:fs/promises', 'node:path', 'node:zlib'] },
-  transport: { layers: ['transport', 'raftpb', 'limits', 'world'], packages: ['undici', 'fastify', 'node:stream'] },
+  // node:http(s): the server fastify runs on, made here so message batches are served before fastify's routing.
+  transport: { layers: ['transport', 'raftpb', 'limits', 'world'], packages: ['undici', 'fastify', 'node:stream', 'node:http', 'node:https'] },
   // node:crypto for hashing only (the cluster id); its randomness comes from the world.
   node: { layers: ['node', 'raft', 'raftpb', 'storage', 'transport', ...LEAVES], packages: ['node:crypto'] },
   // The client speaks HTTP: only the service's error table and bounds from below; raftctl adds its CLI packages.
