@@ -12,7 +12,8 @@ import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import { clientBodyBytesInFlightMax, clientRequestReceiveTimeoutMs, clientRequestsInFlightMax } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
-import { declaredBodyBytes, declaresBody, hasFlag, leanListener, type Admit } from './lean-http.ts';
+import { installFront } from './http-front.ts';
+import { declaredBodyBytes, declaresBody, hasFlag, leanFront, leanListener, type Admit } from './lean-http.ts';
 import type { HttpRoute, ServiceMetrics } from './metrics.ts';
 import type { NodeInfo } from './node/status.ts';
 import type { ConfChangeRequest, MemberChange } from './queues.ts';
@@ -43,6 +44,8 @@ export interface AppOptions {
   limits?: ClientListenerLimits;
   /** Serve PUT and GET of a key on the lean path (lean-http.ts); default true. False: all through fastify (for tests that compare the two). */
   leanPath?: boolean;
+  /** Read plain PUTs and GETs of a key with our own reader before node's (http-front.ts); default true. */
+  front?: boolean;
 }
 
 export interface ClientListenerLimits {
@@ -78,12 +81,18 @@ export function buildApp(opts: AppOptions): FastifyInstance {
   let closing = false;
   // Our own server, so that PUT and GET of a key take the lean path (lean-http.ts) and fastify
   // serves everything else; HTTPS with TLS. The timeouts are the ones fastify would set.
+  // In front of node's parser, a reader of our own takes the plain PUTs and GETs of a key
+  // (http-front.ts); what node parses, the lean listener sees first, then fastify.
   const serverFactory = (handler: Parameters<typeof leanListener>[1]): Server => {
-    const listener = opts.leanPath === false ? handler : leanListener({ kv: opts.kv, maxRequestBytes: opts.maxRequestBytes, metrics: opts.metrics, closing: () => closing, admit }, handler);
+    const lean = { kv: opts.kv, maxRequestBytes: opts.maxRequestBytes, metrics: opts.metrics, closing: () => closing, admit };
+    const listener = opts.leanPath === false ? handler : leanListener(lean, handler);
     const server = opts.tls ? createHttpsServer(tlsServerOptions(opts.tls), listener) : createHttpServer(listener);
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.requestTimeout = limits.requestReceiveTimeoutMs;
     server.setTimeout(limits.requestReceiveTimeoutMs);
+    if (opts.leanPath !== false && opts.front !== false) {
+      installFront(server, { ...leanFront(lean), requestReceiveTimeoutMs: limits.requestReceiveTimeoutMs, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS });
+    }
     return server;
   };
   const app = Fastify({

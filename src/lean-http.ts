@@ -5,6 +5,7 @@
 // decode or refuse) goes to fastify untouched.
 
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { FrontOptions } from './http-front.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
 import type { KvApi } from './kvstore.ts';
 import type { HttpRoute, ServiceMetrics } from './metrics.ts';
@@ -33,64 +34,126 @@ export function leanListener(o: LeanPathOptions, fallback: (req: IncomingMessage
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method;
     const url = req.url ?? '';
-    // fastify decodes '%' escapes to route (refusing bad ones with 400): leave those to it, and
-    // the reserved paths, and any target that is not a plain path.
-    if ((method !== 'PUT' && method !== 'GET') || url.charCodeAt(0) !== 0x2f || url.startsWith('/-/') || url.includes('%')) {
+    if ((method !== 'PUT' && method !== 'GET') || !isLeanTarget(method, url)) {
       fallback(req, res);
       return;
     }
-    serve(o, method, url, req, res);
+    serveNode(o, method, url, req, res);
   };
 }
 
-function serve(o: LeanPathOptions, method: 'PUT' | 'GET', url: string, req: IncomingMessage, res: ServerResponse): void {
+/**
+ * fastify decodes '%' escapes to route (refusing bad ones with 400): those are left to it, and
+ * the reserved paths, and any target that is not a plain path.
+ */
+function isLeanTarget(_method: 'PUT' | 'GET', url: string): boolean {
+  return url.charCodeAt(0) === 0x2f && !url.startsWith('/-/') && !url.includes('%');
+}
+
+/** How one answer is written: by node's ServerResponse or by the front's reader. */
+interface Answer {
+  /** `type`: a content type, or null for none; `close`: end the connection after it; `retryAfter`: add Retry-After. */
+  send(status: number, type: string | null, body: Uint8Array | null, close: boolean, retryAfter: boolean): void;
+}
+
+/** One PUT or GET of a key as both paths see it. */
+interface KeyRequest {
+  method: 'PUT' | 'GET';
+  url: string;
+  /** What admit() and the size check read: the request's declared length, as headers. */
+  headers: IncomingHttpHeaders;
+  /** The whole body, or null once it is longer than the bound (then it is not read). */
+  readBody(max: number, done: (body: Uint8Array | null) => void): void;
+}
+
+function serve(o: LeanPathOptions, r: KeyRequest, out: Answer): void {
   const started = o.metrics === undefined ? 0 : performance.now();
-  const route: HttpRoute = method === 'PUT' ? 'key_put' : 'key_get';
+  const route: HttpRoute = r.method === 'PUT' ? 'key_put' : 'key_get';
   const finish = (status: number) => {
     if (o.metrics !== undefined) o.metrics.observeHttp(route, status, (performance.now() - started) / 1000);
   };
-  if (o.closing()) {
-    res.setHeader('connection', 'close');
-    finish(sendError(res, new ServiceError('ERR_STOPPING')));
-    return;
-  }
-  const release = o.admit(req.headers);
-  if (release === null) {
-    if (declaresBody(req.headers)) res.setHeader('connection', 'close');
-    finish(sendError(res, new ServiceError('ERR_OVERLOADED', 'too many requests at once')));
-    return;
-  }
-  res.once('finish', release);
-  res.once('close', release);
+  const fail = (err: unknown, close = false) => {
+    const e = toHttpError(err);
+    out.send(e.status, TEXT, Buffer.from(e.message + '\n'), close, e.status === 503);
+    finish(e.status);
+  };
+  if (o.closing()) return fail(new ServiceError('ERR_STOPPING'), true);
+  const release = o.admit(r.headers);
+  if (release === null) return fail(new ServiceError('ERR_OVERLOADED', 'too many requests at once'), declaresBody(r.headers));
+  const url = r.url;
   const q = url.indexOf('?');
   const key = q < 0 ? url : url.slice(0, q);
-  if (method === 'GET') {
+  if (r.method === 'GET') {
     const serializable = q >= 0 && hasFlag(url.slice(q + 1), 'serializable');
     o.kv.get(key, serializable).then(
       (value) => {
-        if (value === undefined) return finish(sendError(res, new ServiceError('ERR_KEY_NOT_FOUND')));
-        res.writeHead(200, ['content-type', OCTETS, 'content-length', String(value.length)]);
-        res.end(value);
+        release();
+        if (value === undefined) return fail(new ServiceError('ERR_KEY_NOT_FOUND'));
+        out.send(200, OCTETS, value, false, false);
         finish(200);
       },
-      (e: unknown) => finish(sendError(res, e)),
+      (e: unknown) => (release(), fail(e)),
     );
     return;
   }
-  readBody(req, o.maxRequestBytes, (body) => {
-    if (body === null) {
-      res.setHeader('connection', 'close');
-      return finish(sendError(res, new ServiceError('ERR_TOO_LARGE')));
-    }
+  r.readBody(o.maxRequestBytes, (body) => {
+    if (body === null) return release(), fail(new ServiceError('ERR_TOO_LARGE'), true);
     o.kv.put(key, body).then(
       () => {
-        res.writeHead(204);
-        res.end();
+        release();
+        out.send(204, null, null, false, false);
         finish(204);
       },
-      (e: unknown) => finish(sendError(res, e)),
+      (e: unknown) => (release(), fail(e)),
     );
   });
+}
+
+/** A request node's server parsed, answered through its ServerResponse. */
+function serveNode(o: LeanPathOptions, method: 'PUT' | 'GET', url: string, req: IncomingMessage, res: ServerResponse): void {
+  // The count of requests at once is released when the answer is written, or the socket closes first.
+  const admit: Admit = (headers) => {
+    const release = o.admit(headers);
+    if (release !== null) {
+      res.once('finish', release);
+      res.once('close', release);
+    }
+    return release;
+  };
+  serve({ ...o, admit }, { method, url, headers: req.headers, readBody: (max, done) => readBody(req, max, done) }, {
+    send: (status, type, body, close, retryAfter) => {
+      if (res.headersSent) return void res.destroy();
+      if (close) res.setHeader('connection', 'close');
+      const headers: string[] = [];
+      if (type !== null) headers.push('content-type', type, 'content-length', String(body?.length ?? 0));
+      if (retryAfter) headers.push('retry-after', String(RETRY_AFTER_S));
+      res.writeHead(status, headers);
+      res.end(body ?? undefined);
+    },
+  });
+}
+
+/**
+ * The front's half (http-front.ts): which requests it takes, the same as the node path's, and
+ * how it serves them, the same way.
+ */
+export function leanFront(o: LeanPathOptions): Pick<FrontOptions, 'takes' | 'serve'> {
+  return {
+    takes: (method, url) => isLeanTarget(method, url),
+    serve: (x) => {
+      let release: (() => void) | null = null;
+      const admit: Admit = (headers) => (release = o.admit(headers));
+      x.onAbort = () => release?.();
+      const headers: IncomingHttpHeaders = x.method === 'PUT' ? { 'content-length': String(x.contentLength) } : {};
+      const readBody = (max: number, done: (body: Uint8Array | null) => void) => (x.contentLength > max ? done(null) : x.readBody(done));
+      serve({ ...o, admit }, { method: x.method, url: x.url, headers, readBody }, {
+        send: (status, type, body, close, retryAfter) => {
+          const lines = (type !== null ? `content-type: ${type}\r\n` : '') + (retryAfter ? `retry-after: ${RETRY_AFTER_S}\r\n` : '');
+          x.respond(status, lines, body, close);
+        },
+      });
+    },
+  };
 }
 
 /** The whole body, or null once it is longer than max (the rest is not read: the socket closes). */
@@ -133,22 +196,6 @@ export function declaredBodyBytes(headers: IncomingHttpHeaders, maxRequestBytes:
 /** Whether a request brings a body at all (then a refusal closes the socket rather than read it). */
 export function declaresBody(headers: IncomingHttpHeaders): boolean {
   return declaredBodyBytes(headers, 1) > 0;
-}
-
-/** Our error table's answer, as httpapi.ts's sendError writes it through fastify; returns the status. */
-function sendError(res: ServerResponse, err: unknown): number {
-  const e = toHttpError(err);
-  if (res.headersSent) {
-    res.destroy();
-    return e.status;
-  }
-  const text = e.message + '\n';
-  res.setHeader('content-type', TEXT);
-  res.setHeader('content-length', Buffer.byteLength(text));
-  if (e.status === 503) res.setHeader('retry-after', String(RETRY_AFTER_S));
-  res.writeHead(e.status);
-  res.end(text);
-  return e.status;
 }
 
 /** `?name`, `?name=1`, `?name=true`: set; `=0`, `=false` or absent: not (as httpapi.ts reads flags). */

@@ -44,6 +44,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   'kv-state-capture': { layers: ['node', 'raftpb'], packages: [] },
   // A TCP proxy in front of the client ports: sockets and bounds, nothing of the node.
   gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream'] },
+  // The hand-written HTTP/1.1 reader in front of node's server: sockets only, nothing of the service.
+  'http-front': { layers: [], packages: ['node:http', 'node:https', 'node:net'] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },

@@ -62,9 +62,9 @@ interface Answer {
   body: string;
 }
 
-/** An app listening on a free port, with or without the lean path, and a client to it. */
-async function overSocket(t: TestContext, kv: KvApi, { metrics, leanPath = true }: { metrics?: ServiceMetrics; leanPath?: boolean } = {}) {
-  const a = buildApp({ kv, node: fakeNodeInfo(), confChangeC: new Chan<ConfChangeRequest>(1), maxRequestBytes: MAX_REQUEST_BYTES, metrics, leanPath });
+/** An app listening on a free port, with or without the lean path (and its reader in front of node's, http-front.ts), and a client to it. */
+async function overSocket(t: TestContext, kv: KvApi, { metrics, leanPath = true, front = true }: { metrics?: ServiceMetrics; leanPath?: boolean; front?: boolean } = {}) {
+  const a = buildApp({ kv, node: fakeNodeInfo(), confChangeC: new Chan<ConfChangeRequest>(1), maxRequestBytes: MAX_REQUEST_BYTES, metrics, leanPath, front });
   t.after(() => a.close());
   let fastifyRequests = 0;
   a.addHook('onRequest', (_req, _reply, done) => {
@@ -115,26 +115,31 @@ const CASES: Req[] = [
 ];
 
 test('PUT and GET of a key: the lean path answers as fastify does, and leaves the same state', async (t) => {
-  const lean = fakeKv();
-  const routed = fakeKv();
-  const socket = await overSocket(t, lean.kv);
-  const fastify = await overSocket(t, routed.kv, { leanPath: false });
-  for (const r of CASES) {
-    const [a, b] = [await socket.send(r), await fastify.send(r)];
-    assert.deepEqual(a, b, `${r.method} ${r.path}${r.chunked ? ' (chunked)' : ''}`);
+  // With the front reading the plain requests, and with node's parser reading them all.
+  for (const front of [true, false]) {
+    const lean = fakeKv();
+    const routed = fakeKv();
+    const socket = await overSocket(t, lean.kv, { front });
+    const fastify = await overSocket(t, routed.kv, { leanPath: false });
+    for (const r of CASES) {
+      const [a, b] = [await socket.send(r), await fastify.send(r)];
+      assert.deepEqual(a, b, `front ${front}: ${r.method} ${r.path}${r.chunked ? ' (chunked)' : ''}`);
+    }
+    assert.deepEqual([...lean.map], [...routed.map]);
+    assert.deepEqual(lean.reads, routed.reads, 'the same reads, serializable alike');
+    // Only the reserved path and the escaped one fastify decodes went through its routes (it
+    // refuses '/%zz' before any hook).
+    assert.equal(socket.fastifyRequests(), 2);
+    assert.equal(fastify.fastifyRequests(), CASES.length - 1);
   }
-  assert.deepEqual([...lean.map], [...routed.map]);
-  assert.deepEqual(lean.reads, routed.reads, 'the same reads, serializable alike');
-  // Only the reserved path and the escaped one fastify decodes went through its routes (it
-  // refuses '/%zz' before any hook).
-  assert.equal(socket.fastifyRequests(), 2);
-  assert.equal(fastify.fastifyRequests(), CASES.length - 1);
 });
 
 test('generated sequences of PUTs and GETs: the same answers on both paths', async (t) => {
   const lean = fakeKv();
+  const nodeParsed = fakeKv();
   const routed = fakeKv();
   const socket = await overSocket(t, lean.kv);
+  const unfronted = await overSocket(t, nodeParsed.kv, { front: false });
   const fastify = await overSocket(t, routed.kv, { leanPath: false });
   const key = fc.stringMatching(/^\/[a-zA-Z0-9._~!$&'()*+,;=:@/-]{0,50}$/);
   const req: fc.Arbitrary<Req> = fc.oneof(
@@ -143,11 +148,16 @@ test('generated sequences of PUTs and GETs: the same answers on both paths', asy
   );
   await fc.assert(
     fc.asyncProperty(fc.array(req, { minLength: 1, maxLength: 12 }), async (reqs) => {
-      for (const r of reqs) assert.deepEqual(await socket.send(r), await fastify.send(r), `${r.method} ${r.path}`);
+      for (const r of reqs) {
+        const expected = await fastify.send(r);
+        assert.deepEqual(await socket.send(r), expected, `${r.method} ${r.path}`);
+        assert.deepEqual(await unfronted.send(r), expected, `${r.method} ${r.path}, parsed by node`);
+      }
     }),
     { numRuns: 60 },
   );
   assert.deepEqual([...lean.map], [...routed.map]);
+  assert.deepEqual([...nodeParsed.map], [...routed.map]);
 });
 
 test('the lean path times every request for the metrics, by route and status', async (t) => {
