@@ -9,7 +9,7 @@
 // of that. On the leader, one such request is made per write.
 //
 // What this reader accepts is a strict subset of what node's parser accepts: the request line
-// exactly `GET|PUT <visible ASCII target> HTTP/1.1`; header names of letters, digits and '-';
+// exactly `GET|PUT|POST <visible ASCII target> HTTP/1.1`; header names of letters, digits and '-';
 // values of visible ASCII, space and tab; a Host header; at most one Content-Length, decimal;
 // Connection only `keep-alive` or `close`; no Transfer-Encoding, Expect, Upgrade or folded
 // lines; a head within HEAD_BYTES_MAX. Anything else goes to node untouched, so nothing is
@@ -25,12 +25,16 @@ export const HEAD_BYTES_MAX = 8 * 1024;
 /** Headers in a head we read; more go to node. */
 const HEADERS_MAX = 64;
 
+export type FrontMethod = 'GET' | 'PUT' | 'POST';
+
 export interface FrontExchange {
-  readonly method: 'GET' | 'PUT';
+  readonly method: FrontMethod;
   /** The request target as sent: a path with an optional query. */
   readonly url: string;
   /** The declared body length (0 when none was declared). */
   readonly contentLength: number;
+  /** The values of the headers named in FrontOptions.headers that the request carries. */
+  readonly headers: Readonly<Record<string, string>>;
   /** Calls back once the whole body has arrived (at once for an empty one). */
   readBody(done: (body: Buffer) => void): void;
   /**
@@ -44,8 +48,10 @@ export interface FrontExchange {
 }
 
 export interface FrontOptions {
-  /** Whether a request of this method and target is served here. */
-  takes(method: 'GET' | 'PUT', url: string): boolean;
+  /** Whether a request of this method, target and headers (those named in `headers`) is served here. */
+  takes(method: FrontMethod, url: string, headers: Readonly<Record<string, string>>): boolean;
+  /** Header names (lower case) whose values the exchange carries; a request repeating one is not ours. */
+  headers?: readonly string[];
   /** Serve one request; it must call respond() exactly once, unless the connection aborts. */
   serve(x: FrontExchange): void;
   /** A request must arrive whole within this, and no connection may stay silent for as long. */
@@ -110,30 +116,38 @@ function httpDate(): string {
 
 /** What a head we can serve says; null when it is not one (node's then). */
 interface Head {
-  method: 'GET' | 'PUT';
+  method: FrontMethod;
   url: string;
   contentLength: number;
+  headers: Record<string, string>;
   close: boolean;
   /** Bytes of the head, CRLFCRLF included. */
   bytes: number;
 }
 
-/** Read a complete head at the start of `buf` (`end` is the index of its CRLFCRLF), or null if it is not in our shape. */
-export function parseHead(buf: Buffer, end: number): Head | null {
+const NO_HEADERS: readonly string[] = [];
+
+/**
+ * Read a complete head at the start of `buf` (`end` is the index of its CRLFCRLF), or null if
+ * it is not in our shape. The values of the headers named in `wanted` are kept.
+ */
+export function parseHead(buf: Buffer, end: number, wanted: readonly string[] = NO_HEADERS): Head | null {
   const text = buf.toString('latin1', 0, end);
   const lineEnd = text.indexOf('\r\n');
   const requestLine = lineEnd < 0 ? text : text.slice(0, lineEnd);
-  let method: 'GET' | 'PUT';
+  let method: FrontMethod;
   if (requestLine.startsWith('GET ')) method = 'GET';
   else if (requestLine.startsWith('PUT ')) method = 'PUT';
+  else if (requestLine.startsWith('POST ')) method = 'POST';
   else return null;
   if (!requestLine.endsWith(' HTTP/1.1')) return null;
-  const url = requestLine.slice(4, requestLine.length - 9);
+  const url = requestLine.slice(method.length + 1, requestLine.length - 9);
   if (url.length === 0 || !isVisible(url)) return null;
   let contentLength = -1;
   let close = false;
   let host = false;
   let count = 0;
+  const headers: Record<string, string> = {};
   let at = lineEnd < 0 ? text.length : lineEnd + 2;
   while (at < text.length) {
     let next = text.indexOf('\r\n', at);
@@ -145,7 +159,12 @@ export function parseHead(buf: Buffer, end: number): Head | null {
     if (colon <= 0 || !isToken(line, colon)) return null;
     const value = line.slice(colon + 1).trim();
     if (!isFieldValue(line, colon + 1)) return null;
-    switch (line.slice(0, colon).toLowerCase()) {
+    const name = line.slice(0, colon).toLowerCase();
+    if (wanted.length > 0 && wanted.includes(name)) {
+      if (name in headers) return null;
+      headers[name] = value;
+    }
+    switch (name) {
       case 'content-length':
         if (contentLength >= 0 || !/^[0-9]{1,15}$/.test(value)) return null;
         contentLength = Number(value);
@@ -168,8 +187,8 @@ export function parseHead(buf: Buffer, end: number): Head | null {
   }
   if (!host) return null;
   if (method === 'GET' && contentLength > 0) return null;
-  if (method === 'PUT' && contentLength < 0) return null;
-  return { method, url, contentLength: Math.max(0, contentLength), close, bytes: end + 4 };
+  if (method !== 'GET' && contentLength < 0) return null;
+  return { method, url, contentLength: Math.max(0, contentLength), headers, close, bytes: end + 4 };
 }
 
 function isVisible(s: string): boolean {
@@ -292,8 +311,8 @@ class FrontConnection {
         if (this.buf.length > HEAD_BYTES_MAX) this.release();
         return;
       }
-      const head = end + 4 <= HEAD_BYTES_MAX ? parseHead(this.buf, end) : null;
-      if (head === null || !this.o.takes(head.method, head.url)) return this.release();
+      const head = end + 4 <= HEAD_BYTES_MAX ? parseHead(this.buf, end, this.o.headers) : null;
+      if (head === null || !this.o.takes(head.method, head.url, head.headers)) return this.release();
       this.buf = this.buf.length === head.bytes ? null : this.buf.subarray(head.bytes);
       this.busy = true;
       this.exchange = new Exchange(this, head);
@@ -362,9 +381,10 @@ class FrontConnection {
 }
 
 class Exchange implements FrontExchange {
-  readonly method: 'GET' | 'PUT';
+  readonly method: FrontMethod;
   readonly url: string;
   readonly contentLength: number;
+  readonly headers: Readonly<Record<string, string>>;
   onAbort: (() => void) | null = null;
   private waiting: ((body: Buffer) => void) | null = null;
   get waitingForBody(): boolean {
@@ -380,6 +400,7 @@ class Exchange implements FrontExchange {
     this.method = head.method;
     this.url = head.url;
     this.contentLength = head.contentLength;
+    this.headers = head.headers;
     this.bodyRead = head.contentLength === 0;
   }
 

@@ -139,8 +139,9 @@ function serveNode(o: LeanPathOptions, method: 'PUT' | 'GET', url: string, req: 
  */
 export function leanFront(o: LeanPathOptions): Pick<FrontOptions, 'takes' | 'serve'> {
   return {
-    takes: (method, url) => isLeanTarget(method, url),
+    takes: (method, url) => method !== 'POST' && isLeanTarget(method, url),
     serve: (x) => {
+      if (x.method === 'POST') throw new Error('the front took a POST the client port does not serve');
       let release: (() => void) | null = null;
       const admit: Admit = (headers) => (release = o.admit(headers));
       x.onAbort = () => release?.();

@@ -17,17 +17,24 @@ const head = (text: string) => {
 
 test('a head in the plain shape is read: method, target, declared length, close', () => {
   const put = 'PUT /k?x=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\n';
-  assert.deepEqual(head(put), { method: 'PUT', url: '/k?x=1', contentLength: 12, close: false, bytes: put.length });
+  assert.deepEqual(head(put), { method: 'PUT', url: '/k?x=1', contentLength: 12, headers: {}, close: false, bytes: put.length });
   const get = 'GET /k HTTP/1.1\r\nhost: a\r\nconnection: Close\r\nuser-agent: x y\t z\r\n\r\n';
-  assert.deepEqual(head(get), { method: 'GET', url: '/k', contentLength: 0, close: true, bytes: get.length });
+  assert.deepEqual(head(get), { method: 'GET', url: '/k', contentLength: 0, headers: {}, close: true, bytes: get.length });
   assert.equal(head('GET /k HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n')?.contentLength, 0);
+  // The headers asked for are kept, trimmed; one of them repeated is not ours.
+  const post = Buffer.from('POST /raft HTTP/1.1\r\nHost: a\r\nX-Raft-From:  2 \r\ncontent-type: a/b\r\nContent-Length: 3\r\n\r\n', 'latin1');
+  assert.deepEqual(parseHead(post, post.indexOf('\r\n\r\n'), ['x-raft-from', 'content-type', 'x-raft-to'])?.headers, { 'x-raft-from': '2', 'content-type': 'a/b' });
+  const twice = Buffer.from('POST /raft HTTP/1.1\r\nHost: a\r\nX-Raft-From: 2\r\nx-raft-from: 3\r\nContent-Length: 3\r\n\r\n', 'latin1');
+  assert.equal(parseHead(twice, twice.indexOf('\r\n\r\n'), ['x-raft-from']), null);
+  assert.notEqual(parseHead(twice, twice.indexOf('\r\n\r\n')), null);
 });
 
 test('any other head is not ours (node parses it)', () => {
   const bad = [
     'GET /k HTTP/1.0\r\nHost: a\r\n\r\n',
     'get /k HTTP/1.1\r\nHost: a\r\n\r\n',
-    'POST /k HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\n',
+    'DELETE /k HTTP/1.1\r\nHost: a\r\n\r\n',
+    'POST /k HTTP/1.1\r\nHost: a\r\n\r\n',
     'GET  /k HTTP/1.1\r\nHost: a\r\n\r\n',
     'GET /k\u00e9 HTTP/1.1\r\nHost: a\r\n\r\n',
     'GET /k HTTP/1.1\r\n\r\n',

@@ -31,7 +31,7 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   raft: { layers: ['raft', 'raftpb'], packages: [] },
   storage: { layers: ['storage', 'raftpb', 'limits'], packages: ['node:fs/promises', 'node:path', 'node:zlib'] },
   // node:http(s): the server fastify runs on, made here so message batches are served before fastify's routing.
-  transport: { layers: ['transport', 'raftpb', 'limits', 'world'], packages: ['undici', 'fastify', 'node:stream', 'node:http', 'node:https'] },
+  transport: { layers: ['transport', 'raftpb', 'limits', 'world', 'http-front'], packages: ['undici', 'fastify', 'node:stream', 'node:http', 'node:https'] },
   // node:crypto for hashing only (the cluster id); its randomness comes from the world.
   node: { layers: ['node', 'raft', 'raftpb', 'storage', 'transport', ...LEAVES], packages: ['node:crypto'] },
   // The client speaks HTTP: only the service's error table and bounds from below; raftctl adds its CLI packages.

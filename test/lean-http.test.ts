@@ -72,6 +72,8 @@ async function overSocket(t: TestContext, kv: KvApi, { metrics, leanPath = true,
     done();
   });
   await a.listen({ host: '127.0.0.1', port: 0 });
+  let nodeRequests = 0;
+  a.server.on('request', () => nodeRequests++);
   const { port } = a.server.address() as { port: number };
   const client = new Client(`http://127.0.0.1:${port}`);
   t.after(() => client.close());
@@ -81,7 +83,7 @@ async function overSocket(t: TestContext, kv: KvApi, { metrics, leanPath = true,
     const text = await res.body.text();
     return { status: res.statusCode, type: header(res.headers['content-type']), retryAfter: header(res.headers['retry-after']), body: text };
   };
-  return { send, fastifyRequests: () => fastifyRequests };
+  return { send, fastifyRequests: () => fastifyRequests, nodeRequests: () => nodeRequests };
 }
 
 function header(v: string | string[] | number | undefined): string | undefined {
@@ -173,6 +175,8 @@ test('the lean path times every request for the metrics, by route and status', a
   assert.equal(count('key_get', 200), 1);
   assert.equal(count('key_get', 404), 1);
   assert.equal(socket.fastifyRequests(), 0);
+  // Read by the front (http-front.ts): node's parser saw none of them.
+  assert.equal(socket.nodeRequests(), 0);
 });
 
 test('once the app is closing, a key request still arriving gets 503 stopping and the socket is closed, on both paths', async (t) => {

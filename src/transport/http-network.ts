@@ -1,7 +1,8 @@
 // The real peer network: undici out (one keep-alive pool per peer URL), fastify in (the
 // PeerService's routes, each body bounded before it is read whole); over TLS when built with
 // the node's peer certificates (createHttpNetwork), plain HTTP otherwise (httpNetwork).
-// Message batches, the hot path of replication, are served before fastify (leanMessages).
+// Message batches, the hot path of replication, are served before fastify (leanMessages),
+// read by our own HTTP/1.1 reader in front of node's parser (http-front.ts).
 
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -9,7 +10,8 @@ import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Pool } from 'undici';
 import { peerMessagePostsInFlightMax, peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
-import { CONTENT_TYPE, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
+import { installFront, type FrontOptions } from '../http-front.ts';
+import { CONTENT_TYPE, HEADER_CLUSTER_ID, HEADER_FROM, HEADER_TO, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
 import { requestTimeoutMs, type PeerConnection, type PeerNetwork, type PeerRequest, type PeerResponse, type PeerService, type PeerTimeouts } from './network.ts';
 import { createPeerService, errorResponse, type PeerServerOptions } from './server.ts';
 import { PeerError } from './errors.ts';
@@ -111,18 +113,24 @@ export class PeerAdmission {
   private snapshotsInFlight = 0;
   constructor(private readonly limits: PeerListenerLimits) {}
 
-  /** Counts the request until `res` finishes or closes; false (not counted) when it must be shed. */
-  admit(snapshot: boolean, res: ServerResponse): boolean {
-    if (this.inFlight >= this.limits.requestsInFlightMax || (snapshot && this.snapshotsInFlight >= this.limits.snapshotsInFlightMax)) return false;
+  /** Counts a request until the returned release is called; null (not counted) when it must be shed. */
+  take(snapshot: boolean): (() => void) | null {
+    if (this.inFlight >= this.limits.requestsInFlightMax || (snapshot && this.snapshotsInFlight >= this.limits.snapshotsInFlightMax)) return null;
     this.inFlight++;
     if (snapshot) this.snapshotsInFlight++;
     let counted = true;
-    const release = () => {
+    return () => {
       if (!counted) return;
       counted = false;
       this.inFlight--;
       if (snapshot) this.snapshotsInFlight--;
     };
+  }
+
+  /** Counts the request until `res` finishes or closes; false (not counted) when it must be shed. */
+  admit(snapshot: boolean, res: ServerResponse): boolean {
+    const release = this.take(snapshot);
+    if (release === null) return false;
     res.once('finish', release);
     res.once('close', release);
     return true;
@@ -137,9 +145,10 @@ function answerType(path: string, status: number): string {
 /**
  * A fastify app serving `service`, over TLS when `tls` is given (not listening: tests drive it
  * with inject(), which reaches fastify's routes only). With `lean` (the default), the server
- * it listens on serves message batches itself (leanMessages), as the route would.
+ * it listens on serves message batches itself (leanMessages), as the route would; with
+ * `front` too (the default), our own reader takes them before node's parser does.
  */
-export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null, limits: PeerListenerLimits = DEFAULT_LISTENER_LIMITS, lean = true): FastifyInstance {
+export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null, limits: PeerListenerLimits = DEFAULT_LISTENER_LIMITS, lean = true, front = true): FastifyInstance {
   const admission = new PeerAdmission(limits);
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => {
     const listener = lean ? leanMessages(service, admission, handler) : handler;
@@ -147,6 +156,7 @@ export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null, l
     server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
     server.requestTimeout = limits.requestReceiveTimeoutMs;
     server.setTimeout(limits.requestReceiveTimeoutMs);
+    if (lean && front) installFront(server, frontMessages(service, admission, limits));
     return server;
   };
   // Typed as the plain-HTTP instance: the routes and hooks used here are the same over TLS
@@ -206,12 +216,39 @@ export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null, l
   return app;
 }
 
+/** One message batch as both lean paths see it, and how its answer is written. */
+interface BatchRequest {
+  headers: Record<string, string | string[] | undefined>;
+  contentLength: number;
+  readBody(done: (body: Uint8Array) => void): void;
+  /** `close`: end the connection after the answer (its body, if unread, is never read). */
+  answer(a: PeerResponse, close: boolean): void;
+  /** Called if the connection closes before the answer. */
+  onAbort(release: () => void): void;
+}
+
+/** Serve `POST /raft` the way the fastify route does: the same bound, the same shedding, the same answers. */
+function serveBatch(service: PeerService, admission: PeerAdmission, maxBytes: number, r: BatchRequest): void {
+  const release = admission.take(false);
+  if (release === null) return r.answer(errorResponse(new PeerError('PEER_OVERLOADED')), true);
+  r.onAbort(release);
+  if (r.contentLength > maxBytes) {
+    release();
+    return r.answer(errorResponse(new PeerError('PEER_TOO_LARGE')), true);
+  }
+  r.readBody((body) => {
+    void service.handle({ method: 'POST', path: PATH_MESSAGES, headers: r.headers, body }).then((a) => {
+      release();
+      r.answer(a, false);
+    });
+  });
+}
+
 /**
  * A request listener that serves `POST /raft` with a declared length and our content type
- * straight from node's http server, the way the fastify route does (the same bound, the same
- * shedding, the same answers), and hands every other request to `fallback` untouched. Each
- * follower takes one such request per Ready of its leader; fastify's routing, hooks and body
- * parsing cost about a fifth of a follower's CPU there.
+ * straight from node's http server, and hands every other request to `fallback` untouched.
+ * Each follower takes one such request per Ready of its leader; fastify's routing, hooks and
+ * body parsing cost about a fifth of a follower's CPU there.
  */
 export function leanMessages(service: PeerService, admission: PeerAdmission, fallback: (req: IncomingMessage, res: ServerResponse) => void) {
   const maxBytes = service.bodyBytesMax(PATH_MESSAGES);
@@ -223,43 +260,57 @@ export function leanMessages(service: PeerService, admission: PeerAdmission, fal
       fallback(req, res);
       return;
     }
-    if (!admission.admit(false, res)) {
-      res.setHeader('connection', 'close');
-      answer(res, errorResponse(new PeerError('PEER_OVERLOADED')));
-      return;
-    }
-    // node's parser has checked the header is a decimal length; the body is never longer.
-    if (Number(length) > maxBytes) {
-      res.setHeader('connection', 'close');
-      answer(res, errorResponse(new PeerError('PEER_TOO_LARGE')));
-      return;
-    }
-    let first: Buffer | null = null;
-    let more: Buffer[] | null = null;
-    let bytes = 0;
-    req.on('data', (chunk: Buffer) => {
-      bytes += chunk.length;
-      if (first === null) first = chunk;
-      else (more ??= [first]).push(chunk);
+    serveBatch(service, admission, maxBytes, {
+      headers: h,
+      // node's parser has checked the header is a decimal length; the body is never longer.
+      contentLength: Number(length),
+      readBody: (done) => {
+        let first: Buffer | null = null;
+        let more: Buffer[] | null = null;
+        let bytes = 0;
+        req.on('data', (chunk: Buffer) => {
+          bytes += chunk.length;
+          if (first === null) first = chunk;
+          else (more ??= [first]).push(chunk);
+        });
+        req.on('end', () => done(more !== null ? Buffer.concat(more, bytes) : (first ?? EMPTY)));
+        // An aborted request: node closes the response; nothing to answer.
+        req.on('error', () => undefined);
+      },
+      answer: (a, close) => {
+        if (res.destroyed) return;
+        if (close) res.setHeader('connection', 'close');
+        if (a.body.length === 0) res.writeHead(a.status).end();
+        else res.writeHead(a.status, ['content-type', answerType(PATH_MESSAGES, a.status), 'content-length', String(a.body.length)]).end(a.body);
+      },
+      onAbort: (release) => res.once('close', release),
     });
-    req.on('end', () => {
-      const body = more !== null ? Buffer.concat(more, bytes) : (first ?? EMPTY);
-      void service.handle({ method: 'POST', path: PATH_MESSAGES, headers: h, body }).then((a) => answer(res, a));
-    });
-    // An aborted request: node closes the response; nothing to answer.
-    req.on('error', () => undefined);
   };
 }
 
-function answer(res: ServerResponse, a: PeerResponse): void {
-  if (res.destroyed) return;
-  if (a.body.length === 0) {
-    res.writeHead(a.status);
-    res.end();
-    return;
-  }
-  res.writeHead(a.status, ['content-type', answerType(PATH_MESSAGES, a.status), 'content-length', String(a.body.length)]);
-  res.end(a.body);
+/** The headers a batch's service reads, as the front keeps them. */
+const FRONT_HEADERS = ['content-type', HEADER_CLUSTER_ID, HEADER_FROM, HEADER_TO];
+
+/** The same batches, read by our own reader in front of node's parser (src/http-front.ts). */
+function frontMessages(service: PeerService, admission: PeerAdmission, limits: PeerListenerLimits): FrontOptions {
+  const maxBytes = service.bodyBytesMax(PATH_MESSAGES);
+  return {
+    headers: FRONT_HEADERS,
+    takes: (method, url, h) => method === 'POST' && url === PATH_MESSAGES && h['content-type'] === CONTENT_TYPE,
+    serve: (x) =>
+      serveBatch(service, admission, maxBytes, {
+        headers: x.headers,
+        contentLength: x.contentLength,
+        readBody: (done) => x.readBody(done),
+        answer: (a, close) => {
+          const type = a.body.length === 0 ? '' : `content-type: ${answerType(PATH_MESSAGES, a.status)}\r\n`;
+          x.respond(a.status, type, a.body.length === 0 ? null : a.body, close);
+        },
+        onAbort: (release) => (x.onAbort = release),
+      }),
+    requestReceiveTimeoutMs: limits.requestReceiveTimeoutMs,
+    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+  };
 }
 
 /** The peer routes of a node as a fastify app: what tests inject() into. */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
-import { request } from 'undici';
+import { Client, request } from 'undici';
 import { encodeMessages } from '../../src/raftpb/index.ts';
 import type { Message } from '../../src/raftpb/types.ts';
 import { MessageType } from '../../src/raftpb/types.ts';
@@ -26,8 +26,8 @@ function msg(type: MessageType, from: number, to: number): Message {
   };
 }
 
-async function serve(t: TestContext, service: PeerService, lean: boolean, requestsInFlightMax = 16): Promise<string> {
-  const app = httpPeerApp(service, null, { requestReceiveTimeoutMs: 10_000, requestsInFlightMax, snapshotsInFlightMax: 1 }, lean);
+async function serve(t: TestContext, service: PeerService, lean: boolean, requestsInFlightMax = 16, front = true): Promise<string> {
+  const app = httpPeerApp(service, null, { requestReceiveTimeoutMs: 10_000, requestsInFlightMax, snapshotsInFlightMax: 1 }, lean, front);
   const port = await freePort();
   await app.listen({ host: '127.0.0.1', port });
   t.after(() => app.close());
@@ -83,39 +83,44 @@ const CASES: { name: string; status: number; req: Parameters<typeof send>[1] }[]
 ];
 
 test('message batches answer over the lean path exactly as through the fastify route', async (t) => {
-  const lean = recordingService();
-  const routed = recordingService();
-  const leanUrl = await serve(t, lean.service, true);
-  const routedUrl = await serve(t, routed.service, false);
-  for (const c of CASES) {
-    const a = await send(leanUrl, c.req);
-    const b = await send(routedUrl, c.req);
-    assert.equal(a.status, c.status, `${c.name}: lean path`);
-    assert.deepEqual({ status: a.status, type: a.type, body: a.body }, { status: b.status, type: b.type, body: b.body }, c.name);
+  // Read by our own reader in front of node's parser, and by node's.
+  for (const front of [true, false]) {
+    const lean = recordingService();
+    const routed = recordingService();
+    const leanUrl = await serve(t, lean.service, true, 16, front);
+    const routedUrl = await serve(t, routed.service, false);
+    for (const c of CASES) {
+      const a = await send(leanUrl, c.req);
+      const b = await send(routedUrl, c.req);
+      assert.equal(a.status, c.status, `${c.name}: lean path, front ${front}`);
+      assert.deepEqual({ status: a.status, type: a.type, body: a.body }, { status: b.status, type: b.type, body: b.body }, `${c.name}, front ${front}`);
+    }
+    assert.deepEqual(lean.delivered, routed.delivered);
+    // The good batches, plain, chunked and with a query: each delivered once, in order.
+    assert.deepEqual(lean.delivered, [0, 1, 2].map(() => [MessageType.MsgHeartbeat, MessageType.MsgApp]));
   }
-  assert.deepEqual(lean.delivered, routed.delivered);
-  // The good batches, plain, chunked and with a query: each delivered once, in order.
-  assert.deepEqual(lean.delivered, [0, 1, 2].map(() => [MessageType.MsgHeartbeat, MessageType.MsgApp]));
 });
 
 test('the lean path closes the connection instead of reading a body over the bound', async (t) => {
-  const { service, delivered } = recordingService();
-  const url = await serve(t, service, true);
-  const a = await send(url, { body: Buffer.alloc(MAX_BATCH_BYTES + 1, 1) });
-  assert.equal(a.status, 413);
-  assert.equal(a.connection, 'close');
-  assert.equal(delivered.length, 0);
-  // The next request is served on a new connection.
-  assert.equal((await send(url, { body: good })).status, 204);
+  for (const front of [true, false]) {
+    const { service, delivered } = recordingService();
+    const url = await serve(t, service, true, 16, front);
+    const a = await send(url, { body: Buffer.alloc(MAX_BATCH_BYTES + 1, 1) });
+    assert.equal(a.status, 413);
+    assert.equal(a.connection, 'close', `front ${front}`);
+    assert.equal(delivered.length, 0);
+    // The next request is served on a new connection.
+    assert.equal((await send(url, { body: good })).status, 204);
+  }
 });
 
-test('messages on the lean path and snapshots through fastify share the bound of requests at once', async (t) => {
+for (const front of [true, false]) test(`messages on the lean path (front ${front}) and snapshots through fastify share the bound of requests at once`, async (t) => {
   const waiting: (() => void)[] = [];
   const held: PeerService = {
     bodyBytesMax: () => MAX_BATCH_BYTES,
     handle: () => new Promise<PeerResponse>((resolve) => waiting.push(() => resolve({ status: 204, body: new Uint8Array(0) }))),
   };
-  const url = await serve(t, held, true, 2);
+  const url = await serve(t, held, true, 2, front);
   const first = [send(url, { body: good }), send(url, { path: PATH_SNAPSHOT, body: good })];
   await until('a message batch and a snapshot held', async () => (waiting.length === 2 ? true : undefined));
   const shedMessages = await send(url, { body: good });
@@ -152,4 +157,27 @@ test('only a plain batch takes the lean path: any other request reaches fastify 
   assert.equal((await send(url, { path: PATH_SNAPSHOT, body: good })).status, 299);
   assert.deepEqual(fellBack, ['POST /raft', 'POST /raft', 'POST /raft', 'POST /raft?x=1', 'GET /raft', 'POST /raft/snapshot']);
   assert.equal(delivered.length, 1);
+});
+
+test("with the front, plain batches never reach node's parser; other requests on the connection do, after them", async (t) => {
+  const { service, delivered } = recordingService();
+  const app = httpPeerApp(service, null, { requestReceiveTimeoutMs: 10_000, requestsInFlightMax: 16, snapshotsInFlightMax: 1 });
+  const port = await freePort();
+  await app.listen({ host: '127.0.0.1', port });
+  t.after(() => app.close());
+  let parsedByNode = 0;
+  app.server.on('request', () => parsedByNode++);
+  const client = new Client(`http://127.0.0.1:${port}`);
+  t.after(() => client.close());
+  const post = async (path: string, headers = peerHeaders('c1', 1, 2)) => {
+    const r = await client.request({ method: 'POST', path, headers, body: good });
+    await r.body.dump();
+    return r.statusCode;
+  };
+  assert.deepEqual([await post(PATH_MESSAGES), await post(PATH_MESSAGES)], [204, 204]);
+  assert.equal(parsedByNode, 0);
+  assert.equal(await post(PATH_SNAPSHOT), 400); // not a snapshot: refused by the route, through node and fastify
+  assert.equal(await post(PATH_MESSAGES), 204); // the same connection, now node's
+  assert.equal(parsedByNode, 2);
+  assert.equal(delivered.length, 3);
 });
