@@ -233,6 +233,8 @@ class FrontConnection {
   /** When the request being received began (its first byte), or -1 between requests. */
   private receivingSince = -1;
   private exchange: Exchange | null = null;
+  /** Answers wait to go out (the client reads slowly): no request is read meanwhile. */
+  private draining = false;
   /** Inside next(): an answer given synchronously must not start another loop. */
   private reading = false;
   private readonly onData = (chunk: Buffer) => this.data(chunk);
@@ -271,7 +273,7 @@ class FrontConnection {
       this.later.push(chunk);
       this.laterBytes += chunk.length;
     } else this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
-    if (x === null) return this.next();
+    if (x === null) return this.draining ? undefined : this.next();
     if (x.waitingForBody) {
       if (this.tooSlow()) return;
       x.arrived();
@@ -304,7 +306,7 @@ class FrontConnection {
   }
 
   private readRequests(): void {
-    while (!this.busy && !this.gone && this.buf !== null) {
+    while (!this.busy && !this.draining && !this.gone && this.buf !== null) {
       if (this.tooSlow()) return;
       const end = headEnd(this.buf);
       if (end < 0) {
@@ -351,9 +353,23 @@ class FrontConnection {
       s.end();
       return;
     }
+    // A client that does not read its answers: read no more requests until they have gone out.
+    if (s.writableNeedDrain) {
+      this.draining = true;
+      s.pause();
+      s.once('drain', this.onDrain);
+      return;
+    }
     if (s.isPaused()) s.resume();
     this.next();
   }
+
+  private readonly onDrain = () => {
+    this.draining = false;
+    if (this.gone) return;
+    this.socket.resume();
+    this.next();
+  };
 
   /** Hand the connection, with the request not yet read, to node's server. */
   private release(): void {
@@ -364,6 +380,7 @@ class FrontConnection {
     s.removeListener('close', this.onClose);
     s.removeListener('timeout', this.onTimeout);
     s.removeListener('error', this.onError);
+    s.removeListener('drain', this.onDrain);
     this.forget();
     if (this.buf !== null) s.unshift(this.buf);
     this.buf = null;

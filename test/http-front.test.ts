@@ -227,3 +227,32 @@ test('closing the server: idle front connections are closed, one being served is
   await until('the busy one answered', async () => (busy.bodies().length === 1 ? true : undefined));
   assert.deepEqual(busy.bodies(), ['front GET /later']);
 });
+
+test('a client that pipelines requests and does not read the answers is not served past what its socket holds', async (t) => {
+  const big = Buffer.alloc(1024 * 1024, 0x61);
+  let served = 0;
+  const server = createServer((_req, res) => res.end('node\n'));
+  installFront(server, {
+    takes: () => true,
+    serve: (x) => x.readBody(() => (served++, x.respond(200, '', big))),
+    requestReceiveTimeoutMs: 10_000,
+    keepAliveTimeoutMs: 60_000,
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = server.address() as { port: number };
+  const socket = connect(port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  socket.pause(); // reads nothing yet
+  socket.write('GET /big HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(60));
+  await until('some served', async () => (served > 0 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.ok(served < 30, `served ${served} of 60 pipelined requests while none of their answers were read`);
+  let bytes = 0;
+  socket.on('data', (d: Buffer) => (bytes += d.length));
+  socket.resume();
+  await until('all answered once read', async () => (served === 60 && bytes >= 60 * big.length ? true : undefined));
+});
