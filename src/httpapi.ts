@@ -10,7 +10,7 @@ import type { Chan } from './chan.ts';
 import { ChanClosedError } from './chan.ts';
 import { parsePeerUrl, peerSchemeProblem, type PeerScheme } from './config.ts';
 import { RETRY_AFTER_S, ServiceError, toHttpError } from './errors.ts';
-import { clientBodyBytesInFlightMax, clientRequestReceiveTimeoutMs, clientRequestsInFlightMax } from './limits.ts';
+import { clientBodyBytesInFlightMax, clientRequestReceiveTimeoutMs, clientRequestsInFlightMax, httpKeepAliveTimeoutMs } from './limits.ts';
 import type { KvApi } from './kvstore.ts';
 import { installFront } from './http-front.ts';
 import { declaredBodyBytes, declaresBody, hasFlag, leanFront, leanListener, type Admit } from './lean-http.ts';
@@ -72,8 +72,6 @@ export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
 const RESERVED_PREFIX = '/-/';
 const EMPTY = new Uint8Array(0);
 
-/** Node's default keep-alive for idle client sockets, as fastify sets it on the servers it makes. */
-const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 export function buildApp(opts: AppOptions): FastifyInstance {
   const limits = opts.limits ?? DEFAULT_LIMITS;
@@ -87,11 +85,11 @@ export function buildApp(opts: AppOptions): FastifyInstance {
     const lean = { kv: opts.kv, maxRequestBytes: opts.maxRequestBytes, metrics: opts.metrics, closing: () => closing, admit };
     const listener = opts.leanPath === false ? handler : leanListener(lean, handler);
     const server = opts.tls ? createHttpsServer(tlsServerOptions(opts.tls), listener) : createHttpServer(listener);
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.keepAliveTimeout = httpKeepAliveTimeoutMs;
     server.requestTimeout = limits.requestReceiveTimeoutMs;
     server.setTimeout(limits.requestReceiveTimeoutMs);
     if (opts.leanPath !== false && opts.front !== false) {
-      installFront(server, { ...leanFront(lean), requestReceiveTimeoutMs: limits.requestReceiveTimeoutMs, keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS });
+      installFront(server, { ...leanFront(lean), requestReceiveTimeoutMs: limits.requestReceiveTimeoutMs, keepAliveTimeoutMs: httpKeepAliveTimeoutMs });
     }
     return server;
   };

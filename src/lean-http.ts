@@ -34,7 +34,7 @@ export function leanListener(o: LeanPathOptions, fallback: (req: IncomingMessage
   return (req: IncomingMessage, res: ServerResponse): void => {
     const method = req.method;
     const url = req.url ?? '';
-    if ((method !== 'PUT' && method !== 'GET') || !isLeanTarget(method, url)) {
+    if ((method !== 'PUT' && method !== 'GET') || !isLeanTarget(url)) {
       fallback(req, res);
       return;
     }
@@ -46,7 +46,7 @@ export function leanListener(o: LeanPathOptions, fallback: (req: IncomingMessage
  * fastify decodes '%' escapes to route (refusing bad ones with 400): those are left to it, and
  * the reserved paths, and any target that is not a plain path.
  */
-function isLeanTarget(_method: 'PUT' | 'GET', url: string): boolean {
+function isLeanTarget(url: string): boolean {
   return url.charCodeAt(0) === 0x2f && !url.startsWith('/-/') && !url.includes('%');
 }
 
@@ -111,13 +111,10 @@ function serve(o: LeanPathOptions, r: KeyRequest, out: Answer): void {
 
 /** A request node's server parsed, answered through its ServerResponse. */
 function serveNode(o: LeanPathOptions, method: 'PUT' | 'GET', url: string, req: IncomingMessage, res: ServerResponse): void {
-  // The count of requests at once is released when the answer is written, or the socket closes first.
+  // serve() releases the count of requests at once with its answer; a socket closed first releases it too.
   const admit: Admit = (headers) => {
     const release = o.admit(headers);
-    if (release !== null) {
-      res.once('finish', release);
-      res.once('close', release);
-    }
+    if (release !== null) res.once('close', release);
     return release;
   };
   serve({ ...o, admit }, { method, url, headers: req.headers, readBody: (max, done) => readBody(req, max, done) }, {
@@ -139,9 +136,9 @@ function serveNode(o: LeanPathOptions, method: 'PUT' | 'GET', url: string, req: 
  */
 export function leanFront(o: LeanPathOptions): Pick<FrontOptions, 'takes' | 'serve'> {
   return {
-    takes: (method, url) => method !== 'POST' && isLeanTarget(method, url),
+    takes: (method, url) => method !== 'POST' && isLeanTarget(url),
     serve: (x) => {
-      if (x.method === 'POST') throw new Error('the front took a POST the client port does not serve');
+      if (x.method === 'POST') return x.respond(405, '', null, true); // not taken (above): never reached
       let release: (() => void) | null = null;
       const admit: Admit = (headers) => (release = o.admit(headers));
       x.onAbort = () => release?.();

@@ -36,6 +36,8 @@ export const peerUrlBytesMax = 1 * KiB;
 export const clientUrlBytesMax = 1 * KiB;
 /** A client may take this long to send its request (slow senders cannot hold sockets forever). */
 export const clientRequestReceiveTimeoutMs = 60_000;
+/** An idle keep-alive connection, client or peer, is closed after this (what fastify sets on the servers it makes). */
+export const httpKeepAliveTimeoutMs = 72_000;
 /** --request-timeout-ms at most: a day; anything longer is a hang. */
 export const requestTimeoutMsMax = 24 * 3600 * 1000;
 /**

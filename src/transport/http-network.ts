@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { Pool } from 'undici';
-import { peerMessagePostsInFlightMax, peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
+import { httpKeepAliveTimeoutMs, peerMessagePostsInFlightMax, peerRequestReceiveTimeoutMs, peerRequestsInFlightMax, peerSnapshotsInFlightMax } from '../limits.ts';
 import { installFront, type FrontOptions } from '../http-front.ts';
 import { CONTENT_TYPE, HEADER_CLUSTER_ID, HEADER_FROM, HEADER_TO, PATH_CLUSTER, PATH_MESSAGES, PATH_PROBE, PATH_SNAPSHOT } from './headers.ts';
 import { requestTimeoutMs, type PeerConnection, type PeerNetwork, type PeerRequest, type PeerResponse, type PeerService, type PeerTimeouts } from './network.ts';
@@ -104,8 +104,6 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
   return { request, close: () => Promise.all([messages.destroy(), snapshots.destroy()]).then(() => undefined) };
 }
 
-/** Node's default keep-alive for idle sockets, as fastify sets it on the servers it makes. */
-const KEEP_ALIVE_TIMEOUT_MS = 72_000;
 
 /** Requests being served, bounded before their bodies are read (shared by fastify's hook and the lean path). */
 export class PeerAdmission {
@@ -153,7 +151,7 @@ export function httpPeerApp(service: PeerService, tls: TlsFiles | null = null, l
   const serverFactory = (handler: (req: IncomingMessage, res: ServerResponse) => void): Server => {
     const listener = lean ? leanMessages(service, admission, handler) : handler;
     const server = tls === null ? createHttpServer(listener) : createHttpsServer(tlsServerOptions(tls), listener);
-    server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+    server.keepAliveTimeout = httpKeepAliveTimeoutMs;
     server.requestTimeout = limits.requestReceiveTimeoutMs;
     server.setTimeout(limits.requestReceiveTimeoutMs);
     if (lean && front) installFront(server, frontMessages(service, admission, limits));
@@ -309,7 +307,7 @@ function frontMessages(service: PeerService, admission: PeerAdmission, limits: P
         onAbort: (release) => (x.onAbort = release),
       }),
     requestReceiveTimeoutMs: limits.requestReceiveTimeoutMs,
-    keepAliveTimeoutMs: KEEP_ALIVE_TIMEOUT_MS,
+    keepAliveTimeoutMs: httpKeepAliveTimeoutMs,
   };
 }
 
