@@ -4,9 +4,9 @@
 // that is anything else, the connection, with that request's bytes unread, is handed to node's
 // server for the rest of its life, and node parses and answers it as it always would.
 //
-// Why: node's http server costs about 370k instructions for a small request (IncomingMessage
-// and ServerResponse streams, header objects, per-request timers); this reader about a third
-// of that. On the leader, one such request is made per write.
+// Why: by callgrind, a 128-byte PUT through node's http server and the lean path costs about
+// 300k instructions (IncomingMessage and ServerResponse streams, header objects, per-request
+// timers), through this reader 113k. On the leader, one such request is made per write.
 //
 // What this reader accepts is a strict subset of what node's parser accepts: the request line
 // exactly `GET|PUT|POST <visible ASCII target> HTTP/1.1`; header names of letters, digits and '-';
@@ -16,7 +16,7 @@
 // answered here that node would have refused, and nothing node would parse differently is
 // served here. Requests on one connection are served one at a time, in order.
 
-import type { Server as HttpServer } from 'node:http';
+import { STATUS_CODES, type Server as HttpServer } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 
@@ -93,12 +93,6 @@ export function installFront(server: HttpServer | HttpsServer, o: FrontOptions):
 function isTls(server: object): boolean {
   return typeof (server as { addContext?: unknown }).addContext === 'function';
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  200: 'OK', 204: 'No Content', 400: 'Bad Request', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
-  409: 'Conflict', 413: 'Payload Too Large', 421: 'Misdirected Request', 429: 'Too Many Requests', 500: 'Internal Server Error',
-  503: 'Service Unavailable', 504: 'Gateway Timeout',
-};
 
 let dateSecond = -1;
 let dateText = '';
@@ -443,7 +437,7 @@ class Exchange implements FrontExchange {
     const shut = close || this.head.close || !this.bodyRead;
     const length = body === null ? 0 : body.length;
     const head =
-      `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Unknown'}\r\n${headerLines}` +
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'unknown'}\r\n${headerLines}` +
       (status === 204 ? '' : `content-length: ${length}\r\n`) +
       `Date: ${httpDate()}\r\n` +
       (shut ? 'Connection: close\r\n\r\n' : `Connection: keep-alive\r\nKeep-Alive: timeout=${this.c.keepAliveS}\r\n\r\n`);

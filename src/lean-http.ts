@@ -66,7 +66,8 @@ interface KeyRequest {
   readBody(max: number, done: (body: Uint8Array | null) => void): void;
 }
 
-function serve(o: LeanPathOptions, r: KeyRequest, out: Answer): void {
+/** `admit` is o.admit, or a path's wrapper of it that also watches its socket. */
+function serve(o: LeanPathOptions, admit: Admit, r: KeyRequest, out: Answer): void {
   const started = o.metrics === undefined ? 0 : performance.now();
   const route: HttpRoute = r.method === 'PUT' ? 'key_put' : 'key_get';
   const finish = (status: number) => {
@@ -78,7 +79,7 @@ function serve(o: LeanPathOptions, r: KeyRequest, out: Answer): void {
     finish(e.status);
   };
   if (o.closing()) return fail(new ServiceError('ERR_STOPPING'), true);
-  const release = o.admit(r.headers);
+  const release = admit(r.headers);
   if (release === null) return fail(new ServiceError('ERR_OVERLOADED', 'too many requests at once'), declaresBody(r.headers));
   const url = r.url;
   const q = url.indexOf('?');
@@ -117,7 +118,7 @@ function serveNode(o: LeanPathOptions, method: 'PUT' | 'GET', url: string, req: 
     if (release !== null) res.once('close', release);
     return release;
   };
-  serve({ ...o, admit }, { method, url, headers: req.headers, readBody: (max, done) => readBody(req, max, done) }, {
+  serve(o, admit, { method, url, headers: req.headers, readBody: (max, done) => readBody(req, max, done) }, {
     send: (status, type, body, close, retryAfter) => {
       if (res.headersSent) return void res.destroy();
       if (close) res.setHeader('connection', 'close');
@@ -144,7 +145,7 @@ export function leanFront(o: LeanPathOptions): Pick<FrontOptions, 'takes' | 'ser
       x.onAbort = () => release?.();
       const headers: IncomingHttpHeaders = x.method === 'PUT' ? { 'content-length': String(x.contentLength) } : {};
       const readBody = (max: number, done: (body: Uint8Array | null) => void) => (x.contentLength > max ? done(null) : x.readBody(done));
-      serve({ ...o, admit }, { method: x.method, url: x.url, headers, readBody }, {
+      serve(o, admit, { method: x.method, url: x.url, headers, readBody }, {
         send: (status, type, body, close, retryAfter) => {
           const lines = (type !== null ? `content-type: ${type}\r\n` : '') + (retryAfter ? `retry-after: ${RETRY_AFTER_S}\r\n` : '');
           x.respond(status, lines, body, close);

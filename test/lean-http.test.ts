@@ -208,3 +208,34 @@ test('once the app is closing, a key request still arriving gets 503 stopping an
     assert.match(received, new RegExp(ErrorTable.ERR_STOPPING.message));
   }
 });
+
+test("every path writes node's status line, reason phrase included", async (t) => {
+  const statusLine = async (port: number, request: string) => {
+    const socket = connect(port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    let received = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (received += d));
+    socket.write(request);
+    return until('a status line', async () => (received.includes('\r\n') ? received.slice(0, received.indexOf('\r\n')) : undefined));
+  };
+  const requests = [
+    `PUT /${'a'.repeat(60)} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1`,
+    'GET /missing HTTP/1.1\r\nHost: x\r\n\r\n',
+    'PUT /ERR_OVERLOADED HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1',
+    'GET /ERR_TIMEOUT HTTP/1.1\r\nHost: x\r\n\r\n',
+    'PUT /boom HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n1',
+    `PUT /big HTTP/1.1\r\nHost: x\r\nContent-Length: ${MAX_REQUEST_BYTES + 1}\r\n\r\n`,
+  ];
+  const ports: number[] = [];
+  for (const o of [{ front: true }, { front: false }, { leanPath: false }]) {
+    const a = buildApp({ kv: fakeKv().kv, node: fakeNodeInfo(), confChangeC: new Chan<ConfChangeRequest>(1), maxRequestBytes: MAX_REQUEST_BYTES, ...o });
+    t.after(() => a.close());
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    ports.push((a.server.address() as { port: number }).port);
+  }
+  for (const r of requests) {
+    const [front, node, fastify] = [await statusLine(ports[0]!, r), await statusLine(ports[1]!, r), await statusLine(ports[2]!, r)];
+    assert.match(fastify, /^HTTP\/1\.1 \d{3} [A-Z]/, r);
+    assert.deepEqual([front, node], [fastify, fastify], r);
+  }
+});

@@ -19,6 +19,8 @@
 // transferee campaigns past every lease), and the node in any configuration other than the one
 // the round was confirmed in.
 
+import type { RoundAsked } from './read-index.ts';
+
 /** The lease is this share of what the followers' ticks guarantee (tolerates clock rates ~11% apart). */
 export const LEASE_CLOCK_FACTOR = 0.8;
 
@@ -27,8 +29,6 @@ export function leaseDurationMs(electionTicks: number, tickMs: number, ticksPerT
   const ticks = electionTicks - 1 - ticksPerTurn;
   return ticks <= 0 ? 0 : Math.floor(ticks * tickMs * LEASE_CLOCK_FACTOR);
 }
-
-import type { RoundAsked } from './read-index.ts';
 
 export class ReadLease {
   readonly durationMs: number;

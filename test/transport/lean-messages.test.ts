@@ -5,6 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { Client, request } from 'undici';
@@ -180,4 +181,33 @@ test("with the front, plain batches never reach node's parser; other requests on
   assert.equal(await post(PATH_MESSAGES), 204); // the same connection, now node's
   assert.equal(parsedByNode, 2);
   assert.equal(delivered.length, 3);
+});
+
+test("the front writes node's status line for the peer answers (410, 412, 413, 400)", async (t) => {
+  const { service } = recordingService();
+  const front = await serve(t, service, true, 16, true);
+  const routed = await serve(t, service, false);
+  const statusLine = async (url: string, headers: Record<string, string>, body: Buffer) => {
+    const socket = connect(Number(new URL(url).port), '127.0.0.1');
+    t.after(() => socket.destroy());
+    let received = '';
+    socket.setEncoding('latin1').on('data', (d: string) => (received += d));
+    const lines = Object.entries({ host: 'x', ...headers, 'content-length': String(body.length) }).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+    socket.write(`POST ${PATH_MESSAGES} HTTP/1.1\r\n${lines}\r\n`);
+    socket.write(body);
+    return until('a status line', async () => (received.includes('\r\n') ? received.slice(0, received.indexOf('\r\n')) : undefined));
+  };
+  const cases: [Record<string, string>, Buffer][] = [
+    [peerHeaders('c1', 3, 2), Buffer.from(encodeMessages([msg(MessageType.MsgHeartbeat, 3, 2)]))],
+    [peerHeaders('other', 1, 2), good],
+    [peerHeaders('c1', 1, 2), Buffer.alloc(MAX_BATCH_BYTES + 1, 1)],
+    [peerHeaders('c1', 1, 2), Buffer.from([1, 200, 7])],
+  ];
+  const lines: string[] = [];
+  for (const [headers, body] of cases) {
+    const expected = await statusLine(routed, headers, body);
+    assert.equal(await statusLine(front, headers, body), expected);
+    lines.push(expected);
+  }
+  assert.deepEqual(lines, ['HTTP/1.1 410 Gone', 'HTTP/1.1 412 Precondition Failed', 'HTTP/1.1 413 Payload Too Large', 'HTTP/1.1 400 Bad Request']);
 });
