@@ -21,7 +21,7 @@ import { renderReport } from './report-html.ts';
 import { runRound, writeKey, writeValue, type RoundResult } from './round.ts';
 import { formatPhaseLine, formatRatios, formatTable, jsonLine, memoryVerdict, ratios, summarize, type Skipped } from './summary.ts';
 import { etcdFactory } from './systems/etcd.ts';
-import { ours, oursFactory } from './systems/ours.ts';
+import { ours, oursFactory, oursNodeOptions } from './systems/ours.ts';
 import { raftexampleFactory } from './systems/raftexample.ts';
 import type { SystemFactory, SystemUnderTest } from './systems/system.ts';
 
@@ -86,7 +86,7 @@ async function oneRound(factory: SystemFactory, round: number, opts: BenchOption
 }
 
 async function availableSystems(opts: BenchOptions): Promise<{ factories: SystemFactory[]; skipped: Skipped[] }> {
-  const all = [oursFactory(), etcdFactory(opts.etcdBinary), raftexampleFactory(opts.cacheDir)];
+  const all = [oursFactory({ snapshotCount: opts.snapshotCount }), etcdFactory(opts.etcdBinary, opts.snapshotCount), raftexampleFactory(opts.cacheDir)];
   const factories: SystemFactory[] = [];
   const skipped: Skipped[] = [];
   for (const factory of all.filter((f) => opts.systems.includes(f.name))) {
@@ -102,7 +102,7 @@ async function availableSystems(opts: BenchOptions): Promise<{ factories: System
 /** Ours only, each node under node --cpu-prof: warm-up and the write phase to the leader, then the leader's top self-time functions. */
 async function profileRun(opts: BenchOptions, profileDir: string): Promise<void> {
   await mkdir(profileDir, { recursive: true });
-  const cluster = await TestCluster.start(3, { tickMs: 100, logLevel: 'warn', nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+  const cluster = await TestCluster.start(3, oursNodeOptions({ snapshotCount: opts.snapshotCount, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }));
   const system = ours(cluster);
   running = system;
   try {
@@ -143,13 +143,14 @@ function describe(opts: BenchOptions): string {
   return (
     `${opts.connections} closed-loop clients, ${opts.valueBytes}-byte values, ${opts.seconds} s per write phase after a ${opts.warmupSeconds} s warm-up, ` +
     `${opts.readSeconds} s per read phase; ${opts.rounds} round(s) of ${opts.systems.join(', ')}; medians over rounds.\n` +
+    `a snapshot every ${opts.snapshotCount} applied entries for ours and etcd (raftexample's is fixed at 10000).\n` +
     `machine: ${m.cpus} cores, load average ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')} at the end, node ${m.node}; the generator runs on the same cores.`
   );
 }
 
 function configOf(opts: BenchOptions) {
-  const { seconds, warmupSeconds, readSeconds, connections, valueBytes, checkKeys, rounds, compare } = opts;
-  return { seconds, warmupSeconds, readSeconds, connections, valueBytes, checkKeys, rounds, compare };
+  const { seconds, warmupSeconds, snapshotCount, readSeconds, connections, valueBytes, checkKeys, rounds, compare } = opts;
+  return { seconds, warmupSeconds, snapshotCount, readSeconds, connections, valueBytes, checkKeys, rounds, compare };
 }
 
 function machine() {

@@ -16,7 +16,8 @@ export interface BenchOptions extends BenchConfig {
 }
 
 export const USAGE = `usage: npm run bench -- [--seconds 10] [--connections 64] [--value-bytes 128] [--compare] [--rounds N]
-       [--report bench/report.html] [--warmup-seconds 2] [--read-seconds S] [--check-keys 5000]
+       [--report bench/report.html] [--warmup-seconds 10] [--read-seconds S] [--check-keys 5000]
+       [--snapshot-count 100000]
        [--systems ours,etcd,raftexample] [--etcd /usr/bin/etcd] [--cache-dir DIR] [--profile DIR]`;
 
 const ALL_SYSTEMS: SystemName[] = ['ours', 'etcd', 'raftexample'];
@@ -27,7 +28,8 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     strict: true,
     options: {
       seconds: { type: 'string', default: '10' },
-      'warmup-seconds': { type: 'string', default: '2' },
+      'warmup-seconds': { type: 'string', default: '10' },
+      'snapshot-count': { type: 'string', default: '100000' },
       'read-seconds': { type: 'string' },
       connections: { type: 'string', default: '64' },
       'value-bytes': { type: 'string', default: '128' },
@@ -47,6 +49,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   return {
     seconds,
     warmupSeconds: wholeNumber('warmup-seconds', values['warmup-seconds'], 0, 600),
+    snapshotCount: wholeNumber('snapshot-count', values['snapshot-count'], 1, 1_000_000_000),
     readSeconds: values['read-seconds'] === undefined ? Math.max(3, Math.round(seconds / 2)) : wholeNumber('read-seconds', values['read-seconds'], 1, 3600),
     connections: wholeNumber('connections', values.connections, 1, 4096),
     valueBytes: wholeNumber('value-bytes', values['value-bytes'], 16, 65536),

@@ -13,6 +13,8 @@ import { checkVisibility, DEFAULT_VISIBILITY, type AcknowledgedWrite, type Visib
 export interface BenchConfig {
   seconds: number;
   warmupSeconds: number;
+  /** Applied entries between snapshots, for ours and etcd (raftexample's is fixed at 10,000). */
+  snapshotCount: number;
   readSeconds: number;
   connections: number;
   valueBytes: number;
