@@ -198,6 +198,14 @@ export const kvStateBytesMax = snapshotDataBytesMax - 1 - membershipTableBytesMa
 
 /** A WAL record's payload: bounds every allocation while reading a segment; four entries at the max fit. */
 export const walRecordBytesMax = 64 * MiB;
+/**
+ * The last WAL segment is zero-filled this far ahead of its end, so that a batch is written
+ * over blocks the file already has: a synchronous write then flushes the data alone, not the
+ * file's new size with it. Measured on the 2-core bench machine (ext4, 3.5 KB synchronous
+ * writes): 56-60 µs of system CPU and 180-220 µs per write over zeros against 93-95 µs and
+ * 265-285 µs when each one extends the file. One zero-fill per this many bytes of log.
+ */
+export const walPreallocateBytes = 1 * MiB;
 
 // ---- config knobs ----
 

@@ -124,6 +124,24 @@ export function findValidRecord(buf: Uint8Array, from: number): number {
   return -1;
 }
 
+const ZEROS = new Uint8Array(64 * 1024);
+
+/** True when every byte of buf from `from` on is zero: space the writer filled ahead of its records. */
+export function zeroFrom(buf: Uint8Array, from: number): boolean {
+  for (let at = from; at < buf.length; at += ZEROS.length) {
+    const n = Math.min(ZEROS.length, buf.length - at);
+    if (Buffer.compare(buf.subarray(at, at + n), ZEROS.subarray(0, n)) !== 0) return false;
+  }
+  return true;
+}
+
+/** Where the bytes of buf end once a run of zeros at its end is left off (at least `from`). */
+export function endBeforeZeros(buf: Uint8Array, from: number): number {
+  let end = buf.length;
+  while (end > from && buf[end - 1] === 0) end--;
+  return end;
+}
+
 export function describeFault(f: RecordFault): string {
   switch (f.kind) {
     case 'short-header':

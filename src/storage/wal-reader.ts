@@ -19,8 +19,10 @@
 //      One exception: a record lying inside the payload of the damaged record, when that
 //      record's header is intact and linked, is taken for user data (an entry may carry
 //      anything) unless it links to the damaged record's checksum.
-// Zero-filled space (a file extended but not written) has type 0 and never parses, so a
-// zero tail is a torn tail. Any other failure anywhere is CORRUPTION: the node refuses to
+// Zero-filled space has type 0 and never parses. The writer fills the last segment with
+// zeros ahead of its records (and cuts a segment back to its records before the next one
+// is created), so when everything from the failing offset to the end of the last segment
+// is zero, that is the log's end, not a tear: nothing is cut off. Any other failure anywhere is CORRUPTION: the node refuses to
 // start with a StorageError naming the file and offset. Limit: damage to the very last
 // record of the last segment cannot be told from a torn write (nothing follows it), so
 // rot there is repaired as a tear; every earlier record is protected by its successors.
@@ -38,6 +40,7 @@ import {
   MAX_RECORD_PAYLOAD_BYTES,
   readRecordAt,
   RecordType,
+  zeroFrom,
   type RawRecord,
   type RecordFault,
 } from './record.ts';
@@ -87,7 +90,7 @@ export interface WalReadResult {
   size: number;
   /** End of the head record of the last segment. */
   lastHeadEnd: number;
-  /** Why the bytes in [validEnd, size) are a torn tail, if there are any. */
+  /** Why the bytes in [validEnd, size) are a torn tail; null when there are none, or only zeros. */
   tornReason: string | null;
 }
 
@@ -378,6 +381,7 @@ export async function readWal(fs: StorageFs, dir: string, opts: ReadWalOptions):
       const rec = readRecordAt(buf, offset, scan.chain);
       if (isFault(rec)) {
         if (!isLast || offset === 0) throw corrupt(seg.path, offset, `${describeFault(rec)}${isLast ? ' in the segment head' : ' in a segment that is not the last'}`);
+        if (zeroFrom(buf, offset)) break; // the space filled ahead: the end of the log
         const why = corruptionBehindTail(buf, rec, scan.chain);
         if (why !== null) throw corrupt(seg.path, offset, why);
         tornReason = describeFault(rec);

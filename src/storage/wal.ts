@@ -1,7 +1,8 @@
 // The write-ahead log: appends entries, HardStates and snapshot markers to segment files
 // with one synchronous-data write per batch (O_DSYNC; where the platform lacks it, one
-// write and at most one fdatasync); cuts segments at a size limit;
-// repairs a torn tail on open; purges segments a snapshot has made unnecessary.
+// write and at most one fdatasync), over space zero-filled ahead of it (walPreallocateBytes
+// at a time, so a batch's write does not also change the file's size); cuts segments at a
+// size limit; repairs a torn tail on open; purges segments a snapshot has made unnecessary.
 
 import { dirname, join } from 'node:path';
 import type { Entry, HardState } from '../raftpb/types.ts';
@@ -24,7 +25,8 @@ import {
   mkdirDurably,
 } from './fs.ts';
 import { DirLock } from './lock.ts';
-import { beginRecord, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
+import { walPreallocateBytes } from '../limits.ts';
+import { beginRecord, endBeforeZeros, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
 import {
   BATCH_OVERHEAD_MAX_BYTES,
   parseSegmentName,
@@ -106,6 +108,8 @@ interface WalState {
   fh: StorageFileHandle;
   segments: SegmentInfo[];
   offset: number;
+  /** The last segment's size: zeros from offset to here, filled ahead of the records. */
+  allocatedEnd: number;
   headEnd: number;
   lastCrc: number;
   lastIndex: number;
@@ -174,6 +178,7 @@ export class Wal {
         fh,
         segments: [seg],
         offset: w.length,
+        allocatedEnd: w.length,
         headEnd: w.length,
         lastCrc,
         lastIndex: 0,
@@ -204,8 +209,8 @@ export class Wal {
       const r = await readWal(fs, dir, { at, maxSegmentFileBytes: opts.maxSegmentFileBytes, keepSupersededEntries: options?.keepSupersededEntries });
       await removeLeftovers(fs, logger, dir, r.leftovers);
       const last = r.segments[r.segments.length - 1]!;
-      const repaired = r.size > r.validEnd;
-      if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason ?? 'torn tail');
+      const repaired = r.tornReason !== null;
+      if (repaired) await cutTornTail(fs, logger, last, r.validEnd, r.size, r.tornReason!);
       const fh = await fs.open(last.path, 'r+', { dataSync: true });
       // What was read back may be only in the page cache: a process killed before its fsync
       // leaves its writes there, and the next one must not vote, acknowledge or build a chain
@@ -217,6 +222,7 @@ export class Wal {
         fh,
         segments: r.segments,
         offset: r.validEnd,
+        allocatedEnd: repaired ? r.validEnd : r.size,
         headEnd: r.lastHeadEnd,
         lastCrc: r.lastCrc,
         lastIndex: r.lastIndex,
@@ -467,9 +473,29 @@ export class Wal {
   /** Write the writer's contents at the end of the log; `crc` is the chain value after them. */
   private async write(crc: number): Promise<void> {
     if (this.s.fh.dataSync !== true) this.dirty = true; // else durable once it returns
+    await this.fillAhead(this.writer.length);
     await writeAll(this.s.fh, this.writer.view(), this.s.offset);
     this.s.offset += this.writer.length;
+    if (this.s.offset > this.s.allocatedEnd) this.s.allocatedEnd = this.s.offset;
     this.s.lastCrc = crc;
+  }
+
+  /**
+   * Before `bytes` are written at the end of the log: when they would reach past the zeros
+   * filled ahead, fill walPreallocateBytes more (never past the segment limit). A batch
+   * that would reach past that too is not filled for: its own write extends the file, as
+   * zeros written first would, and writing its bytes twice gains nothing. The zeros are
+   * written, not a hole or fallocate's unwritten extents, so that the batch's own write
+   * changes no block map or size. On a synchronous handle they are durable, size
+   * included, once written; on another the next fdatasync covers them.
+   */
+  private async fillAhead(bytes: number): Promise<void> {
+    const s = this.s;
+    const end = s.offset + bytes;
+    const target = Math.min(this.opts.segmentBytes, s.allocatedEnd + walPreallocateBytes);
+    if (end <= s.allocatedEnd || end > target) return;
+    await writeAll(s.fh, zeroChunk().subarray(0, target - s.allocatedEnd), s.allocatedEnd);
+    s.allocatedEnd = target;
   }
 
   /** Write the HardState save() held back, if any, as a record of its own. */
@@ -496,6 +522,13 @@ export class Wal {
    */
   private async cut(): Promise<void> {
     const s = this.s;
+    if (s.allocatedEnd > s.offset) {
+      // Only the last segment may end in zeros: cut back to its records, durably, before a
+      // segment follows it.
+      await s.fh.truncate(s.offset);
+      s.allocatedEnd = s.offset;
+      this.dirty = true;
+    }
     if (this.dirty) await this.syncNow();
     const prev = s.segments[s.segments.length - 1]!;
     const seq = prev.seq + 1;
@@ -510,7 +543,7 @@ export class Wal {
     await s.fh.close();
     s.fh = fh;
     s.segments.push(seg);
-    s.offset = s.headEnd = w.length;
+    s.offset = s.headEnd = s.allocatedEnd = w.length;
     s.lastCrc = crc;
     this.opts.logger.info({ file: seg.path }, 'cut WAL segment');
     await this.purge();
@@ -581,12 +614,23 @@ async function createSegmentFile(fs: StorageFs, path: string, head: Uint8Array):
   }
 }
 
-/** Keep the torn bytes in a .broken file, then cut the segment back to its last whole record. */
+let zeros: Uint8Array | null = null;
+/** One shared run of zeros to fill segments with, one write per fill (never written into). */
+function zeroChunk(): Uint8Array {
+  zeros ??= new Uint8Array(walPreallocateBytes);
+  return zeros;
+}
+
+/**
+ * Keep the torn bytes (less the zeros filled ahead of them) in a .broken file, then cut the
+ * segment back to its last whole record; the writer fills ahead again from there.
+ */
 async function cutTornTail(fs: StorageFs, logger: StorageLogger, seg: SegmentInfo, validEnd: number, size: number, reason: string): Promise<void> {
   const fh = await fs.open(seg.path, 'r+');
   try {
-    const torn = new Uint8Array(size - validEnd);
-    await readAll(fh, torn, validEnd);
+    const tail = new Uint8Array(size - validEnd);
+    await readAll(fh, tail, validEnd);
+    const torn = tail.subarray(0, endBeforeZeros(tail, 0));
     const taken = new Set(await fs.readdir(dirname(seg.path)));
     let broken = `${seg.name}@${validEnd}.broken`;
     for (let n = 1; taken.has(broken); n++) broken = `${seg.name}@${validEnd}-${n}.broken`;

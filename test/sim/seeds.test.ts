@@ -66,8 +66,8 @@ test(`${MIXED_SEEDS} seeds of every shape (${CLUSTER_SHAPES.join(', ')}) and the
 });
 
 test('the read lease: where a lease too long serves stale reads from a leader cut off, the real one does not', async () => {
-  // Seeds 5, 6 and 11 catch the planted bug leaseTooLong with this fault (planted_bugs.test.ts).
-  for (const seed of [5, 6, 11]) {
+  // Seeds 5, 6 and 59 catch the planted bug leaseTooLong with this fault (planted_bugs.test.ts).
+  for (const seed of [5, 6, 59]) {
     const opts = { seed, nodes: nodesForSeed(seed, 'all'), onlyFaults: ['isolateLeaderReads' as const] };
     const planted = await runSimulation({ ...opts, bug: 'leaseTooLong' });
     assert.equal(planted.invariant, 'Linearizability', `seed ${seed}: the fault no longer reaches the lease's bound`);

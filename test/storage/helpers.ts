@@ -1,11 +1,12 @@
 // Shared helpers for the storage tests: temporary directories and small entries.
 
-import { mkdtemp, rm, cp, readdir } from 'node:fs/promises';
+import { mkdtemp, rm, cp, readdir, readFile, open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Entry } from '../../src/raftpb/types.ts';
 import { EntryType } from '../../src/raftpb/types.ts';
 import { nodeFs, type StorageFs } from '../../src/storage/index.ts';
+import { HEADER_BYTES, isFault, readRecordAt } from '../../src/storage/record.ts';
 
 /** Run fn with a fresh temporary directory, removed afterwards. */
 export async function withTmp<T>(fn: (dir: string) => Promise<T>): Promise<T> {
@@ -34,6 +35,33 @@ export function brief(es: readonly Entry[]): [number, number, string][] {
 
 export async function walFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((n) => n.endsWith('.wal')).sort();
+}
+
+/**
+ * Where the records of a segment file end, read by their framing alone (no chain check):
+ * what follows is the zeros the writer fills ahead of them, or the end of the file.
+ */
+export async function logEnd(file: string): Promise<number> {
+  const bytes = await readFile(file);
+  let at = 0;
+  while (at < bytes.length) {
+    const rec = readRecordAt(bytes, at, null);
+    if (isFault(rec)) break;
+    at = rec.offset + HEADER_BYTES + rec.payload.length;
+  }
+  return at;
+}
+
+/** Write bytes right after a segment's records, over the zeros filled ahead: where a torn or crafted append lands. */
+export async function writeAtLogEnd(file: string, bytes: Uint8Array): Promise<number> {
+  const at = await logEnd(file);
+  const fh = await open(file, 'r+');
+  try {
+    await fh.write(bytes, 0, bytes.length, at);
+  } finally {
+    await fh.close();
+  }
+  return at;
 }
 
 export async function copyDir(from: string, to: string): Promise<void> {

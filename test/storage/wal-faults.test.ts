@@ -5,11 +5,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { spawnSync } from 'node:child_process';
 import { constants as fsConstants } from 'node:fs';
-import { cp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Wal, isStorageError, nodeFs, StorageErrorCode, type StorageFs } from '../../src/storage/index.ts';
 import type { StorageFileHandle } from '../../src/storage/fs.ts';
-import { brief, faultyFs, range, withTmp } from './helpers.ts';
+import { walPreallocateBytes } from '../../src/limits.ts';
+import { brief, ent, faultyFs, logEnd, range, walFiles, withTmp } from './helpers.ts';
 
 const META = { nodeId: 1, clusterId: 'c' };
 const AT0 = { index: 0, term: 0 };
@@ -51,6 +52,10 @@ test('group commit: a batch is one write and one datasync; an unsynced save does
     const wal = await Wal.create(dir, META, { fs: faultyFs(fault) });
     fault.calls.length = 0;
     await wal.save({ term: 1, vote: 1, commit: 0 }, range(1, 256, 1), true);
+    // The first write of a segment fills zeros ahead first (see the preallocation test).
+    assert.deepEqual(fault.calls, ['write', 'write', 'datasync']);
+    fault.calls.length = 0;
+    await wal.save({ term: 1, vote: 1, commit: 0 }, range(257, 512, 1), true);
     assert.deepEqual(fault.calls, ['write', 'datasync']);
     fault.calls.length = 0;
     await wal.save({ term: 1, vote: 1, commit: 5 }, [], false);
@@ -91,8 +96,9 @@ test('synchronous data writes (O_DSYNC on the segment): a synced batch is one wr
     assert.equal(wal.newestVouchedMarker(), null);
     await wal.save({ term: 1, vote: 1, commit: 6 }, range(257, 257, 1), true);
     // Four writes and no fsync: the HardState alone (commit 5, unsynced) was held back, then
-    // written just before the marker (which it must vouch for).
-    assert.deepEqual(calls, ['write', 'write', 'write', 'write']);
+    // written just before the marker (which it must vouch for). And one more, first: the
+    // zeros filled ahead of the segment's records.
+    assert.deepEqual(calls, ['write', 'write', 'write', 'write', 'write']);
     // The marker is vouched for once a synced save commits it, with no fsync called.
     assert.deepEqual(wal.newestVouchedMarker(), { index: 6, term: 1 });
     // What a kill -9 would leave: the directory as it is now, read by another WAL.
@@ -112,9 +118,9 @@ test('synchronous data writes (O_DSYNC on the segment): a synced batch is one wr
     await wal.save(null, range(258, 258, 1), true);
     assert.deepEqual(await onDisk(), { commit: 7, last: 258 });
     await wal.save({ term: 1, vote: 1, commit: 8 }, [], false);
-    assert.equal(calls.length, 5);
-    await wal.close();
     assert.equal(calls.length, 6);
+    await wal.close();
+    assert.equal(calls.length, 7);
     const r = await Wal.open(dir, AT0);
     assert.equal(r.entries.length, 258);
     assert.deepEqual(r.hardState, { term: 1, vote: 1, commit: 8 });
@@ -238,5 +244,44 @@ test('a file-system error while reading back surfaces as a StorageError, not a r
     await assert.rejects(Wal.open(dir, AT0, { fs }), (e) => isStorageError(e, StorageErrorCode.Io) && e.file!.endsWith('.wal'));
     await assert.rejects(Wal.snapshotMarkers(dir, { fs }), (e) => isStorageError(e, StorageErrorCode.Io));
     const r = await Wal.open(dir, AT0); // the lock was released
+    await r.wal.close();
+  }));
+
+test('the last segment is zero-filled walPreallocateBytes at a time ahead of its records; a cut leaves the one before with its records alone', () =>
+  withTmp(async (dir) => {
+    const segmentBytes = 3 * walPreallocateBytes;
+    const wal = await Wal.create(dir, META, { segmentBytes });
+    const file = async (k: number) => join(dir, (await walFiles(dir))[k]!);
+    const size = async (k: number) => (await stat(await file(k))).size;
+    const big = (i: number) => ent(i, 1, 'x'.repeat(1000));
+    const headEnd = await size(0);
+    assert.equal(headEnd, await logEnd(await file(0)), 'a new segment holds its head record alone');
+    await wal.save({ term: 1, vote: 1, commit: 0 }, [big(1)], true);
+    assert.equal(await size(0), headEnd + walPreallocateBytes, 'filled ahead of the first batch');
+    // Batches are written over the zeros already there, the size unchanged, until one would
+    // pass them: that one fills walPreallocateBytes more.
+    let i = 2;
+    let unchanged = 0;
+    for (;;) {
+      const before = await size(0);
+      await wal.save(null, [big(i++)], true);
+      if ((await size(0)) === before) {
+        unchanged++;
+        continue;
+      }
+      assert.equal(await size(0), before + walPreallocateBytes);
+      assert.ok((await logEnd(await file(0))) > before, 'the batch that passed the zeros');
+      break;
+    }
+    assert.ok(unchanged > walPreallocateBytes / 1100, `${unchanged} saves written over the zeros`);
+    // Never past the segment limit; at the cut the segment is cut back to its records.
+    while ((await walFiles(dir)).length < 2) await wal.save(null, [big(i++)], true);
+    assert.ok((await size(0)) <= segmentBytes);
+    assert.equal(await size(0), await logEnd(await file(0)), 'no zeros left in a segment that is not the last');
+    assert.ok((await size(1)) > (await logEnd(await file(1))), 'the new last segment is filled ahead');
+    await wal.close();
+    const r = await Wal.open(dir, AT0, { segmentBytes });
+    assert.equal(r.repaired, false);
+    assert.equal(r.entries.length, i - 1);
     await r.wal.close();
   }));

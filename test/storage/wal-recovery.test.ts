@@ -7,7 +7,7 @@ import { open, readFile, readdir, rename, stat, truncate, unlink, writeFile, app
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { Wal, isStorageError, StorageErrorCode, type StorageError } from '../../src/storage/index.ts';
-import { brief, copyDir, ent, range, walFiles, withTmp } from './helpers.ts';
+import { brief, copyDir, ent, logEnd, range, walFiles, withTmp, writeAtLogEnd } from './helpers.ts';
 
 const META = { nodeId: 3, clusterId: 'c' };
 const SMALL = { segmentBytes: 1024 };
@@ -18,10 +18,10 @@ async function buildWal(dir: string, base: number, tail: number) {
   const wal = await Wal.create(dir, META, SMALL);
   await wal.save({ term: 1, vote: 3, commit: 0 }, range(1, base, 1), true);
   const last = async () => join(dir, (await walFiles(dir)).at(-1)!);
-  const ends: number[] = [(await stat(await last())).size];
+  const ends: number[] = [await logEnd(await last())];
   for (let i = base + 1; i <= base + tail; i++) {
     await wal.save(null, [ent(i, 1, `tail-${i}`)], false);
-    ends.push((await stat(await last())).size);
+    ends.push(await logEnd(await last()));
   }
   await wal.close();
   return { lastFile: await last(), ends };
@@ -43,44 +43,63 @@ test('a crash at every byte offset of the last records: recovery keeps exactly t
     const { lastFile, ends } = await buildWal(src, 40, 3);
     const name = lastFile.slice(src.length + 1);
     const original = await readFile(lastFile);
+    assert.ok(original.length > ends.at(-1)!, 'the writer filled zeros ahead of its records');
     const start = ends[0]!;
-    for (let cut = start; cut < ends.at(-1)!; cut++) {
-      const dir = join(tmp, `cut-${cut}`);
-      await copyDir(src, dir);
-      await truncate(join(dir, name), cut);
-      const whole = ends.filter((e) => e <= cut).length - 1; // tail records that survive whole
-      const r = await Wal.open(dir, AT0, SMALL);
-      assert.deepEqual(brief(r.entries), brief([...range(1, 40, 1), ...range(41, 40 + whole, 1).map((e) => ent(e.index, 1, `tail-${e.index}`))]), `cut at ${cut}`);
-      const recordEnd = ends[whole]!;
-      assert.equal(r.repaired, cut > recordEnd, `cut at ${cut}`);
-      const broken = (await readdir(dir)).filter((n) => n.endsWith('.broken'));
-      if (cut > recordEnd) {
-        assert.deepEqual(broken, [`${name}@${recordEnd}.broken`]);
-        assert.deepEqual(await readFile(join(dir, broken[0]!)), original.subarray(recordEnd, cut));
-        assert.equal((await stat(join(dir, name))).size, recordEnd);
-      } else {
-        assert.deepEqual(broken, []);
+    // A crash leaves the file cut short (a WAL written before the zeros were filled ahead), or
+    // its bytes from the cut on still the zeros filled ahead of them.
+    for (const crash of ['cut short', 'zeros after'] as const) {
+      for (let cut = start; cut < ends.at(-1)!; cut++) {
+        const dir = join(tmp, `${crash === 'cut short' ? 'short' : 'zeros'}-${cut}`);
+        await copyDir(src, dir);
+        if (crash === 'cut short') await truncate(join(dir, name), cut);
+        else await writeFile(join(dir, name), Buffer.concat([original.subarray(0, cut), Buffer.alloc(original.length - cut)]));
+        const whole = ends.filter((e) => e <= cut).length - 1; // tail records that survive whole
+        const r = await Wal.open(dir, AT0, SMALL);
+        const at = `${crash}, cut at ${cut}`;
+        assert.deepEqual(brief(r.entries), brief([...range(1, 40, 1), ...range(41, 40 + whole, 1).map((e) => ent(e.index, 1, `tail-${e.index}`))]), at);
+        const recordEnd = ends[whole]!;
+        // Zeros where the next record would start are the log's end; any byte of it is a tear.
+        const torn = original.subarray(recordEnd, cut).some((b) => b !== 0);
+        assert.equal(r.repaired, torn, at);
+        const broken = (await readdir(dir)).filter((n) => n.endsWith('.broken'));
+        if (torn) {
+          assert.deepEqual(broken, [`${name}@${recordEnd}.broken`], at);
+          const kept = original.subarray(recordEnd, cut);
+          let keptEnd = kept.length;
+          while (kept[keptEnd - 1] === 0) keptEnd--; // the zeros after a tear are not kept
+          assert.deepEqual(await readFile(join(dir, broken[0]!)), kept.subarray(0, keptEnd), at);
+          assert.equal((await stat(join(dir, name))).size, recordEnd, at);
+        } else {
+          assert.deepEqual(broken, [], at);
+        }
+        // The repaired WAL takes appends and reopens cleanly.
+        await r.wal.save({ term: 2, vote: 3, commit: 1 }, [ent(41 + whole, 2, 'after')], true);
+        await r.wal.close();
+        const again = await Wal.open(dir, AT0, SMALL);
+        assert.equal(again.repaired, false, at);
+        assert.deepEqual(brief(again.entries.slice(-1)), [[41 + whole, 2, 'after']], at);
+        assert.deepEqual(again.hardState, { term: 2, vote: 3, commit: 1 }, at);
+        await again.wal.close();
       }
-      // The repaired WAL takes appends and reopens cleanly.
-      await r.wal.save({ term: 2, vote: 3, commit: 1 }, [ent(41 + whole, 2, 'after')], true);
-      await r.wal.close();
-      const again = await Wal.open(dir, AT0, SMALL);
-      assert.equal(again.repaired, false);
-      assert.deepEqual(brief(again.entries.slice(-1)), [[41 + whole, 2, 'after']]);
-      assert.deepEqual(again.hardState, { term: 2, vote: 3, commit: 1 });
-      await again.wal.close();
     }
   }));
 
-test('zero-filled space after the last record is a torn tail', () =>
+test('zero-filled space after the last record is the end of the log: nothing repaired, the zeros kept for the next writes', () =>
   withTmp(async (dir) => {
-    const { lastFile, ends } = await buildWal(dir, 5, 1);
-    await appendFile(lastFile, Buffer.alloc(8192));
+    const { lastFile } = await buildWal(dir, 5, 1);
+    await appendFile(lastFile, Buffer.alloc(8192)); // more zeros than the writer filled
+    const size = (await stat(lastFile)).size;
     const r = await Wal.open(dir, AT0, SMALL);
-    assert.equal(r.repaired, true);
+    assert.equal(r.repaired, false);
     assert.equal(r.entries.length, 6);
-    assert.equal((await stat(lastFile)).size, ends.at(-1));
+    assert.deepEqual((await readdir(dir)).filter((n) => n.endsWith('.broken')), []);
+    assert.equal((await stat(lastFile)).size, size);
+    await r.wal.save(null, [ent(7, 1, 'seventh')], true);
     await r.wal.close();
+    assert.equal((await stat(lastFile)).size, size, 'written over the zeros, not after them');
+    const again = await Wal.open(dir, AT0, SMALL);
+    assert.deepEqual(brief(again.entries.slice(-1)), [[7, 1, 'seventh']]);
+    await again.wal.close();
   }));
 
 test('garbage after the last record (a torn batch) is repaired; Wal.snapshotMarkers ignores it read-only', () =>
@@ -88,9 +107,10 @@ test('garbage after the last record (a torn batch) is repaired; Wal.snapshotMark
     const { lastFile, ends } = await buildWal(dir, 5, 1);
     const junk = Buffer.alloc(3000);
     for (let i = 0; i < junk.length; i++) junk[i] = (i * 7919) & 0xff;
-    await appendFile(lastFile, junk);
+    assert.equal(await writeAtLogEnd(lastFile, junk), ends.at(-1));
+    const before = await readFile(lastFile);
     assert.deepEqual(await Wal.snapshotMarkers(dir, SMALL), []);
-    assert.equal((await stat(lastFile)).size, ends.at(-1)! + junk.length, 'snapshotMarkers does not repair');
+    assert.deepEqual(await readFile(lastFile), before, 'snapshotMarkers does not repair');
     const r = await Wal.open(dir, AT0, SMALL);
     assert.equal(r.repaired, true);
     assert.equal(r.entries.length, 6);
@@ -225,7 +245,7 @@ test('a record with a valid checksum whose payload does not decode is corruption
     rec.writeUInt32LE(lastCrc, 12);
     rec.set([0, 1, 1, 1, 9, 0], 16); // no HardState, one entry: term 1, index 1, type 9 (does not exist)
     rec.writeUInt32LE(crc32(rec.subarray(4)), 0);
-    await appendFile(lastFile, rec);
+    await writeAtLogEnd(lastFile, rec);
     await assert.rejects(Wal.open(dir, AT0, SMALL), (e) => corruptIn(lastFile)(e) && /does not decode/.test((e as Error).message));
   }));
 

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendFile, readFile, rm } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { BinaryWriter, CodecError } from '../../src/raftpb/index.ts';
@@ -12,7 +12,7 @@ import type { Entry, HardState } from '../../src/raftpb/types.ts';
 import { readBatch, scanBatch, writeBatch } from '../../src/storage/segment.ts';
 import { isStorageError, StorageErrorCode, Wal } from '../../src/storage/index.ts';
 import { beginRecord, endRecord, HEADER_BYTES, isFault, readRecordAt, RecordType } from '../../src/storage/record.ts';
-import { ent, walFiles, withTmp } from './helpers.ts';
+import { ent, walFiles, withTmp, writeAtLogEnd } from './helpers.ts';
 
 const META = { nodeId: 1, clusterId: 'replay' };
 
@@ -138,14 +138,14 @@ test('entries read back do not pin the segment buffer: their bytes are copies of
     }
   }));
 
-/** Append to the WAL's last segment a batch record, checksummed and chained, of these entries and extra bytes. */
+/** Write after the records of the WAL's last segment a batch record, checksummed and chained, of these entries and extra bytes. */
 async function appendCraftedBatch(dir: string, entries: Entry[], extra: Uint8Array): Promise<void> {
   const file = join(dir, (await walFiles(dir)).at(-1)!);
   const bytes = await readFile(file);
   let chain = 0;
   for (let at = 0; at < bytes.length; ) {
     const rec = readRecordAt(bytes, at, null);
-    if (isFault(rec)) throw new Error(`unexpected fault at ${at}`);
+    if (isFault(rec)) break; // the zeros the writer filled ahead
     chain = rec.crc;
     at = rec.offset + HEADER_BYTES + rec.payload.length;
   }
@@ -154,7 +154,7 @@ async function appendCraftedBatch(dir: string, entries: Entry[], extra: Uint8Arr
   writeBatch(w, null, entries, 0, entries.length);
   w.raw(extra);
   endRecord(w, start);
-  await appendFile(file, w.view());
+  await writeAtLogEnd(file, w.view());
 }
 
 test('a checksummed batch with an entry of index 0 is corruption; one that also does not decode is reported as that, as before', () =>
