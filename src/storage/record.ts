@@ -13,7 +13,7 @@
 
 import { crc32 } from 'node:zlib';
 import { BinaryWriter } from '../raftpb/index.ts';
-import { walRecordBytesMax } from '../limits.ts';
+import { walPreallocateBytes, walRecordBytesMax } from '../limits.ts';
 
 export const RecordType = {
   /** Head of every segment: identity, position, and the HardState/snapshot marker carried over. */
@@ -124,21 +124,26 @@ export function findValidRecord(buf: Uint8Array, from: number): number {
   return -1;
 }
 
-const ZEROS = new Uint8Array(64 * 1024);
+let zeroBuffer: Uint8Array | null = null;
+/** A view of n zero bytes (n at most walPreallocateBytes), shared: never written into. */
+export function zeros(n: number): Uint8Array {
+  zeroBuffer ??= new Uint8Array(walPreallocateBytes);
+  return zeroBuffer.subarray(0, n);
+}
 
-/** True when every byte of buf from `from` on is zero: space the writer filled ahead of its records. */
+/** True when every byte of buf from `from` on is zero: the space the writer fills ahead of its records. */
 export function zeroFrom(buf: Uint8Array, from: number): boolean {
-  for (let at = from; at < buf.length; at += ZEROS.length) {
-    const n = Math.min(ZEROS.length, buf.length - at);
-    if (Buffer.compare(buf.subarray(at, at + n), ZEROS.subarray(0, n)) !== 0) return false;
+  for (let at = from; at < buf.length; at += walPreallocateBytes) {
+    const n = Math.min(walPreallocateBytes, buf.length - at);
+    if (Buffer.compare(buf.subarray(at, at + n), zeros(n)) !== 0) return false;
   }
   return true;
 }
 
-/** Where the bytes of buf end once a run of zeros at its end is left off (at least `from`). */
-export function endBeforeZeros(buf: Uint8Array, from: number): number {
+/** Where the bytes of buf end once the run of zeros at its end is left off. */
+export function endBeforeZeros(buf: Uint8Array): number {
   let end = buf.length;
-  while (end > from && buf[end - 1] === 0) end--;
+  while (end > 0 && buf[end - 1] === 0) end--;
   return end;
 }
 

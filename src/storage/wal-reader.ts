@@ -22,8 +22,9 @@
 // Zero-filled space has type 0 and never parses. The writer fills the last segment with
 // zeros ahead of its records (and cuts a segment back to its records before the next one
 // is created), so when everything from the failing offset to the end of the last segment
-// is zero, that is the log's end, not a tear: nothing is cut off. Any other failure anywhere is CORRUPTION: the node refuses to
-// start with a StorageError naming the file and offset. Limit: damage to the very last
+// is zero, that is the log's end, not a tear: nothing is cut off. Any other failure
+// anywhere is CORRUPTION: the node refuses to start with a StorageError naming the file
+// and offset. Limit: damage to the very last
 // record of the last segment cannot be told from a torn write (nothing follows it), so
 // rot there is repaired as a tear; every earlier record is protected by its successors.
 

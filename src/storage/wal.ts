@@ -26,7 +26,7 @@ import {
 } from './fs.ts';
 import { DirLock } from './lock.ts';
 import { walPreallocateBytes } from '../limits.ts';
-import { beginRecord, endBeforeZeros, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType } from './record.ts';
+import { beginRecord, endBeforeZeros, endRecord, HEADER_BYTES, MAX_RECORD_PAYLOAD_BYTES, RecordType, zeros } from './record.ts';
 import {
   BATCH_OVERHEAD_MAX_BYTES,
   parseSegmentName,
@@ -494,7 +494,7 @@ export class Wal {
     const end = s.offset + bytes;
     const target = Math.min(this.opts.segmentBytes, s.allocatedEnd + walPreallocateBytes);
     if (end <= s.allocatedEnd || end > target) return;
-    await writeAll(s.fh, zeroChunk().subarray(0, target - s.allocatedEnd), s.allocatedEnd);
+    await writeAll(s.fh, zeros(target - s.allocatedEnd), s.allocatedEnd);
     s.allocatedEnd = target;
   }
 
@@ -614,13 +614,6 @@ async function createSegmentFile(fs: StorageFs, path: string, head: Uint8Array):
   }
 }
 
-let zeros: Uint8Array | null = null;
-/** One shared run of zeros to fill segments with, one write per fill (never written into). */
-function zeroChunk(): Uint8Array {
-  zeros ??= new Uint8Array(walPreallocateBytes);
-  return zeros;
-}
-
 /**
  * Keep the torn bytes (less the zeros filled ahead of them) in a .broken file, then cut the
  * segment back to its last whole record; the writer fills ahead again from there.
@@ -630,7 +623,7 @@ async function cutTornTail(fs: StorageFs, logger: StorageLogger, seg: SegmentInf
   try {
     const tail = new Uint8Array(size - validEnd);
     await readAll(fh, tail, validEnd);
-    const torn = tail.subarray(0, endBeforeZeros(tail, 0));
+    const torn = tail.subarray(0, endBeforeZeros(tail));
     const taken = new Set(await fs.readdir(dirname(seg.path)));
     let broken = `${seg.name}@${validEnd}.broken`;
     for (let n = 1; taken.has(broken); n++) broken = `${seg.name}@${validEnd}-${n}.broken`;
