@@ -72,7 +72,6 @@ export const ALLOWED_METHODS = 'PUT, GET, POST, DELETE';
 const RESERVED_PREFIX = '/-/';
 const EMPTY = new Uint8Array(0);
 
-
 export function buildApp(opts: AppOptions): FastifyInstance {
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const admit = clientLoad(limits, opts.maxRequestBytes);
@@ -347,7 +346,6 @@ function splitUrl(url: string): { path: string; query: string } {
   const q = url.indexOf('?');
   return q < 0 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
-
 
 function nodeIdFromPath(path: string): number {
   const s = path.slice(1);

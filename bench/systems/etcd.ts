@@ -14,8 +14,8 @@ import type { SystemFactory, SystemUnderTest } from './system.ts';
 
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
-/** etcd at `binary`, taking a snapshot every `snapshotCount` applied entries (3.4's default is 100,000). */
-export function etcdFactory(binary: string, snapshotCount = 100_000): SystemFactory {
+/** etcd at `binary`, taking a snapshot every `snapshotCount` applied entries (the benchmark's --snapshot-count). */
+export function etcdFactory(binary: string, snapshotCount: number): SystemFactory {
   return {
     name: 'etcd',
     check: async () => {

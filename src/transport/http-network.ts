@@ -104,7 +104,6 @@ function connectPool(url: string, o: PeerTimeouts, tls: TlsFiles | null): PeerCo
   return { request, close: () => Promise.all([messages.destroy(), snapshots.destroy()]).then(() => undefined) };
 }
 
-
 /** Requests being served, bounded before their bodies are read (shared by fastify's hook and the lean path). */
 export class PeerAdmission {
   private inFlight = 0;
