@@ -122,7 +122,7 @@ const FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export function usage(): string {
-  return flagsUsage(['Usage: npx tsx src/main.ts [flags]', '', 'Flags:'], FLAGS, 36);
+  return flagsUsage(['Usage: node dist/main.js [flags]', '', 'Flags:'], FLAGS, 36);
 }
 
 /** A usage text: the head lines, then one line per flag with its help and default. */

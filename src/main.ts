@@ -1,4 +1,5 @@
-// Entry point: `npx tsx src/main.ts --id N --cluster URL,... --port P [--join]`.
+// Entry point, once built (`npm run build`): `node dist/main.js --id N --cluster URL,... --port P [--join]`
+// (`npx tsx src/main.ts` runs the sources unbuilt, for development).
 // Start-up: validate flags → look at the data dir → replay snapshot + WAL → peer
 // listener → raft → client listener (and the metrics listener) → publish the client URL
 // through Raft (in the background) → "ready". SIGINT/SIGTERM run it backwards: stop

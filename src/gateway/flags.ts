@@ -42,7 +42,7 @@ const FLAGS = {
 } as const satisfies Record<string, FlagSpec>;
 
 export function gatewayUsage(): string {
-  return flagsUsage(['Usage: npx tsx src/main.ts gateway start [flags]', '', 'A stateless TCP proxy to the members\' client ports.', '', 'Flags:'], FLAGS, 30);
+  return flagsUsage(['Usage: node dist/main.js gateway start [flags]', '', 'A stateless TCP proxy to the members\' client ports.', '', 'Flags:'], FLAGS, 30);
 }
 
 export type GatewayParseResult = { help: true } | { help: false; config: GatewayConfig };

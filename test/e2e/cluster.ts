@@ -9,8 +9,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
+import { DIST_MAIN, ensureBuilt } from '../../scripts/build.ts';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * What a test runs a node with, after `node` and its own flags: the built entry point, as
+ * `npm start` runs it (built first here if dist/ is missing or older than the sources).
+ */
+export function nodeMain(): string[] {
+  ensureBuilt();
+  return [DIST_MAIN];
+}
 
 /** Ports this process has handed out: the kernel may give a closed one back at once. */
 const portsHandedOut = new Set<number>();
@@ -156,7 +166,7 @@ export class TestCluster {
 
   spawn(node: TestNode, cluster: string, join: boolean, extraArgs: string[] = []): void {
     const args = [
-      ...(this.opts.nodeArgs ?? []), '--import', 'tsx', 'src/main.ts',
+      ...(this.opts.nodeArgs ?? []), ...nodeMain(),
       '--id', String(node.id), '--cluster', cluster, '--port', String(node.clientPort),
       '--data-dir', this.dir, '--tick-ms', String(this.opts.tickMs ?? 50), '--log-level', this.opts.logLevel ?? 'info',
       ...(join ? ['--join'] : []), ...(this.opts.extraArgs ?? []), ...extraArgs,

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import type { TestContext } from 'node:test';
-import { clusterTest, freePort, REPO_ROOT, until, within, type TestCluster } from './cluster.ts';
+import { clusterTest, freePort, nodeMain, REPO_ROOT, until, within, type TestCluster } from './cluster.ts';
 
 interface CurlResult {
   status: number;
@@ -48,7 +48,7 @@ interface GatewayProcess {
 /** A gateway process on a free port, SIGKILLed after the test if still running. */
 async function startGateway(t: TestContext, endpoints: string[]): Promise<GatewayProcess> {
   const port = await freePort();
-  const args = ['--import', 'tsx', 'src/main.ts', 'gateway', 'start', '--endpoints', endpoints.join(','), '--listen-addr', `127.0.0.1:${port}`, '--retry-delay-ms', '200'];
+  const args = [...nodeMain(), 'gateway', 'start', '--endpoints', endpoints.join(','), '--listen-addr', `127.0.0.1:${port}`, '--retry-delay-ms', '200'];
   const proc = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   const gateway: GatewayProcess = { url: `http://127.0.0.1:${port}`, proc, log: '' };
   proc.stderr.on('data', (d: Buffer) => (gateway.log = (gateway.log + d.toString()).slice(-200_000)));

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
 import { keyBytesMax, putValueBytesMax, requestBytesDefault } from '../../src/limits.ts';
-import { clusterTest, freePort, REPO_ROOT, until, within, type TestCluster, type TestNode } from './cluster.ts';
+import { clusterTest, freePort, nodeMain, REPO_ROOT, until, within, type TestCluster, type TestNode } from './cluster.ts';
 
 const sha = (b: Buffer | Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -35,7 +35,7 @@ test('--max-request-bytes one byte over the largest PUT body: exit 2 and one lin
   const dir = await mkdtemp(join(tmpdir(), 'limits-flag-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const args = ['--cluster', `http://127.0.0.1:${await freePort()}`, '--port', String(await freePort()), '--data-dir', dir];
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args, '--max-request-bytes', String(putValueBytesMax + 1)], {
+  const proc = spawn(process.execPath, [...nodeMain(), ...args, '--max-request-bytes', String(putValueBytesMax + 1)], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'ignore', 'pipe'],
   });

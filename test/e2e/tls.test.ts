@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Agent, request } from 'undici';
-import { freePort, REPO_ROOT, until, within } from './cluster.ts';
+import { freePort, nodeMain, REPO_ROOT, until, within } from './cluster.ts';
 import { makeTestCertificates, type TestCertificates } from '../tls-certs.ts';
 
 interface RunningNode {
@@ -23,9 +23,9 @@ interface RunningNode {
   log: string;
 }
 
-/** Start `src/main.ts` with `args`; killed by t.after, its stderr kept in `log`. */
+/** Start the built node (`dist/main.js`) with `args`; killed by t.after, its stderr kept in `log`. */
 function startNode(t: TestContext, args: string[], ids: { id: number; peerPort: number; clientPort: number }): RunningNode {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(process.execPath, [...nodeMain(), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
   const node: RunningNode = { ...ids, proc, log: '', exit: new Promise((res) => proc.on('exit', (code) => res(code))) };
   proc.stderr!.setEncoding('utf8');
   proc.stderr!.on('data', (d: string) => (node.log = (node.log + d).slice(-200_000)));

@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { ConfigError } from '../../src/config.ts';
 import { parseGatewayFlags } from '../../src/gateway/flags.ts';
 import { gatewayConnectionsDefault } from '../../src/limits.ts';
-import { freePort, REPO_ROOT, until, within } from '../e2e/cluster.ts';
+import { freePort, nodeMain, REPO_ROOT, until, within } from '../e2e/cluster.ts';
 
 test('the flags have working defaults, and take URLs, addresses and integers as given', () => {
   const defaults = parseGatewayFlags([]);
@@ -74,9 +74,9 @@ interface RunResult {
   stderr: string;
 }
 
-/** `node src/main.ts <args>` to its end. */
+/** `node dist/main.js <args>` to its end. */
 function run(args: string[]): Promise<RunResult> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { cwd: REPO_ROOT });
+  const proc = spawn(process.execPath, [...nodeMain(), ...args], { cwd: REPO_ROOT });
   let stdout = '';
   let stderr = '';
   proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -99,7 +99,7 @@ test('a bad flag, a missing or unknown command: exit status 2 and one line on st
   }
   const help = await run(['gateway', 'start', '--help']);
   assert.equal(help.code, 0);
-  assert.match(help.stdout, /^Usage: npx tsx src\/main.ts gateway start/);
+  assert.match(help.stdout, /^Usage: node dist\/main.js gateway start/);
   assert.match(help.stdout, /--retry-delay-ms/);
 });
 
@@ -108,7 +108,7 @@ async function spawnGateway(t: TestContext, endpoints: string[]) {
   const port = await freePort();
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/main.ts', 'gateway', 'start', '--endpoints', endpoints.join(','), '--listen-addr', `127.0.0.1:${port}`, '--retry-delay-ms', '200'],
+    [...nodeMain(), 'gateway', 'start', '--endpoints', endpoints.join(','), '--listen-addr', `127.0.0.1:${port}`, '--retry-delay-ms', '200'],
     { cwd: REPO_ROOT, stdio: ['ignore', 'ignore', 'pipe'] },
   );
   const gateway = { port, proc, log: '', exit: new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code))) };
