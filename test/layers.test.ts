@@ -46,6 +46,8 @@ const TABLE: Record<string, { layers: string[]; packages: string[] }> = {
   gateway: { layers: ['gateway', 'limits', 'config', 'logger'], packages: ['node:net', 'node:stream'] },
   // The hand-written HTTP/1.1 reader in front of node's server: sockets only, nothing of the service.
   'http-front': { layers: [], packages: ['node:http', 'node:https', 'node:net'] },
+  // The metrics' per-request histogram: prom-client's registry takes it, nothing of the service.
+  histogram: { layers: [], packages: ['prom-client'] },
   limits: { layers: [], packages: [] },
   world: { layers: [], packages: ['node:crypto'] },
   chan: { layers: [], packages: [] },
