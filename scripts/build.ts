@@ -26,8 +26,8 @@ export const DIST_DIR = join(REPO_ROOT, 'dist');
 export const DIST_MAIN = join(DIST_DIR, 'main.js');
 
 const SRC_DIR = join(REPO_ROOT, 'src');
-/** What the build reads besides src/. */
-const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json'];
+/** What the build reads besides src/, and the build itself. */
+const CONFIGS = ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.ts'];
 /** The digest of the sources a dist/ was built from, kept inside it. */
 export const DIGEST_FILE = '.source-digest';
 const ASSETS = join('ui', 'assets');

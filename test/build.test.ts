@@ -10,7 +10,8 @@ import { DIGEST_FILE, DIST_DIR, DIST_MAIN, ensureBuilt, isBuilt, sourceDigest } 
 /** A tree shaped as the repository is, as far as the digest reads it. */
 function fakeRepo(): string {
   const root = mkdtempSync(join(tmpdir(), 'build-digest-'));
-  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json']) writeFileSync(join(root, f), '{}');
+  mkdirSync(join(root, 'scripts'));
+  for (const f of ['tsconfig.json', 'tsconfig.build.json', 'package.json', 'scripts/build.ts']) writeFileSync(join(root, f), '{}');
   mkdirSync(join(root, 'src', 'node'), { recursive: true });
   writeFileSync(join(root, 'src', 'main.ts'), 'export const a = 1;\n');
   writeFileSync(join(root, 'src', 'node', 'x.ts'), 'export const x = 2;\n');
@@ -31,6 +32,7 @@ test('dist/ counts as built only from the sources exactly as they are', (t) => {
     ['a source renamed', () => renameSync(join(root, 'src', 'main.ts'), join(root, 'src', 'main2.ts')), () => renameSync(join(root, 'src', 'main2.ts'), join(root, 'src', 'main.ts'))],
     ['the build config edited', () => writeFileSync(join(root, 'tsconfig.build.json'), '{"x":1}'), () => writeFileSync(join(root, 'tsconfig.build.json'), '{}')],
     ['package.json edited', () => writeFileSync(join(root, 'package.json'), '{"version":"2"}'), () => writeFileSync(join(root, 'package.json'), '{}')],
+    ['the build script edited', () => writeFileSync(join(root, 'scripts', 'build.ts'), '//'), () => writeFileSync(join(root, 'scripts', 'build.ts'), '{}')],
   ];
   for (const [what, change, undo] of changes) {
     change();
