@@ -1,5 +1,6 @@
 // `npm run build`: compiles src/ with tsc into dist/ (the same tree, .js for .ts), which is
-// what a node runs: `node dist/main.js`. `npm start`, `npm test` and the benchmark build first.
+// what a node runs: `node dist/main.js`. `npm install`, `npm start` and `npm test` build, and
+// the tests and the benchmark rebuild when dist/ is stale (ensureBuilt, below).
 //
 // Why not run the sources through tsx, as in development: tsx's esbuild keeps every function's
 // name by wrapping each named closure in a call to Object.defineProperty when it is created.

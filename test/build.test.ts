@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { DIGEST_FILE, DIST_DIR, DIST_MAIN, ensureBuilt, isBuilt, sourceDigest } from '../scripts/build.ts';
+import { DIGEST_FILE, DIST_DIR, DIST_MAIN, ensureBuilt, isBuilt, REPO_ROOT, sourceDigest } from '../scripts/build.ts';
 
 /** A tree shaped as the repository is, as far as the digest reads it. */
 function fakeRepo(): string {
@@ -47,7 +47,7 @@ test('the build holds the entry point, the dashboard assets and the digest of th
   assert.equal(isBuilt(), true);
   assert.ok(existsSync(DIST_MAIN));
   for (const f of ['index.html', 'app.js', 'style.css']) {
-    assert.equal(readFileSync(join(DIST_DIR, 'ui', 'assets', f), 'utf8'), readFileSync(join(DIST_DIR, '..', 'src', 'ui', 'assets', f), 'utf8'), f);
+    assert.equal(readFileSync(join(DIST_DIR, 'ui', 'assets', f), 'utf8'), readFileSync(join(REPO_ROOT, 'src', 'ui', 'assets', f), 'utf8'), f);
   }
   // Imports of .ts files are rewritten to the .js beside them.
   assert.match(readFileSync(DIST_MAIN, 'utf8'), /from "\.\/config\.js"/);

@@ -55,7 +55,7 @@ test('one label, and a reset, as prom-client', async () => {
   assert.doesNotMatch(await ours.metrics(), /x_seconds_count/);
 });
 
-test('refuses what prom-client refuses: a value that is not a finite number, the wrong number of labels', () => {
+test('refuses a value that is not a finite number (as prom-client does), a wrong number of label values, and bounds out of order', () => {
   const { lean } = pair(['route', 'status']);
   assert.throws(() => lean.observe(Number.NaN, 'a', 'b'), TypeError);
   assert.throws(() => lean.observe(Number.POSITIVE_INFINITY, 'a', 'b'), TypeError);

@@ -6,16 +6,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { DIST_MAIN, ensureBuilt } from '../../scripts/build.ts';
+import { DIST_MAIN, ensureBuilt, REPO_ROOT } from '../../scripts/build.ts';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export { REPO_ROOT };
 
 /**
  * What a test runs a node with, after `node` and its own flags: the built entry point, as
- * `npm start` runs it (built first here if dist/ is missing or older than the sources).
+ * `npm start` runs it (built first here unless dist/ was built from the sources as they are).
  */
 export function nodeMain(): string[] {
   ensureBuilt();
