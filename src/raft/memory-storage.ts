@@ -1,6 +1,10 @@
 // An in-memory Storage: the log since the last snapshot, the HardState and that snapshot.
 // The application writes to it (persisting each Ready); the core only reads it. The log is
-// the entries replayed from the WAL, packed (no object each), then the entries appended since.
+// kept packed (packed-entries.ts: columns and shared buffers, no object per entry): first
+// the entries replayed from the WAL, in the WAL's read buffers, then copies of the entries
+// appended since. Between two snapshots it holds up to --snapshot-count entries and the
+// catch-up entries kept after the last one, so what an entry costs here is most of what the
+// log costs a node.
 
 import {
   type ConfState,
@@ -11,7 +15,7 @@ import {
   type Snapshot,
   type Storage,
 } from '../raftpb/types.ts';
-import type { PackedEntries } from '../raftpb/packed-entries.ts';
+import { PackedEntries } from '../raftpb/packed-entries.ts';
 
 export class MemoryStorage implements Storage {
   private hardState: HardState = { term: 0, vote: 0, commit: 0 };
@@ -19,11 +23,11 @@ export class MemoryStorage implements Storage {
     metadata: { index: 0, term: 0, confState: { voters: [], learners: [] } },
     data: new Uint8Array(0),
   };
-  // ents[0] is a placeholder standing for the snapshot's last entry (index and term only).
-  // The entries after it are those of `packed` (if any), then ents[1], ents[2], ...
-  private ents: Entry[] = [{ index: 0, term: 0, type: 0, data: new Uint8Array(0) }];
-  /** The log's first entries as replayed at start-up (appendPacked); null when there are none. */
-  private packed: PackedEntries | null = null;
+  /** The entry the log starts after (the snapshot's last, or the last compacted): index and term. */
+  private offsetIndex = 0;
+  private offsetTerm = 0;
+  /** The entries offsetIndex + 1 ... lastIndex(). */
+  private log = new PackedEntries(1);
 
   initialState(): { hardState: HardState; confState: ConfState } {
     return { hardState: { ...this.hardState }, confState: cloneConfState(this.snap.metadata.confState) };
@@ -33,63 +37,37 @@ export class MemoryStorage implements Storage {
     this.hardState = { ...hs };
   }
 
-  private offset(): number {
-    return this.ents[0]!.index;
-  }
-
   firstIndex(): number {
-    return this.offset() + 1;
+    return this.offsetIndex + 1;
   }
 
   lastIndex(): number {
-    return this.offset() + this.packedCount() + this.ents.length - 1;
-  }
-
-  private packedCount(): number {
-    return this.packed === null ? 0 : this.packed.length;
-  }
-
-  /** Entry i, for offset < i <= lastIndex(). */
-  private entryAt(i: number): Entry {
-    const packed = this.packed;
-    if (packed !== null && i <= packed.lastIndex) return packed.entry(i);
-    return this.ents[i - this.offset() - this.packedCount()]!;
-  }
-
-  private dataBytesAt(i: number): number {
-    const packed = this.packed;
-    if (packed !== null && i <= packed.lastIndex) return packed.dataBytes(i);
-    return this.ents[i - this.offset() - this.packedCount()]!.data.byteLength;
+    return this.offsetIndex + this.log.length;
   }
 
   entries(lo: number, hi: number, maxBytes: number): Entry[] {
-    const offset = this.offset();
-    if (lo <= offset) throw new RaftError(RaftErrorCode.Compacted, `entries: index ${lo} is compacted`);
+    if (lo <= this.offsetIndex) throw new RaftError(RaftErrorCode.Compacted, `entries: index ${lo} is compacted`);
     if (hi > this.lastIndex() + 1) {
       throw new RaftError(RaftErrorCode.Unavailable, `entries: hi ${hi} is beyond last index ${this.lastIndex()}`);
     }
     if (lo >= hi) return [];
-    // Copy only what fits: a far-behind follower must not cost a copy of the whole log.
+    // Make only what fits: a far-behind follower must not cost the whole log.
     const out: Entry[] = [];
     let size = 0;
     for (let i = lo; i < hi; i++) {
-      size += this.dataBytesAt(i);
+      size += this.log.dataBytes(i);
       if (out.length > 0 && size > maxBytes) break;
-      out.push(this.entryAt(i));
+      out.push(this.log.entry(i));
     }
     return out;
   }
 
   term(i: number): number {
-    const offset = this.offset();
-    if (i < offset) throw new RaftError(RaftErrorCode.Compacted, `term: index ${i} is compacted`);
+    if (i < this.offsetIndex) throw new RaftError(RaftErrorCode.Compacted, `term: index ${i} is compacted`);
     if (i > this.lastIndex()) {
       throw new RaftError(RaftErrorCode.Unavailable, `term: index ${i} is beyond last index ${this.lastIndex()}`);
     }
-    if (i === offset) return this.ents[0]!.term;
-    const packed = this.packed;
-    if (packed !== null && i <= packed.lastIndex) return packed.term(i);
-    return this.ents[i - offset - this.packedCount()]!.term;
+    return i === this.offsetIndex ? this.offsetTerm : this.log.term(i);
   }
 
   snapshot(): Snapshot {
@@ -105,8 +83,9 @@ export class MemoryStorage implements Storage {
       );
     }
     this.snap = s;
-    this.ents = [{ index: s.metadata.index, term: s.metadata.term, type: 0, data: new Uint8Array(0) }];
-    this.packed = null;
+    this.offsetIndex = s.metadata.index;
+    this.offsetTerm = s.metadata.term;
+    this.log = new PackedEntries(s.metadata.index + 1);
   }
 
   /**
@@ -130,68 +109,53 @@ export class MemoryStorage implements Storage {
 
   /** Drops entries up to and including `index`; it must not be beyond the last index. */
   compact(index: number): void {
-    const offset = this.offset();
-    if (index <= offset) throw new RaftError(RaftErrorCode.Compacted, `compact: index ${index} is already compacted`);
+    if (index <= this.offsetIndex) throw new RaftError(RaftErrorCode.Compacted, `compact: index ${index} is already compacted`);
     if (index > this.lastIndex()) {
       throw new RaftError(RaftErrorCode.Unavailable, `compact: index ${index} is beyond last index ${this.lastIndex()}`);
     }
-    const placeholder = { index, term: this.term(index), type: 0 as const, data: new Uint8Array(0) };
-    const dropped = index - offset;
-    const packed = this.packed;
-    if (packed !== null && dropped < packed.length) {
-      packed.dropFront(dropped);
-      this.ents[0] = placeholder;
-      return;
-    }
-    this.ents = [placeholder, ...this.ents.slice(dropped - this.packedCount() + 1)];
-    this.packed = null;
+    const term = this.term(index);
+    this.log.dropFront(index - this.offsetIndex);
+    this.offsetIndex = index;
+    this.offsetTerm = term;
   }
 
   /**
    * Appends entries, first dropping any existing suffix that they overwrite. Entries already
    * covered by the snapshot are ignored. The new entries must be contiguous with the log.
+   * Their data is copied: the caller's buffers (a peer message's body, say) are not kept.
    */
   append(entries: Entry[]): void {
     if (entries.length === 0) return;
     const first = this.firstIndex();
     const lastNew = entries[entries.length - 1]!.index;
     if (lastNew < first) return;
-    if (entries[0]!.index < first) entries = entries.slice(first - entries[0]!.index);
-    const at = entries[0]!.index - this.offset();
-    if (at > this.packedCount() + this.ents.length) {
+    const skip = entries[0]!.index < first ? first - entries[0]!.index : 0;
+    const at = entries[skip]!.index;
+    if (at > this.lastIndex() + 1) {
       throw new RaftError(
         RaftErrorCode.Unavailable,
-        `append: entry ${entries[0]!.index} leaves a gap after last index ${this.lastIndex()}`,
+        `append: entry ${at} leaves a gap after last index ${this.lastIndex()}`,
       );
     }
-    this.keep(at - 1); // drops a conflicting suffix, if any
-    for (const e of entries) this.ents.push(e);
+    if (at <= this.lastIndex()) this.log.truncate(at - first); // drops a conflicting suffix
+    for (let k = skip; k < entries.length; k++) {
+      const e = entries[k]!;
+      this.log.pushCopy(e.term, e.type, e.data);
+    }
   }
 
   /**
-   * Append entries replayed from the WAL, kept packed; the log must hold no entries yet and
-   * they must follow its snapshot. Later appends may still overwrite a suffix of them.
+   * Append entries replayed from the WAL, kept as they are (packed, in the WAL's buffers); the
+   * log must hold no entries yet and they must follow its snapshot. Later appends may still
+   * overwrite a suffix of them.
    */
   appendPacked(entries: PackedEntries): void {
     if (entries.length === 0) return;
-    if (this.lastIndex() !== this.offset()) throw new RaftError(RaftErrorCode.Unavailable, 'appendPacked: the log already holds entries');
-    if (entries.firstIndex !== this.offset() + 1) {
-      throw new RaftError(RaftErrorCode.Unavailable, `appendPacked: entry ${entries.firstIndex} does not follow the snapshot at ${this.offset()}`);
+    if (this.lastIndex() !== this.offsetIndex) throw new RaftError(RaftErrorCode.Unavailable, 'appendPacked: the log already holds entries');
+    if (entries.firstIndex !== this.offsetIndex + 1) {
+      throw new RaftError(RaftErrorCode.Unavailable, `appendPacked: entry ${entries.firstIndex} does not follow the snapshot at ${this.offsetIndex}`);
     }
-    this.packed = entries;
-  }
-
-  /** Keep the first `count` entries after the snapshot, dropping the rest. */
-  private keep(count: number): void {
-    const packed = this.packed;
-    const packedCount = this.packedCount();
-    if (count >= packedCount) {
-      this.ents.length = count - packedCount + 1;
-      return;
-    }
-    this.ents.length = 1;
-    if (count === 0) this.packed = null;
-    else packed!.truncate(count);
+    this.log = entries;
   }
 }
 

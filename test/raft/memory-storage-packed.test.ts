@@ -1,7 +1,9 @@
-// MemoryStorage with a packed log (the entries replayed from the WAL) answers every call as
-// the plain array of entries it replaces (array-memory-storage.ts), on generated sequences of
-// appends (overwriting suffixes), compactions, snapshots and reads; and PackedEntries frees
-// the buffers that only compacted entries used.
+// MemoryStorage, whose log is packed (the entries replayed from the WAL, then copies of those
+// appended), answers every call as the plain array of entries it replaces
+// (array-memory-storage.ts), on generated sequences of appends (overwriting suffixes),
+// compactions, snapshots and reads; PackedEntries frees the buffers that only compacted
+// entries used, and a log appended and compacted for a long time stays as large as its live
+// entries.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,7 +13,8 @@ import { PackedEntries } from '../../src/raftpb/index.ts';
 import { EntryType, type Entry, type Snapshot } from '../../src/raftpb/types.ts';
 import { ArrayMemoryStorage } from './array-memory-storage.ts';
 
-const bytesOf = (index: number, term: number) => Buffer.from(`e${index}t${term}${'.'.repeat(index % 7)}`);
+// Every 11th entry is larger than a shared chunk takes (it gets a chunk of its own).
+const bytesOf = (index: number, term: number) => Buffer.from(`e${index}t${term}${'.'.repeat(index % 11 === 0 ? 17_000 : index % 7)}`);
 const entry = (index: number, term: number): Entry => ({ index, term, type: index % 5 === 0 ? EntryType.ConfChange : EntryType.Normal, data: bytesOf(index, term) });
 
 /** The entries first..last packed as the WAL reader packs them: a chunk per batch of up to 4. */
@@ -96,7 +99,8 @@ test('a packed log answers every call as the array of entries it replaces, on ge
       fc.integer({ min: 0, max: 20 }),
       fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 20 }).map((ts) => ts.sort((a, b) => a - b)),
       fc.array(opArb, { maxLength: 40 }),
-      (snapIndex, terms, ops) => {
+      fc.boolean(),
+      (snapIndex, terms, ops, replayed) => {
         const snap: Snapshot = { metadata: { index: snapIndex, term: 1, confState: { voters: [1], learners: [] } }, data: Buffer.from('x') };
         const subject = new MemoryStorage();
         const model = new ArrayMemoryStorage();
@@ -104,7 +108,9 @@ test('a packed log answers every call as the array of entries it replaces, on ge
           subject.applySnapshot(snap);
           model.applySnapshot(snap);
         }
-        subject.appendPacked(packed(snapIndex + 1, terms));
+        // A log replayed from the WAL (packed as the reader packs it), or one appended as a node appends.
+        if (replayed) subject.appendPacked(packed(snapIndex + 1, terms));
+        else subject.append(terms.map((term, k) => entry(snapIndex + 1 + k, term)));
         model.append(terms.map((term, k) => entry(snapIndex + 1 + k, term)));
         const base = { first: snapIndex + 1, last: snapIndex + terms.length };
         for (const [i, op] of ops.entries()) {
@@ -156,4 +162,36 @@ test('compacting packed entries frees the buffers only the dropped entries used'
   assert.deepEqual(chunks.map((c) => c !== null), [false, false, false]);
   assert.equal(p.length, 0);
   assert.equal(p.firstIndex, 11);
+});
+
+test('appended entries are copied: the caller may reuse its buffer, and what was handed out stays as it was', () => {
+  const s = new MemoryStorage();
+  const body = Buffer.from('aaaabbbbcccc'); // three entries cut from one message body, as a follower gets them
+  s.append([1, 2, 3].map((index) => ({ index, term: 1, type: EntryType.Normal, data: body.subarray((index - 1) * 4, index * 4) })));
+  body.fill('z');
+  const handedOut = s.entries(1, 4, Infinity);
+  assert.deepEqual(handedOut.map((e) => Buffer.from(e.data).toString()), ['aaaa', 'bbbb', 'cccc']);
+  // A new leader's entries replace 2 and 3: the bytes of the old ones are not written over.
+  s.append([{ index: 2, term: 2, type: EntryType.Normal, data: Buffer.from('dddd') }, { index: 3, term: 2, type: EntryType.Normal, data: Buffer.from('eeee') }]);
+  assert.deepEqual(handedOut.map((e) => Buffer.from(e.data).toString()), ['aaaa', 'bbbb', 'cccc']);
+  assert.deepEqual(s.entries(1, 4, Infinity).map((e) => [e.term, Buffer.from(e.data).toString()]), [[1, 'aaaa'], [2, 'dddd'], [2, 'eeee']]);
+});
+
+test('a log appended and compacted for a long time holds columns and chunks for its live entries only', () => {
+  const s = new MemoryStorage();
+  const log = () => (s as unknown as { log: PackedEntries }).log;
+  const data = Buffer.alloc(1_000, 'v'); // 400 MB through 64 KiB chunks: about 6,100 of them
+  let index = 0;
+  for (let round = 0; round < 200; round++) {
+    const batch: Entry[] = [];
+    for (let k = 0; k < 2_000; k++) batch.push({ index: ++index, term: 1, type: EntryType.Normal, data });
+    s.append(batch);
+    // A snapshot every 2,000 entries, keeping 500 for slow followers.
+    s.compact(index - 500);
+  }
+  assert.equal(s.firstIndex(), index - 499);
+  assert.equal(Buffer.from(s.entries(index, index + 1, Infinity)[0]!.data).toString(), data.toString());
+  // 400,000 entries went through; 2,500 at most were live at once.
+  assert.ok(log().capacity <= 8_192, `columns of ${log().capacity} slots`);
+  assert.ok(log().chunkSlots <= 2_048, `${log().chunkSlots} chunk ids`);
 });
