@@ -110,7 +110,7 @@ test('the table shows the writes raftexample lost over all rounds beside its com
   assert.match(formatTable(summarize(lossy)), /writes spread over all nodes, committed\/s *│ 2,500 \(acknowledged 3,500, about 30,000 lost in 2 rounds\)/);
 });
 
-test('memory: the largest node peak per round, its median, bytes per key, and the 250 MB verdict', () => {
+test('memory: the largest node peak of any round, bytes per key, and the 250 MB verdict', () => {
   const withMemory = (system: 'ours' | 'etcd', n: number, peaks: (number | null)[], perKeyGrowth: number) => {
     const r = round(system, n, 10_000, 20_000);
     r.memory = roundMemory([100e6, 90e6, 90e6], [100e6 + perKeyGrowth * 1000, 95e6, 95e6], peaks, 1000, 0);
@@ -123,13 +123,14 @@ test('memory: the largest node peak per round, its median, bytes per key, and th
     withMemory('etcd', 1, [90e6, 80e6, 80e6], 100),
   ];
   const [ours, etcd] = summarize(list);
-  assert.equal(ours!.memory.peakRssBytes, 210e6, 'median of the per-round largest: 200, 260, 210');
+  assert.equal(ours!.memory.peakRssBytes, 260e6, 'the largest of the rounds: 200, 260, 210');
   assert.equal(ours!.memory.leaderBytesPerKey, 400);
   assert.equal(etcd!.memory.peakRssBytes, 90e6);
-  assert.match(memoryVerdict(summarize(list))!, /ours: 210 MB {2}target under 250 MB: met$/);
+  assert.match(memoryVerdict(summarize(list))!, /ours: 260 MB {2}target under 250 MB: not met$/, 'one round over the bound is enough to miss it');
+  assert.match(memoryVerdict(summarize(list.filter((r) => r.round !== 2)))!, /ours: 210 MB {2}target under 250 MB: met$/);
   assert.match(memoryVerdict(summarize([withMemory('ours', 1, [300e6, 1, 1], 1)]))!, /not met$/);
   assert.equal(memoryVerdict(summarize(rounds)), null, 'no verdict without a measurement');
-  assert.match(formatTable(summarize(list)), /largest resident size of a node.*90 MB.*210 MB/);
+  assert.match(formatTable(summarize(list)), /largest resident size of a node in any round.*90 MB.*260 MB/);
   assert.equal(roundMemory([null], [5], [5], 10, 0).leaderBytesPerKey, null);
   assert.equal(roundMemory([10], [5], [5], 10, 0).leaderBytesPerKey, 0, 'a shrinking process grew by nothing');
 });
