@@ -110,6 +110,7 @@ async function profileRun(opts: BenchOptions, profileDir: string): Promise<void>
     const leaderPid = cluster.nodes[leader]!.proc!.pid!;
     for (const [label, seconds] of [['warm-up', opts.warmupSeconds], ['writes-leader', opts.seconds]] as const) {
       const load = await runClosedLoop({
+        client: opts.client,
         origins: [system.nodeUrls[leader]!],
         clients: opts.connections,
         durationMs: seconds * 1000,
@@ -144,13 +145,14 @@ function describe(opts: BenchOptions): string {
     `${opts.connections} closed-loop clients, ${opts.valueBytes}-byte values, ${opts.seconds} s per write phase after a ${opts.warmupSeconds} s warm-up, ` +
     `${opts.readSeconds} s per read phase; ${opts.rounds} round(s) of ${opts.systems.join(', ')}; medians over rounds.\n` +
     `a snapshot every ${opts.snapshotCount} applied entries for ours and etcd (raftexample's is fixed at 10000).\n` +
-    `machine: ${m.cpus} cores, load average ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')} at the end, node ${m.node}; the generator runs on the same cores.`
+    `machine: ${m.cpus} cores, load average ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')} at the end, node ${m.node}; the generator runs on the same cores ` +
+    `(HTTP client: ${opts.client === 'raw' ? 'raw, a kept-alive socket per client' : 'undici Pool'}).`
   );
 }
 
 function configOf(opts: BenchOptions) {
-  const { seconds, warmupSeconds, snapshotCount, readSeconds, connections, valueBytes, checkKeys, rounds, compare } = opts;
-  return { seconds, warmupSeconds, snapshotCount, readSeconds, connections, valueBytes, checkKeys, rounds, compare };
+  const { seconds, warmupSeconds, snapshotCount, readSeconds, connections, valueBytes, checkKeys, rounds, compare, client } = opts;
+  return { seconds, warmupSeconds, snapshotCount, readSeconds, connections, valueBytes, checkKeys, rounds, compare, client };
 }
 
 function machine() {

@@ -1,6 +1,7 @@
 // The benchmark's flags, parsed strictly: whole numbers in range, known system names.
 
 import { parseArgs } from 'node:util';
+import type { GeneratorClient } from './load-generator.ts';
 import type { BenchConfig } from './round.ts';
 import type { SystemName } from './systems/system.ts';
 
@@ -18,7 +19,8 @@ export interface BenchOptions extends BenchConfig {
 export const USAGE = `usage: npm run bench -- [--seconds 10] [--connections 64] [--value-bytes 128] [--compare] [--rounds N]
        [--report bench/report.html] [--warmup-seconds 10] [--read-seconds S] [--check-keys 5000]
        [--snapshot-count 100000]
-       [--systems ours,etcd,raftexample] [--etcd /usr/bin/etcd] [--cache-dir DIR] [--profile DIR]`;
+       [--systems ours,etcd,raftexample] [--etcd /usr/bin/etcd] [--cache-dir DIR] [--profile DIR]
+       [--client raw|undici]`;
 
 const ALL_SYSTEMS: SystemName[] = ['ours', 'etcd', 'raftexample'];
 
@@ -41,6 +43,7 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       etcd: { type: 'string', default: '/usr/bin/etcd' },
       'cache-dir': { type: 'string' },
       profile: { type: 'string' },
+      client: { type: 'string', default: 'raw' },
     },
   });
   const seconds = wholeNumber('seconds', values.seconds, 1, 3600);
@@ -61,7 +64,13 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     etcdBinary: values.etcd,
     cacheDir: values['cache-dir'] ?? `${env.XDG_CACHE_HOME ?? `${home}/.cache`}/raftexample-ts-bench`,
     profileDir: values.profile,
+    client: generatorClient(values.client),
   };
+}
+
+function generatorClient(raw: string): GeneratorClient {
+  if (raw !== 'raw' && raw !== 'undici') throw new Error(`--client must be raw or undici, not ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 function wholeNumber(flag: string, raw: string | undefined, min: number, max: number): number {

@@ -3,7 +3,7 @@
 // reads from the leader in each read mode the system has. CPU is sampled around each phase.
 
 import { commitRounds, type CommitRounds } from './commit-rounds.ts';
-import { runClosedLoop, type LoadResult } from './load-generator.ts';
+import { runClosedLoop, type GeneratorClient, type LoadResult } from './load-generator.ts';
 import { cpuSeconds, residentMemory } from './processes.ts';
 import type { ProgressReporter } from './progress.ts';
 import { bucketize, summarizeLatency, type BucketSeries, type LatencySummary } from './stats.ts';
@@ -19,6 +19,8 @@ export interface BenchConfig {
   connections: number;
   valueBytes: number;
   checkKeys: number;
+  /** The generator's HTTP client (load-generator.ts): raw unless --client undici. */
+  client: GeneratorClient;
 }
 
 export type PhaseName = 'writes-leader' | 'writes-spread' | `reads-${ReadMode}`;
@@ -86,6 +88,7 @@ export async function runRound(system: SystemUnderTest, round: number, config: B
     const phase = `reads-${mode}` as const;
     const cpu = cpuProbe(system);
     const load = await runClosedLoop({
+      client: config.client,
       origins: leaderOnly,
       clients: config.connections,
       durationMs: config.readSeconds * 1000,
@@ -157,6 +160,7 @@ async function writePhase(
   const acknowledged: number[] = [];
   const cpu = cpuProbe(system);
   const load = await runClosedLoop({
+    client: config.client,
     origins,
     clients: config.connections,
     durationMs: seconds * 1000,

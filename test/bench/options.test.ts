@@ -19,6 +19,7 @@ test('defaults: ours only, one round, the issue load (64 clients, 128-byte value
   assert.equal(o.reportPath, 'bench/report.html');
   assert.equal(o.cacheDir, '/home/u/.cache/raftexample-ts-bench');
   assert.equal(o.profileDir, undefined);
+  assert.equal(o.client, 'raw');
 });
 
 test('--compare runs all three in two interleaved rounds unless told otherwise', () => {
@@ -35,6 +36,7 @@ test('--compare runs all three in two interleaved rounds unless told otherwise',
   const q = parseBenchArgs(['--warmup-seconds', '0', '--snapshot-count', '10000']);
   assert.equal(q.warmupSeconds, 0);
   assert.equal(q.snapshotCount, 10_000);
+  assert.equal(parseBenchArgs(['--client', 'undici']).client, 'undici');
 });
 
 test('bad numbers, unknown systems and unknown flags are refused with the flag named', () => {
@@ -45,4 +47,5 @@ test('bad numbers, unknown systems and unknown flags are refused with the flag n
   assert.throws(() => parseBenchArgs(['--snapshot-count', '0']), /--snapshot-count must be a whole number from 1/);
   assert.throws(() => parseBenchArgs(['--systems', 'ours,consul']), /unknown system "consul"/);
   assert.throws(() => parseBenchArgs(['--secs', '3']), /Unknown option '--secs'/);
+  assert.throws(() => parseBenchArgs(['--client', 'fetch']), /--client must be raw or undici, not "fetch"/);
 });

@@ -82,7 +82,7 @@ test('the table has one column per system in the issue order, and shows acknowle
 
 test('the JSON line is one line with the config, skips, rounds (no time series), summary and ratios', () => {
   const line = jsonLine({
-    config: { seconds: 10, warmupSeconds: 10, snapshotCount: 100000, readSeconds: 5, connections: 64, valueBytes: 128, checkKeys: 5000, rounds: 3, compare: true },
+    config: { seconds: 10, warmupSeconds: 10, snapshotCount: 100000, readSeconds: 5, connections: 64, valueBytes: 128, checkKeys: 5000, rounds: 3, compare: true, client: 'raw' },
     machine: { cpus: 2, loadAverage: [1.234567, 1, 1], node: 'v20' },
     skipped: [{ system: 'etcd', reason: 'no etcd at /usr/bin/etcd' }],
     rounds,
