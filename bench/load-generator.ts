@@ -59,7 +59,7 @@ function rawSenders(origins: string[], clients: number): Senders {
   const targets = origins.map((origin) => {
     const u = new URL(origin);
     if (u.protocol !== 'http:') throw new Error(`load generator: only http:// origins, not ${origin}`);
-    return { host: u.host, hostname: u.hostname, port: Number(u.port || 80) };
+    return { host: u.host, hostname: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80) };
   });
   const connections = Array.from({ length: clients }, (_, i) => {
     const t = targets[i % targets.length]!;

@@ -278,6 +278,12 @@ export class RawConnection {
   private open(): Socket {
     const socket = connect({ host: this.host, port: this.port, noDelay: true });
     const parser = new ResponseParser((e) => {
+      if (this.socket !== socket) return;
+      // A second answer to one request (or an error): the stream can no longer be trusted.
+      if (this.waiting === null) {
+        this.drop();
+        return;
+      }
       if (e.kind === 'error' || e.close) {
         if (e.kind === 'response') this.answer(e.status);
         this.drop();

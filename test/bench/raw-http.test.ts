@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { createServer as createTcpServer, type AddressInfo, type Socket } from 'node:net';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { encodeRequest, RawConnection, RESPONSE_HEAD_BYTES_MAX, ResponseParser, type ParseEvent } from '../../bench/raw-http.ts';
@@ -224,4 +224,26 @@ test('nothing listening: the request gives 0', { timeout: 30_000 }, async () => 
   const c = new RawConnection('127.0.0.1', port);
   assert.equal(await c.send(encodeRequest(`127.0.0.1:${port}`, { method: 'GET', path: '/' }), 5_000), 0);
   c.destroy();
+});
+
+test('a second answer to one request closes the connection; the next request gets a new one', { timeout: 30_000 }, async () => {
+  let connections = 0;
+  const server = createTcpServer((socket) => {
+    connections++;
+    socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n'));
+    socket.on('error', () => undefined);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const c = new RawConnection('127.0.0.1', port);
+  try {
+    const get = () => c.send(encodeRequest(`127.0.0.1:${port}`, { method: 'GET', path: '/' }), 5_000);
+    assert.equal(await get(), 200);
+    assert.equal(await get(), 200, 'not the stray 500');
+    assert.equal(connections, 2);
+  } finally {
+    c.destroy();
+    server.close();
+  }
 });
