@@ -301,7 +301,7 @@ export class RawConnection {
     });
     const gone = () => {
       if (this.socket !== socket) return;
-      if (parser.readsUntilClose) parser.end();
+      parser.end(); // completes a body that runs until the close
       this.drop();
     };
     socket.on('end', gone);

@@ -1,6 +1,7 @@
 // Contiguous log entries kept as columns (term, type, where the data lies in a few shared
 // buffers) instead of an object and a view each: an entry costs about 21 bytes besides its
-// data, not about 250 (an object, a Uint8Array and the part of the buffer it was cut from),
+// data, not about 400 (an object, a Uint8Array and the part of the buffer it was cut from,
+// by a heap snapshot of a follower),
 // and gives the garbage collector nothing to trace entry by entry. An Entry object is made
 // only when one is asked for. Both the log replayed from the WAL (whose read buffers are
 // the chunks) and every entry appended while the node runs (copied into chunks of our own)
@@ -74,11 +75,11 @@ export class PackedEntries {
   pushCopy(term: number, type: EntryType, data: Uint8Array): void {
     const size = data.byteLength;
     if (size > OWN_CHUNK_SHARED_MAX_BYTES) {
-      const id = this.addChunk(data.slice());
-      this.own = null; // the newest chunk is this one now
-      this.push(term, type, id, 0, size);
+      this.push(term, type, this.addChunk(data.slice()), 0, size);
       return;
     }
+    // Filled only while it is the newest chunk: a chunk of its own for a large entry, or a
+    // compaction or truncation that freed it, ends its use.
     const own = this.own;
     if (own === null || this.chunks[this.chunks.length - 1] !== own || this.ownUsed + size > own.length) {
       this.own = new Uint8Array(OWN_CHUNK_BYTES);
@@ -167,17 +168,21 @@ export class PackedEntries {
   private grow(): void {
     const live = this.length;
     const slots = Math.max(INITIAL_SLOTS, live * 2);
-    const moved = <T extends Float64Array | Uint8Array | Uint32Array>(old: T, next: T): T => {
-      if (next === old) old.copyWithin(0, this.head, this.end);
-      else next.set(old.subarray(this.head, this.end));
+    const inPlace = slots <= this.terms.length;
+    const moved = <T extends Float64Array | Uint8Array | Uint32Array>(old: T, make: (length: number) => T): T => {
+      if (inPlace) {
+        old.copyWithin(0, this.head, this.end);
+        return old;
+      }
+      const next = make(slots);
+      next.set(old.subarray(this.head, this.end));
       return next;
     };
-    const inPlace = slots <= this.terms.length;
-    this.terms = moved(this.terms, inPlace ? this.terms : new Float64Array(slots));
-    this.types = moved(this.types, inPlace ? this.types : new Uint8Array(slots));
-    this.chunkIds = moved(this.chunkIds, inPlace ? this.chunkIds : new Uint32Array(slots));
-    this.starts = moved(this.starts, inPlace ? this.starts : new Uint32Array(slots));
-    this.sizes = moved(this.sizes, inPlace ? this.sizes : new Uint32Array(slots));
+    this.terms = moved(this.terms, (n) => new Float64Array(n));
+    this.types = moved(this.types, (n) => new Uint8Array(n));
+    this.chunkIds = moved(this.chunkIds, (n) => new Uint32Array(n));
+    this.starts = moved(this.starts, (n) => new Uint32Array(n));
+    this.sizes = moved(this.sizes, (n) => new Uint32Array(n));
     this.head = 0;
     this.end = live;
   }
